@@ -1,0 +1,14 @@
+"""hsctsim: a stochastic post-transplant outcome simulator for HSCT.
+
+>>> import hsctsim
+>>> cohort = hsctsim.simulate(hsctsim.load_scenario("ric"), 10_000, seed=1)
+"""
+
+__version__ = "0.1.0"
+
+from .api import DEFAULT_SEED, iter_chunks, simulate  # noqa: E402
+from .cohort import Cohort  # noqa: E402
+from .scenario import Scenario, ScenarioError, bundled_names, load_scenario  # noqa: E402
+
+__all__ = ["Cohort", "DEFAULT_SEED", "Scenario", "ScenarioError", "bundled_names",
+           "iter_chunks", "load_scenario", "simulate", "__version__"]

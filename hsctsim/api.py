@@ -1,0 +1,114 @@
+"""The plain Python API: load a scenario, simulate a cohort."""
+
+import contextlib
+import numbers
+
+import numba
+import numpy as np
+
+from . import __version__
+from .calibrate import calibrate
+from .cohort import Cohort
+from .kernel import seed_key, simulate_into
+from .model import PROCESS_NAMES, engine_arrays
+from .scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
+
+DEFAULT_SEED = 20_251_121
+
+
+@contextlib.contextmanager
+def _threads(threads):
+    if threads is None:
+        yield
+        return
+    if not isinstance(threads, numbers.Integral) or not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"threads must be between 1 and {numba.config.NUMBA_NUM_THREADS}")
+    before = numba.get_num_threads()
+    numba.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def scenario_point(scenario, seed=DEFAULT_SEED, replicate=None):
+    """The scenario with its ranges collapsed: midpoints, or replicate ``r``'s draw."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if replicate is None:
+        return scenario.at_midpoints()
+    return scenario.draw(replicate_rng(seed, replicate))
+
+
+def _stream_seed(seed, replicate):
+    return seed if replicate is None else (int(seed) + (int(replicate) + 1) * 0x5851F42D4C957F2D)
+
+
+def _check(n_patients, horizon_days):
+    if not isinstance(n_patients, numbers.Integral) or n_patients < 1:
+        raise ValueError(f"n_patients must be a positive integer, got {n_patients!r}")
+    if not 0 < horizon_days <= MAX_HORIZON_DAYS:
+        raise ValueError(f"horizon_days must be in (0, {MAX_HORIZON_DAYS}]")
+
+
+def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days=None,
+             replicate=None, interventions=True, chunk_size=None):
+    """Simulate a cohort through the post-transplant course.
+
+    Parameters
+    ----------
+    scenario : Scenario, str or Path
+        A loaded scenario, a bundled scenario name or a TOML path.
+    n_patients : int
+    seed : int
+        The same seed gives the same cohort, bit for bit, whatever ``threads`` or
+        ``chunk_size``.
+    threads : int, optional
+        Threads for this call (default: numba's setting).
+    horizon_days : float, optional
+        Follow-up in days (default: the scenario's).
+    replicate : int, optional
+        Draw every ranged figure from its reported range (replicate ``r`` of the
+        literature's uncertainty); None uses the midpoints.
+    interventions : bool
+        False switches interventions off (NK cells, DLI): the comparator course.
+    chunk_size : int, optional
+        Simulate in chunks of this many patients (same result).
+
+    Returns
+    -------
+    Cohort
+    """
+    point = scenario_point(scenario, seed, replicate)
+    horizon = float(point.horizon_days if horizon_days is None else horizon_days)
+    _check(n_patients, horizon)
+    susceptible = calibrate(point)
+    eng = engine_arrays(point, susceptible, interventions=interventions)
+    key = seed_key(_stream_seed(seed, replicate))
+    out = np.empty((int(n_patients), len(PROCESS_NAMES)))
+    step = int(chunk_size or n_patients)
+    with _threads(threads):
+        for start in range(0, int(n_patients), step):
+            simulate_into(eng, key, start, horizon, out[start:start + step])
+    return Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate)
+
+
+def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=None,
+                horizon_days=None, replicate=None, interventions=True):
+    """Simulate a large cohort chunk by chunk, keeping only one chunk in memory.
+
+    Yields :class:`Cohort` objects whose ``first_patient`` gives their place; put
+    together they are the cohort :func:`simulate` returns for the same arguments.
+    """
+    point = scenario_point(scenario, seed, replicate)
+    horizon = float(point.horizon_days if horizon_days is None else horizon_days)
+    _check(n_patients, horizon)
+    susceptible = calibrate(point)
+    eng = engine_arrays(point, susceptible, interventions=interventions)
+    key = seed_key(_stream_seed(seed, replicate))
+    for start in range(0, int(n_patients), int(chunk_size)):
+        out = np.empty((min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES)))
+        with _threads(threads):
+            simulate_into(eng, key, start, horizon, out)
+        yield Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
+                     first_patient=start)

@@ -1,0 +1,146 @@
+"""The result of a simulation: per-patient event days, states and provenance."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .model import PROCESS_NAMES, TERMINAL
+
+STATES = ("transplant", *PROCESS_NAMES, "end_of_follow_up")
+FINAL_STATES = ("alive_without_relapse", "alive_after_relapse", "dead_trm",
+                "dead_after_relapse")
+CHIMERISM_STATES = ("not_engrafted", "full", "mixed", "micro", "lost", "dead")
+CHIMERISM_CHECK_DAYS = (30, 100, 180)
+
+
+@dataclass(frozen=True, eq=False)
+class Cohort:
+    """A simulated cohort.
+
+    Attributes
+    ----------
+    event_day : float64 array (n_patients, n_processes)
+        Day of each process's event (day 0 = infusion), ``inf`` where it did not
+        happen by ``horizon_days``.  Columns follow ``process_names``.
+    scenario : Scenario
+        The scenario point that was simulated (ranges collapsed).
+    seed : int
+    horizon_days : float
+    susceptible : dict
+        Calibrated susceptible fractions (``1 - cure``) of the processes.
+    replicate : int or None
+        Which draw from the reported ranges, or None for their midpoints.
+    hsctsim_version : str
+    first_patient : int
+        Global index of the first patient (non-zero for a chunk of a larger run).
+    """
+
+    event_day: np.ndarray
+    scenario: object
+    seed: int
+    horizon_days: float
+    susceptible: dict
+    hsctsim_version: str
+    replicate: int | None = None
+    first_patient: int = 0
+    process_names: tuple = field(default=PROCESS_NAMES)
+
+    @property
+    def n_patients(self):
+        return self.event_day.shape[0]
+
+    def __len__(self):
+        return self.n_patients
+
+    def day(self, name):
+        """Event days of one process, shape (n_patients,), ``inf`` where none."""
+        return self.event_day[:, self.process_names.index(name)]
+
+    @property
+    def death_day(self):
+        """Day of death (TRM or after relapse), ``inf`` if alive at the horizon."""
+        return np.minimum(self.day("trm"), self.day("death_after_relapse"))
+
+    def final_state(self):
+        """Index into ``FINAL_STATES`` of each patient's state at the horizon."""
+        relapsed = np.isfinite(self.day("relapse"))
+        state = relapsed.astype(np.int8)
+        state[np.isfinite(self.day("trm"))] = 2
+        state[np.isfinite(self.day("death_after_relapse"))] = 3
+        return state
+
+    def chimerism(self, days=CHIMERISM_CHECK_DAYS):
+        """Chimerism on check days: index into ``CHIMERISM_STATES``, shape (n, len(days)).
+
+        Donor fraction bands: full > 95%, mixed 1-95%, micro < 1% (after
+        microtransplantation), lost = rejection or primary graft failure.  Mixed
+        chimerism turns full again after a DLI.
+        """
+        d = np.asarray(days, float)[None, :]
+
+        def by(name):
+            return self.day(name)[:, None] <= d
+
+        engrafted = by("engraftment")
+        lost = by("rejection") | by("graft_failure")
+        out = np.zeros((self.n_patients, d.shape[1]), np.int8)
+        if self.scenario.chimerism == "micro":
+            out[engrafted] = 3
+        else:
+            out[engrafted] = 1
+            out[engrafted & by("mixed_chimerism") & ~by("dli")] = 2
+        out[lost] = 4
+        out[self.death_day[:, None] <= d] = 5
+        return out
+
+    def event_table(self):
+        """The course as a long table, one row per transition (multi-state layout).
+
+        Each event moves the patient from the state named by the previous event
+        (``transplant`` at first) to the state named by this one; patients alive at
+        the horizon get a last row to ``end_of_follow_up`` (censoring).  The layout
+        of mstate, hesim and lifelines: patient, from, to, start, stop.
+
+        Returns
+        -------
+        dict of numpy arrays
+            ``patient`` (global index), ``from_state``, ``to_state`` (indices into
+            ``STATES``), ``start_day``, ``stop_day``.
+        """
+        times = self.event_day
+        n = self.n_patients
+        order = np.argsort(times, axis=1, kind="stable")
+        sorted_times = np.take_along_axis(times, order, axis=1)
+        alive = ~np.isfinite(self.death_day)
+        # the end-of-follow-up column takes the place of the first inf of the living
+        n_events = np.isfinite(sorted_times).sum(axis=1)
+        ext_times = np.concatenate([sorted_times, np.full((n, 1), np.inf)], axis=1)
+        ext_states = np.concatenate([order + 1, np.full((n, 1), len(STATES) - 1)], axis=1)
+        rows = np.arange(n)
+        ext_times[rows[alive], n_events[alive]] = self.horizon_days
+        ext_states[rows[alive], n_events[alive]] = len(STATES) - 1
+        keep = np.isfinite(ext_times)
+        prev_times = np.concatenate([np.zeros((n, 1)), ext_times[:, :-1]], axis=1)
+        prev_states = np.concatenate([np.zeros((n, 1), int), ext_states[:, :-1]], axis=1)
+        patient = np.broadcast_to((rows + self.first_patient)[:, None], keep.shape)
+        return {
+            "patient": patient[keep].astype(np.int64),
+            "from_state": prev_states[keep].astype(np.int16),
+            "to_state": ext_states[keep].astype(np.int16),
+            "start_day": prev_times[keep],
+            "stop_day": ext_times[keep],
+        }
+
+    def metadata(self):
+        """Provenance: version, scenario, seed, patients, horizon, replicate."""
+        return {
+            "hsctsim_version": self.hsctsim_version,
+            "scenario": self.scenario.name,
+            "scenario_path": self.scenario.path,
+            "seed": self.seed,
+            "replicate": self.replicate,
+            "patients": self.n_patients,
+            "first_patient": self.first_patient,
+            "horizon_days": self.horizon_days,
+            "terminal_events": TERMINAL,
+        }

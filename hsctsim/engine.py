@@ -1,0 +1,153 @@
+"""A general event-process engine: the description a kernel can read.
+
+An engine is a set of event processes.  Each process has a parametric baseline
+hazard (see :mod:`hsctsim.hazards`), a susceptible fraction, and rules: it is open
+from day 0 or opened by another event, its clock runs from transplant or restarts
+when it opens, and when it fires it may end the course, close other processes,
+open others, or multiply their hazards from then on.  Every process fires at
+most once.  :class:`Process` is the readable form; :func:`build` turns a list of
+them into :class:`EngineArrays`, a NamedTuple of contiguous arrays that numba
+kernels take.
+"""
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from .hazards import FAMILY_CODES, PIECEWISE
+
+ENTRY_SLOTS = 4  # pieces of the opening-day multiplier (e.g. time to relapse)
+
+
+@dataclass(frozen=True)
+class Process:
+    """One event process of an engine.
+
+    Parameters
+    ----------
+    name : str
+        Identifier, unique within the engine.
+    family : str
+        One of ``exponential, weibull, lognormal, gompertz, piecewise, fixed``.
+    params : tuple of float
+        Family parameters (see :mod:`hsctsim.hazards`); for ``piecewise`` the
+        piece start days and the rates per day, as ``(starts, rates)``.
+    susceptible : float
+        ``1 - cure fraction``, in [0, 1].
+    at_start : bool
+        Open from day 0 (else only when another process opens it).
+    clock_reset : bool
+        The clock starts when the process opens (else it runs from day 0).
+    terminal : bool
+        Firing ends the course (death).
+    closes, opens : tuple of str
+        Processes that this event closes / opens.
+    multiplies : dict of str to float
+        Hazard multipliers this event applies to other processes from then on.
+    entry_multiplier : tuple of (float, float)
+        ``(from_day, multiplier)`` pieces: a hazard multiplier that depends on the
+        day the process opened (e.g. death after relapse by time to relapse).
+    intervention : bool
+        A scheduled or triggered treatment; switched off during calibration.
+    """
+
+    name: str
+    family: str
+    params: tuple
+    susceptible: float = 1.0
+    at_start: bool = True
+    clock_reset: bool = False
+    terminal: bool = False
+    closes: tuple = ()
+    opens: tuple = ()
+    multiplies: dict = field(default_factory=dict)
+    entry_multiplier: tuple = ((0.0, 1.0),)
+    intervention: bool = False
+
+
+class EngineArrays(NamedTuple):
+    """Arrays that describe an engine to the numba kernels (P processes)."""
+
+    family: np.ndarray  # int64 (P,)
+    par: np.ndarray  # float64 (P, 2)
+    susceptible: np.ndarray  # float64 (P,)
+    max_cumhaz: np.ndarray  # float64 (P,): -log(1 - susceptible), the cure bound
+    at_start: np.ndarray  # bool (P,)
+    clock_reset: np.ndarray  # bool (P,)
+    terminal: np.ndarray  # bool (P,)
+    enabled: np.ndarray  # bool (P,)
+    closes: np.ndarray  # bool (P, P): closes[e, q]
+    opens: np.ndarray  # bool (P, P): opens[e, q]
+    mult: np.ndarray  # float64 (P, P): mult[e, q]
+    entry_day: np.ndarray  # float64 (P, ENTRY_SLOTS), inf-padded
+    entry_mult: np.ndarray  # float64 (P, ENTRY_SLOTS)
+    pw_start: np.ndarray  # float64 (K,) piece start days, all piecewise processes
+    pw_rate: np.ndarray  # float64 (K,) rates per day
+
+
+def build(processes, interventions=True):
+    """Turn a list of :class:`Process` into :class:`EngineArrays`.
+
+    Parameters
+    ----------
+    processes : sequence of Process
+    interventions : bool
+        When False, intervention processes never open.
+
+    Returns
+    -------
+    EngineArrays
+    """
+    names = [p.name for p in processes]
+    index = {n: i for i, n in enumerate(names)}
+    if len(index) != len(names):
+        raise ValueError("process names must be unique")
+    n = len(processes)
+    family = np.empty(n, np.int64)
+    par = np.zeros((n, 2))
+    closes = np.zeros((n, n), bool)
+    opens = np.zeros((n, n), bool)
+    mult = np.ones((n, n))
+    entry_day = np.full((n, ENTRY_SLOTS), np.inf)
+    entry_mult = np.ones((n, ENTRY_SLOTS))
+    pw_start, pw_rate = [], []
+    for i, p in enumerate(processes):
+        family[i] = FAMILY_CODES[p.family]
+        if family[i] == PIECEWISE:
+            starts, rates = p.params
+            par[i] = (len(pw_start), len(starts))
+            pw_start.extend(starts)
+            pw_rate.extend(rates)
+        else:
+            par[i, : len(p.params)] = p.params
+        for target in p.closes:
+            closes[i, index[target]] = True
+        for target in p.opens:
+            opens[i, index[target]] = True
+        for target, factor in p.multiplies.items():
+            mult[i, index[target]] = factor
+        if len(p.entry_multiplier) > ENTRY_SLOTS:
+            raise ValueError(f"{p.name}: at most {ENTRY_SLOTS} entry-multiplier pieces")
+        for j, (day, factor) in enumerate(p.entry_multiplier):
+            entry_day[i, j], entry_mult[i, j] = day, factor
+    susceptible = np.array([p.susceptible for p in processes], float)
+    with np.errstate(divide="ignore"):
+        max_cumhaz = -np.log1p(-susceptible)
+    return EngineArrays(
+        family=family,
+        par=par,
+        susceptible=susceptible,
+        max_cumhaz=max_cumhaz,
+        at_start=np.array([p.at_start for p in processes], bool),
+        clock_reset=np.array([p.clock_reset for p in processes], bool),
+        terminal=np.array([p.terminal for p in processes], bool),
+        enabled=np.array([interventions or not p.intervention for p in processes], bool),
+        closes=closes,
+        opens=opens,
+        mult=mult,
+        entry_day=entry_day,
+        entry_mult=entry_mult,
+        pw_start=np.array(pw_start + [0.0], float),
+        pw_rate=np.array(pw_rate + [0.0], float),
+    )

@@ -1,0 +1,147 @@
+"""The HSCT model: the processes of the post-transplant course and their ties.
+
+This is the first user of the general engine (:mod:`hsctsim.engine`).  Day 0 is
+stem-cell infusion.  The ties, each an effect size of the scenario:
+
+- engraftment opens acute and chronic GVHD, mixed chimerism and rejection (no
+  donor engraftment, no GVHD); primary graft failure (declared when there is no
+  engraftment by its day) closes engraftment;
+- acute GVHD (II-IV) lowers relapse and raises CMV, and opens the grade III-IV
+  mark (a share of onsets), which raises non-relapse death (TRM);
+- chronic GVHD lowers relapse and raises TRM and CMV; CMV raises TRM;
+- mixed chimerism raises relapse and rejection; rejection or primary graft
+  failure (loss of the donor graft) closes GVHD and raises relapse and TRM;
+- relapse closes TRM and opens death after relapse, whose hazard depends on the
+  day of relapse;
+- interventions: NK cells on a fixed day change relapse and acute GVHD hazards
+  for a while; DLI on mixed chimerism and/or relapse changes what the scenario
+  says and turns mixed chimerism back to full.
+"""
+
+import numpy as np
+
+from .engine import Process, build
+from .hazards import FAMILY_CODES, base_cumhaz
+from .timing import fixed
+
+PROCESS_NAMES = ("engraftment", "graft_failure", "agvhd", "agvhd_3_4", "cgvhd", "cmv",
+                 "mixed_chimerism", "rejection", "relapse", "trm", "death_after_relapse",
+                 "nk_cells", "nk_waning", "dli")
+INDEX = {name: i for i, name in enumerate(PROCESS_NAMES)}
+TERMINAL = ("trm", "death_after_relapse")
+
+
+def _hr(effect):
+    return effect.hr.mid
+
+
+def processes(scenario, susceptible):
+    """The engine processes of a scenario point.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        With ranges already collapsed (midpoints or a replicate's draw); a range's
+        midpoint is used otherwise.
+    susceptible : dict of str to float
+        Susceptible fraction (``1 - cure``) of each process given by incidence
+        (from calibration); others use their configured cure fraction.
+
+    Returns
+    -------
+    list of Process
+    """
+    sp, fx = scenario.processes, scenario.effects
+    e = {name: _hr(effect) for name, effect in fx.items()}
+
+    def proc(name, **kw):
+        spec = sp[name]
+        pi = susceptible.get(name, 1.0 - spec.cure_fraction)
+        return Process(name, spec.timing.family, spec.timing.params, pi, **kw)
+
+    graft_loss = {"relapse": e["graft_loss_on_relapse"], "trm": e["graft_loss_on_trm"]}
+    nk, dli = scenario.nk_cells, scenario.dli
+    dli_triggers = () if dli is None else {
+        "mixed_chimerism": ("mixed_chimerism",), "relapse": ("relapse",),
+        "either": ("mixed_chimerism", "relapse")}[dli.trigger]
+
+    def opens_dli(name):
+        return ("dli",) if name in dli_triggers else ()
+
+    out = [
+        proc("engraftment", closes=("graft_failure",),
+             opens=("agvhd", "cgvhd", "mixed_chimerism", "rejection")),
+        proc("graft_failure", closes=("engraftment",), multiplies=graft_loss),
+        proc("agvhd", at_start=False, opens=("agvhd_3_4",),
+             multiplies={"relapse": e["agvhd_on_relapse"], "cmv": e["gvhd_on_cmv"]}),
+        Process("agvhd_3_4", "fixed", fixed(0.0).params, scenario.share_3_4.mid,
+                at_start=False, clock_reset=True,
+                multiplies={"trm": e["agvhd_3_4_on_trm"]}),
+        proc("cgvhd", at_start=False,
+             multiplies={"relapse": e["cgvhd_on_relapse"], "trm": e["cgvhd_on_trm"],
+                         "cmv": e["gvhd_on_cmv"]}),
+        proc("cmv", multiplies={"trm": e["cmv_on_trm"]}),
+        proc("mixed_chimerism", at_start=False, opens=opens_dli("mixed_chimerism"),
+             multiplies={"relapse": e["mixed_on_relapse"],
+                         "rejection": e["mixed_on_rejection"]}),
+        proc("rejection", at_start=False,
+             closes=("agvhd", "agvhd_3_4", "cgvhd", "mixed_chimerism"), multiplies=graft_loss),
+        proc("relapse", closes=("trm",), opens=("death_after_relapse",) + opens_dli("relapse")),
+        proc("trm", terminal=True),
+        proc("death_after_relapse", at_start=False, clock_reset=True, terminal=True,
+             entry_multiplier=scenario.by_relapse_day),
+        Process("nk_cells", "fixed", (nk.day if nk else 0.0,), 1.0 if nk else 0.0,
+                opens=("nk_waning",), intervention=True,
+                multiplies={} if nk is None else {"relapse": nk.relapse_hr.mid,
+                                                  "agvhd": nk.agvhd_hr.mid}),
+        Process("nk_waning", "fixed", (nk.duration_days if nk else 0.0,), 1.0 if nk else 0.0,
+                at_start=False, clock_reset=True, intervention=True,
+                multiplies={} if nk is None else {"relapse": 1.0 / nk.relapse_hr.mid,
+                                                  "agvhd": 1.0 / nk.agvhd_hr.mid}),
+        Process("dli", "fixed", (dli.delay_days if dli else 0.0,), 1.0 if dli else 0.0,
+                at_start=False, clock_reset=True, intervention=True,
+                multiplies={} if dli is None else {
+                    "agvhd": dli.agvhd_hr.mid, "cgvhd": dli.cgvhd_hr.mid,
+                    "relapse": dli.relapse_hr.mid, "rejection": dli.rejection_hr.mid,
+                    "death_after_relapse": dli.death_after_relapse_hr.mid}),
+    ]
+    assert tuple(p.name for p in out) == PROCESS_NAMES
+    return out
+
+
+def engine_arrays(scenario, susceptible, interventions=True):
+    """:class:`~hsctsim.engine.EngineArrays` of a scenario point (see :func:`processes`)."""
+    return build(processes(scenario, susceptible), interventions=interventions)
+
+
+def calibration_targets(scenario):
+    """Processes calibrated jointly: ``(names, incidences, landmark days)``.
+
+    Processes whose clock runs from transplant and that are given by an incidence;
+    death after relapse, measured from relapse, is solved alone (see
+    :func:`isolated_susceptible`).
+    """
+    names = [n for n, p in scenario.processes.items()
+             if p.incidence is not None and n != "death_after_relapse"]
+    incidence = np.array([scenario.processes[n].incidence.mid for n in names])
+    landmark = np.array([scenario.processes[n].landmark_day for n in names])
+    return names, incidence, landmark
+
+
+def isolated_susceptible(spec):
+    """Susceptible fraction that gives ``spec``'s incidence at its landmark alone.
+
+    For a process measured from its own opening with nothing competing with it
+    (death after relapse, in the reference stratum of relapse day).
+    """
+    f0 = -np.expm1(-base_cumhaz(*_family_args(spec.timing), spec.landmark_day))
+    return spec.incidence.mid / f0 if f0 > 0 else np.inf
+
+
+def _family_args(timing):
+    if timing.family == "piecewise":
+        starts, rates = timing.params
+        return (FAMILY_CODES["piecewise"], 0.0, float(len(starts)),
+                np.array(starts, float), np.array(rates, float))
+    p = tuple(timing.params) + (0.0,) * (2 - len(timing.params))
+    return FAMILY_CODES[timing.family], p[0], p[1], np.zeros(1), np.zeros(1)

@@ -1,0 +1,532 @@
+"""Scenarios: TOML files read into frozen, validated objects.
+
+A scenario names its population and, for each process of the post-transplant
+course, a cumulative incidence at a landmark day (a point or a reported range
+``[low, high]``) with a timing shape, or a distribution given directly; the
+effect sizes that tie the processes together; and optional interventions.  A
+scenario may name a ``base`` scenario and override only some of its keys.  Every
+problem raises :class:`ScenarioError` naming the file, the key and what is wrong.
+"""
+
+import dataclasses
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .timing import TIMING_KEYS, Timing, parse_timing
+
+PROCESSES = ("engraftment", "graft_failure", "agvhd", "cgvhd", "cmv",
+             "mixed_chimerism", "rejection", "relapse", "trm", "death_after_relapse")
+CALIBRATED = ("engraftment", "agvhd", "cgvhd", "cmv", "mixed_chimerism", "rejection",
+              "relapse", "trm")
+EFFECTS = {
+    "agvhd_on_relapse": "acute GVHD (II-IV) multiplies the relapse hazard",
+    "cgvhd_on_relapse": "chronic GVHD multiplies the relapse hazard",
+    "agvhd_3_4_on_trm": "grade III-IV acute GVHD multiplies the non-relapse death hazard",
+    "cgvhd_on_trm": "chronic GVHD multiplies the non-relapse death hazard",
+    "cmv_on_trm": "CMV reactivation multiplies the non-relapse death hazard",
+    "gvhd_on_cmv": "acute or chronic GVHD (and its treatment) multiplies the CMV hazard",
+    "mixed_on_relapse": "mixed chimerism multiplies the relapse hazard",
+    "mixed_on_rejection": "mixed chimerism multiplies the rejection hazard",
+    "graft_loss_on_relapse": "primary graft failure or rejection (no donor GVT) multiplies relapse",
+    "graft_loss_on_trm": "primary graft failure or rejection multiplies non-relapse death",
+}
+CHIMERISM_KINDS = ("donor", "micro")
+RANGE_DISTRIBUTIONS = ("uniform", "triangular")
+TOP_KEYS = {"name", "base", "title", "population", "horizon_days", "chimerism", "notes",
+            "effects", "nk_cells", "dli", *PROCESSES}
+PROCESS_KEYS = {"incidence", "landmark_day", "timing", "cure_fraction", "source",
+                "timing_source", "range_distribution"}
+EXTRA_KEYS = {
+    "agvhd": {"share_3_4", "share_3_4_source"},
+    "death_after_relapse": {"by_relapse_day", "by_relapse_day_source"},
+}
+INTERVENTION_KEYS = {
+    "nk_cells": {"day", "relapse_hr", "agvhd_hr", "duration_days", "source"},
+    "dli": {"trigger", "delay_days", "agvhd_hr", "cgvhd_hr", "relapse_hr", "rejection_hr",
+            "death_after_relapse_hr", "source"},
+}
+DLI_TRIGGERS = ("mixed_chimerism", "relapse", "either")
+MAX_HORIZON_DAYS = 36500
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message names file, key and problem."""
+
+    def __init__(self, file, key, problem):
+        self.file, self.key, self.problem = str(file), key, problem
+        where = f"{self.file}: {key}: " if key else f"{self.file}: "
+        super().__init__(where + problem)
+
+
+@dataclass(frozen=True)
+class Range:
+    """A reported value or range ``[low, high]``; a point has ``low == high``."""
+
+    low: float
+    high: float
+    distribution: str = "uniform"
+
+    @property
+    def mid(self):
+        return 0.5 * (self.low + self.high)
+
+    def draw(self, rng):
+        """One draw from the range (a point returns itself)."""
+        if self.low == self.high:
+            return self
+        if self.distribution == "triangular":
+            value = rng.triangular(self.low, self.mid, self.high)
+        else:
+            value = rng.uniform(self.low, self.high)
+        return Range(float(value), float(value), self.distribution)
+
+    def to_toml_value(self):
+        return self.low if self.low == self.high else [self.low, self.high]
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process of the course: a calibration target or a given distribution."""
+
+    name: str
+    timing: Timing
+    incidence: Range | None = None
+    landmark_day: float | None = None
+    cure_fraction: float = 0.0
+    source: str = ""
+    timing_source: str = ""
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A hazard ratio (point or range) and where it comes from."""
+
+    hr: Range
+    source: str
+
+
+@dataclass(frozen=True)
+class NKCells:
+    """Donor NK-cell infusion on a fixed day, changing hazards for a while."""
+
+    day: float
+    relapse_hr: Range
+    agvhd_hr: Range
+    duration_days: float
+    source: str
+
+
+@dataclass(frozen=True)
+class DLI:
+    """Donor lymphocyte infusion triggered by mixed chimerism and/or relapse."""
+
+    trigger: str
+    delay_days: float
+    agvhd_hr: Range
+    cgvhd_hr: Range
+    relapse_hr: Range
+    rejection_hr: Range
+    death_after_relapse_hr: Range
+    source: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: the population, its processes, ties and interventions."""
+
+    name: str
+    title: str
+    population: str
+    path: str
+    horizon_days: float
+    chimerism: str
+    processes: dict
+    effects: dict
+    share_3_4: Range
+    share_3_4_source: str
+    by_relapse_day: tuple
+    nk_cells: NKCells | None
+    dli: DLI | None
+    notes: str = ""
+    raw: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def ranges(self):
+        """Every ranged quantity as ``(dotted key, Range)`` pairs, in a fixed order."""
+        items = [(f"{n}.incidence", p.incidence) for n, p in self.processes.items()
+                 if p.incidence is not None]
+        items.append(("agvhd.share_3_4", self.share_3_4))
+        items += [(f"effects.{n}.hr", e.hr) for n, e in self.effects.items()]
+        for name, iv in (("nk_cells", self.nk_cells), ("dli", self.dli)):
+            if iv is not None:
+                items += [(f"{name}.{f.name}", getattr(iv, f.name))
+                          for f in dataclasses.fields(iv)
+                          if isinstance(getattr(iv, f.name), Range)]
+        return items
+
+    def with_values(self, values):
+        """A copy with the given dotted keys replaced by points (floats or Ranges)."""
+        def as_range(v):
+            return v if isinstance(v, Range) else Range(float(v), float(v))
+
+        processes = dict(self.processes)
+        effects = dict(self.effects)
+        changes = {}
+        ivs = {"nk_cells": self.nk_cells, "dli": self.dli}
+        for key, value in values.items():
+            parts = key.split(".")
+            if parts[0] in processes and parts[1:] == ["incidence"]:
+                processes[parts[0]] = dataclasses.replace(processes[parts[0]],
+                                                          incidence=as_range(value))
+            elif key == "agvhd.share_3_4":
+                changes["share_3_4"] = as_range(value)
+            elif parts[0] == "effects" and parts[1] in effects:
+                effects[parts[1]] = dataclasses.replace(effects[parts[1]], hr=as_range(value))
+            elif parts[0] in ivs and ivs[parts[0]] is not None:
+                ivs[parts[0]] = dataclasses.replace(ivs[parts[0]], **{parts[1]: as_range(value)})
+            else:
+                raise KeyError(key)
+        return dataclasses.replace(self, processes=processes, effects=effects, **changes,
+                                   nk_cells=ivs["nk_cells"], dli=ivs["dli"])
+
+    def at_midpoints(self):
+        """Every range replaced by its midpoint (the default point estimate)."""
+        return self.with_values({k: r.mid for k, r in self.ranges()})
+
+    def draw(self, rng):
+        """Every range replaced by a draw from it (one replicate of the literature)."""
+        return self.with_values({k: r.draw(rng) for k, r in self.ranges()})
+
+    def to_dict(self):
+        """The resolved scenario as a TOML-like dict (base scenarios merged in)."""
+        return self.raw
+
+
+# -- reading ---------------------------------------------------------------------
+
+
+def bundled_dir():
+    """Folder of the bundled scenario TOML files."""
+    try:
+        folder = resources.files("hsctsim.configs")
+        path = Path(str(folder))
+        if path.is_dir() and any(path.glob("*.toml")):
+            return path
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+def bundled_names():
+    """Names of the bundled scenarios, sorted."""
+    return sorted(p.stem for p in bundled_dir().glob("*.toml"))
+
+
+def resolve_path(name_or_path):
+    """Path of a bundled scenario name or of a TOML file."""
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix == ".toml" or path.exists() or "/" in text:
+        if not path.is_file():
+            raise ScenarioError(text, None, "no such file")
+        return path
+    candidate = bundled_dir() / f"{text}.toml"
+    if candidate.is_file():
+        return candidate
+    hint = difflib.get_close_matches(text, bundled_names(), n=1)
+    suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+    raise ScenarioError(text, None, "unknown scenario" + suggestion +
+                        f"; bundled: {', '.join(bundled_names())}")
+
+
+def _read_toml(path):
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, None, f"not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ScenarioError(path, None, f"cannot be read ({exc.strerror})") from None
+
+
+def _merge(base, override):
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "timing":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_raw(name_or_path, _seen=()):
+    """The scenario's TOML merged over its base chain; returns (dict, path)."""
+    path = resolve_path(name_or_path)
+    data = _read_toml(path)
+    base = data.get("base")
+    if base is None:
+        return data, path
+    if not isinstance(base, str):
+        raise ScenarioError(path, "base", "must be a scenario name or path")
+    if path.resolve() in _seen:
+        raise ScenarioError(path, "base", "scenarios name each other as base (a cycle)")
+    base_ref = base if "/" not in base and not base.endswith(".toml") else str(
+        (path.parent / base).resolve())
+    try:
+        base_data, _ = read_raw(base_ref, (*_seen, path.resolve()))
+    except ScenarioError as exc:
+        if exc.key is None and exc.file == base_ref:
+            raise ScenarioError(path, "base", exc.problem + f": '{base}'") from None
+        raise
+    merged = _merge(base_data, {k: v for k, v in data.items() if k != "base"})
+    for key in ("name", "title", "population"):
+        if key not in data:
+            merged.pop(key, None)
+    merged["base"] = base
+    return merged, path
+
+
+class _Reader:
+    """Typed access to a TOML dict with errors that name the file and dotted key."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, key, problem):
+        raise ScenarioError(self.path, key, problem)
+
+    def check_keys(self, table, allowed, prefix):
+        for key in table:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, sorted(allowed), n=1)
+                where = f"{prefix}.{key}" if prefix else key
+                self.fail(where, "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint
+                                                   else f"; expected one of {sorted(allowed)}"))
+
+    def table(self, data, key, prefix=""):
+        value = data.get(key)
+        where = f"{prefix}.{key}" if prefix else key
+        if value is None:
+            self.fail(where, "missing (give it here or in a base scenario)")
+        if not isinstance(value, dict):
+            self.fail(where, f"must be a table, not {type(value).__name__}")
+        return value
+
+    def number(self, data, key, where, low=-math.inf, high=math.inf, default=None):
+        value = data.get(key, default)
+        if value is None:
+            self.fail(where, "missing")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(where, f"must be a number, not {type(value).__name__} {value!r}")
+        value = float(value)
+        if not (low <= value <= high) or math.isnan(value):
+            self.fail(where, f"{value:g} is outside [{low:g}, {high:g}]")
+        return value
+
+    def text(self, data, key, where, default=None, choices=None):
+        value = data.get(key, default)
+        if value is None:
+            self.fail(where, "missing")
+        if not isinstance(value, str):
+            self.fail(where, f"must be a string, not {type(value).__name__}")
+        if choices is not None and value not in choices:
+            hint = difflib.get_close_matches(value, choices, n=1)
+            self.fail(where, f"'{value}' is not one of {list(choices)}" +
+                      (f" (did you mean '{hint[0]}'?)" if hint else ""))
+        return value
+
+    def range(self, data, key, where, low=0.0, high=1.0, distribution="uniform"):
+        value = data.get(key)
+        if isinstance(value, list):
+            if len(value) != 2:
+                self.fail(where, f"a range is [low, high], got {len(value)} values")
+            lo = self.number({"v": value[0]}, "v", where, low, high)
+            hi = self.number({"v": value[1]}, "v", where, low, high)
+            if lo > hi:
+                self.fail(where, f"range low {lo:g} is above its high {hi:g}")
+            return Range(lo, hi, distribution)
+        v = self.number(data, key, where, low, high)
+        return Range(v, v, distribution)
+
+
+def _parse_process(reader, data, name):
+    table = reader.table(data, name)
+    reader.check_keys(table, PROCESS_KEYS | EXTRA_KEYS.get(name, set()), name)
+    timing_table = reader.table(table, "timing", name)
+    reader.check_keys(timing_table, TIMING_KEYS, f"{name}.timing")
+    try:
+        timing = parse_timing(timing_table)
+    except ValueError as exc:
+        reader.fail(f"{name}.timing", str(exc))
+    distribution = reader.text(table, "range_distribution", f"{name}.range_distribution",
+                               "uniform", RANGE_DISTRIBUTIONS)
+    incidence = landmark = None
+    if "incidence" in table:
+        if "cure_fraction" in table:
+            reader.fail(f"{name}.cure_fraction", "give either incidence or cure_fraction")
+        if name not in CALIBRATED and name != "death_after_relapse":
+            reader.fail(f"{name}.incidence", "this process takes its timing directly "
+                        "(a distribution with cure_fraction), not an incidence")
+        incidence = reader.range(table, "incidence", f"{name}.incidence",
+                                 distribution=distribution)
+        landmark = reader.number(table, "landmark_day", f"{name}.landmark_day", 1.0,
+                                 MAX_HORIZON_DAYS)
+        if timing.family == "fixed":
+            reader.fail(f"{name}.timing", "a fixed day cannot be calibrated to an incidence")
+    elif "landmark_day" in table:
+        reader.fail(f"{name}.landmark_day", "given without an incidence")
+    cure = reader.number(table, "cure_fraction", f"{name}.cure_fraction", 0.0, 1.0, 0.0)
+    source = reader.text(table, "source", f"{name}.source", "")
+    if not source.strip():
+        reader.fail(f"{name}.source", "every number needs its source")
+    return ProcessSpec(name, timing, incidence, landmark, cure, source,
+                       reader.text(table, "timing_source", f"{name}.timing_source", ""))
+
+
+def _parse_effect(reader, effects, name):
+    table = reader.table(effects, name, "effects")
+    reader.check_keys(table, {"hr", "source"}, f"effects.{name}")
+    hr = reader.range(table, "hr", f"effects.{name}.hr", 1e-6, 1e6)
+    source = reader.text(table, "source", f"effects.{name}.source")
+    return Effect(hr, source)
+
+
+def _parse_nk(reader, table):
+    reader.check_keys(table, INTERVENTION_KEYS["nk_cells"], "nk_cells")
+    w = "nk_cells."
+    return NKCells(
+        day=reader.number(table, "day", w + "day", 0.0, MAX_HORIZON_DAYS),
+        relapse_hr=reader.range(table, "relapse_hr", w + "relapse_hr", 1e-6, 1e6),
+        agvhd_hr=reader.range(table, "agvhd_hr", w + "agvhd_hr", 1e-6, 1e6),
+        duration_days=reader.number(table, "duration_days", w + "duration_days", 0.0,
+                                    MAX_HORIZON_DAYS),
+        source=reader.text(table, "source", w + "source"),
+    )
+
+
+def _parse_dli(reader, table):
+    reader.check_keys(table, INTERVENTION_KEYS["dli"], "dli")
+
+    def hr(key):
+        return reader.range(table, key, f"dli.{key}", 1e-6, 1e6) if key in table else Range(1, 1)
+
+    return DLI(
+        trigger=reader.text(table, "trigger", "dli.trigger", choices=DLI_TRIGGERS),
+        delay_days=reader.number(table, "delay_days", "dli.delay_days", 0.0, MAX_HORIZON_DAYS),
+        agvhd_hr=hr("agvhd_hr"), cgvhd_hr=hr("cgvhd_hr"), relapse_hr=hr("relapse_hr"),
+        rejection_hr=hr("rejection_hr"), death_after_relapse_hr=hr("death_after_relapse_hr"),
+        source=reader.text(table, "source", "dli.source"),
+    )
+
+
+def _parse_by_relapse_day(reader, table):
+    key = "death_after_relapse.by_relapse_day"
+    pieces = table.get("by_relapse_day", [[0.0, 1.0]])
+    if not isinstance(pieces, list) or not all(
+            isinstance(p, list) and len(p) == 2 for p in pieces) or not pieces:
+        reader.fail(key, "must be a list of [from_day, hazard_ratio] pairs")
+    if len(pieces) > 4:
+        reader.fail(key, "at most 4 pieces")
+    out = []
+    for i, (day, hr) in enumerate(pieces):
+        day = reader.number({"v": day}, "v", f"{key}[{i}]", 0.0, MAX_HORIZON_DAYS)
+        hr = reader.number({"v": hr}, "v", f"{key}[{i}]", 1e-6, 1e6)
+        if out and day <= out[-1][0]:
+            reader.fail(f"{key}[{i}]", "days must increase")
+        out.append((day, hr))
+    if out[0][0] != 0.0:
+        reader.fail(f"{key}[0]", "the first piece must start at day 0")
+    return tuple(out)
+
+
+def parse(data, path):
+    """Validate a merged TOML dict into a :class:`Scenario`."""
+    reader = _Reader(path)
+    reader.check_keys(data, TOP_KEYS, "")
+    name = reader.text(data, "name", "name", Path(path).stem)
+    processes = {p: _parse_process(reader, data, p) for p in PROCESSES}
+    effects_table = reader.table(data, "effects")
+    reader.check_keys(effects_table, set(EFFECTS), "effects")
+    effects = {e: _parse_effect(reader, effects_table, e) for e in EFFECTS}
+    agvhd = data["agvhd"]
+    dar = data["death_after_relapse"]
+    return Scenario(
+        name=name,
+        title=reader.text(data, "title", "title", name),
+        population=reader.text(data, "population", "population"),
+        path=str(path),
+        horizon_days=reader.number(data, "horizon_days", "horizon_days", 1.0,
+                                   MAX_HORIZON_DAYS, 730.0),
+        chimerism=reader.text(data, "chimerism", "chimerism", "donor", CHIMERISM_KINDS),
+        processes=processes,
+        effects=effects,
+        share_3_4=reader.range(agvhd, "share_3_4", "agvhd.share_3_4"),
+        share_3_4_source=reader.text(agvhd, "share_3_4_source", "agvhd.share_3_4_source"),
+        by_relapse_day=_parse_by_relapse_day(reader, dar),
+        nk_cells=_parse_nk(reader, reader.table(data, "nk_cells")) if "nk_cells" in data
+        else None,
+        dli=_parse_dli(reader, reader.table(data, "dli")) if "dli" in data else None,
+        notes=reader.text(data, "notes", "notes", ""),
+        raw=data,
+    )
+
+
+def load_scenario(name_or_path):
+    """Load a bundled scenario by name, or a scenario TOML file by path.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        ``"mac"``, ``"ric"``, ... (see :func:`bundled_names`) or a ``.toml`` path.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        The message names the file, the key and the problem.
+    """
+    data, path = read_raw(name_or_path)
+    return parse(data, path)
+
+
+def set_value(scenario, key, text):
+    """A scenario with one dotted key changed from a string (``--set`` on the CLI).
+
+    Any key of the TOML may be set; the result is validated like a file.
+    """
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    data = {k: v for k, v in scenario.raw.items()}
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            if part not in TOP_KEYS and node is data:
+                raise ScenarioError(scenario.path, key, "unknown key" + _hint(part, TOP_KEYS))
+            child = {}
+        node[part] = dict(child)
+        node = node[part]
+    node[parts[-1]] = value
+    return parse(data, scenario.path)
+
+
+def _hint(word, choices):
+    hint = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
+def replicate_rng(seed, replicate):
+    """The generator that draws replicate ``replicate``'s parameters from the ranges."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed) % 2**63,
+                                                                         int(replicate)])))

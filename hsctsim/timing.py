@@ -1,0 +1,133 @@
+"""Timing shapes: how a scenario says when an event happens among those who have it.
+
+A timing table names a family and the figures papers report (a median onset day,
+the day by which 90% have had it) or the family's own parameters; this module
+turns it into the kernel's parameters (see :mod:`hsctsim.hazards`).
+"""
+
+import math
+from dataclasses import dataclass
+
+from scipy.special import ndtri
+
+TIMING_KEYS = {"family", "median_day", "p90_day", "sigma", "shape", "scale_day",
+               "rate_per_day", "day", "breaks_day", "rates_per_day"}
+_Z90 = float(ndtri(0.9))
+_LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A family and its kernel parameters; ``spec`` keeps what the scenario said."""
+
+    family: str
+    params: tuple
+    spec: tuple
+
+    def describe(self):
+        return ", ".join(f"{k}={v}" for k, v in self.spec)
+
+
+def _positive(table, key):
+    value = table.get(key)
+    if value is None:
+        raise ValueError(f"'{key}' is missing")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"'{key}' must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _only(table, allowed):
+    extra = sorted(set(table) - set(allowed) - {"family"})
+    if extra:
+        raise ValueError(f"'{extra[0]}' does not apply to family '{table['family']}'"
+                         f" (it takes {sorted(allowed)})")
+
+
+def _p90_over_median(table):
+    median, p90 = _positive(table, "median_day"), _positive(table, "p90_day")
+    if p90 <= median:
+        raise ValueError(f"p90_day {p90:g} must be after median_day {median:g}")
+    return median, p90
+
+
+def parse_timing(table):
+    """Kernel parameters from a timing table.
+
+    Parameters
+    ----------
+    table : dict
+        ``family`` plus its figures, e.g. ``{"family": "lognormal", "median_day": 41,
+        "p90_day": 64}``.
+
+    Returns
+    -------
+    Timing
+
+    Raises
+    ------
+    ValueError
+        With a message that names the offending key.
+    """
+    family = table.get("family")
+    spec = tuple(sorted(table.items()))
+    if family == "exponential":
+        _only(table, {"median_day", "rate_per_day"})
+        rate = (_positive(table, "rate_per_day") if "rate_per_day" in table
+                else _LN2 / _positive(table, "median_day"))
+        return Timing(family, (rate,), spec)
+    if family == "weibull":
+        _only(table, {"median_day", "p90_day", "shape", "scale_day"})
+        if "p90_day" in table:
+            median, p90 = _p90_over_median(table)
+            shape = math.log(math.log(10.0) / _LN2) / math.log(p90 / median)
+        else:
+            shape = _positive(table, "shape")
+        scale = (_positive(table, "scale_day") if "scale_day" in table
+                 else _positive(table, "median_day") / _LN2 ** (1.0 / shape))
+        return Timing(family, (shape, scale), spec)
+    if family == "lognormal":
+        _only(table, {"median_day", "p90_day", "sigma"})
+        if "p90_day" in table:
+            median, p90 = _p90_over_median(table)
+            sigma = math.log(p90 / median) / _Z90
+        else:
+            median, sigma = _positive(table, "median_day"), _positive(table, "sigma")
+        return Timing(family, (math.log(median), sigma), spec)
+    if family == "gompertz":
+        _only(table, {"shape", "median_day", "rate_per_day"})
+        b = table.get("shape")
+        if isinstance(b, bool) or not isinstance(b, int | float):
+            raise ValueError("'shape' (per day) must be a number")
+        b = float(b)
+        if "rate_per_day" in table:
+            a = _positive(table, "rate_per_day")
+        else:
+            median = _positive(table, "median_day")
+            a = _LN2 / median if b == 0 else b * _LN2 / math.expm1(b * median)
+        return Timing(family, (b, a), spec)
+    if family == "piecewise":
+        _only(table, {"breaks_day", "rates_per_day"})
+        starts, rates = table.get("breaks_day"), table.get("rates_per_day")
+        if not isinstance(starts, list) or not isinstance(rates, list) or not starts:
+            raise ValueError("'breaks_day' and 'rates_per_day' must be lists")
+        if len(starts) != len(rates):
+            raise ValueError("'breaks_day' and 'rates_per_day' must have the same length")
+        if starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:])):
+            raise ValueError("'breaks_day' must start at 0 and increase")
+        if any(isinstance(r, bool) or not isinstance(r, int | float) or r < 0 for r in rates):
+            raise ValueError("'rates_per_day' must be non-negative numbers")
+        return Timing(family, (tuple(map(float, starts)), tuple(map(float, rates))), spec)
+    if family == "fixed":
+        _only(table, {"day"})
+        day = table.get("day")
+        if isinstance(day, bool) or not isinstance(day, int | float) or day < 0:
+            raise ValueError("'day' must be a number >= 0")
+        return Timing(family, (float(day),), spec)
+    raise ValueError(f"family {family!r} is not one of exponential, weibull, lognormal, "
+                     "gompertz, piecewise, fixed")
+
+
+def fixed(day):
+    """A fixed-day timing (scheduled interventions, marks at onset)."""
+    return Timing("fixed", (float(day),), (("day", day), ("family", "fixed")))
