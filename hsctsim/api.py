@@ -7,7 +7,7 @@ import numba
 import numpy as np
 
 from . import __version__
-from .calibrate import calibrate
+from .calibrate import CALIBRATION_PATIENTS, calibrate
 from .cohort import Cohort
 from .kernel import seed_key, simulate_into
 from .model import PROCESS_NAMES, engine_arrays
@@ -51,8 +51,18 @@ def _check(n_patients, horizon_days):
         raise ValueError(f"horizon_days must be in (0, {MAX_HORIZON_DAYS}]")
 
 
+def _prepare(scenario, n_patients, seed, horizon_days, replicate, interventions,
+             calibration_patients):
+    point = scenario_point(scenario, seed, replicate)
+    horizon = float(point.horizon_days if horizon_days is None else horizon_days)
+    _check(n_patients, horizon)
+    susceptible = calibrate(point, calibration_patients or CALIBRATION_PATIENTS)
+    eng = engine_arrays(point, susceptible, interventions=interventions)
+    return point, horizon, susceptible, eng, seed_key(_stream_seed(seed, replicate))
+
+
 def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days=None,
-             replicate=None, interventions=True, chunk_size=None):
+             replicate=None, interventions=True, chunk_size=None, calibration_patients=None):
     """Simulate a cohort through the post-transplant course.
 
     Parameters
@@ -74,17 +84,18 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
         False switches interventions off (NK cells, DLI): the comparator course.
     chunk_size : int, optional
         Simulate in chunks of this many patients (same result).
+    calibration_patients : int, optional
+        Patients per calibration step when the scenario point is not cached
+        (default :data:`hsctsim.calibrate.CALIBRATION_PATIENTS`); fewer is faster
+        and noisier.
 
     Returns
     -------
     Cohort
     """
-    point = scenario_point(scenario, seed, replicate)
-    horizon = float(point.horizon_days if horizon_days is None else horizon_days)
-    _check(n_patients, horizon)
-    susceptible = calibrate(point)
-    eng = engine_arrays(point, susceptible, interventions=interventions)
-    key = seed_key(_stream_seed(seed, replicate))
+    point, horizon, susceptible, eng, key = _prepare(
+        scenario, n_patients, seed, horizon_days, replicate, interventions,
+        calibration_patients)
     out = np.empty((int(n_patients), len(PROCESS_NAMES)))
     step = int(chunk_size or n_patients)
     with _threads(threads):
@@ -94,18 +105,17 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
 
 
 def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=None,
-                horizon_days=None, replicate=None, interventions=True):
+                horizon_days=None, replicate=None, interventions=True,
+                calibration_patients=None):
     """Simulate a large cohort chunk by chunk, keeping only one chunk in memory.
 
-    Yields :class:`Cohort` objects whose ``first_patient`` gives their place; put
-    together they are the cohort :func:`simulate` returns for the same arguments.
+    Parameters are those of :func:`simulate`.  Yields :class:`Cohort` objects
+    whose ``first_patient`` gives their place; put together they are the cohort
+    :func:`simulate` returns for the same arguments.
     """
-    point = scenario_point(scenario, seed, replicate)
-    horizon = float(point.horizon_days if horizon_days is None else horizon_days)
-    _check(n_patients, horizon)
-    susceptible = calibrate(point)
-    eng = engine_arrays(point, susceptible, interventions=interventions)
-    key = seed_key(_stream_seed(seed, replicate))
+    point, horizon, susceptible, eng, key = _prepare(
+        scenario, n_patients, seed, horizon_days, replicate, interventions,
+        calibration_patients)
     for start in range(0, int(n_patients), int(chunk_size)):
         out = np.empty((min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES)))
         with _threads(threads):

@@ -26,10 +26,12 @@ from .kernel import accrued_hazard_into, seed_key
 from .model import INDEX, calibration_targets, engine_arrays, isolated_susceptible
 from .scenario import ScenarioError
 
-CALIBRATION_PATIENTS = 200_000
+CALIBRATION_PATIENTS = 100_000
+BUNDLED_PATIENTS = 1_000_000
 CALIBRATION_SEED = 20_240_601
 TOLERANCE = 2e-6
 MAX_ITERATIONS = 40
+BUNDLED_FILE = Path(__file__).with_name("calibrations.json")
 
 _memory = {}
 
@@ -40,33 +42,46 @@ def _cache_dir():
     return Path(root) / "calibration"
 
 
-def _key(scenario, names, targets, landmarks, n_patients, seed):
+def cache_key(scenario, seed=CALIBRATION_SEED):
+    """Key of a scenario point's calibration: its model arrays, targets and version."""
+    names, targets, landmarks = calibration_targets(scenario)
     digest = hashlib.sha256()
     for array in engine_arrays(scenario, {}, interventions=False):
         digest.update(np.ascontiguousarray(array).tobytes())
-    digest.update(json.dumps([names, targets.tolist(), landmarks.tolist(), n_patients, seed,
+    digest.update(json.dumps([names, targets.tolist(), landmarks.tolist(), seed,
                               __version__]).encode())
     return digest.hexdigest()[:32]
 
 
-def _load(key):
-    if key in _memory:
-        return _memory[key]
+def _bundled():
     try:
-        data = json.loads((_cache_dir() / f"{key}.json").read_text())
+        return json.loads(BUNDLED_FILE.read_text())
     except (OSError, ValueError):
-        return None
-    _memory[key] = data
-    return data
+        return {}
 
 
-def _store(key, data):
-    _memory[key] = data
+def _load(key, n_patients):
+    """A stored result from at least ``n_patients`` patients, or None."""
+    candidates = [_memory.get(key), _bundled().get(key)]
+    try:
+        candidates.append(json.loads((_cache_dir() / f"{key}.json").read_text()))
+    except (OSError, ValueError):
+        pass
+    for entry in candidates:
+        if entry and entry.get("n_patients", 0) >= n_patients:
+            _memory[key] = entry
+            return entry["susceptible"]
+    return None
+
+
+def _store(key, n_patients, susceptible):
+    entry = {"n_patients": n_patients, "susceptible": susceptible}
+    _memory[key] = entry
     folder = _cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(data))
+        tmp.write_text(json.dumps(entry))
         os.replace(tmp, folder / f"{key}.json")
     except OSError:
         pass  # a cache that cannot be written only costs time
@@ -96,7 +111,10 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
     seed : int
         Seed of the common random numbers used throughout the solve.
     use_cache : bool
-        Reuse (and store) a result for the same parameters, on disk and in memory.
+        Reuse (and store) a result for the same parameters from at least as many
+        patients: in memory, shipped with the package for the bundled scenarios
+        (``calibrations.json``), or in the user's cache folder
+        (``$HSCTSIM_CACHE_DIR``, default ``~/.cache/hsctsim``).
 
     Returns
     -------
@@ -109,12 +127,12 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
         When the incidences cannot be reached together.
     """
     names, targets, landmarks = calibration_targets(scenario)
-    key = _key(scenario, names, targets, landmarks, n_patients, seed)
-    if use_cache and (cached := _load(key)) is not None:
+    key = cache_key(scenario, seed)
+    if use_cache and (cached := _load(key, n_patients)) is not None:
         return dict(cached)
     result = _solve(scenario, names, targets, landmarks, n_patients, seed)
     if use_cache:
-        _store(key, result)
+        _store(key, n_patients, result)
     return dict(result)
 
 
@@ -162,3 +180,26 @@ def _newton(scenario, names, targets, landmarks, n_patients, seed, fixed, pi, to
     worst = int(np.argmax(np.abs(resid)))
     raise ScenarioError(scenario.path, f"{names[worst]}.incidence",
                         f"calibration did not converge (off by {resid[worst]:.2e})")
+
+
+def update_bundled(names=None, n_patients=BUNDLED_PATIENTS):
+    """Recalibrate the bundled scenarios at their midpoints into ``calibrations.json``.
+
+    Run ``python -m hsctsim.calibrate`` after changing a bundled scenario or the model.
+    """
+    from .scenario import bundled_names, load_scenario
+
+    entries = {}
+    for name in names or bundled_names():
+        point = load_scenario(name).at_midpoints()
+        susceptible = _solve(point, *calibration_targets(point), n_patients, CALIBRATION_SEED)
+        entries[cache_key(point)] = {"scenario": name, "n_patients": n_patients,
+                                     "susceptible": susceptible}
+        print(f"{name}: {susceptible}", flush=True)
+    tmp = BUNDLED_FILE.with_suffix(".tmp")
+    tmp.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, BUNDLED_FILE)
+
+
+if __name__ == "__main__":
+    update_bundled()

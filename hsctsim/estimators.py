@@ -35,6 +35,7 @@ __all__ = [
     "state_occupation",
     "landmark_difference",
     "landmark_ratio",
+    "loglog_ci",
 ]
 
 
@@ -123,7 +124,7 @@ def _greenwood_terms(y, d):
     return np.where(y > d, g, 0.0)
 
 
-def _loglog_ci(p, var, level):
+def loglog_ci(p, var, level=0.95):
     """log(-log) transformed interval for a probability ``p`` with variance
     ``var``; degenerate (p, p) where p is 0 or 1."""
     z = _z(level)
@@ -179,7 +180,7 @@ class _StepCurve:
         lifelines and R ``survival`` (``conf.type="log-log"``).
         """
         i = self._index(t_days)
-        return _loglog_ci(self.estimate[i], self.variance[i], level)
+        return loglog_ci(self.estimate[i], self.variance[i], level)
 
 
 @dataclass(frozen=True, eq=False)

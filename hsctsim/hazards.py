@@ -112,6 +112,8 @@ def base_cumhaz(family, p0, p1, pw_start, pw_rate, s):
         return (s / p1) ** p0
     if family == LOGNORMAL:
         z = (math.log(s) - p0) / p1
+        if z < 0.0:  # small hazard: log1p of the lower tail keeps its digits
+            return -math.log1p(-0.5 * math.erfc(-z / _SQRT2))
         surv = 0.5 * math.erfc(z / _SQRT2)
         return -math.log(surv) if surv > 0.0 else np.inf
     if family == GOMPERTZ:

@@ -53,7 +53,10 @@ class _Hazard:
         if f == WEIBULL:
             return (s / b) ** a
         if f == LOGNORMAL:
-            sf = 0.5 * math.erfc((math.log(s) - a) / b / math.sqrt(2.0))
+            z = (math.log(s) - a) / b
+            if z < 0:
+                return -math.log1p(-_NORMAL.cdf(z))
+            sf = _NORMAL.cdf(-z)
             return -math.log(sf) if sf > 0 else math.inf
         if f == GOMPERTZ:
             return b * s if a == 0 else b / a * (math.exp(a * s) - 1.0)

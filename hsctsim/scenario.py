@@ -284,7 +284,7 @@ def read_raw(name_or_path, _seen=()):
             raise ScenarioError(path, "base", exc.problem + f": '{base}'") from None
         raise
     merged = _merge(base_data, {k: v for k, v in data.items() if k != "base"})
-    for key in ("name", "title", "population"):
+    for key in ("name", "title"):  # a derived scenario is not its base
         if key not in data:
             merged.pop(key, None)
     merged["base"] = base

@@ -1,0 +1,273 @@
+"""The ``hsctsim`` command line: thin click commands over the Python API."""
+
+import functools
+import json
+import sys
+
+import click
+
+from . import __version__
+from .api import DEFAULT_SEED, scenario_point
+from .calibrate import calibrate
+from .scenario import ScenarioError, bundled_names, load_scenario, set_value
+
+PROGRESS_MIN_PATIENTS = 300_000  # below this a run takes about a second or less
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+
+def user_errors(func):
+    """Turn the errors a user can cause into :class:`UserError`."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ScenarioError as exc:
+            raise UserError(str(exc)) from None
+        except (FileExistsError, FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:
+            raise UserError(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hsctsim")
+def cli():
+    """Simulate outcomes after hematopoietic stem-cell transplantation.
+
+    Scenarios are TOML files; the bundled ones are listed by `hsctsim scenarios`.
+    """
+
+
+def _load(name, settings=()):
+    scenario = load_scenario(name)
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. agvhd.incidence=0.45")
+        scenario = set_value(scenario, key.strip(), value.strip())
+    return scenario
+
+
+@cli.command()
+@click.argument("scenarios", nargs=-1)
+@click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
+              help="Patients per arm (and per replicate).")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Random seed; the same seed gives the same results.")
+@click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
+              help="Follow-up in days (default: each scenario's).")
+@click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
+@click.option("--replicates", type=click.IntRange(0), default=0, show_default=True,
+              help="Extra cohorts drawing every figure from its reported range.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Write summary.json, summary.csv and the resolved scenarios here.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
+@click.option("--events", is_flag=True, help="With --out: also the long event table (CSV).")
+@click.option("--plot", is_flag=True, help="With --out: also figures (PNG).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="What to print.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Change one figure for a what-if run, e.g. agvhd.incidence=0.45 "
+                   "(repeatable; applies to every arm).")
+@user_errors
+def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
+        events, plot, fmt, settings):
+    """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
+    from .runner import (RunFolder, csv_text, format_table, run_arm, summary_document,
+                         summary_rows, write_summary)
+
+    if (events or plot) and not out_dir:
+        raise UserError("--events and --plot need --out DIR")
+    if threads is not None:
+        import numba
+
+        if threads > numba.config.NUMBA_NUM_THREADS:
+            raise UserError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} "
+                            "on this machine")
+    names = scenarios or tuple(bundled_names())
+    loaded = {}
+    for name in names:
+        scenario = _load(name, settings)
+        if scenario.name in loaded:
+            raise UserError(f"{name}: arm '{scenario.name}' given twice")
+        loaded[scenario.name] = scenario
+    horizon = horizon_days or max(s.horizon_days for s in loaded.values())
+    folder = RunFolder(out_dir, overwrite) if out_dir else None
+    total = patients * (1 + replicates) * len(loaded)
+    show = sys.stderr.isatty() and total >= PROGRESS_MIN_PATIENTS
+    try:
+        arms = {}
+        with click.progressbar(length=total, label="simulating", file=sys.stderr,
+                               hidden=not show) as bar:
+            for arm, scenario in loaded.items():
+                arms[arm] = run_arm(
+                    scenario, patients, seed, horizon, threads, replicates,
+                    on_chunk=bar.update,
+                    on_events=(lambda c, a=arm: folder.append_events(a, c)) if events else None)
+        document = summary_document(arms, seed, patients, horizon, replicates)
+        if folder is not None:
+            write_summary(folder, document, loaded)
+            if plot:
+                _write_plots(folder, loaded, patients, seed, horizon)
+            folder.commit()
+    except BaseException:
+        if folder is not None:
+            folder.discard()
+        raise
+    if fmt == "json":
+        click.echo(json.dumps(document, indent=1))
+    elif fmt == "csv":
+        click.echo(csv_text(summary_rows(document)), nl=False)
+    else:
+        click.echo(format_table(document), nl=False)
+    if out_dir:
+        click.echo(f"results written to {out_dir}", err=True)
+
+
+def _write_plots(folder, loaded, patients, seed, horizon):
+    from .api import simulate
+    from .plotting import write_figures
+
+    # curves need no more than 10^5 patients; the same seed gives the run's first ones
+    cohorts = {arm: simulate(s, min(patients, 100_000), seed, horizon_days=horizon)
+               for arm, s in loaded.items()}
+    (folder.tmp / "figures").mkdir(exist_ok=True)
+    write_figures(cohorts, folder.tmp / "figures")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def scenarios(fmt):
+    """List the bundled scenarios with their populations and sources."""
+    rows = []
+    for name in bundled_names():
+        s = load_scenario(name)
+        sources = sorted({p.source for p in s.processes.values()} |
+                         {e.source for e in s.effects.values()})
+        rows.append({"name": name, "title": s.title, "population": s.population,
+                     "base": s.raw.get("base"), "sources": sources})
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=1))
+        return
+    for row in rows:
+        base = f" (based on {row['base']})" if row["base"] else ""
+        click.echo(f"{row['name']}{base}: {row['title']}\n  population: {row['population']}\n"
+                   f"  {len(row['sources'])} sources, see `hsctsim show {row['name']}`\n")
+
+
+@cli.command()
+@click.argument("scenario")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Change one figure first (as for `run`).")
+@user_errors
+def show(scenario, fmt, settings):
+    """Show SCENARIO's resolved parameters, after base scenarios and calibration."""
+    loaded = _load(scenario, settings)
+    point = scenario_point(loaded)
+    susceptible = calibrate(point)
+    if fmt == "json":
+        click.echo(json.dumps({"resolved_toml": loaded.to_dict(),
+                               "midpoints": {k: r.mid for k, r in loaded.ranges()},
+                               "calibrated_susceptible": susceptible}, indent=1))
+        return
+    click.echo(f"{loaded.name}: {loaded.title}\npopulation: {loaded.population}\n"
+               f"file: {loaded.path}\nhorizon: {loaded.horizon_days:g} days; "
+               f"chimerism: {loaded.chimerism}\n\nprocesses:")
+    for name, spec in loaded.processes.items():
+        if spec.incidence is not None:
+            r = spec.incidence
+            given = (f"incidence {r.low:g}" if r.low == r.high
+                     else f"incidence [{r.low:g}, {r.high:g}] -> {r.mid:g}")
+            given += f" by day {spec.landmark_day:g}"
+        else:
+            given = f"cure fraction {spec.cure_fraction:g}"
+        pi = susceptible.get(name)
+        solved = f"; calibrated cure fraction {1 - pi:.4f}" if pi is not None else ""
+        click.echo(f"  {name}: {given}{solved}\n    timing: {spec.timing.describe()}\n"
+                   f"    source: {spec.source}")
+        if spec.timing_source:
+            click.echo(f"    timing source: {spec.timing_source}")
+    click.echo(f"  agvhd grade III-IV share: {point.share_3_4.mid:g}  "
+               f"({loaded.share_3_4_source})\n\neffects (hazard ratios):")
+    for name, effect in loaded.effects.items():
+        r = effect.hr
+        value = f"{r.low:g}" if r.low == r.high else f"[{r.low:g}, {r.high:g}] -> {r.mid:g}"
+        click.echo(f"  {name}: {value}\n    source: {effect.source}")
+    for name in ("nk_cells", "dli"):
+        iv = getattr(loaded, name)
+        if iv is not None:
+            click.echo(f"\nintervention {name}: {iv}")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--calibrate", "do_calibrate", is_flag=True,
+              help="Also check that the incidences can be reached together (slower).")
+def check(files, do_calibrate):
+    """Validate scenario FILES without running them; exit 0 if all are valid, else 2."""
+    failed = False
+    for name in files:
+        try:
+            scenario = load_scenario(name)
+            if do_calibrate:
+                calibrate(scenario_point(scenario))
+        except ScenarioError as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed = True
+        else:
+            click.echo(f"ok: {name}")
+    if failed:
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "formats", multiple=True, type=click.Choice(["png", "svg", "pdf"]),
+              default=("png",), show_default=True, help="Figure formats (repeatable).")
+@click.option("-n", "--patients", type=click.IntRange(1), default=None,
+              help="Patients per arm for the curves (default: the run's, at most 100,000).")
+@user_errors
+def plot(run_dir, formats, patients):
+    """Draw the figures of a run folder written by `hsctsim run --out`.
+
+    The cohorts are simulated again from the scenarios and seed the run recorded,
+    which gives the same patients.
+    """
+    from pathlib import Path
+
+    from .api import simulate
+    from .plotting import write_figures
+    from .scenario import parse
+
+    folder = Path(run_dir)
+    try:
+        document = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{folder / 'summary.json'}: cannot be read ({exc})") from None
+    n = patients or min(document["patients"], 100_000)
+    cohorts = {}
+    for arm in document["arms"]:
+        path = folder / "scenarios" / f"{arm}.json"
+        resolved = json.loads(path.read_text())["resolved_toml"]
+        scenario = parse(resolved, path)
+        cohorts[arm] = simulate(scenario, n, document["seed"],
+                                horizon_days=document["horizon_days"])
+    written = write_figures(cohorts, folder / "figures", formats=formats)
+    click.echo(f"{len(written)} figures written to {folder / 'figures'}")
+
+
+def main():
+    """Entry point of the ``hsctsim`` console script."""
+    cli(prog_name="hsctsim")

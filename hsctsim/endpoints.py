@@ -1,0 +1,158 @@
+"""Clinical endpoints of a cohort and their landmark summaries.
+
+Cumulative incidences with competing risks, survival probabilities and
+prevalences, as a transplant paper reports them.  A simulated cohort is followed
+completely to its horizon, so at a landmark the Aalen-Johansen and Kaplan-Meier
+estimates are the proportions of patients, with binomial variance (Greenwood's
+formula reduces to it without censoring).  That makes the summary a matter of
+counts, which add up over chunks: a :class:`Tally` summarises 10^8 patients in
+the memory of one chunk.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .estimators import loglog_ci
+
+LANDMARK_DAYS = (30, 100, 180, 365, 730)
+ENDPOINTS = {
+    "engraftment": ("incidence", "neutrophil engraftment (competing: graft failure, death)"),
+    "graft_failure": ("incidence", "primary graft failure or rejection (competing: death)"),
+    "agvhd": ("incidence", "acute GVHD grade II-IV (competing: death)"),
+    "agvhd_3_4": ("incidence", "acute GVHD grade III-IV (competing: death)"),
+    "cgvhd": ("incidence", "chronic GVHD (competing: death)"),
+    "cmv": ("incidence", "CMV reactivation (competing: death)"),
+    "relapse": ("incidence", "relapse or progression (competing: non-relapse death)"),
+    "trm": ("incidence", "non-relapse (transplant-related) death (competing: relapse)"),
+    "os": ("survival", "overall survival"),
+    "rfs": ("survival", "alive without relapse"),
+    "grfs": ("survival", "alive without relapse, grade III-IV acute or chronic GVHD"),
+    "full_chimerism": ("prevalence", "full donor chimerism (>95%) among living engrafted"),
+    "microchimerism": ("prevalence", "donor microchimerism (<1%) among living engrafted"),
+}
+
+
+def endpoint_day(cohort, name):
+    """Day each patient reaches an incidence or survival endpoint (``inf`` if not).
+
+    For incidences, the day of the event itself; :func:`competing_day` gives the
+    day a competing event made it impossible.  For survival endpoints, the day of
+    the first failure.
+    """
+    day = cohort.day
+    if name == "graft_failure":
+        return np.minimum(day("graft_failure"), day("rejection"))
+    if name == "os":
+        return cohort.death_day
+    if name == "rfs":
+        return np.minimum(day("relapse"), cohort.death_day)
+    if name == "grfs":
+        return np.minimum.reduce([day("relapse"), cohort.death_day, day("agvhd_3_4"),
+                                  day("cgvhd")])
+    return day(name)
+
+
+def competing_day(cohort, name):
+    """Day a competing event precluded incidence endpoint ``name`` (``inf`` if none)."""
+    if name == "engraftment":
+        return np.minimum(cohort.day("graft_failure"), cohort.death_day)
+    if name == "relapse":
+        return cohort.day("trm")
+    if name == "trm":
+        return cohort.day("relapse")
+    return cohort.death_day
+
+
+def _prevalence_counts(cohort, name, days):
+    from .cohort import CHIMERISM_STATES
+
+    state = cohort.chimerism(days)
+    target = CHIMERISM_STATES.index("full" if name == "full_chimerism" else "micro")
+    alive = cohort.death_day[:, None] > np.asarray(days, float)[None, :]
+    engrafted = cohort.day("engraftment")[:, None] <= np.asarray(days, float)[None, :]
+    return (state == target).sum(axis=0), (alive & engrafted).sum(axis=0)
+
+
+@dataclass
+class Tally:
+    """Landmark counts of every endpoint, added up over cohorts (or chunks).
+
+    Parameters
+    ----------
+    days : sequence of float
+        Landmark days.
+    """
+
+    days: tuple = LANDMARK_DAYS
+    n: int = 0
+    hits: dict = field(default_factory=dict)
+    base: dict = field(default_factory=dict)
+
+    def add(self, cohort):
+        """Count one cohort (or chunk) in."""
+        d = np.asarray(self.days, float)
+        self.n += cohort.n_patients
+        for name, (kind, _) in ENDPOINTS.items():
+            if kind == "prevalence":
+                hit, base = _prevalence_counts(cohort, name, d)
+            else:
+                hit = np.searchsorted(np.sort(endpoint_day(cohort, name)), d, side="right")
+                base = np.full(len(d), cohort.n_patients)
+            self.hits[name] = self.hits.get(name, 0) + hit
+            self.base[name] = self.base.get(name, 0) + base
+        return self
+
+    def estimates(self, name, level=0.95):
+        """``(estimate, low, high)`` arrays over the landmark days."""
+        kind = ENDPOINTS[name][0]
+        hit = np.asarray(self.hits[name], float)
+        base = np.asarray(self.base[name], float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = hit / base
+        if kind == "prevalence":
+            return (p, *_wilson(hit, base, level))
+        est = 1.0 - p if kind == "survival" else p
+        with np.errstate(invalid="ignore"):
+            low, high = loglog_ci(est, p * (1.0 - p) / base, level)
+        return est, low, high
+
+    def summary(self, level=0.95):
+        """``{endpoint: {"kind", "at": {"d30": {"estimate", "ci95"}}}}`` (JSON-ready)."""
+        out = {}
+        for name, (kind, _) in ENDPOINTS.items():
+            est, low, high = self.estimates(name, level)
+            out[name] = {"kind": kind, "at": {
+                f"d{day:g}": {"estimate": _num(e), "ci95": [_num(lo), _num(hi)]}
+                for day, e, lo, hi in zip(self.days, est, low, high)}}
+        return out
+
+
+def _wilson(hit, base, level):
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + level / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = hit / base
+        centre = (p + z * z / (2 * base)) / (1 + z * z / base)
+        half = z * np.sqrt(p * (1 - p) / base + z * z / (4 * base * base)) / (1 + z * z / base)
+    return centre - half, centre + half
+
+
+def _num(x):
+    x = float(x)
+    return None if np.isnan(x) else round(x, 6)
+
+
+def summarize(cohort, days=None):
+    """Landmark summary of one cohort (see :meth:`Tally.summary`).
+
+    Parameters
+    ----------
+    cohort : Cohort
+    days : sequence of float, optional
+        Landmarks; default the standard ones within the cohort's horizon.
+    """
+    if days is None:
+        days = tuple(d for d in LANDMARK_DAYS if d <= cohort.horizon_days)
+    return Tally(tuple(days)).add(cohort).summary()

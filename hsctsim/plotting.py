@@ -1,0 +1,486 @@
+"""Matplotlib figures of simulated cohorts.
+
+Every figure function takes ``ax=None`` (a new figure is made when None) and
+returns the axes, in the manner of lifelines.  Functions that compare arms take
+a :class:`~hsctsim.cohort.Cohort`, a list of them (labelled by scenario title) or
+a dict ``label -> Cohort``.  Curves are evaluated on a grid of
+:data:`GRID_POINTS` days, so that a figure of 10^6 patients is as quick to draw
+as one of 10^3.  Nothing here calls ``plt.show``: the backend is matplotlib's
+default (Agg without a display, inline in a notebook).
+"""
+
+import os
+import re
+import textwrap
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.lines import Line2D
+
+from .cohort import CHIMERISM_STATES, Cohort
+from .endpoints import ENDPOINTS, competing_day, endpoint_day
+from .estimators import aalen_johansen, kaplan_meier
+
+__all__ = ["plot_incidence", "plot_competing", "plot_survival", "plot_state_occupation",
+           "plot_swimmer", "plot_chimerism", "write_figures", "state_shares",
+           "chimerism_shares", "OCCUPATION_STATES"]
+
+GRID_POINTS = 400
+X_LABEL = "days after transplant"
+FONT = {"title": 14, "label": 12, "tick": 11, "legend": 10}
+FIGSIZE = (9, 5.5)
+DPI = 150
+LANDMARK_TICKS_DAYS = (0, 30, 100, 180, 365, 548, 730, 1095, 1461, 1826)
+GVHD_ACTIVE_DAYS = 100.0
+
+OCCUPATION_STATES = ("alive in remission, no active GVHD", "alive with active GVHD",
+                     "alive after relapse", "dead, non-relapse (TRM)", "dead after relapse")
+_OCCUPATION_COLORS = ("#4daf4a", "#ff7f00", "#984ea3", "#636363", "#e41a1c")
+_CHIMERISM_SHOWN = ("full", "mixed", "micro", "lost")
+_CHIMERISM_COLORS = ("#1f78b4", "#a6cee3", "#b2df8a", "#e31a1c")
+# (process or "death", legend label, marker, colour); aGVHD II is aGVHD without III-IV
+_SWIMMER_EVENTS = (
+    ("engraftment", "engraftment", "^", "#33a02c"),
+    ("agvhd", "acute GVHD II", "o", "#fdbf6f"),
+    ("agvhd_3_4", "acute GVHD III-IV", "s", "#ff7f00"),
+    ("cgvhd", "chronic GVHD", "D", "#b15928"),
+    ("cmv", "CMV reactivation", "P", "#1f78b4"),
+    ("relapse", "relapse", "*", "#6a3d9a"),
+    ("death", "death", "X", "black"),
+)
+
+
+# ---------------------------------------------------------------- helpers
+def _arms(cohorts):
+    """``[(label, Cohort)]`` from a Cohort, a list of them or a dict label -> Cohort."""
+    if isinstance(cohorts, Cohort):
+        cohorts = [cohorts]
+    if isinstance(cohorts, dict):
+        return [(str(k), c) for k, c in cohorts.items()]
+    return [(c.scenario.title or c.scenario.name, c) for c in cohorts]
+
+
+def _label(cohort):
+    return cohort.scenario.title or cohort.scenario.name
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "arm"
+
+
+def _grid(cohorts):
+    horizon = max(c.horizon_days for _, c in cohorts)
+    return np.linspace(0.0, horizon, GRID_POINTS)
+
+
+def _axes(ax, figsize=FIGSIZE):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _finish(ax, title, ylabel, horizon_days, legend=True, legend_kw=None):
+    """Title, labels, day ticks at the usual landmarks and font sizes for a slide."""
+    ax.set_title(title, fontsize=FONT["title"])
+    ax.set_xlabel(X_LABEL, fontsize=FONT["label"])
+    ax.set_ylabel(ylabel, fontsize=FONT["label"])
+    ax.set_xlim(0.0, horizon_days)
+    ticks = [d for d in LANDMARK_TICKS_DAYS if d <= horizon_days]
+    # day 30 crowds day 0 on a long axis
+    ax.set_xticks([d for d in ticks if d != 30 or horizon_days <= 400])
+    ax.tick_params(labelsize=FONT["tick"])
+    if legend:
+        ax.legend(fontsize=FONT["legend"], **(legend_kw or {}))
+    return ax
+
+
+def _incidence_curves(cohort, endpoint):
+    """Aalen-Johansen curves ``{1: endpoint, 2: competing event}`` of one cohort.
+
+    Cause 1 if the endpoint comes no later than the competing event and the
+    horizon, 2 if the competing event comes first, else censored at the horizon.
+    """
+    event = endpoint_day(cohort, endpoint)
+    competing = competing_day(cohort, endpoint)
+    horizon = cohort.horizon_days
+    time = np.minimum.reduce([event, competing, np.full_like(event, horizon)])
+    cause = np.where(event <= np.minimum(competing, horizon), 1,
+                     np.where(competing <= horizon, 2, 0))
+    return aalen_johansen(time, cause, causes=(1, 2))
+
+
+def _occupation(start_days, stop_days, grid_days):
+    """Number of patients inside ``[start, stop)`` at each grid day."""
+    keep = start_days < stop_days
+    return (np.searchsorted(np.sort(start_days[keep]), grid_days, "right")
+            - np.searchsorted(np.sort(stop_days[keep]), grid_days, "right"))
+
+
+def state_shares(cohort, grid_days):
+    """Share of the cohort in each of :data:`OCCUPATION_STATES` at each grid day.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    grid_days : array_like, shape (g,)
+
+    Returns
+    -------
+    ndarray, shape (len(OCCUPATION_STATES), g)
+        Columns sum to 1.  See :func:`plot_state_occupation` for the states.
+    """
+    grid = np.asarray(grid_days, float)
+    day = cohort.day
+    agvhd, cgvhd, relapse = day("agvhd"), day("cgvhd"), day("relapse")
+    trm, dar = day("trm"), day("death_after_relapse")
+    # before relapse or TRM, GVHD is active on [aGVHD, aGVHD + 100) and [cGVHD, ...):
+    # count both intervals and take off their overlap once
+    end = np.minimum(relapse, trm)
+    acute_end = np.minimum(agvhd + GVHD_ACTIVE_DAYS, end)
+    gvhd = (_occupation(agvhd, acute_end, grid) + _occupation(cgvhd, end, grid)
+            - _occupation(np.maximum(agvhd, cgvhd), acute_end, grid))
+    counts = np.array([
+        np.zeros_like(grid),
+        gvhd,
+        _occupation(relapse, dar, grid),
+        _occupation(trm, np.full_like(trm, np.inf), grid),
+        _occupation(dar, np.full_like(dar, np.inf), grid),
+    ], float)
+    counts[0] = cohort.n_patients - counts[1:].sum(axis=0)
+    return counts / cohort.n_patients
+
+
+# ---------------------------------------------------------------- figures
+def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95):
+    """Cumulative incidence of an endpoint, with competing risks, for one or more arms.
+
+    Parameters
+    ----------
+    cohorts : Cohort, list of Cohort or dict of str to Cohort
+        The arms; a dict's keys label them, otherwise the scenario titles.
+    endpoint : str
+        An incidence endpoint of :data:`hsctsim.endpoints.ENDPOINTS` (``relapse``,
+        ``trm``, ``agvhd``, ``agvhd_3_4``, ``cgvhd``, ``cmv``, ``engraftment``,
+        ``graft_failure``); its competing event is
+        :func:`hsctsim.endpoints.competing_day`.
+    ax : matplotlib Axes, optional
+    ci : bool
+        Draw pointwise log(-log) confidence bands.
+    level : float
+        Confidence level of the bands.
+
+    Returns
+    -------
+    matplotlib Axes
+        One step line per arm (and one band per arm when ``ci``), y in [0, 1].
+    """
+    kind, description = ENDPOINTS.get(endpoint, (None, None))
+    if kind != "incidence":
+        names = [k for k, (v, _) in ENDPOINTS.items() if v == "incidence"]
+        raise ValueError(f"{endpoint!r} is not an incidence endpoint; one of {names}")
+    arms = _arms(cohorts)
+    ax = _axes(ax)
+    grid = _grid(arms)
+    top = 0.0
+    for label, cohort in arms:
+        curve = _incidence_curves(cohort, endpoint)[1]
+        y = curve.at(grid)
+        (line,) = ax.plot(grid, y, drawstyle="steps-post", lw=2, label=label)
+        top = max(top, y.max())
+        if ci:
+            low, high = curve.ci(grid, level)
+            ax.fill_between(grid, low, high, step="post", color=line.get_color(), alpha=0.2,
+                            lw=0)
+            top = max(top, high.max())
+    ax.set_ylim(0.0, min(1.0, np.ceil(top * 10.0 + 0.5) / 10.0))
+    return _finish(ax, f"Cumulative incidence of {description}",
+                   "cumulative incidence", grid[-1], legend_kw={"loc": "upper left"})
+
+
+def plot_competing(cohort, ax=None):
+    """Relapse and non-relapse death (TRM) as competing risks of one arm, stacked.
+
+    From the bottom: cumulative incidence of relapse, of TRM (before relapse),
+    and the rest, alive without relapse (Aalen-Johansen; the three add up to 1).
+
+    Parameters
+    ----------
+    cohort : Cohort
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        Three filled areas.
+    """
+    ax = _axes(ax)
+    grid = _grid([(None, cohort)])
+    curves = _incidence_curves(cohort, "relapse")
+    relapse, trm = curves[1].at(grid), curves[2].at(grid)
+    ax.stackplot(grid, relapse, trm, 1.0 - relapse - trm, step="post",
+                 colors=(_OCCUPATION_COLORS[4], _OCCUPATION_COLORS[3], "#deebf7"),
+                 labels=("relapse", "non-relapse death (TRM)", "alive without relapse"))
+    for y, text in ((relapse, "relapse"), (relapse + trm, "relapse + TRM")):
+        ax.annotate(f"{text}: {y[-1]:.0%}", (grid[-1], y[-1]), xytext=(-6, 4),
+                    textcoords="offset points", ha="right", fontsize=FONT["legend"])
+    ax.set_ylim(0.0, 1.0)
+    return _finish(ax, f"Relapse vs non-relapse death\n{_label(cohort)}",
+                   "cumulative incidence (stacked)", grid[-1],
+                   legend_kw={"loc": "upper left", "framealpha": 0.9})
+
+
+def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None):
+    """Kaplan-Meier curves of survival endpoints for one or more arms.
+
+    Parameters
+    ----------
+    cohorts : Cohort, list of Cohort or dict of str to Cohort
+    endpoints : sequence of str
+        Survival endpoints of :data:`hsctsim.endpoints.ENDPOINTS` (``os``, ``rfs``,
+        ``grfs``): colour tells the arm, line style the endpoint.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        ``len(arms) * len(endpoints)`` lines; two legends (arms, endpoints).
+    """
+    bad = [e for e in endpoints if ENDPOINTS.get(e, ("",))[0] != "survival"]
+    if bad:
+        raise ValueError(f"not survival endpoints: {bad}")
+    arms = _arms(cohorts)
+    ax = _axes(ax)
+    grid = _grid(arms)
+    styles = dict(zip(endpoints, ("-", "--", ":", "-.")))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, cohort) in enumerate(arms):
+        for name in endpoints:
+            day = endpoint_day(cohort, name)
+            curve = kaplan_meier(np.minimum(day, cohort.horizon_days),
+                                 day <= cohort.horizon_days)
+            ax.plot(grid, curve.at(grid), drawstyle="steps-post", lw=2,
+                    color=colors[i % len(colors)], ls=styles[name],
+                    label=f"{label}: {name.upper()}")
+    ax.set_ylim(0.0, 1.0)
+    # a legend of arms (colour) and one of endpoints (line style) instead of one entry
+    # per line, which for five arms would be fifteen
+    arm_legend = ax.legend(
+        [Line2D([], [], color=colors[i % len(colors)], lw=2) for i in range(len(arms))],
+        [label for label, _ in arms], loc="lower left", fontsize=FONT["legend"],
+        title="arm", title_fontsize=FONT["legend"])
+    ax.add_artist(arm_legend)
+    ax.legend([Line2D([], [], color="0.3", ls=styles[e], lw=2) for e in endpoints],
+              [f"{e.upper()}: {ENDPOINTS[e][1]}" for e in endpoints], loc="upper right",
+              fontsize=FONT["legend"], title="endpoint", title_fontsize=FONT["legend"])
+    return _finish(ax, "Survival (Kaplan-Meier)", "probability", grid[-1], legend=False)
+
+
+def plot_state_occupation(cohort, ax=None, times_days=None):
+    """Where the patients of one arm are over time, as stacked areas.
+
+    States (each patient in exactly one at each day ``t``; complete follow-up, so
+    the shares are exact proportions of the cohort):
+
+    - *alive in remission, no active GVHD*: alive, no relapse by ``t``, and not
+      in the next state (includes graft failure and rejection);
+    - *alive with active GVHD*: alive without relapse, with acute GVHD (II-IV)
+      onset in ``(t - 100, t]`` or chronic GVHD onset at or before ``t`` (chronic
+      GVHD counts as active until relapse or death);
+    - *alive after relapse*;
+    - *dead, non-relapse (TRM)*;
+    - *dead after relapse*.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    ax : matplotlib Axes, optional
+    times_days : array_like, optional
+        Grid of days; default :data:`GRID_POINTS` days from 0 to the horizon.
+
+    Returns
+    -------
+    matplotlib Axes
+        One filled area per state, y in [0, 1].
+    """
+    ax = _axes(ax)
+    grid = _grid([(None, cohort)]) if times_days is None else np.asarray(times_days, float)
+    ax.stackplot(grid, state_shares(cohort, grid), labels=OCCUPATION_STATES,
+                 colors=_OCCUPATION_COLORS)
+    ax.set_ylim(0.0, 1.0)
+    return _finish(ax, f"State occupation\n{_label(cohort)}", "share of patients", grid[-1],
+                   legend_kw={"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
+                              "frameon": False})
+
+
+def plot_swimmer(cohort, n=30, seed=0, ax=None):
+    """Swimmer plot: the course of ``n`` randomly sampled patients of one arm.
+
+    One horizontal line per patient from transplant to death or the horizon
+    (sorted by length), with a marker per event (see the legend); acute GVHD
+    grade II is an onset that did not reach III-IV.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    n : int
+        Patients to show (at most the cohort's size).
+    seed : int
+        Seed of the sample.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        One line collection and one marker collection per event kind.
+    """
+    ax = _axes(ax, figsize=(FIGSIZE[0], max(FIGSIZE[1], 0.18 * n + 1.5)))
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(cohort.n_patients, size=min(n, cohort.n_patients), replace=False)
+    death = cohort.death_day[pick]
+    end = np.minimum(death, cohort.horizon_days)
+    order = np.argsort(end, kind="stable")
+    pick, death, end = pick[order], death[order], end[order]
+    rows = np.arange(pick.size)
+    ax.hlines(rows, 0.0, end, color="0.6", lw=2)
+    for name, label, marker, color in _SWIMMER_EVENTS:
+        if name == "death":
+            day = death
+        else:
+            day = cohort.event_day[pick, cohort.process_names.index(name)]
+            if name == "agvhd":
+                day = np.where(np.isfinite(cohort.day("agvhd_3_4")[pick]), np.inf, day)
+        seen = np.isfinite(day)
+        ax.scatter(day[seen], rows[seen], marker=marker, color=color, s=70, label=label,
+                   edgecolors="black", linewidths=0.5, zorder=3)
+    ax.set_ylim(-1, pick.size)
+    ax.set_yticks([])
+    return _finish(ax, f"Course of {pick.size} sampled patients\n{_label(cohort)}",
+                   "patient", cohort.horizon_days,
+                   legend_kw={"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
+                              "frameon": False})
+
+
+def chimerism_shares(cohort, days):
+    """Shares of full, mixed, micro and lost chimerism among living engrafted patients.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    days : sequence of float, length d
+
+    Returns
+    -------
+    ndarray, shape (4, d)
+        Rows follow ``("full", "mixed", "micro", "lost")``; NaN where nobody is
+        alive and engrafted.
+    """
+    d = np.asarray(days, float)
+    state = cohort.chimerism(d)
+    base = (cohort.death_day[:, None] > d) & (cohort.day("engraftment")[:, None] <= d)
+    counts = np.array([((state == CHIMERISM_STATES.index(s)) & base).sum(axis=0)
+                       for s in _CHIMERISM_SHOWN], float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return counts / base.sum(axis=0)
+
+
+def plot_chimerism(cohorts, days=(30, 100, 180, 365), ax=None):
+    """Chimerism of the living engrafted patients on check days, per arm.
+
+    Grouped stacked bars: a group per arm, a bar per check day (labelled above
+    it), stacked shares of full (>95% donor), mixed, micro (<1%, after
+    microtransplantation) and lost (rejection) chimerism.
+
+    Parameters
+    ----------
+    cohorts : Cohort, list of Cohort or dict of str to Cohort
+    days : sequence of float
+        Check days.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        One bar container per chimerism state, ``len(arms) * len(days)`` bars each.
+    """
+    arms = _arms(cohorts)
+    ax = _axes(ax, figsize=(max(FIGSIZE[0], 2.2 * len(arms) + 2), FIGSIZE[1]))
+    days = tuple(days)
+    width = 0.8 / len(days)
+    x = (np.arange(len(arms))[:, None] + (np.arange(len(days)) - (len(days) - 1) / 2)
+         * width).ravel()
+    shares = np.concatenate([chimerism_shares(c, days) for _, c in arms], axis=1)
+    shares = np.nan_to_num(shares)
+    bottom = np.zeros_like(x)
+    for state, color, height in zip(_CHIMERISM_SHOWN, _CHIMERISM_COLORS, shares):
+        ax.bar(x, height, width * 0.9, bottom=bottom, color=color, label=state,
+               edgecolor="white", lw=0.5)
+        bottom += height
+    for xi, day in zip(x, np.tile(days, len(arms))):
+        ax.text(xi, 1.01, f"d{day:g}", ha="center", va="bottom", fontsize=FONT["tick"] - 2)
+    ax.set_xticks(np.arange(len(arms)),
+                  [textwrap.fill(label, 22) for label, _ in arms], fontsize=FONT["tick"] - 1)
+    ax.set_ylim(0.0, 1.08)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.tick_params(axis="y", labelsize=FONT["tick"])
+    ax.set_ylabel("share of living engrafted patients", fontsize=FONT["label"])
+    ax.set_title("Donor chimerism on check days", fontsize=FONT["title"])
+    ax.legend(title="chimerism", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              frameon=False, fontsize=FONT["legend"], title_fontsize=FONT["legend"])
+    return ax
+
+
+# ---------------------------------------------------------------- files
+def _save(ax, out_dir, stem, formats):
+    """Write the figure of ``ax`` under each format, atomically; close it."""
+    fig = ax.figure
+    paths = []
+    try:
+        for fmt in formats:
+            path = out_dir / f"{stem}.{fmt}"
+            tmp = out_dir / f".{stem}.{os.getpid()}.{fmt}.tmp"
+            fig.savefig(tmp, format=fmt, dpi=DPI)
+            os.replace(tmp, path)
+            paths.append(path)
+    finally:
+        plt.close(fig)
+    return paths
+
+
+def write_figures(cohorts, out_dir, formats=("png",)):
+    """Write every figure of the arms into ``out_dir``.
+
+    Files: ``incidence_<endpoint>`` for each incidence endpoint, ``survival``,
+    ``chimerism``, and per arm ``competing_<arm>``, ``state_occupation_<arm>`` and
+    ``swimmer_<arm>``, where ``<arm>`` is the scenario name (or the dict key made
+    file-safe).  Each file is written under a temporary name and renamed, so a
+    reader never sees half a file.
+
+    Parameters
+    ----------
+    cohorts : Cohort, list of Cohort or dict of str to Cohort
+    out_dir : str or Path
+        Created if missing.
+    formats : sequence of str
+        Matplotlib formats, e.g. ``("png", "pdf")``.
+
+    Returns
+    -------
+    list of Path
+    """
+    arms = _arms(cohorts)
+    by_name = not isinstance(cohorts, dict)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, (kind, _) in ENDPOINTS.items():
+        if kind == "incidence":
+            paths += _save(plot_incidence(cohorts, name), out_dir, f"incidence_{name}", formats)
+    paths += _save(plot_survival(cohorts), out_dir, "survival", formats)
+    paths += _save(plot_chimerism(cohorts), out_dir, "chimerism", formats)
+    for label, cohort in arms:
+        arm = _slug(cohort.scenario.name if by_name else label)
+        for stem, plot in (("competing", plot_competing), ("swimmer", plot_swimmer),
+                           ("state_occupation", plot_state_occupation)):
+            paths += _save(plot(cohort), out_dir, f"{stem}_{arm}", formats)
+    return paths

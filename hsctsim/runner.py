@@ -1,0 +1,212 @@
+"""Scenario runs: several arms, replicates from the reported ranges, result files.
+
+What ``hsctsim run`` does, as plain functions: :func:`run_arms` simulates each arm
+in chunks (so memory stays flat however many patients) and returns the summary
+that ``summary.json`` holds; :func:`write_run` writes a run folder whole or not at
+all.
+"""
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .api import iter_chunks, scenario_point
+from .calibrate import calibrate
+from .cohort import STATES
+from .endpoints import ENDPOINTS, LANDMARK_DAYS, Tally
+
+REPLICATE_CALIBRATION_PATIENTS = 25_000
+DEFAULT_CHUNK = 1_000_000
+
+
+def landmark_days(horizon_days):
+    """The standard landmark days within a horizon."""
+    return tuple(d for d in LANDMARK_DAYS if d <= horizon_days)
+
+
+def run_arm(scenario, n_patients, seed, horizon_days=None, threads=None, replicates=0,
+            chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None):
+    """Summarise one arm: midpoint cohort, plus replicate cohorts drawn from the ranges.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    n_patients, seed, horizon_days, threads
+        As for :func:`hsctsim.simulate`.
+    replicates : int
+        Replicate cohorts (of ``n_patients`` each), each drawing every ranged
+        figure from its range; their 2.5-97.5 percentiles give ``ui95``.
+    chunk_size : int
+        Patients simulated at a time.
+    on_chunk : callable, optional
+        Called with the number of patients done after each chunk (progress).
+    on_events : callable, optional
+        Called with each midpoint chunk's :class:`~hsctsim.cohort.Cohort` (event table).
+
+    Returns
+    -------
+    dict
+        ``{"scenario", "title", "population", "endpoints"}`` as in ``summary.json``.
+    """
+    point = scenario_point(scenario)
+    horizon = float(point.horizon_days if horizon_days is None else horizon_days)
+    days = landmark_days(horizon)
+
+    def tally(replicate, calibration_patients=None):
+        t = Tally(days)
+        for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon,
+                                 replicate, calibration_patients=calibration_patients):
+            t.add(chunk)
+            if on_events is not None and replicate is None:
+                on_events(chunk)
+            if on_chunk is not None:
+                on_chunk(chunk.n_patients)
+        return t
+
+    endpoints = tally(None).summary()
+    if replicates:
+        draws = [tally(r, REPLICATE_CALIBRATION_PATIENTS) for r in range(replicates)]
+        for name in ENDPOINTS:
+            values = np.array([d.estimates(name)[0] for d in draws])
+            low, high = np.nanpercentile(values, [2.5, 97.5], axis=0)
+            for day, lo, hi in zip(days, low, high):
+                endpoints[name]["at"][f"d{day:g}"]["ui95"] = [round(float(lo), 6),
+                                                              round(float(hi), 6)]
+    return {"scenario": scenario.name, "title": scenario.title,
+            "population": scenario.population, "endpoints": endpoints,
+            "calibration": calibrate(point)}
+
+
+def summary_document(arms, seed, n_patients, horizon_days, replicates):
+    """The ``summary.json`` document (a contract: keys are only ever added)."""
+    return {"hsctsim_version": __version__, "seed": int(seed), "patients": int(n_patients),
+            "horizon_days": int(horizon_days) if float(horizon_days).is_integer()
+            else horizon_days, "replicates": int(replicates), "arms": arms}
+
+
+def summary_rows(document):
+    """Flat rows (arm, endpoint, kind, day, estimate, ci and ui bounds) for CSV."""
+    rows = []
+    for arm, data in document["arms"].items():
+        for name, ep in data["endpoints"].items():
+            for day, v in ep["at"].items():
+                ui = v.get("ui95", [None, None])
+                rows.append({"arm": arm, "endpoint": name, "kind": ep["kind"],
+                             "day": int(day[1:]), "estimate": v["estimate"],
+                             "ci95_low": v["ci95"][0], "ci95_high": v["ci95"][1],
+                             "ui95_low": ui[0], "ui95_high": ui[1]})
+    return rows
+
+
+def csv_text(rows):
+    """Rows of dicts as CSV text."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+class RunFolder:
+    """A run folder written whole or not at all.
+
+    Files go to a hidden temporary folder beside ``path``; :meth:`commit` renames
+    it into place, :meth:`discard` removes it.  An existing non-empty ``path`` is
+    refused unless ``overwrite``.
+    """
+
+    def __init__(self, path, overwrite=False):
+        self.path = Path(path)
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            if not overwrite:
+                raise FileExistsError(f"{self.path} exists and is not empty "
+                                      "(choose another --out or pass --overwrite)")
+        parent = self.path.resolve().parent
+        if not parent.is_dir():
+            raise FileNotFoundError(f"{parent} does not exist")
+        try:
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=parent))
+        except OSError as exc:
+            raise PermissionError(f"cannot write in {parent} ({exc.strerror})") from None
+        self._events = {}
+
+    def write_text(self, name, text):
+        target = self.tmp / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        return target
+
+    def append_events(self, arm, cohort):
+        """Append a chunk's long event table to ``events/<arm>.csv``."""
+        if arm not in self._events:
+            (self.tmp / "events").mkdir(exist_ok=True)
+            fh = open(self.tmp / "events" / f"{arm}.csv", "w", newline="")
+            fh.write("patient,from,to,start_day,stop_day\n")
+            self._events[arm] = fh
+        table = cohort.event_table()
+        names = np.array(STATES)
+        fh = self._events[arm]
+        for row in zip(table["patient"], names[table["from_state"]], names[table["to_state"]],
+                       table["start_day"], table["stop_day"]):
+            fh.write("%d,%s,%s,%.6f,%.6f\n" % row)
+
+    def commit(self):
+        for fh in self._events.values():
+            fh.close()
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        os.replace(self.tmp, self.path)
+
+    def discard(self):
+        for fh in self._events.values():
+            fh.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_summary(folder, document, scenarios):
+    """``summary.json``, ``summary.csv`` and ``scenarios/<arm>.json`` into a RunFolder."""
+    folder.write_text("summary.json", json.dumps(document, indent=1) + "\n")
+    folder.write_text("summary.csv", csv_text(summary_rows(document)))
+    for arm, scenario in scenarios.items():
+        resolved = {"resolved_toml": scenario.to_dict(),
+                    "midpoints": {k: r.mid for k, r in scenario.ranges()},
+                    "calibrated_susceptible": document["arms"][arm]["calibration"]}
+        folder.write_text(f"scenarios/{arm}.json", json.dumps(resolved, indent=1) + "\n")
+
+
+def _cell(value):
+    if value["estimate"] is None:
+        return "-"
+    text = f"{100 * value['estimate']:.1f}% ({100 * value['ci95'][0]:.1f}-{100 * value['ci95'][1]:.1f})"
+    if "ui95" in value:
+        text += f" [{100 * value['ui95'][0]:.0f}-{100 * value['ui95'][1]:.0f}]"
+    return text
+
+
+def format_table(document):
+    """A plain-text table: endpoints by landmark day, one column per arm."""
+    arms = document["arms"]
+    header = (f"hsctsim {document['hsctsim_version']}: {document['patients']:,} patients per "
+              f"arm, seed {document['seed']}, horizon {document['horizon_days']} days")
+    note = "estimate (95% CI)" + (f" [95% range over {document['replicates']} replicates "
+                                  "drawn from the reported ranges]"
+                                  if document["replicates"] else "")
+    rows = [["endpoint", "day", *arms]]
+    for name, (kind, _) in ENDPOINTS.items():
+        first = next(iter(arms.values()))["endpoints"][name]["at"]
+        for i, day in enumerate(first):
+            label = f"{name} ({kind})" if i == 0 else ""
+            rows.append([label, day, *(_cell(a["endpoints"][name]["at"][day])
+                                       for a in arms.values())])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    populations = [f"  {arm}: {a['title']}. {a['population']}" for arm, a in arms.items()]
+    return "\n".join([header, note, "", *lines, "", "arms:", *populations]) + "\n"
