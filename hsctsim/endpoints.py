@@ -136,7 +136,7 @@ def _wilson(hit, base, level):
         p = hit / base
         centre = (p + z * z / (2 * base)) / (1 + z * z / base)
         half = z * np.sqrt(p * (1 - p) / base + z * z / (4 * base * base)) / (1 + z * z / base)
-    return centre - half, centre + half
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def _num(x):

@@ -222,9 +222,13 @@ def bundled_dir():
     return Path(__file__).resolve().parent.parent / "configs"
 
 
+BUNDLED_ORDER = ("mac", "ric", "mst", "haplo_ptcy", "haplo_nk")
+
+
 def bundled_names():
-    """Names of the bundled scenarios, sorted."""
-    return sorted(p.stem for p in bundled_dir().glob("*.toml"))
+    """Names of the bundled scenarios: the four arms with the comparator first."""
+    names = {p.stem for p in bundled_dir().glob("*.toml")}
+    return [n for n in BUNDLED_ORDER if n in names] + sorted(names - set(BUNDLED_ORDER))
 
 
 def resolve_path(name_or_path):
@@ -453,6 +457,10 @@ def parse(data, path):
     effects_table = reader.table(data, "effects")
     reader.check_keys(effects_table, set(EFFECTS), "effects")
     effects = {e: _parse_effect(reader, effects_table, e) for e in EFFECTS}
+    relapse, trm = processes["relapse"].incidence, processes["trm"].incidence
+    if relapse is not None and trm is not None and relapse.high + trm.high > 1.0:
+        reader.fail("trm.incidence", f"relapse ({relapse.high:g}) and non-relapse death "
+                    f"({trm.high:g}) exclude each other but add up to more than 1")
     agvhd = data["agvhd"]
     dar = data["death_after_relapse"]
     return Scenario(

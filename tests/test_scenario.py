@@ -92,8 +92,12 @@ def test_missing_table_without_base(tmp_path):
 def test_incidences_that_cannot_be_reached_together(tmp_path):
     path = write(tmp_path, "base = 'mac'\n[relapse]\nincidence = 0.9\nlandmark_days = 1\n")
     assert "did you mean 'landmark_day'" in str(error_of(path))
-    path = write(tmp_path, "base = 'mac'\n[relapse]\nincidence = 0.85\n"
-                           "[trm]\nincidence = 0.6\n")
+    err = error_of(write(tmp_path, "base = 'mac'\n[relapse]\nincidence = [0.5, 0.7]\n"
+                                   "[trm]\nincidence = 0.4\n"))
+    assert err.key == "trm.incidence" and "add up to more than 1" in str(err)
+    # reachable one by one, not together: found by the joint calibration
+    path = write(tmp_path, "base = 'mac'\n[relapse]\nincidence = 0.7\n"
+                           "[trm]\nincidence = 0.29\n")
     scenario = load_scenario(path).at_midpoints()
     with pytest.raises(ScenarioError) as info:
         calibrate(scenario, n_patients=5000, use_cache=False)
