@@ -2,6 +2,7 @@
 
 import functools
 import json
+import os
 import sys
 
 import click
@@ -29,6 +30,8 @@ def user_errors(func):
             return func(*args, **kwargs)
         except ScenarioError as exc:
             raise UserError(str(exc)) from None
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): not the user's mistake
         except (FileExistsError, FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             raise UserError(str(exc)) from None
         except OSError as exc:
@@ -93,6 +96,8 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             raise UserError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} "
                             "on this machine")
     names = scenarios or tuple(bundled_names())
+    if not names:
+        raise UserError("no scenario given and no bundled scenarios found")
     loaded = {}
     for name in names:
         scenario = _load(name, settings)
@@ -270,4 +275,9 @@ def plot(run_dir, formats, patients):
 
 def main():
     """Entry point of the ``hsctsim`` console script."""
-    cli(prog_name="hsctsim")
+    try:
+        cli(prog_name="hsctsim")
+    except BrokenPipeError:
+        # output piped into a reader that stopped early: quiet, as `cat` is
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -13,7 +13,6 @@ import difflib
 import math
 import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -211,15 +210,16 @@ class Scenario:
 
 
 def bundled_dir():
-    """Folder of the bundled scenario TOML files."""
-    try:
-        folder = resources.files("hsctsim.configs")
-        path = Path(str(folder))
-        if path.is_dir() and any(path.glob("*.toml")):
-            return path
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parent.parent / "configs"
+    """Folder of the bundled scenario TOML files.
+
+    Installed, they sit in ``hsctsim/configs``; in a source checkout (also an
+    editable install) in ``configs/`` beside the package.
+    """
+    here = Path(__file__).resolve().parent
+    for folder in (here / "configs", here.parent / "configs"):
+        if any(folder.glob("*.toml")):
+            return folder
+    return here / "configs"
 
 
 BUNDLED_ORDER = ("mac", "ric", "mst", "haplo_ptcy", "haplo_nk")
