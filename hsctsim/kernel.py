@@ -172,6 +172,13 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, tau, m, 
     return acc, dacc
 
 
+@njit(cache=True)
+def _scratch(n_proc):
+    """Per-block working arrays of :func:`run_patient`."""
+    return (np.empty(n_proc, np.int8), np.empty(n_proc), np.empty(n_proc), np.empty(n_proc),
+            np.empty(n_proc))
+
+
 @njit(parallel=True, cache=True)
 def simulate_into(eng, seed_key, first_patient, horizon, out):
     """Simulate ``out.shape[0]`` patients numbered from ``first_patient``.
@@ -190,11 +197,7 @@ def simulate_into(eng, seed_key, first_patient, horizon, out):
     """
     n, n_proc = out.shape
     for b in prange((n + BLOCK - 1) // BLOCK):
-        state = np.empty(n_proc, np.int8)
-        y = np.empty(n_proc)
-        tau = np.empty(n_proc)
-        m = np.empty(n_proc)
-        origin = np.empty(n_proc)
+        state, y, tau, m, origin = _scratch(n_proc)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             run_patient(eng, seed_key, first_patient + i, horizon, -1, out[i],
                         state, y, tau, m, origin)
@@ -211,11 +214,7 @@ def accrued_hazard_into(eng, seed_key, targets, landmarks, acc, dacc):
     n, n_targets = acc.shape
     n_proc = eng.family.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
-        state = np.empty(n_proc, np.int8)
-        y = np.empty(n_proc)
-        tau = np.empty(n_proc)
-        m = np.empty(n_proc)
-        origin = np.empty(n_proc)
+        state, y, tau, m, origin = _scratch(n_proc)
         out = np.empty(n_proc)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             for k in range(n_targets):
