@@ -148,6 +148,15 @@ def _write_plots(folder, loaded, patients, seed, horizon):
     write_figures(cohorts, folder.tmp / "figures")
 
 
+def _sources(table):
+    """Every ``*source`` value of a TOML table, at any depth."""
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from _sources(value)
+        elif key.endswith("source") and value:
+            yield value
+
+
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
@@ -157,8 +166,7 @@ def scenarios(fmt):
     rows = []
     for name in bundled_names():
         s = load_scenario(name)
-        sources = sorted({p.source for p in s.processes.values()} |
-                         {e.source for e in s.effects.values()})
+        sources = sorted(set(_sources(s.to_dict())))
         rows.append({"name": name, "title": s.title, "population": s.population,
                      "base": s.raw.get("base"), "sources": sources})
     if fmt == "json":
@@ -167,7 +175,7 @@ def scenarios(fmt):
     for row in rows:
         base = f" (based on {row['base']})" if row["base"] else ""
         click.echo(f"{row['name']}{base}: {row['title']}\n  population: {row['population']}\n"
-                   f"  {len(row['sources'])} sources, see `hsctsim show {row['name']}`\n")
+                   "  sources:\n" + "".join(f"    - {s}\n" for s in row["sources"]))
 
 
 @cli.command()

@@ -74,3 +74,23 @@ def test_replicates_draw_from_the_ranges():
     ib = b.scenario.processes["agvhd"].incidence
     assert ia.low == ia.high and 0.3 <= ia.low <= 0.6 and ia != ib
     assert a.replicate == 0 and a.metadata()["replicate"] == 0
+
+
+def test_dli_on_mixed_chimerism(tmp_path):
+    path = tmp_path / "ric_dli.toml"
+    path.write_text("base = 'ric'\nname = 'ric_dli'\n[dli]\ntrigger = 'mixed_chimerism'\n"
+                    "delay_days = 14\nagvhd_hr = 3.0\nrelapse_hr = 0.5\n"
+                    "source = 'test: pre-emptive DLI two weeks after mixed chimerism'\n")
+    on = hsctsim.simulate(path, 20_000, seed=2, calibration_patients=10_000)
+    off = hsctsim.simulate(path, 20_000, seed=2, interventions=False,
+                           calibration_patients=10_000)
+    mixed, dli = on.day("mixed_chimerism"), on.day("dli")
+    given = np.isfinite(dli)
+    assert given.sum() > 1000 and not np.isfinite(off.day("dli")).any()
+    np.testing.assert_allclose(dli[given] - mixed[given], 14.0)
+    # after the DLI, chimerism is full again
+    at_180 = on.chimerism((180,))[:, 0]
+    assert np.all(at_180[given & (dli <= 180) & (on.death_day > 180)
+                         & ~(on.day("rejection") <= 180)] == CHIMERISM_STATES.index("full"))
+    # more acute GVHD among those who had a DLI, than without the intervention
+    assert np.isfinite(on.day("agvhd")[given]).mean() > np.isfinite(off.day("agvhd")[given]).mean()
