@@ -53,10 +53,13 @@ def _check(n_patients, horizon_days):
 
 def _prepare(scenario, n_patients, seed, horizon_days, replicate, interventions,
              calibration_patients):
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
     point = scenario_point(scenario, seed, replicate)
     horizon = float(point.horizon_days if horizon_days is None else horizon_days)
     _check(n_patients, horizon)
-    susceptible = calibrate(point, calibration_patients or CALIBRATION_PATIENTS)
+    start = None if replicate is None else calibrate(scenario_point(scenario))
+    susceptible = calibrate(point, calibration_patients or CALIBRATION_PATIENTS, start=start)
     eng = engine_arrays(point, susceptible, interventions=interventions)
     return point, horizon, susceptible, eng, seed_key(_stream_seed(seed, replicate))
 

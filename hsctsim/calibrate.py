@@ -29,7 +29,7 @@ from .scenario import ScenarioError
 CALIBRATION_PATIENTS = 100_000
 BUNDLED_PATIENTS = 1_000_000
 CALIBRATION_SEED = 20_240_601
-TOLERANCE = 2e-6
+TOLERANCE = 0.005  # solve to 0.5% of a Monte Carlo standard error: see tolerance()
 MAX_ITERATIONS = 40
 BUNDLED_FILE = Path(__file__).with_name("calibrations.json")
 
@@ -87,6 +87,11 @@ def _store(key, n_patients, susceptible):
         pass  # a cache that cannot be written only costs time
 
 
+def tolerance(n_patients):
+    """How close the solve gets: far below the Monte Carlo error of ``n_patients``."""
+    return TOLERANCE / np.sqrt(n_patients)
+
+
 def incidences(scenario, susceptible, names, landmarks, n_patients, seed):
     """Conditional-MC incidences and their derivatives in each target's ``pi``."""
     eng = engine_arrays(scenario, susceptible, interventions=False)
@@ -99,7 +104,7 @@ def incidences(scenario, susceptible, names, landmarks, n_patients, seed):
 
 
 def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
-              use_cache=True):
+              use_cache=True, start=None):
     """Susceptible fractions that make the model reproduce the configured incidences.
 
     Parameters
@@ -115,6 +120,9 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
         patients: in memory, shipped with the package for the bundled scenarios
         (``calibrations.json``), or in the user's cache folder
         (``$HSCTSIM_CACHE_DIR``, default ``~/.cache/hsctsim``).
+    start : dict of str to float, optional
+        Susceptible fractions to start from (a nearby point's solution, e.g. the
+        midpoints' for a replicate), which saves most of the Newton steps.
 
     Returns
     -------
@@ -130,13 +138,13 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
     key = cache_key(scenario, seed)
     if use_cache and (cached := _load(key, n_patients)) is not None:
         return dict(cached)
-    result = _solve(scenario, names, targets, landmarks, n_patients, seed)
+    result = _solve(scenario, names, targets, landmarks, n_patients, seed, start)
     if use_cache:
         _store(key, n_patients, result)
     return dict(result)
 
 
-def _solve(scenario, names, targets, landmarks, n_patients, seed):
+def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None):
     dar = scenario.processes["death_after_relapse"]
     fixed = {}
     if dar.incidence is not None:
@@ -146,9 +154,11 @@ def _solve(scenario, names, targets, landmarks, n_patients, seed):
                                 f"{dar.incidence.mid:g} by day {dar.landmark_day:g} cannot "
                                 "be reached with this timing")
     pi = np.clip(targets * 1.2 + 0.01, 0.0, 1.0)
+    if start:
+        pi = np.array([start.get(n, p) for n, p in zip(names, pi)])
     pi[targets == 0.0] = 0.0
     # coarse steps on a subset of the same patients, then the full set
-    for n, tol in ((max(n_patients // 8, 1000), 1e-3), (n_patients, TOLERANCE)):
+    for n, tol in ((max(n_patients // 8, 1000), 1e-3), (n_patients, tolerance(n_patients))):
         pi = _newton(scenario, names, targets, landmarks, n, seed, fixed, pi, tol)
     return dict(fixed, **dict(zip(names, pi.tolist())))
 

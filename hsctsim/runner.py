@@ -22,7 +22,7 @@ from .calibrate import calibrate
 from .cohort import STATES
 from .endpoints import ENDPOINTS, LANDMARK_DAYS, Tally
 
-REPLICATE_CALIBRATION_PATIENTS = 25_000
+REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
 DEFAULT_CHUNK = 1_000_000
 
 
@@ -186,7 +186,7 @@ def _cell(value):
         return "-"
     text = f"{100 * value['estimate']:.1f}% ({100 * value['ci95'][0]:.1f}-{100 * value['ci95'][1]:.1f})"
     if "ui95" in value:
-        text += f" [{100 * value['ui95'][0]:.0f}-{100 * value['ui95'][1]:.0f}]"
+        text += f" [{100 * value['ui95'][0]:.1f}-{100 * value['ui95'][1]:.1f}]"
     return text
 
 
