@@ -159,11 +159,17 @@ def base_inverse(family, p0, p1, pw_start, pw_rate, y, f0):
 @njit(cache=True)
 def cumhaz(family, p0, p1, pi, pw_start, pw_rate, s):
     """Cumulative hazard ``H(s)`` of the mixture-cure process (``pi`` susceptible)."""
+    if pi <= 0.0:
+        return 0.0
+    if family == LOGNORMAL and pi < 1.0:
+        # the hot case (most processes): straight from the cdf, two fewer calls
+        if s <= 0.0:
+            return 0.0
+        f0 = 0.5 * math.erfc((p0 - math.log(s)) / (p1 * _SQRT2))
+        return -math.log1p(-pi * f0)
     h0 = base_cumhaz(family, p0, p1, pw_start, pw_rate, s)
     if pi == 1.0:
         return h0
-    if pi <= 0.0:
-        return 0.0
     return -math.log1p(pi * math.expm1(-h0))
 
 
@@ -186,7 +192,11 @@ def inverse(family, p0, p1, pi, pw_start, pw_rate, y):
         return base_inverse(family, p0, p1, pw_start, pw_rate, y, -math.expm1(-y))
     if pi <= 0.0:
         return np.inf
-    f0 = -math.expm1(-y) / pi
+    target = -math.expm1(-y)
+    f0 = target / pi
     if f0 >= 1.0:
         return np.inf
+    if family == LOGNORMAL:
+        z = norm_ppf_lower(f0) if f0 <= 0.5 else -norm_ppf_lower((pi - target) / pi)
+        return math.exp(p0 + p1 * z)
     return base_inverse(family, p0, p1, pw_start, pw_rate, -math.log1p(-f0), f0)
