@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .engine import DERIVED_FIELDS
 from .kernel import accrued_hazard_into, seed_key
 from .model import INDEX, calibration_targets, engine_arrays, isolated_susceptible
 from .scenario import ScenarioError
@@ -46,8 +47,10 @@ def cache_key(scenario, seed=CALIBRATION_SEED):
     """Key of a scenario point's calibration: its model arrays, targets and version."""
     names, targets, landmarks = calibration_targets(scenario)
     digest = hashlib.sha256()
-    for array in engine_arrays(scenario, {}, interventions=False):
-        digest.update(np.ascontiguousarray(array).tobytes())
+    eng = engine_arrays(scenario, {}, interventions=False)
+    for name in eng._fields:
+        if name not in DERIVED_FIELDS:  # functions of the rest
+            digest.update(np.ascontiguousarray(getattr(eng, name)).tobytes())
     digest.update(json.dumps([names, targets.tolist(), landmarks.tolist(), seed,
                               __version__]).encode())
     return digest.hexdigest()[:32]

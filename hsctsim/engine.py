@@ -84,6 +84,15 @@ class EngineArrays(NamedTuple):
     entry_mult: np.ndarray  # float64 (P, ENTRY_SLOTS)
     pw_start: np.ndarray  # float64 (K,) piece start days, all piecewise processes
     pw_rate: np.ndarray  # float64 (K,) rates per day
+    # derived, so the kernel visits only what an event touches (CSR lists):
+    open_ptr: np.ndarray  # int64 (P + 2,): row e < P, what event e opens; row P, day 0
+    open_idx: np.ndarray  # int64: enabled processes with susceptible > 0, per row
+    touch_ptr: np.ndarray  # int64 (P + 1,)
+    touch_idx: np.ndarray  # int64: processes event e closes or multiplies
+    max_growth: np.ndarray  # float64 (P,): product of every multiplier > 1 aimed at q
+
+
+DERIVED_FIELDS = ("open_ptr", "open_idx", "touch_ptr", "touch_idx", "max_growth")
 
 
 def build(processes, interventions=True):
@@ -134,15 +143,23 @@ def build(processes, interventions=True):
     susceptible = np.array([p.susceptible for p in processes], float)
     with np.errstate(divide="ignore"):
         max_cumhaz = -np.log1p(-susceptible)
+    enabled = np.array([interventions or not p.intervention for p in processes], bool)
+    at_start = np.array([p.at_start for p in processes], bool)
+    can_open = enabled & (susceptible > 0)  # a process that cannot fire never opens
+    open_rows = [np.flatnonzero(opens[e] & can_open) for e in range(n)]
+    open_rows.append(np.flatnonzero(at_start & can_open))
+    touched = (closes | (mult != 1.0)) & ~np.eye(n, dtype=bool)
+    open_ptr, open_idx = _csr(open_rows)
+    touch_ptr, touch_idx = _csr([np.flatnonzero(row) for row in touched])
     return EngineArrays(
         family=family,
         par=par,
         susceptible=susceptible,
         max_cumhaz=max_cumhaz,
-        at_start=np.array([p.at_start for p in processes], bool),
+        at_start=at_start,
         clock_reset=np.array([p.clock_reset for p in processes], bool),
         terminal=np.array([p.terminal for p in processes], bool),
-        enabled=np.array([interventions or not p.intervention for p in processes], bool),
+        enabled=enabled,
         closes=closes,
         opens=opens,
         mult=mult,
@@ -150,4 +167,17 @@ def build(processes, interventions=True):
         entry_mult=entry_mult,
         pw_start=np.array(pw_start + [0.0], float),
         pw_rate=np.array(pw_rate + [0.0], float),
+        open_ptr=open_ptr,
+        open_idx=open_idx,
+        touch_ptr=touch_ptr,
+        touch_idx=touch_idx,
+        max_growth=np.maximum(mult, 1.0).prod(axis=0),
     )
+
+
+def _csr(rows):
+    """Index lists as compressed rows: ``idx[ptr[r]:ptr[r + 1]]`` is row ``r``."""
+    ptr = np.zeros(len(rows) + 1, np.int64)
+    ptr[1:] = np.cumsum([len(r) for r in rows])
+    idx = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+    return ptr, idx

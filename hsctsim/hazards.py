@@ -40,43 +40,55 @@ FAMILY_CODES = {
 }
 
 _SQRT2 = math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
-# Acklam's rational approximation to the normal quantile (relative error 1.15e-9),
-# refined below by Halley steps on erfc to full double precision.
-_A = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
-      1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
-_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
-      6.680131188771972e01, -1.328068155288572e01)
-_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
-      -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
-_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00,
-      3.754408661907416e00)
+# Wichura's AS241 (PPND16), relative error about 1e-16: the published coefficients
+# of its central and two tail rational approximations, highest power first.
+_CENTRAL_NUM = (2.5090809287301226727e3, 3.3430575583588128105e4, 6.7265770927008700853e4,
+                4.5921953931549871457e4, 1.3731693765509461125e4, 1.9715909503065514427e3,
+                1.3314166789178437745e2, 3.3871328727963666080e0)
+_CENTRAL_DEN = (5.2264952788528545610e3, 2.8729085735721942674e4, 3.9307895800092710610e4,
+                2.1213794301586595867e4, 5.3941960214247511077e3, 6.8718700749205790830e2,
+                4.2313330701600911252e1, 1.0)
+_NEAR_NUM = (7.74545014278341407640e-4, 2.27238449892691845833e-2, 2.41780725177450611770e-1,
+             1.27045825245236838258e0, 3.64784832476320460504e0, 5.76949722146069140550e0,
+             4.63033784615654529590e0, 1.42343711074968357734e0)
+_NEAR_DEN = (1.05075007164441684324e-9, 5.47593808499534494600e-4, 1.51986665636164571966e-2,
+             1.48103976427480074590e-1, 6.89767334985100004550e-1, 1.67638483018380384940e0,
+             2.05319162663775882187e0, 1.0)
+_FAR_NUM = (2.01033439929228813265e-7, 2.71155556874348757815e-5, 1.24266094738807843860e-3,
+            2.65321895265761230930e-2, 2.96560571828504891230e-1, 1.78482653991729133580e0,
+            5.46378491116411436990e0, 6.65790464350110377720e0)
+_FAR_DEN = (2.04426310338993978564e-15, 1.42151175831644588870e-7, 1.84631831751005468180e-5,
+            7.86869131145613259100e-4, 1.48753612908506148525e-2, 1.36929880922735805310e-1,
+            5.99832206555887937690e-1, 1.0)
+
+
+@njit(cache=True)
+def _horner(coef, x):
+    total = 0.0
+    for c in coef:
+        total = total * x + c
+    return total
 
 
 @njit(cache=True)
 def norm_ppf_lower(p):
-    """Normal quantile for ``0 < p <= 0.5`` (lower tail, full precision)."""
+    """Normal quantile for ``0 <= p <= 0.5`` (AS241, full double precision)."""
     if p <= 0.0:
         return -np.inf
-    if p < 0.02425:
-        q = math.sqrt(-2.0 * math.log(p))
-        x = (((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5]) / (
-            (((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0)
-    else:
-        q = p - 0.5
-        r = q * q
-        x = (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q / (
-            ((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0)
-    # one Halley step takes a 1e-9 relative error past double precision
-    e = 0.5 * math.erfc(-x / _SQRT2) - p
-    u = e / (_INV_SQRT_2PI * math.exp(-0.5 * x * x))
-    return x - u / (1.0 + 0.5 * x * u)
+    q = p - 0.5
+    if q >= -0.425:
+        r = 0.180625 - q * q
+        return q * _horner(_CENTRAL_NUM, r) / _horner(_CENTRAL_DEN, r)
+    r = math.sqrt(-math.log(p))
+    if r <= 5.0:
+        return -_horner(_NEAR_NUM, r - 1.6) / _horner(_NEAR_DEN, r - 1.6)
+    return -_horner(_FAR_NUM, r - 5.0) / _horner(_FAR_DEN, r - 5.0)
 
 
 @njit(cache=True)
-def _piece_cumhaz(start, rate, first, count, s):
-    """Cumulative hazard of a piecewise-constant hazard at ``s``."""
+def piece_cumhaz(start, rate, first, count, s):
+    """Cumulative hazard at ``s`` of the pieces ``first .. first + count - 1``."""
     total = 0.0
     for j in range(first, first + count):
         lo = start[j]
@@ -88,13 +100,12 @@ def _piece_cumhaz(start, rate, first, count, s):
 
 
 @njit(cache=True)
-def _piece_inverse(start, rate, first, count, y):
+def piece_inverse(start, rate, first, count, y):
     """Smallest ``s`` with piecewise cumulative hazard ``>= y`` (inf if never)."""
     total = 0.0
     for j in range(first, first + count):
         hi = start[j + 1] if j + 1 < first + count else np.inf
-        width = hi - start[j]
-        gain = rate[j] * width
+        gain = rate[j] * (hi - start[j])
         if rate[j] > 0.0 and total + gain >= y:
             return start[j] + (y - total) / rate[j]
         total += gain
@@ -102,8 +113,8 @@ def _piece_inverse(start, rate, first, count, y):
 
 
 @njit(cache=True)
-def base_cumhaz(family, p0, p1, pw_start, pw_rate, s):
-    """Baseline cumulative hazard ``H0(s)`` of one family at ``s >= 0`` days."""
+def base_cumhaz(family, p0, p1, s):
+    """Baseline cumulative hazard ``H0(s)`` of a parametric family at ``s`` days."""
     if s <= 0.0:
         return 0.0
     if family == EXPONENTIAL:
@@ -120,15 +131,13 @@ def base_cumhaz(family, p0, p1, pw_start, pw_rate, s):
         if p0 == 0.0:
             return p1 * s
         return p1 / p0 * math.expm1(p0 * s)
-    if family == PIECEWISE:
-        return _piece_cumhaz(pw_start, pw_rate, int(p0), int(p1), s)
     # FIXED: left-continuous step at the day, so a process opened at its own day
     # (delay 0) still starts from zero and fires at once.
     return 0.0 if s <= p0 else np.inf
 
 
 @njit(cache=True)
-def base_inverse(family, p0, p1, pw_start, pw_rate, y, f0):
+def base_inverse(family, p0, p1, y, f0):
     """Smallest ``s`` with ``H0(s) >= y``; ``f0 = 1 - exp(-y)`` keeps precision."""
     if y <= 0.0:
         return 0.0
@@ -139,10 +148,7 @@ def base_inverse(family, p0, p1, pw_start, pw_rate, y, f0):
     if family == WEIBULL:
         return p1 * y ** (1.0 / p0)
     if family == LOGNORMAL:
-        if f0 <= 0.5:
-            z = norm_ppf_lower(f0)
-        else:
-            z = -norm_ppf_lower(math.exp(-y))
+        z = norm_ppf_lower(f0) if f0 <= 0.5 else -norm_ppf_lower(math.exp(-y))
         return math.exp(p0 + p1 * z)
     if family == GOMPERTZ:
         if p0 == 0.0:
@@ -151,52 +157,66 @@ def base_inverse(family, p0, p1, pw_start, pw_rate, y, f0):
         if arg <= -1.0:
             return np.inf
         return math.log1p(arg) / p0
-    if family == PIECEWISE:
-        return _piece_inverse(pw_start, pw_rate, int(p0), int(p1), y)
     return p0
 
 
 @njit(cache=True)
-def cumhaz(family, p0, p1, pi, pw_start, pw_rate, s):
-    """Cumulative hazard ``H(s)`` of the mixture-cure process (``pi`` susceptible)."""
+def cure_cumhaz(h0, pi):
+    """``H`` of the mixture cure from the baseline ``H0`` (``pi`` susceptible)."""
+    if pi == 1.0:
+        return h0
     if pi <= 0.0:
         return 0.0
-    if family == LOGNORMAL and pi < 1.0:
+    return -math.log1p(pi * math.expm1(-h0))
+
+
+@njit(cache=True)
+def cure_target(y, pi):
+    """The baseline ``(H0, F0)`` at which the mixture cure reaches ``H = y``.
+
+    ``H0`` is inf when ``y`` is beyond the cure bound ``-log(1 - pi)``.
+    """
+    if pi == 1.0:
+        return y, -math.expm1(-y)
+    f0 = -math.expm1(-y) / pi if pi > 0.0 else np.inf
+    if f0 >= 1.0:
+        return np.inf, 1.0
+    return -math.log1p(-f0), f0
+
+
+@njit(cache=True)
+def cumhaz(family, p0, p1, pi, s):
+    """Cumulative hazard ``H(s)`` of a parametric process with ``pi`` susceptible."""
+    if family == LOGNORMAL and 0.0 < pi < 1.0:
         # the hot case (most processes): straight from the cdf, two fewer calls
         if s <= 0.0:
             return 0.0
         f0 = 0.5 * math.erfc((p0 - math.log(s)) / (p1 * _SQRT2))
         return -math.log1p(-pi * f0)
-    h0 = base_cumhaz(family, p0, p1, pw_start, pw_rate, s)
-    if pi == 1.0:
-        return h0
-    return -math.log1p(pi * math.expm1(-h0))
+    return cure_cumhaz(base_cumhaz(family, p0, p1, s), pi)
 
 
 @njit(cache=True)
-def cumhaz_dpi(family, p0, p1, pi, pw_start, pw_rate, s):
-    """Derivative of ``H(s)`` with respect to ``pi`` (used by calibration)."""
-    f0 = -math.expm1(-base_cumhaz(family, p0, p1, pw_start, pw_rate, s))
+def inverse(family, p0, p1, pi, y):
+    """Smallest ``s`` with ``H(s) >= y``; ``inf`` when ``y`` exceeds the cure bound."""
+    if y <= 0.0:
+        return 0.0
+    if family == LOGNORMAL and 0.0 < pi < 1.0:
+        target = -math.expm1(-y)
+        f0 = target / pi
+        if f0 >= 1.0:
+            return np.inf
+        z = norm_ppf_lower(f0) if f0 <= 0.5 else -norm_ppf_lower((pi - target) / pi)
+        return math.exp(p0 + p1 * z)
+    h0, f0 = cure_target(y, pi)
+    return base_inverse(family, p0, p1, h0, f0)
+
+
+@njit(cache=True)
+def cumhaz_dpi(h0, pi):
+    """Derivative of ``H`` with respect to ``pi``, from the baseline ``H0``."""
+    f0 = -math.expm1(-h0)
     denom = 1.0 - pi * f0
     if denom <= 0.0:
         return np.inf
     return f0 / denom
-
-
-@njit(cache=True)
-def inverse(family, p0, p1, pi, pw_start, pw_rate, y):
-    """Smallest ``s`` with ``H(s) >= y``; ``inf`` when ``y`` exceeds the cure bound."""
-    if y <= 0.0:
-        return 0.0
-    if pi == 1.0:
-        return base_inverse(family, p0, p1, pw_start, pw_rate, y, -math.expm1(-y))
-    if pi <= 0.0:
-        return np.inf
-    target = -math.expm1(-y)
-    f0 = target / pi
-    if f0 >= 1.0:
-        return np.inf
-    if family == LOGNORMAL:
-        z = norm_ppf_lower(f0) if f0 <= 0.5 else -norm_ppf_lower((pi - target) / pi)
-        return math.exp(p0 + p1 * z)
-    return base_inverse(family, p0, p1, pw_start, pw_rate, -math.log1p(-f0), f0)

@@ -17,7 +17,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .hazards import cumhaz, cumhaz_dpi, inverse
+from .hazards import (PIECEWISE, base_cumhaz, cumhaz, cumhaz_dpi, cure_cumhaz, cure_target, inverse,
+                      piece_cumhaz, piece_inverse)
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -63,23 +64,54 @@ def _entry_factor(eng, q, day):
 
 
 @njit(cache=True)
-def _H(eng, q, s):
-    return cumhaz(eng.family[q], eng.par[q, 0], eng.par[q, 1], eng.susceptible[q],
-                  eng.pw_start, eng.pw_rate, s)
+def process_cumhaz(eng, q, s):
+    """Cumulative hazard of process ``q`` at ``s`` days on its clock."""
+    if eng.family[q] != PIECEWISE:
+        return cumhaz(eng.family[q], eng.par[q, 0], eng.par[q, 1], eng.susceptible[q], s)
+    # pieces read in place: handing the arrays to a function would cost reference
+    # counting on every call of this hot function, piecewise or not
+    first, end = int(eng.par[q, 0]), int(eng.par[q, 0] + eng.par[q, 1])
+    h0 = 0.0
+    for j in range(first, end):
+        if s <= eng.pw_start[j]:
+            break
+        hi = eng.pw_start[j + 1] if j + 1 < end else np.inf
+        h0 += eng.pw_rate[j] * (min(s, hi) - eng.pw_start[j])
+    return cure_cumhaz(h0, eng.susceptible[q])
 
 
 @njit(cache=True)
-def _Hinv(eng, q, y):
+def process_inverse(eng, q, y):
+    """Day on its clock at which process ``q``'s cumulative hazard reaches ``y``."""
     if y >= eng.max_cumhaz[q]:
         return np.inf  # beyond the cure bound: never
-    return inverse(eng.family[q], eng.par[q, 0], eng.par[q, 1], eng.susceptible[q],
-                   eng.pw_start, eng.pw_rate, y)
+    if eng.family[q] != PIECEWISE:
+        return inverse(eng.family[q], eng.par[q, 0], eng.par[q, 1], eng.susceptible[q], y)
+    h0, _ = cure_target(y, eng.susceptible[q])
+    first, end = int(eng.par[q, 0]), int(eng.par[q, 0] + eng.par[q, 1])
+    total = 0.0
+    for j in range(first, end):
+        hi = eng.pw_start[j + 1] if j + 1 < end else np.inf
+        gain = eng.pw_rate[j] * (hi - eng.pw_start[j])
+        if eng.pw_rate[j] > 0.0 and total + gain >= h0:
+            return eng.pw_start[j] + (h0 - total) / eng.pw_rate[j]
+        total += gain
+    return np.inf
 
 
 @njit(cache=True)
-def _dH(eng, q, s):
-    return cumhaz_dpi(eng.family[q], eng.par[q, 0], eng.par[q, 1], eng.susceptible[q],
-                      eng.pw_start, eng.pw_rate, s)
+def _accrue(eng, q, mult, s0, s1):
+    """Hazard process ``q`` accrues from ``s0`` to ``s1``, and its ``pi``-derivative."""
+    pi = eng.susceptible[q]
+    if eng.family[q] == PIECEWISE:
+        first, count = int(eng.par[q, 0]), int(eng.par[q, 1])
+        b0 = piece_cumhaz(eng.pw_start, eng.pw_rate, first, count, s0)
+        b1 = piece_cumhaz(eng.pw_start, eng.pw_rate, first, count, s1)
+    else:
+        b0 = base_cumhaz(eng.family[q], eng.par[q, 0], eng.par[q, 1], s0)
+        b1 = base_cumhaz(eng.family[q], eng.par[q, 0], eng.par[q, 1], s1)
+    return (mult * (cure_cumhaz(b1, pi) - cure_cumhaz(b0, pi)),
+            mult * (cumhaz_dpi(b1, pi) - cumhaz_dpi(b0, pi)))
 
 
 @njit(cache=True)
@@ -104,17 +136,11 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, tau, m, 
     t_acc = 0.0
     t = 0.0
     ended = False
-    best = -1
-    for step in range(2 * n_proc + 1):
-        # open what opens now: at day 0 those open from the start, later those
-        # the last event opened
-        for q in range(n_proc):
-            if state[q] != NOT_OPEN or not eng.enabled[q]:
-                continue
-            if step == 0:
-                if not eng.at_start[q]:
-                    continue
-            elif not eng.opens[best, q]:
+    row = n_proc  # the adjacency row of "day 0": processes open from the start
+    for _ in range(2 * n_proc + 1):
+        for j in range(eng.open_ptr[row], eng.open_ptr[row + 1]):
+            q = eng.open_idx[j]
+            if state[q] != NOT_OPEN:
                 continue
             state[q] = OPEN
             origin[q] = t if eng.clock_reset[q] else 0.0
@@ -122,13 +148,15 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, tau, m, 
             if q == silent:
                 t_acc = t
                 continue
-            if eng.susceptible[q] == 0.0:
-                y[q] = np.inf  # cannot happen: spend no variate on it
-                continue
             rng, e = _exponential(rng)
-            h = _H(eng, q, t - origin[q])
+            if e >= m[q] * eng.max_growth[q] * eng.max_cumhaz[q]:
+                # beyond the cure bound even under every multiplier still to come:
+                # it never fires, and no hazard of it need ever be evaluated
+                y[q] = np.inf
+                continue
+            h = process_cumhaz(eng, q, t - origin[q])
             y[q] = h + e / m[q]
-            tau[q] = origin[q] + _Hinv(eng, q, y[q])
+            tau[q] = origin[q] + process_inverse(eng, q, y[q])
         best = -1
         t_next = np.inf
         for q in range(n_proc):
@@ -143,32 +171,32 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, tau, m, 
         if eng.terminal[best]:
             ended = True
             break
-        for q in range(n_proc):
-            if q == best:
-                continue
+        for j in range(eng.touch_ptr[best], eng.touch_ptr[best + 1]):
+            q = eng.touch_idx[j]
             f = eng.mult[best, q]
             # a closed process never fires, whether it was open yet or not
             close = eng.closes[best, q] and state[q] != DONE
-            if state[q] == OPEN and (close or f != 1.0):
+            if state[q] == OPEN:
                 if q == silent:
-                    s0, s1 = t_acc - origin[q], t - origin[q]
-                    acc += m[q] * (_H(eng, q, s1) - _H(eng, q, s0))
-                    dacc += m[q] * (_dH(eng, q, s1) - _dH(eng, q, s0))
+                    a, d = _accrue(eng, q, m[q], t_acc - origin[q], t - origin[q])
+                    acc += a
+                    dacc += d
                     t_acc = t
-                elif not close:
-                    h = _H(eng, q, t - origin[q])
+                elif not close and y[q] < np.inf and f != 1.0:
+                    h = process_cumhaz(eng, q, t - origin[q])
                     y[q] = h + (y[q] - h) / f
-                    tau[q] = origin[q] + _Hinv(eng, q, y[q])
+                    tau[q] = origin[q] + process_inverse(eng, q, y[q])
             if close:
                 state[q] = DONE
                 tau[q] = np.inf
             else:
                 m[q] *= f
+        row = best
     if silent >= 0 and state[silent] == OPEN:
-        t_end = t if ended else horizon
-        s0, s1 = t_acc - origin[silent], t_end - origin[silent]
-        acc += m[silent] * (_H(eng, silent, s1) - _H(eng, silent, s0))
-        dacc += m[silent] * (_dH(eng, silent, s1) - _dH(eng, silent, s0))
+        a, d = _accrue(eng, silent, m[silent], t_acc - origin[silent],
+                       (t if ended else horizon) - origin[silent])
+        acc += a
+        dacc += d
     return acc, dacc
 
 

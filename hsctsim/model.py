@@ -21,7 +21,7 @@ stem-cell infusion.  The ties, each an effect size of the scenario:
 import numpy as np
 
 from .engine import Process, build
-from .hazards import FAMILY_CODES, base_cumhaz
+from .hazards import FAMILY_CODES, base_cumhaz, piece_cumhaz
 from .timing import fixed
 
 PROCESS_NAMES = ("engraftment", "graft_failure", "agvhd", "agvhd_3_4", "cgvhd", "cmv",
@@ -134,14 +134,12 @@ def isolated_susceptible(spec):
     For a process measured from its own opening with nothing competing with it
     (death after relapse, in the reference stratum of relapse day).
     """
-    f0 = -np.expm1(-base_cumhaz(*_family_args(spec.timing), spec.landmark_day))
-    return spec.incidence.mid / f0 if f0 > 0 else np.inf
-
-
-def _family_args(timing):
+    timing, day = spec.timing, spec.landmark_day
     if timing.family == "piecewise":
         starts, rates = timing.params
-        return (FAMILY_CODES["piecewise"], 0.0, float(len(starts)),
-                np.array(starts, float), np.array(rates, float))
-    p = tuple(timing.params) + (0.0,) * (2 - len(timing.params))
-    return FAMILY_CODES[timing.family], p[0], p[1], np.zeros(1), np.zeros(1)
+        h0 = piece_cumhaz(np.array(starts, float), np.array(rates, float), 0, len(starts), day)
+    else:
+        p0, p1 = (tuple(timing.params) + (0.0,))[:2]
+        h0 = base_cumhaz(FAMILY_CODES[timing.family], p0, p1, day)
+    f0 = -np.expm1(-h0)
+    return spec.incidence.mid / f0 if f0 > 0 else np.inf

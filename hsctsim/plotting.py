@@ -250,7 +250,7 @@ def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None):
     if bad:
         raise ValueError(f"not survival endpoints: {bad}")
     arms = _arms(cohorts)
-    ax = _axes(ax)
+    ax = _axes(ax, figsize=(FIGSIZE[0] + 3, FIGSIZE[1] + 0.5))
     grid = _grid(arms)
     styles = dict(zip(endpoints, ("-", "--", ":", "-.")))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -264,15 +264,17 @@ def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None):
                     label=f"{label}: {name.upper()}")
     ax.set_ylim(0.0, 1.0)
     # a legend of arms (colour) and one of endpoints (line style) instead of one entry
-    # per line, which for five arms would be fifteen
+    # per line, which for five arms would be fifteen; both outside, clear of the curves
+    outside = {"fontsize": FONT["legend"], "title_fontsize": FONT["legend"], "frameon": False}
     arm_legend = ax.legend(
         [Line2D([], [], color=colors[i % len(colors)], lw=2) for i in range(len(arms))],
-        [label for label, _ in arms], loc="lower left", fontsize=FONT["legend"],
-        title="arm", title_fontsize=FONT["legend"])
+        [textwrap.fill(label, 32) for label, _ in arms], title="arm", loc="upper left",
+        bbox_to_anchor=(1.01, 1.0), **outside)
     ax.add_artist(arm_legend)
+    arm_legend.set_clip_on(False)  # add_artist clips it to the axes: left out of the layout
     ax.legend([Line2D([], [], color="0.3", ls=styles[e], lw=2) for e in endpoints],
-              [f"{e.upper()}: {ENDPOINTS[e][1]}" for e in endpoints], loc="upper right",
-              fontsize=FONT["legend"], title="endpoint", title_fontsize=FONT["legend"])
+              [textwrap.fill(f"{e.upper()}: {ENDPOINTS[e][1]}", 32) for e in endpoints],
+              title="endpoint", loc="lower left", bbox_to_anchor=(1.01, 0.0), **outside)
     return _finish(ax, "Survival (Kaplan-Meier)", "probability", grid[-1], legend=False)
 
 

@@ -7,10 +7,10 @@ import pytest
 from scipy import stats
 from scipy.special import ndtri
 
-from hsctsim.hazards import (EXPONENTIAL, FIXED, GOMPERTZ, LOGNORMAL, PIECEWISE, WEIBULL,
-                             cumhaz, cumhaz_dpi, inverse, norm_ppf_lower)
+from hsctsim.hazards import (EXPONENTIAL, FIXED, GOMPERTZ, LOGNORMAL, WEIBULL, base_cumhaz,
+                             cumhaz, cumhaz_dpi, cure_cumhaz, inverse, norm_ppf_lower,
+                             piece_cumhaz, piece_inverse)
 
-NO_PIECES = np.zeros(1)
 PW_START, PW_RATE = np.array([0.0, 10.0, 50.0]), np.array([0.01, 0.05, 0.002])
 
 # (family code, p0, p1, scipy frozen distribution with the same survival)
@@ -25,8 +25,8 @@ FAMILIES = [
 DAYS = np.array([0.5, 3.0, 14.0, 41.0, 100.0, 365.0, 1000.0])
 
 
-def _h(family, p0, p1, pi, s, start=NO_PIECES, rate=NO_PIECES):
-    return cumhaz(family, p0, p1, pi, start, rate, s)
+def _h(family, p0, p1, pi, s):
+    return cumhaz(family, p0, p1, pi, s)
 
 
 @pytest.mark.parametrize("family, p0, p1, dist", FAMILIES)
@@ -46,28 +46,28 @@ def test_cure_fraction_and_inverse(family, p0, p1, dist, pi):
         assert -math.expm1(-h) == pytest.approx(pi * dist.cdf(s), rel=1e-10, abs=1e-300)
         if h > 0:
             # compared on the hazard scale: far in the tail s itself is ill-conditioned
-            back = inverse(family, p0, p1, pi, NO_PIECES, NO_PIECES, h)
+            back = inverse(family, p0, p1, pi, h)
             assert _h(family, p0, p1, pi, back) == pytest.approx(h, rel=1e-9)
             if dist.cdf(s) < 0.99:
                 assert back == pytest.approx(s, rel=1e-8)
     if pi < 1:  # beyond the cure bound the event never happens
         bound = -math.log1p(-pi)
-        assert inverse(family, p0, p1, pi, NO_PIECES, NO_PIECES, bound * (1 + 1e-12)) == math.inf
-        assert inverse(family, p0, p1, pi, NO_PIECES, NO_PIECES, bound * 0.999) < math.inf
+        assert inverse(family, p0, p1, pi, bound * (1 + 1e-12)) == math.inf
+        assert inverse(family, p0, p1, pi, bound * 0.999) < math.inf
 
 
 def test_piecewise_constant():
-    h = [_h(PIECEWISE, 0, 3, 1.0, s, PW_START, PW_RATE) for s in (5.0, 10.0, 30.0, 80.0)]
+    h = [piece_cumhaz(PW_START, PW_RATE, 0, 3, s) for s in (5.0, 10.0, 30.0, 80.0)]
     assert h == pytest.approx([0.05, 0.1, 0.1 + 20 * 0.05, 0.1 + 2.0 + 30 * 0.002])
     for s in (5.0, 30.0, 80.0):
-        y = _h(PIECEWISE, 0, 3, 1.0, s, PW_START, PW_RATE)
-        assert inverse(PIECEWISE, 0, 3, 1.0, PW_START, PW_RATE, y) == pytest.approx(s)
+        y = piece_cumhaz(PW_START, PW_RATE, 0, 3, s)
+        assert piece_inverse(PW_START, PW_RATE, 0, 3, y) == pytest.approx(s)
 
 
 def test_fixed_day_is_a_left_continuous_step():
     assert _h(FIXED, 7.0, 0.0, 1.0, 7.0) == 0.0
     assert _h(FIXED, 7.0, 0.0, 1.0, 7.000001) == math.inf
-    assert inverse(FIXED, 7.0, 0.0, 1.0, NO_PIECES, NO_PIECES, 3.0) == 7.0
+    assert inverse(FIXED, 7.0, 0.0, 1.0, 3.0) == 7.0
     # with a susceptible share: fires at the day with that probability
     assert _h(FIXED, 7.0, 0.0, 0.3, 8.0) == pytest.approx(-math.log(0.7))
 
@@ -77,8 +77,14 @@ def test_derivative_in_susceptible_fraction(family, p0, p1, dist):
     eps = 1e-6
     for s in (10.0, 100.0):
         numeric = (_h(family, p0, p1, 0.5 + eps, s) - _h(family, p0, p1, 0.5 - eps, s)) / (2 * eps)
-        assert cumhaz_dpi(family, p0, p1, 0.5, NO_PIECES, NO_PIECES, s) == pytest.approx(
-            numeric, rel=1e-6)
+        assert cumhaz_dpi(base_cumhaz(family, p0, p1, s), 0.5) == pytest.approx(numeric, rel=1e-6)
+
+
+def test_lognormal_fast_path_equals_the_general_one():
+    for pi in (0.05, 0.7):
+        for s in DAYS:
+            general = cure_cumhaz(base_cumhaz(LOGNORMAL, 3.7, 0.35, s), pi)
+            assert cumhaz(LOGNORMAL, 3.7, 0.35, pi, s) == pytest.approx(general, rel=1e-13)
 
 
 def test_normal_quantile_full_precision():

@@ -1,0 +1,73 @@
+"""Count what the kernel evaluates per patient: variates, cumulative hazards, inverses.
+
+Runs the kernel as plain Python (``NUMBA_DISABLE_JIT=1``, set here) with its helpers
+wrapped by counters, so the counts are those of the compiled kernel::
+
+    python benchmarks/profile_counts.py [scenario] [n_patients]
+
+``_Hinv`` calls whose target lies beyond the cure bound return ``inf`` at once
+(no inverse evaluated); they are counted apart as ``cured``.
+"""
+
+import os
+import sys
+from collections import Counter
+
+os.environ["NUMBA_DISABLE_JIT"] = "1"
+
+import numpy as np  # noqa: E402
+
+import hsctsim.kernel as kernel  # noqa: E402
+from hsctsim.api import scenario_point  # noqa: E402
+from hsctsim.calibrate import calibrate  # noqa: E402
+from hsctsim.hazards import FAMILY_CODES  # noqa: E402
+from hsctsim.model import PROCESS_NAMES, engine_arrays  # noqa: E402
+
+FAMILY = {code: name for name, code in FAMILY_CODES.items()}
+
+
+def count(scenario="ric", n_patients=20_000, seed=1):
+    """Per-patient mean counts, ``Counter`` keyed by ``(what, process)``, and the events."""
+    point = scenario_point(scenario)
+    eng = engine_arrays(point, calibrate(point))
+    counts = Counter()
+    H, Hinv, draw = kernel._H, kernel._Hinv, kernel._exponential
+
+    def counted_H(eng, q, s):
+        counts["cumhaz", q] += 1
+        return H(eng, q, s)
+
+    def counted_Hinv(eng, q, y):
+        counts["cured" if y >= eng.max_cumhaz[q] else "inverse", q] += 1
+        return Hinv(eng, q, y)
+
+    def counted_draw(state):
+        counts["draws", -1] += 1
+        return draw(state)
+
+    kernel._H, kernel._Hinv, kernel._exponential = counted_H, counted_Hinv, counted_draw
+    try:
+        out = np.empty((n_patients, len(eng.family)))
+        with np.errstate(over="ignore"):  # uint64 wrap-around, as in the compiled kernel
+            kernel.simulate_into(eng, kernel.seed_key(seed), 0, point.horizon_days, out)
+    finally:
+        kernel._H, kernel._Hinv, kernel._exponential = H, Hinv, draw
+    per_patient = Counter({k: v / n_patients for k, v in counts.items()})
+    return eng, per_patient, np.isfinite(out).sum() / n_patients
+
+
+def main(scenario="ric", n_patients="20000"):
+    eng, c, events = count(scenario, int(n_patients))
+    print(f"{scenario}, per patient: {c['draws', -1]:.4f} unit exponentials, {events:.4f} events")
+    print(f"{'process':22s}{'family':13s}{'pi':>6s}{'cumhaz':>9s}{'inverse':>9s}{'cured':>9s}")
+    for q, name in enumerate(PROCESS_NAMES):
+        if c["cumhaz", q]:
+            print(f"{name:22s}{FAMILY[int(eng.family[q])]:13s}{eng.susceptible[q]:6.3f}"
+                  f"{c['cumhaz', q]:9.4f}{c['inverse', q]:9.4f}{c['cured', q]:9.4f}")
+    totals = {what: sum(v for (w, _), v in c.items() if w == what)
+              for what in ("cumhaz", "inverse", "cured")}
+    print(f"{'total':41s}{totals['cumhaz']:9.4f}{totals['inverse']:9.4f}{totals['cured']:9.4f}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
