@@ -17,8 +17,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .hazards import (PIECEWISE, base_cumhaz, cumhaz, cumhaz_dpi, cure_cumhaz, cure_target, inverse,
-                      piece_cumhaz, piece_inverse)
+from .hazards import (PIECEWISE, base_cumhaz, cumhaz, cumhaz_dpi, cure_cumhaz, cure_target,
+                      inverse, piece_cumhaz)
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -58,7 +58,7 @@ def _arms(cohorts):
         cohorts = [cohorts]
     if isinstance(cohorts, dict):
         return [(str(k), c) for k, c in cohorts.items()]
-    return [(c.scenario.title or c.scenario.name, c) for c in cohorts]
+    return [(_label(c), c) for c in cohorts]
 
 
 def _label(cohort):
@@ -194,7 +194,9 @@ def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95):
                             lw=0)
             top = max(top, high.max())
     ax.set_ylim(0.0, min(1.0, np.ceil(top * 10.0 + 0.5) / 10.0))
-    return _finish(ax, f"Cumulative incidence of {description}",
+    main, _, competing = description.partition(" (")
+    title = f"Cumulative incidence of {main}" + (f"\n({competing}" if competing else "")
+    return _finish(ax, title,
                    "cumulative incidence", grid[-1], legend_kw={"loc": "upper left"})
 
 
@@ -336,9 +338,9 @@ def plot_swimmer(cohort, n=30, seed=0, ax=None):
     matplotlib Axes
         One line collection and one marker collection per event kind.
     """
-    ax = _axes(ax, figsize=(FIGSIZE[0], max(FIGSIZE[1], 0.18 * n + 1.5)))
     rng = np.random.default_rng(seed)
     pick = rng.choice(cohort.n_patients, size=min(n, cohort.n_patients), replace=False)
+    ax = _axes(ax, figsize=(FIGSIZE[0], min(max(FIGSIZE[1], 0.18 * pick.size + 1.5), 20)))
     death = cohort.death_day[pick]
     end = np.minimum(death, cohort.horizon_days)
     order = np.argsort(end, kind="stable")
@@ -349,7 +351,7 @@ def plot_swimmer(cohort, n=30, seed=0, ax=None):
         if name == "death":
             day = death
         else:
-            day = cohort.event_day[pick, cohort.process_names.index(name)]
+            day = cohort.day(name)[pick]
             if name == "agvhd":
                 day = np.where(np.isfinite(cohort.day("agvhd_3_4")[pick]), np.inf, day)
         seen = np.isfinite(day)
