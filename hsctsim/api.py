@@ -52,20 +52,23 @@ def _check(n_patients, horizon_days):
 
 
 def _prepare(scenario, n_patients, seed, horizon_days, replicate, interventions,
-             calibration_patients):
+             calibration_patients, susceptible=None):
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     point = scenario_point(scenario, seed, replicate)
     horizon = float(point.horizon_days if horizon_days is None else horizon_days)
     _check(n_patients, horizon)
-    start = None if replicate is None else calibrate(scenario_point(scenario))
-    susceptible = calibrate(point, calibration_patients or CALIBRATION_PATIENTS, start=start)
+    if susceptible is None:
+        start = None if replicate is None else calibrate(scenario_point(scenario))
+        susceptible = calibrate(point, calibration_patients or CALIBRATION_PATIENTS,
+                                start=start)
     eng = engine_arrays(point, susceptible, interventions=interventions)
     return point, horizon, susceptible, eng, seed_key(_stream_seed(seed, replicate))
 
 
 def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days=None,
-             replicate=None, interventions=True, chunk_size=None, calibration_patients=None):
+             replicate=None, interventions=True, chunk_size=None, calibration_patients=None,
+             susceptible=None):
     """Simulate a cohort through the post-transplant course.
 
     Parameters
@@ -91,6 +94,10 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
         Patients per calibration step when the scenario point is not cached
         (default :data:`hsctsim.calibrate.CALIBRATION_PATIENTS`); fewer is faster
         and noisier.
+    susceptible : dict of str to float, optional
+        Susceptible fractions (``1 - cure``) to use instead of calibrating, e.g.
+        another point's ``cohort.susceptible`` with one entry changed: a what-if
+        that holds every other hazard fixed.
 
     Returns
     -------
@@ -98,7 +105,7 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
     """
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
-        calibration_patients)
+        calibration_patients, susceptible)
     out = np.empty((int(n_patients), len(PROCESS_NAMES)))
     step = int(chunk_size or n_patients)
     with _threads(threads):

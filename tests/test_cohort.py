@@ -94,3 +94,12 @@ def test_dli_on_mixed_chimerism(tmp_path):
                          & ~(on.day("rejection") <= 180)] == CHIMERISM_STATES.index("full"))
     # more acute GVHD among those who had a DLI, than without the intervention
     assert np.isfinite(on.day("agvhd")[given]).mean() > np.isfinite(off.day("agvhd")[given]).mean()
+
+
+def test_given_susceptible_fractions_skip_calibration(cohort):
+    same = hsctsim.simulate("ric", 20_000, seed=4, susceptible=cohort.susceptible)
+    np.testing.assert_array_equal(same.event_day, cohort.event_day)
+    fewer = dict(cohort.susceptible, relapse=cohort.susceptible["relapse"] / 2)
+    held = hsctsim.simulate("ric", 20_000, seed=4, susceptible=fewer)
+    assert np.isfinite(held.day("relapse")).mean() < np.isfinite(cohort.day("relapse")).mean()
+    assert held.susceptible == fewer
