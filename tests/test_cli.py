@@ -142,3 +142,14 @@ def test_info_commands():
     assert "intervention nk_cells" in shown.stdout
     assert invoke("check", "mac", "ric").exit_code == 0
     assert invoke("run", "--help").exit_code == 0
+
+
+def test_readme_python_example_runs():
+    """The README's Python example, at a smaller size, so it never rots."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(code.replace("1_000_000", "2_000"), namespace)
+    assert namespace["summary"]["relapse"]["kind"] == "incidence"
