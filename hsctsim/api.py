@@ -21,8 +21,9 @@ def _threads(threads):
     if threads is None:
         yield
         return
-    if not isinstance(threads, numbers.Integral) or not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"threads must be between 1 and {numba.config.NUMBA_NUM_THREADS}")
+    most = numba.config.NUMBA_NUM_THREADS
+    if not isinstance(threads, numbers.Integral) or not 1 <= threads <= most:
+        raise ValueError(f"threads must be between 1 and {most}")
     before = numba.get_num_threads()
     numba.set_num_threads(int(threads))
     try:

@@ -10,7 +10,7 @@ rounding, which the tests check.  Also the baseline the benchmarks compare with.
 import math
 from statistics import NormalDist
 
-from .hazards import EXPONENTIAL, FIXED, GOMPERTZ, LOGNORMAL, PIECEWISE, WEIBULL
+from .hazards import EXPONENTIAL, GOMPERTZ, LOGNORMAL, PIECEWISE, WEIBULL
 
 _MASK = 2**64 - 1
 _GOLDEN = 0x9E3779B97F4A7C15

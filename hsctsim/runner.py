@@ -184,7 +184,8 @@ def write_summary(folder, document, scenarios):
 def _cell(value):
     if value["estimate"] is None:
         return "-"
-    text = f"{100 * value['estimate']:.1f}% ({100 * value['ci95'][0]:.1f}-{100 * value['ci95'][1]:.1f})"
+    low, high = value["ci95"]
+    text = f"{100 * value['estimate']:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
     if "ui95" in value:
         text += f" [{100 * value['ui95'][0]:.1f}-{100 * value['ui95'][1]:.1f}]"
     return text
