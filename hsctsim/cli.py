@@ -80,15 +80,19 @@ def _load(name, settings=()):
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Change one figure for a what-if run, e.g. agvhd.incidence=0.45 "
                    "(repeatable; applies to every arm).")
+@click.option("--compare", is_flag=True,
+              help="Also differences and ratios of each arm against the first, paired.")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
-        events, plot, fmt, settings):
+        events, plot, fmt, settings, compare):
     """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
-    from .runner import (RunFolder, csv_text, format_table, run_arm, summary_document,
+    from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
                          summary_rows, write_summary)
 
     if (events or plot) and not out_dir:
         raise UserError("--events and --plot need --out DIR")
+    if compare and len(scenarios) == 1:
+        raise UserError("--compare needs two arms or more (the first is the reference)")
     if threads is not None:
         import numba
 
@@ -109,15 +113,12 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
     total = patients * (1 + replicates) * len(loaded)
     show = sys.stderr.isatty() and total >= PROGRESS_MIN_PATIENTS
     try:
-        arms = {}
         with click.progressbar(length=total, label="simulating", file=sys.stderr,
                                hidden=not show) as bar:
-            for arm, scenario in loaded.items():
-                arms[arm] = run_arm(
-                    scenario, patients, seed, horizon, threads, replicates,
-                    on_chunk=bar.update,
-                    on_events=(lambda c, a=arm: folder.append_events(a, c)) if events else None)
-        document = summary_document(arms, seed, patients, horizon, replicates)
+            arms, comparisons = run_arms(
+                loaded, patients, seed, horizon, threads, replicates, compare,
+                on_chunk=bar.update, on_events=folder.append_events if events else None)
+        document = summary_document(arms, seed, patients, horizon, replicates, comparisons)
         if folder is not None:
             write_summary(folder, document, loaded)
             if plot:

@@ -477,7 +477,8 @@ def _indicator(time, event, t, cause):
     """Per-patient indicator, shape (n,), whose mean is the estimate at ``t``
     when no one is censored before ``t``."""
     if cause is None:
-        return time > t  # alive through the landmark
+        # no event by the landmark (one censored exactly at it counts as event-free)
+        return ~((time <= t) & (event != 0))
     return (time <= t) & (event == cause)
 
 

@@ -20,10 +20,10 @@ from . import __version__
 from .api import iter_chunks, scenario_point
 from .calibrate import calibrate
 from .cohort import STATES
-from .endpoints import ENDPOINTS, LANDMARK_DAYS, Tally
+from .endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
-DEFAULT_CHUNK = 1_000_000
+DEFAULT_CHUNK = 500_000  # per arm; the arms' chunks are alive together
 
 
 def landmark_days(horizon_days):
@@ -31,64 +31,97 @@ def landmark_days(horizon_days):
     return tuple(d for d in LANDMARK_DAYS if d <= horizon_days)
 
 
-def run_arm(scenario, n_patients, seed, horizon_days=None, threads=None, replicates=0,
-            chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None):
-    """Summarise one arm: midpoint cohort, plus replicate cohorts drawn from the ranges.
+def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
+             compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None):
+    """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
+
+    The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
+    of an arm can be paired with the same patients of the first arm (common random
+    numbers: the same seed gives each patient the same stream in every arm).
 
     Parameters
     ----------
-    scenario : Scenario
+    scenarios : dict of str to Scenario
+        Arms by name; the first is the reference of the contrasts.
     n_patients, seed, horizon_days, threads
         As for :func:`hsctsim.simulate`.
     replicates : int
-        Replicate cohorts (of ``n_patients`` each), each drawing every ranged
-        figure from its range; their 2.5-97.5 percentiles give ``ui95``.
+        Replicate cohorts per arm (of ``n_patients`` each), each drawing every
+        ranged figure from its range; their 2.5-97.5 percentiles give ``ui95``.
+    compare : bool
+        Also differences and ratios of every arm against the first, paired.
     chunk_size : int
-        Patients simulated at a time.
+        Patients simulated at a time, per arm.
     on_chunk : callable, optional
         Called with the number of patients done after each chunk (progress).
     on_events : callable, optional
-        Called with each midpoint chunk's :class:`~hsctsim.cohort.Cohort` (event table).
+        Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables).
 
     Returns
     -------
-    dict
-        ``{"scenario", "title", "population", "endpoints"}`` as in ``summary.json``.
+    arms : dict
+        ``{arm: {"scenario", "title", "population", "endpoints", "calibration"}}``.
+    comparisons : dict
+        ``{arm: {"versus", "endpoints"}}`` (empty without ``compare``).
     """
-    point = scenario_point(scenario)
-    horizon = float(point.horizon_days if horizon_days is None else horizon_days)
-    days = landmark_days(horizon)
-
-    def tally(replicate, calibration_patients=None):
-        t = Tally(days)
-        for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon,
-                                 replicate, calibration_patients=calibration_patients):
-            t.add(chunk)
-            if on_events is not None and replicate is None:
-                on_events(chunk)
+    days = landmark_days(horizon_days)
+    names = list(scenarios)
+    tallies = {arm: Tally(days) for arm in names}
+    paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
+    streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days)
+               for s in scenarios.values()]
+    for chunks in zip(*streams):
+        for arm, chunk in zip(names, chunks):
+            tallies[arm].add(chunk)
+            if arm in paired:
+                paired[arm].add(chunk, chunks[0])
+            if on_events is not None:
+                on_events(arm, chunk)
             if on_chunk is not None:
                 on_chunk(chunk.n_patients)
-        return t
-
-    endpoints = tally(None).summary()
-    if replicates:
-        draws = [tally(r, REPLICATE_CALIBRATION_PATIENTS) for r in range(replicates)]
-        for name in ENDPOINTS:
-            values = np.array([d.estimates(name)[0] for d in draws])
-            low, high = np.nanpercentile(values, [2.5, 97.5], axis=0)
-            for day, lo, hi in zip(days, low, high):
-                endpoints[name]["at"][f"d{day:g}"]["ui95"] = [round(float(lo), 6),
-                                                              round(float(hi), 6)]
-    return {"scenario": scenario.name, "title": scenario.title,
-            "population": scenario.population, "endpoints": endpoints,
-            "calibration": calibrate(point)}
+    arms = {}
+    for arm, scenario in scenarios.items():
+        endpoints = tallies[arm].summary()
+        if replicates:
+            _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads,
+                             replicates, chunk_size, on_chunk)
+        arms[arm] = {"scenario": scenario.name, "title": scenario.title,
+                     "population": scenario.population, "endpoints": endpoints,
+                     "calibration": calibrate(scenario_point(scenario))}
+    comparisons = {arm: {"versus": names[0], "endpoints": p.contrasts()}
+                   for arm, p in paired.items()}
+    return arms, comparisons
 
 
-def summary_document(arms, seed, n_patients, horizon_days, replicates):
+def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, replicates,
+                     chunk_size, on_chunk):
+    """``ui95``: the 2.5-97.5 percentiles of the replicates' estimates."""
+    days = landmark_days(horizon_days)
+    draws = []
+    for r in range(replicates):
+        tally = Tally(days)
+        for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
+                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS):
+            tally.add(chunk)
+            if on_chunk is not None:
+                on_chunk(chunk.n_patients)
+        draws.append(tally)
+    for name in ENDPOINTS:
+        values = np.array([d.estimates(name)[0] for d in draws])
+        low, high = np.nanpercentile(values, [2.5, 97.5], axis=0)
+        for day, lo, hi in zip(days, low, high):
+            endpoints[name]["at"][f"d{day:g}"]["ui95"] = [round(float(lo), 6),
+                                                          round(float(hi), 6)]
+
+
+def summary_document(arms, seed, n_patients, horizon_days, replicates, comparisons=None):
     """The ``summary.json`` document (a contract: keys are only ever added)."""
-    return {"hsctsim_version": __version__, "seed": int(seed), "patients": int(n_patients),
-            "horizon_days": int(horizon_days) if float(horizon_days).is_integer()
-            else horizon_days, "replicates": int(replicates), "arms": arms}
+    document = {"hsctsim_version": __version__, "seed": int(seed), "patients": int(n_patients),
+                "horizon_days": int(horizon_days) if float(horizon_days).is_integer()
+                else horizon_days, "replicates": int(replicates), "arms": arms}
+    if comparisons:
+        document["comparisons"] = comparisons
+    return document
 
 
 def summary_rows(document):
@@ -210,4 +243,27 @@ def format_table(document):
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     populations = [f"  {arm}: {a['title']}. {a['population']}" for arm, a in arms.items()]
-    return "\n".join([header, note, "", *lines, "", "arms:", *populations]) + "\n"
+    text = "\n".join([header, note, "", *lines, "", "arms:", *populations]) + "\n"
+    return text + _format_comparisons(document.get("comparisons", {}))
+
+
+def _format_comparisons(comparisons):
+    if not comparisons:
+        return ""
+    versus = next(iter(comparisons.values()))["versus"]
+    rows = [["endpoint", "day", *(f"{arm} - {versus}" for arm in comparisons)]]
+    first = next(iter(comparisons.values()))["endpoints"]
+    for name, ep in first.items():
+        for i, day in enumerate(ep["at"]):
+            cells = []
+            for c in comparisons.values():
+                v = c["endpoints"][name]["at"][day]
+                cells.append("-" if v["difference"] is None else
+                             f"{100 * v['difference']:+.1f} ({100 * v['ci95'][0]:+.1f} to "
+                             f"{100 * v['ci95'][1]:+.1f})")
+            rows.append([name if i == 0 else "", day, *cells])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return ("\ndifferences against " + versus + ", percentage points (95% CI, paired: "
+            "the arms share each patient's random numbers)\n\n" + "\n".join(lines) + "\n")

@@ -153,3 +153,17 @@ def test_readme_python_example_runs():
     namespace = {}
     exec(code.replace("1_000_000", "2_000"), namespace)
     assert namespace["summary"]["relapse"]["kind"] == "incidence"
+
+
+def test_compare_arms_paired():
+    result = invoke("run", "haplo_ptcy", "haplo_nk", *SMALL, "--compare", "--format", "json")
+    assert result.exit_code == 0, result.output
+    comparison = json.loads(result.stdout)["comparisons"]["haplo_nk"]
+    assert comparison["versus"] == "haplo_ptcy"
+    relapse = comparison["endpoints"]["relapse"]["at"]["d180"]
+    low, high = relapse["ci95"]
+    assert low <= relapse["difference"] <= high and high < 0  # NK cells: fewer relapses
+    assert relapse["ratio_ci95"][0] <= relapse["ratio"] <= relapse["ratio_ci95"][1]
+    table = invoke("run", "haplo_ptcy", "haplo_nk", *SMALL, "--compare").stdout
+    assert "differences against haplo_ptcy" in table and "haplo_nk - haplo_ptcy" in table
+    assert invoke("run", "mac", "--compare").exit_code == 2

@@ -47,3 +47,37 @@ def test_prevalence_among_living_engrafted(cohort):
     living_engrafted = (cohort.death_day > 100) & (cohort.day("engraftment") <= 100)
     assert est[0] == pytest.approx((state == 1).sum() / living_engrafted.sum())
     assert low[0] < est[0] < high[0]
+
+
+def test_paired_contrasts_equal_the_estimators():
+    from hsctsim.endpoints import PairedTally
+    from hsctsim.estimators import landmark_difference, landmark_ratio
+
+    nk = hsctsim.simulate("haplo_nk", 30_000, seed=3)
+    ptcy = hsctsim.simulate("haplo_ptcy", 30_000, seed=3)
+    paired = PairedTally(DAYS)
+    for start in range(0, 30_000, 10_000):  # in chunks: counts add up
+        paired.add(_rows(nk, start, 10_000), _rows(ptcy, start, 10_000))
+    result = paired.contrasts()
+    for name, cause in (("relapse", 1), ("os", None)):
+        args = []
+        for cohort in (nk, ptcy):
+            day = endpoint_day(cohort, name)
+            hit = np.isfinite(day)
+            args += [np.minimum(day, cohort.horizon_days), hit.astype(int)]
+        diff = landmark_difference(*args, DAYS, paired=True, cause=cause)
+        ratio = landmark_ratio(*args, DAYS, paired=True, cause=cause)
+        got = result[name]["at"]
+        np.testing.assert_allclose([got[f"d{d}"]["difference"] for d in DAYS], diff.estimate,
+                                   atol=2e-6)
+        np.testing.assert_allclose([got[f"d{d}"]["ci95"][0] for d in DAYS], diff.low, atol=2e-6)
+        np.testing.assert_allclose([got[f"d{d}"]["ratio_ci95"][1] for d in DAYS], ratio.high,
+                                   rtol=1e-5)
+    # NK cells: less relapse by day 100, and the paired interval shows it
+    assert result["relapse"]["at"]["d100"]["ci95"][1] < 0
+
+
+def _rows(cohort, start, n):
+    from dataclasses import replace
+
+    return replace(cohort, event_day=cohort.event_day[start:start + n], first_patient=start)
