@@ -221,8 +221,17 @@ def show(scenario, fmt, settings):
         click.echo(f"  {name}: {value}\n    source: {effect.source}")
     for name in ("nk_cells", "dli"):
         iv = getattr(loaded, name)
-        if iv is not None:
-            click.echo(f"\nintervention {name}: {iv}")
+        if iv is None:
+            continue
+        click.echo(f"\nintervention {name}:")
+        for field, value in vars(iv).items():
+            if field == "source":
+                continue
+            if hasattr(value, "mid"):
+                value = (f"{value.low:g}" if value.low == value.high
+                         else f"[{value.low:g}, {value.high:g}] -> {value.mid:g}")
+            click.echo(f"  {field}: {value}")
+        click.echo(f"  source: {iv.source}")
 
 
 @cli.command()
