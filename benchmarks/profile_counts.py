@@ -5,7 +5,7 @@ wrapped by counters, so the counts are those of the compiled kernel::
 
     python benchmarks/profile_counts.py [scenario] [n_patients]
 
-``_Hinv`` calls whose target lies beyond the cure bound return ``inf`` at once
+``process_inverse`` calls whose target lies beyond the cure bound return ``inf`` at once
 (no inverse evaluated); they are counted apart as ``cured``.
 """
 
@@ -31,7 +31,7 @@ def count(scenario="ric", n_patients=20_000, seed=1):
     point = scenario_point(scenario)
     eng = engine_arrays(point, calibrate(point))
     counts = Counter()
-    H, Hinv, draw = kernel._H, kernel._Hinv, kernel._exponential
+    H, Hinv, draw = kernel.process_cumhaz, kernel.process_inverse, kernel._exponential
 
     def counted_H(eng, q, s):
         counts["cumhaz", q] += 1
@@ -45,13 +45,14 @@ def count(scenario="ric", n_patients=20_000, seed=1):
         counts["draws", -1] += 1
         return draw(state)
 
-    kernel._H, kernel._Hinv, kernel._exponential = counted_H, counted_Hinv, counted_draw
+    kernel.process_cumhaz, kernel.process_inverse, kernel._exponential = (
+        counted_H, counted_Hinv, counted_draw)
     try:
         out = np.empty((n_patients, len(eng.family)))
         with np.errstate(over="ignore"):  # uint64 wrap-around, as in the compiled kernel
             kernel.simulate_into(eng, kernel.seed_key(seed), 0, point.horizon_days, out)
     finally:
-        kernel._H, kernel._Hinv, kernel._exponential = H, Hinv, draw
+        kernel.process_cumhaz, kernel.process_inverse, kernel._exponential = H, Hinv, draw
     per_patient = Counter({k: v / n_patients for k, v in counts.items()})
     return eng, per_patient, np.isfinite(out).sum() / n_patients
 
