@@ -167,3 +167,15 @@ def test_compare_arms_paired():
     table = invoke("run", "haplo_ptcy", "haplo_nk", *SMALL, "--compare").stdout
     assert "differences against haplo_ptcy" in table and "haplo_nk - haplo_ptcy" in table
     assert invoke("run", "mac", "--compare").exit_code == 2
+
+
+def test_run_plot_and_plot_again(tmp_path):
+    out = tmp_path / "figs"
+    result = invoke("run", "mac", "mst", "-n", "1500", "--out", str(out), "--plot")
+    assert result.exit_code == 0, result.output
+    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert "survival.png" in pngs and "swimmer_mst.png" in pngs and "incidence_relapse.png" in pngs
+    again = invoke("plot", str(out), "--format", "svg", "-n", "1000")
+    assert again.exit_code == 0, again.output
+    assert (out / "figures" / "survival.svg").is_file()
+    assert invoke("plot", str(tmp_path)).exit_code == 2  # no summary.json there
