@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .api import iter_chunks, scenario_point
-from .calibrate import calibrate
+from .api import iter_chunks
 from .cohort import STATES
 from .endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 
@@ -67,12 +66,14 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     days = landmark_days(horizon_days)
     names = list(scenarios)
     tallies = {arm: Tally(days) for arm in names}
+    susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
     streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days)
                for s in scenarios.values()]
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
             tallies[arm].add(chunk)
+            susceptible[arm] = chunk.susceptible
             if arm in paired:
                 paired[arm].add(chunk, chunks[0])
             if on_events is not None:
@@ -87,7 +88,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
                              replicates, chunk_size, on_chunk)
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
-                     "calibration": calibrate(scenario_point(scenario))}
+                     "calibration": susceptible[arm]}
     comparisons = {arm: {"versus": names[0], "endpoints": p.contrasts()}
                    for arm, p in paired.items()}
     return arms, comparisons

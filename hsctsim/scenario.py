@@ -242,9 +242,7 @@ def resolve_path(name_or_path):
     candidate = bundled_dir() / f"{text}.toml"
     if candidate.is_file():
         return candidate
-    hint = difflib.get_close_matches(text, bundled_names(), n=1)
-    suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-    raise ScenarioError(text, None, "unknown scenario" + suggestion +
+    raise ScenarioError(text, None, "unknown scenario" + _hint(text, bundled_names()) +
                         f"; bundled: {', '.join(bundled_names())}")
 
 
@@ -307,10 +305,9 @@ class _Reader:
     def check_keys(self, table, allowed, prefix):
         for key in table:
             if key not in allowed:
-                hint = difflib.get_close_matches(key, sorted(allowed), n=1)
                 where = f"{prefix}.{key}" if prefix else key
-                self.fail(where, "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint
-                                                   else f"; expected one of {sorted(allowed)}"))
+                self.fail(where, "unknown key" + (_hint(key, allowed)
+                                                  or f"; expected one of {sorted(allowed)}"))
 
     def table(self, data, key, prefix=""):
         value = data.get(key)
@@ -339,9 +336,7 @@ class _Reader:
         if not isinstance(value, str):
             self.fail(where, f"must be a string, not {type(value).__name__}")
         if choices is not None and value not in choices:
-            hint = difflib.get_close_matches(value, choices, n=1)
-            self.fail(where, f"'{value}' is not one of {list(choices)}" +
-                      (f" (did you mean '{hint[0]}'?)" if hint else ""))
+            self.fail(where, f"'{value}' is not one of {list(choices)}" + _hint(value, choices))
         return value
 
     def range(self, data, key, where, low=0.0, high=1.0, distribution="uniform"):
@@ -530,6 +525,7 @@ def set_value(scenario, key, text):
 
 
 def _hint(word, choices):
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or ``''``."""
     hint = difflib.get_close_matches(word, sorted(choices), n=1)
     return f" (did you mean '{hint[0]}'?)" if hint else ""
 
