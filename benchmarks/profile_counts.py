@@ -62,7 +62,7 @@ def main(scenario="ric", n_patients="20000"):
     print(f"{scenario}, per patient: {c['draws', -1]:.4f} unit exponentials, {events:.4f} events")
     print(f"{'process':22s}{'family':13s}{'pi':>6s}{'cumhaz':>9s}{'inverse':>9s}{'cured':>9s}")
     for q, name in enumerate(PROCESS_NAMES):
-        if c["cumhaz", q]:
+        if c["cumhaz", q] or c["inverse", q] or c["cured", q]:
             print(f"{name:22s}{FAMILY[int(eng.family[q])]:13s}{eng.susceptible[q]:6.3f}"
                   f"{c['cumhaz', q]:9.4f}{c['inverse', q]:9.4f}{c['cured', q]:9.4f}")
     totals = {what: sum(v for (w, _), v in c.items() if w == what)

@@ -15,9 +15,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .hazards import FAMILY_CODES, PIECEWISE
+from .hazards import FAMILY_CODES, PIECEWISE, cure_target, inverse, piece_inverse
 
 ENTRY_SLOTS = 4  # pieces of the opening-day multiplier (e.g. time to relapse)
+BOUND_STEPS = 64  # cells of the table of lower bounds on event days
+BOUND_CAP = 16.0  # without a cure bound, targets above this share the last cell
+# below the exact inverse by far more than its rounding, so a bound is never above it
+BOUND_MARGIN = 1e-9
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,12 @@ class EngineArrays(NamedTuple):
     touch_ptr: np.ndarray  # int64 (P + 1,)
     touch_idx: np.ndarray  # int64: processes event e closes or multiplies
     max_growth: np.ndarray  # float64 (P,): product of every multiplier > 1 aimed at q
+    bound_scale: np.ndarray  # float64 (P,): cells per unit of target cumulative hazard
+    bound_day: np.ndarray  # float64 (P, BOUND_STEPS + 1): see day_bounds
 
 
-DERIVED_FIELDS = ("open_ptr", "open_idx", "touch_ptr", "touch_idx", "max_growth")
+DERIVED_FIELDS = ("open_ptr", "open_idx", "touch_ptr", "touch_idx", "max_growth",
+                  "bound_scale", "bound_day")
 
 
 def build(processes, interventions=True):
@@ -138,6 +145,8 @@ def build(processes, interventions=True):
             mult[i, index[target]] = factor
         if len(p.entry_multiplier) > ENTRY_SLOTS:
             raise ValueError(f"{p.name}: at most {ENTRY_SLOTS} entry-multiplier pieces")
+        if any(b[0] <= a[0] for a, b in zip(p.entry_multiplier, p.entry_multiplier[1:])):
+            raise ValueError(f"{p.name}: entry-multiplier days must increase")
         for j, (day, factor) in enumerate(p.entry_multiplier):
             entry_day[i, j], entry_mult[i, j] = day, factor
     susceptible = np.array([p.susceptible for p in processes], float)
@@ -151,6 +160,9 @@ def build(processes, interventions=True):
     touched = (closes | (mult != 1.0)) & ~np.eye(n, dtype=bool)
     open_ptr, open_idx = _csr(open_rows)
     touch_ptr, touch_idx = _csr([np.flatnonzero(row) for row in touched])
+    pw_start = np.array(pw_start + [0.0], float)
+    pw_rate = np.array(pw_rate + [0.0], float)
+    bound_scale, bound_day = day_bounds(family, par, susceptible, pw_start, pw_rate)
     return EngineArrays(
         family=family,
         par=par,
@@ -165,14 +177,52 @@ def build(processes, interventions=True):
         mult=mult,
         entry_day=entry_day,
         entry_mult=entry_mult,
-        pw_start=np.array(pw_start + [0.0], float),
-        pw_rate=np.array(pw_rate + [0.0], float),
+        pw_start=pw_start,
+        pw_rate=pw_rate,
         open_ptr=open_ptr,
         open_idx=open_idx,
         touch_ptr=touch_ptr,
         touch_idx=touch_idx,
         max_growth=np.maximum(mult, 1.0).prod(axis=0),
+        bound_scale=bound_scale,
+        bound_day=bound_day,
     )
+
+
+def day_bounds(family, par, susceptible, pw_start, pw_rate):
+    """Lower bounds on each process's event day, by cell of target cumulative hazard.
+
+    Target ``y`` falls in cell ``k = min(floor(y * scale[q]), BOUND_STEPS)``; its
+    event day (on the process's clock, before the cure bound) is at least
+    ``day[q, k]``, the exact day of the cell's lowest target less a margin.  The
+    kernel ranks processes by these bounds and inverts only the ones that could
+    be next.
+
+    Returns
+    -------
+    scale : float64 (P,)
+    day : float64 (P, BOUND_STEPS + 1)
+    """
+    n = len(family)
+    scale = np.zeros(n)
+    day = np.full((n, BOUND_STEPS + 1), np.inf)
+    for q in range(n):
+        pi = float(susceptible[q])
+        if pi <= 0.0:
+            continue  # never opens
+        cured = pi < 1.0
+        top = -np.log1p(-pi) if cured else BOUND_CAP
+        scale[q] = BOUND_STEPS / top
+        for k in range(BOUND_STEPS + 1):
+            y = k * top / BOUND_STEPS
+            if family[q] == PIECEWISE:
+                h0, _ = cure_target(y, pi)
+                day[q, k] = piece_inverse(pw_start, pw_rate, int(par[q, 0]), int(par[q, 1]), h0)
+            else:
+                day[q, k] = inverse(family[q], par[q, 0], par[q, 1], pi, y)
+        if cured:  # the top cell holds only targets rounded up to the cure bound
+            day[q, BOUND_STEPS] = day[q, BOUND_STEPS - 1]
+    return scale, day * (1.0 - BOUND_MARGIN)
 
 
 def _csr(rows):

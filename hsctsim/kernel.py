@@ -7,6 +7,13 @@ the multiplier ``m`` of a process at time ``t``, the unspent budget is rescaled,
 ``y <- H(t) + (y - H(t)) * m_old / m_new``, which keeps sampling exact for
 piecewise-constant multipliers with no thinning and no re-draws.
 
+Lazily: ``H(t_open)``, the rescalings and ``H^-1`` are evaluated only for a
+process that could be the next event, judged by a lower bound on its event day
+(a table per process, :func:`hsctsim.engine.day_bounds`).  The arithmetic and its
+order are those of evaluating everything at once, so the cohort is the same bit
+for bit; most processes that are rescaled, closed, outrun or cured are never
+inverted.
+
 Randomness: one SplitMix64 stream per patient, started from ``(seed, patient
 index)``, so a cohort is the same bit for bit whatever the thread count or chunk
 size.  Arrays in, arrays out; no Python objects, no I/O.
@@ -17,6 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .engine import BOUND_MARGIN, BOUND_STEPS
 from .hazards import (PIECEWISE, base_cumhaz, cumhaz, cumhaz_dpi, cure_cumhaz, cure_target,
                       inverse, piece_cumhaz)
 
@@ -28,6 +36,7 @@ _TWO_M53 = 2.0 ** -53
 BLOCK = 256  # patients per scratch allocation; results do not depend on it
 
 NOT_OPEN, OPEN, DONE = 0, 1, 2
+BOUND_SLACK = BOUND_MARGIN  # rounding room when a target's lower bound meets the cure bound
 
 
 @njit(cache=True)
@@ -58,8 +67,9 @@ def _exponential(state):
 def _entry_factor(eng, q, day):
     factor = 1.0
     for j in range(eng.entry_day.shape[1]):
-        if eng.entry_day[q, j] <= day:
-            factor = eng.entry_mult[q, j]
+        if eng.entry_day[q, j] > day:  # days increase (inf-padded)
+            break
+        factor = eng.entry_mult[q, j]
     return factor
 
 
@@ -114,25 +124,65 @@ def _accrue(eng, q, mult, s0, s1):
             mult * (cumhaz_dpi(b1, pi) - cumhaz_dpi(b0, pi)))
 
 
+@njit(cache=True, inline="always")
+def _lower_day(eng, q, y):
+    """A day on ``q``'s clock no later than its event day for any target ``>= y``."""
+    if y >= eng.max_cumhaz[q] * (1.0 + BOUND_SLACK):
+        return np.inf  # beyond the cure bound under the present multipliers
+    cell = y * eng.bound_scale[q]
+    return eng.bound_day[q, BOUND_STEPS if cell >= BOUND_STEPS else int(cell)]
+
+
+@njit(cache=True, inline="always")
+def _insert(items, n, q):
+    """Insert ``q`` into the ascending ``items[:n]``; return the new length."""
+    i = n
+    while i > 0 and items[i - 1] > q:
+        items[i] = items[i - 1]
+        i -= 1
+    items[i] = q
+    return n + 1
+
+
+@njit(cache=True, inline="always")
+def _remove(items, n, q):
+    """Remove ``q`` from ``items[:n]`` (keeping the order); return the new length."""
+    i = 0
+    while items[i] != q:
+        i += 1
+    for j in range(i, n - 1):
+        items[j] = items[j + 1]
+    return n - 1
+
+
 # inlined into the drivers: a call per patient would hand over the engine's two dozen
 # arrays, each reference-counted, which cost a fifth of the time
 @njit(cache=True, inline="always")
-def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, tau, m, origin):
+def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, origin, ylow,
+                hlow, exact, n_queued, q_day, q_factor, live):
     """Simulate one patient; event days go to ``out`` (inf where none).
 
     With ``silent >= 0`` that process never fires; instead its cumulative hazard
     accrued along the course up to ``horizon`` is returned with its derivative
     with respect to the process's susceptible fraction (for calibration: the
     probability that it would have fired by ``horizon`` is ``1 - exp(-acc)``).
-    Otherwise returns ``(0.0, 0.0)``.  ``state, y, tau, m, origin`` are scratch.
+    Otherwise returns ``(0.0, 0.0)``.  The arrays after ``out`` are scratch, from
+    :func:`_scratch`.
+
+    Lazy evaluation, with the same arithmetic in the same order as evaluating
+    everything at once: an opening after day 0 on its clock and each rescaling are
+    queued per process (day, factor) and applied only when the process could be
+    the next event.  Until then the process is ranked by a lower bound on its
+    event day, from a lower bound ``ylow`` on its target (see
+    :func:`hsctsim.engine.day_bounds`).
     """
     n_proc = eng.family.shape[0]
     rng = stream_start(seed_key, patient)
     for q in range(n_proc):
         state[q] = NOT_OPEN
         m[q] = 1.0
-        tau[q] = np.inf
         out[q] = np.inf
+    n_live = 0  # live[:n_live], ascending: open processes that may still fire
     acc = 0.0
     dacc = 0.0
     t_acc = 0.0
@@ -156,20 +206,51 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, tau, m, 
                 # it never fires, and no hazard of it need ever be evaluated
                 y[q] = np.inf
                 continue
-            h = process_cumhaz(eng, q, t - origin[q])
-            y[q] = h + e / m[q]
-            tau[q] = origin[q] + process_inverse(eng, q, y[q])
-        best = -1
-        t_next = np.inf
-        for q in range(n_proc):
-            if state[q] == OPEN and tau[q] < t_next:
-                best = q
-                t_next = tau[q]
+            y[q] = e / m[q]  # plus H at opening, queued unless it is H(0) = 0
+            n_queued[q] = 0
+            if t > origin[q]:
+                q_day[q, 0] = t
+                q_factor[q, 0] = 0.0  # marks the opening
+                n_queued[q] = 1
+            ylow[q] = y[q]
+            hlow[q] = 0.0
+            exact[q] = False
+            key[q] = origin[q] + _lower_day(eng, q, ylow[q])
+            n_live = _insert(live, n_live, q)
+        while True:  # the next event: invert only processes that could be it
+            best = -1
+            t_next = np.inf
+            t_second = np.inf
+            for i in range(n_live):
+                q = live[i]
+                if key[q] < t_next:
+                    t_second = t_next
+                    t_next = key[q]
+                    best = q
+                elif key[q] < t_second:
+                    t_second = key[q]
+            if best < 0 or t_next > horizon or exact[best]:
+                break
+            yq = y[best]
+            for i in range(n_queued[best]):
+                h = process_cumhaz(eng, best, q_day[best, i] - origin[best])
+                f = q_factor[best, i]
+                yq = h + yq if f == 0.0 else h + (yq - h) / f
+                hlow[best] = h
+            y[best] = yq
+            ylow[best] = yq
+            n_queued[best] = 0
+            exact[best] = True
+            key[best] = origin[best] + process_inverse(eng, best, yq)
+            if key[best] < t_second:  # still first: no need to look again
+                t_next = key[best]
+                break
         if best < 0 or t_next > horizon:
             break
         t = t_next
         out[best] = t
         state[best] = DONE
+        n_live = _remove(live, n_live, best)
         if eng.terminal[best]:
             ended = True
             break
@@ -185,12 +266,18 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, tau, m, 
                     dacc += d
                     t_acc = t
                 elif not close and y[q] < np.inf and f != 1.0:
-                    h = process_cumhaz(eng, q, t - origin[q])
-                    y[q] = h + (y[q] - h) / f
-                    tau[q] = origin[q] + process_inverse(eng, q, y[q])
+                    q_day[q, n_queued[q]] = t
+                    q_factor[q, n_queued[q]] = f
+                    n_queued[q] += 1
+                    exact[q] = False
+                    if f > 1.0:  # the new target rises with H(t) >= hlow
+                        ylow[q] = hlow[q] + (ylow[q] - hlow[q]) / f
+                    # (f < 1: the new target is no lower than the old one)
+                    key[q] = origin[q] + _lower_day(eng, q, ylow[q])
             if close:
+                if state[q] == OPEN and q != silent and y[q] < np.inf:
+                    n_live = _remove(live, n_live, q)
                 state[q] = DONE
-                tau[q] = np.inf
             else:
                 m[q] *= f
         row = best
@@ -206,7 +293,9 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, tau, m, 
 def _scratch(n_proc):
     """Per-block working arrays of :func:`run_patient`."""
     return (np.empty(n_proc, np.int8), np.empty(n_proc), np.empty(n_proc), np.empty(n_proc),
-            np.empty(n_proc))
+            np.empty(n_proc), np.empty(n_proc), np.empty(n_proc), np.empty(n_proc, np.bool_),
+            np.empty(n_proc, np.int64), np.empty((n_proc, n_proc + 1)),
+            np.empty((n_proc, n_proc + 1)), np.empty(n_proc, np.int64))
 
 
 @njit(parallel=True, cache=True)
@@ -227,10 +316,11 @@ def simulate_into(eng, seed_key, first_patient, horizon, out):
     """
     n, n_proc = out.shape
     for b in prange((n + BLOCK - 1) // BLOCK):
-        state, y, tau, m, origin = _scratch(n_proc)
+        (state, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor,
+         live) = _scratch(n_proc)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            run_patient(eng, seed_key, first_patient + i, horizon, -1, out[i],
-                        state, y, tau, m, origin)
+            run_patient(eng, seed_key, first_patient + i, horizon, -1, out[i], state, y, key, m,
+                        origin, ylow, hlow, exact, n_queued, q_day, q_factor, live)
 
 
 @njit(parallel=True, cache=True)
@@ -244,12 +334,14 @@ def accrued_hazard_into(eng, seed_key, targets, landmarks, acc, dacc):
     n, n_targets = acc.shape
     n_proc = eng.family.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
-        state, y, tau, m, origin = _scratch(n_proc)
+        (state, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor,
+         live) = _scratch(n_proc)
         out = np.empty(n_proc)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             for k in range(n_targets):
-                a, d = run_patient(eng, seed_key, i, landmarks[k], targets[k], out,
-                                   state, y, tau, m, origin)
+                a, d = run_patient(eng, seed_key, i, landmarks[k], targets[k], out, state, y,
+                                   key, m, origin, ylow, hlow, exact, n_queued, q_day,
+                                   q_factor, live)
                 acc[i, k] = a
                 dacc[i, k] = d
 

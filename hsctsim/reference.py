@@ -98,6 +98,8 @@ class _Hazard:
         return -math.log(1.0 - self.pi * (1.0 - math.exp(-h0)))
 
     def inverse(self, y):
+        if y == math.inf:  # e.g. a fixed day already past when the process opened
+            return math.inf
         if self.pi == 1.0:
             return self._base_inverse(y)
         f0 = (1.0 - math.exp(-y)) / self.pi if self.pi > 0 else math.inf

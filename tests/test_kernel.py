@@ -11,7 +11,8 @@ from conftest import assert_within_se
 from hsctsim import reference
 from hsctsim.api import scenario_point
 from hsctsim.calibrate import calibrate
-from hsctsim.engine import Process, build
+from hsctsim.engine import BOUND_STEPS, Process, build
+from hsctsim.hazards import inverse
 from hsctsim.kernel import seed_key, simulate_into
 from hsctsim.model import engine_arrays
 
@@ -128,6 +129,65 @@ def test_opens_closes_clock_reset_and_entry_multiplier():
         duration = after[mask] - ta[mask]
         # exponential durations: mean 1/rate, within 4 standard errors
         assert abs(duration.mean() * rate - 1) < 4 / math.sqrt(mask.sum())
+
+
+FAMILIES = [
+    Process("ln", "lognormal", (4.0, 1.3), susceptible=0.6),
+    Process("ln_all", "lognormal", (5.0, 0.7)),
+    Process("wb", "weibull", (0.7, 300.0), susceptible=0.1),
+    Process("wb_all", "weibull", (1.8, 40.0)),
+    Process("ex", "exponential", (0.004,), susceptible=0.95),
+    Process("gz", "gompertz", (-0.01, 0.02)),  # falling hazard: a cure of its own
+    Process("pw", "piecewise", ((0.0, 10.0, 50.0), (0.01, 0.0, 0.002)), susceptible=0.8),
+    Process("fx", "fixed", (28.0,), susceptible=0.3),
+]
+
+
+def test_day_bounds_never_exceed_the_event_day():
+    """The kernel inverts lazily, ranking processes by these bounds: each must hold."""
+    eng = build(FAMILIES)
+    rng = np.random.default_rng(0)
+    for q, p in enumerate(FAMILIES):
+        top = min(eng.max_cumhaz[q], 40.0)
+        y = np.r_[rng.uniform(0.0, top, 2000), np.linspace(0.0, top, BOUND_STEPS + 1)[1:-1],
+                  top * (1 - 1e-15)]
+        cell = np.minimum((y * eng.bound_scale[q]).astype(int), BOUND_STEPS)
+        if p.family == "piecewise":
+            day = [reference._Hazard(eng, q).inverse(v) for v in y]
+        else:
+            day = [inverse(eng.family[q], eng.par[q, 0], eng.par[q, 1], eng.susceptible[q], v)
+                   for v in y]
+        assert np.all(eng.bound_day[q, cell] <= np.array(day) * (1 + 1e-12)), p.name
+
+
+def test_kernel_equals_reference_on_a_tangled_engine():
+    """Every family, openings late on a running clock (one of them a fixed day
+    already past: never fires), hazards raised and lowered repeatedly (queued
+    rescalings), closes, and two events on the same day."""
+    procs = [
+        Process("a", "lognormal", (3.5, 1.0), 0.9, opens=("b", "g"),
+                multiplies={"c": 3.0, "d": 0.5, "e": 2.0}),
+        Process("b", "weibull", (1.3, 60.0), 0.7, at_start=False,
+                multiplies={"c": 0.2, "d": 4.0, "e": 1.5}, closes=("f",)),
+        Process("c", "piecewise", ((0.0, 30.0, 90.0), (0.002, 0.0, 0.004)), 0.8,
+                multiplies={"e": 0.3}),
+        Process("d", "gompertz", (0.002, 0.001), 0.5, terminal=True),
+        Process("e", "exponential", (0.003,), 0.6, terminal=True),
+        Process("f", "lognormal", (5.0, 0.5), multiplies={"d": 2.0}),
+        Process("g", "fixed", (40.0,), at_start=False, multiplies={"e": 5.0}),
+        Process("h", "fixed", (40.0,), multiplies={"e": 0.1, "c": 2.0}),
+        Process("k", "weibull", (0.8, 200.0), 0.3, at_start=False, clock_reset=True),
+    ]
+    procs[2] = Process(**{**procs[2].__dict__, "opens": ("k",)})
+    eng = build(procs)
+    key, n = seed_key(5), 3000
+    out = np.empty((n, len(procs)))
+    simulate_into(eng, key, 0, 1500.0, out)
+    ref = np.array(reference.simulate(eng, key, n, 1500.0))
+    np.testing.assert_array_equal(np.isfinite(out), np.isfinite(ref))
+    finite = np.isfinite(out)
+    np.testing.assert_allclose(out[finite], ref[finite], rtol=1e-10, atol=1e-10)
+    assert finite.sum(axis=0).min() > 20  # every process fires in some patients
 
 
 @pytest.fixture(scope="module", params=["mac", "haplo_nk", "mst"])
