@@ -56,9 +56,7 @@ def measure(benchmark, label, fn, n_patients, rounds=None, out=None):
     cpu = []
 
     def timed():
-        c0 = time.process_time()
-        fn()
-        cpu.append(time.process_time() - c0)
+        cpu.append(cpu_seconds(fn))
 
     benchmark.pedantic(timed, rounds=rounds, iterations=1)
     best = benchmark.stats.stats.min
@@ -71,6 +69,13 @@ def measure(benchmark, label, fn, n_patients, rounds=None, out=None):
         info["events_per_patient"] = round(events / n_patients, 4)
         info["patient_events_per_s"] = round(events / best)
         FIGURES[label + " events"] = (events / best, "patient-events/s")
+
+
+def cpu_seconds(fn):
+    """CPU time of ``fn()`` in this process (all threads), in seconds."""
+    c0 = time.process_time()
+    fn()
+    return time.process_time() - c0
 
 
 def reference_cohort(eng, key, n_patients, horizon):

@@ -3,8 +3,8 @@
 import numba
 import numpy as np
 import pytest
-from common import (REDUCED, REFERENCE_PATIENTS, floor_into, measure, numba_threads,
-                    numpy_two_process, size_label, two_process_engine)
+from common import (FIGURES, REDUCED, REFERENCE_PATIENTS, cpu_seconds, floor_into, measure,
+                    numba_threads, numpy_two_process, size_label, two_process_engine)
 
 from hsctsim import reference
 from hsctsim.kernel import simulate_into
@@ -80,3 +80,37 @@ def test_reduced(benchmark, ric, impl):
            "kernel": lambda: simulate_into(eng, ric.key, 0, ric.horizon, buf)}[impl]
     with numba_threads(1):
         measure(benchmark, f"reduced {impl} {size_label(n)}", run, n, rounds=5)
+
+
+PAIRED_ROUNDS = 7
+PAIRED_PATIENTS = 2 * 10**5
+
+
+def test_paired(benchmark, ric, out):
+    """The two goal ratios from interleaved rounds (1 thread, CPU time).
+
+    Each round times the kernel, the floor and the plain-Python reference one
+    after the other, so a slow spell of a shared machine hits both sides of a
+    ratio; the figure is the median over rounds of the per-round ratios.
+    """
+    buf = out((PAIRED_PATIENTS, len(ric.eng.family)))
+    k = ric.draws_per_patient
+    n_ref = REFERENCE_PATIENTS // 4
+    ratios = {"reference": [], "floor": []}
+
+    def one_round():
+        kernel = cpu_seconds(lambda: simulate_into(ric.eng, ric.key, 0, ric.horizon, buf))
+        floor = cpu_seconds(lambda: floor_into(ric.key, k, buf))
+        ref = cpu_seconds(lambda: reference.simulate(ric.eng, ric.key, n_ref, ric.horizon))
+        ratios["reference"].append((ref / n_ref) / (kernel / PAIRED_PATIENTS))
+        ratios["floor"].append(floor / kernel)
+
+    with numba_threads(1):
+        simulate_into(ric.eng, ric.key, 0, ric.horizon, buf[:100])  # warm-up
+        floor_into(ric.key, k, buf[:100])
+        benchmark.pedantic(one_round, rounds=PAIRED_ROUNDS, iterations=1)
+    for name, label in (("reference", "paired: kernel / Python reference (goal >= 200)"),
+                        ("floor", "paired: full model / floor (goal >= 0.5)")):
+        values = np.array(ratios[name])
+        FIGURES[label] = (float(np.median(values)), "median of rounds")
+        benchmark.extra_info[name] = [round(v, 4) for v in values]
