@@ -222,14 +222,12 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
             best = -1
             t_next = np.inf
             t_second = np.inf
-            for i in range(n_live):
+            for i in range(n_live):  # branch-free: which key is least is a coin toss
                 q = live[i]
-                if key[q] < t_next:
-                    t_second = t_next
-                    t_next = key[q]
-                    best = q
-                elif key[q] < t_second:
-                    t_second = key[q]
+                k = key[q]
+                t_second = min(t_second, max(k, t_next))
+                best = q if k < t_next else best
+                t_next = min(t_next, k)
             if best < 0 or t_next > horizon or exact[best]:
                 break
             yq = y[best]
