@@ -36,7 +36,6 @@ _TWO_M53 = 2.0 ** -53
 BLOCK = 256  # patients per scratch allocation; results do not depend on it
 
 NOT_OPEN, OPEN, DONE = 0, 1, 2
-BOUND_SLACK = BOUND_MARGIN  # rounding room when a target's lower bound meets the cure bound
 
 
 @njit(cache=True)
@@ -128,7 +127,7 @@ def _accrue(eng, q, mult, s0, s1):
 @njit(cache=True, inline="always")
 def _lower_day(eng, q, y):
     """A day on ``q``'s clock no later than its event day for any target ``>= y``."""
-    if y >= eng.max_cumhaz[q] * (1.0 + BOUND_SLACK):
+    if y >= eng.max_cumhaz[q] * (1.0 + BOUND_MARGIN):  # room for the rounding of y
         return np.inf  # beyond the cure bound under the present multipliers
     cell = y * eng.bound_scale[q]
     return eng.bound_day[q, BOUND_STEPS if cell >= BOUND_STEPS else int(cell)]
