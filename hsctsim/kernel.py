@@ -36,6 +36,9 @@ _TWO_M53 = 2.0 ** -53
 BLOCK = 256  # patients per scratch allocation; results do not depend on it
 
 NOT_OPEN, OPEN, DONE = 0, 1, 2
+# Process indices are uint64 in the kernel: numba adds negative-index wrap-around code
+# to every access with a signed index, and that cost about a tenth of the time.
+_U1 = np.uint64(1)
 
 
 @njit(cache=True)
@@ -177,6 +180,7 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
     :func:`hsctsim.engine.day_bounds`).
     """
     n_proc = eng.family.shape[0]
+    none = np.uint64(n_proc)  # also 'no process' (uint64 indices, see _U1)
     rng = stream_start(seed_key, patient)
     for q in range(n_proc):
         state[q] = NOT_OPEN
@@ -188,10 +192,10 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
     t_acc = 0.0
     t = 0.0
     ended = False
-    row = n_proc  # the adjacency row of "day 0": processes open from the start
+    row = none  # the adjacency row of "day 0": processes open from the start
     for _ in range(2 * n_proc + 1):
-        for j in range(eng.open_ptr[row], eng.open_ptr[row + 1]):
-            q = eng.open_idx[j]
+        for j in range(eng.open_ptr[row], eng.open_ptr[row + _U1]):
+            q = np.uint64(eng.open_idx[j])
             if state[q] != NOT_OPEN:
                 continue
             state[q] = OPEN
@@ -218,7 +222,7 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
             key[q] = origin[q] + _lower_day(eng, q, ylow[q])
             n_live = _insert(live, n_live, q)
         while True:  # the next event: invert only processes that could be it
-            best = -1
+            best = none
             t_next = np.inf
             t_second = np.inf
             for i in range(n_live):  # branch-free: which key is least is a coin toss
@@ -227,7 +231,7 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
                 t_second = min(t_second, max(k, t_next))
                 best = q if k < t_next else best
                 t_next = min(t_next, k)
-            if best < 0 or t_next > horizon or exact[best]:
+            if best == none or t_next > horizon or exact[best]:
                 break
             yq = y[best]
             for i in range(n_queued[best]):
@@ -243,7 +247,7 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
             if key[best] < t_second:  # still first: no need to look again
                 t_next = key[best]
                 break
-        if best < 0 or t_next > horizon:
+        if best == none or t_next > horizon:
             break
         t = t_next
         out[best] = t
@@ -252,8 +256,8 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
         if eng.terminal[best]:
             ended = True
             break
-        for j in range(eng.touch_ptr[best], eng.touch_ptr[best + 1]):
-            q = eng.touch_idx[j]
+        for j in range(eng.touch_ptr[best], eng.touch_ptr[best + _U1]):
+            q = np.uint64(eng.touch_idx[j])
             f = eng.mult[best, q]
             # a closed process never fires, whether it was open yet or not
             close = eng.closes[best, q] and state[q] != DONE
@@ -293,7 +297,7 @@ def _scratch(n_proc):
     return (np.empty(n_proc, np.int8), np.empty(n_proc), np.empty(n_proc), np.empty(n_proc),
             np.empty(n_proc), np.empty(n_proc), np.empty(n_proc), np.empty(n_proc, np.bool_),
             np.empty(n_proc, np.int64), np.empty((n_proc, n_proc + 1)),
-            np.empty((n_proc, n_proc + 1)), np.empty(n_proc, np.int64))
+            np.empty((n_proc, n_proc + 1)), np.empty(n_proc, np.uint64))
 
 
 @njit(parallel=True, cache=True)
