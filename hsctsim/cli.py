@@ -71,7 +71,8 @@ def _load(name, settings=()):
 @click.option("--replicates", type=click.IntRange(0), default=0, show_default=True,
               help="Extra cohorts drawing every figure from its reported range.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Write summary.json, summary.csv and the resolved scenarios here.")
+              help="Write summary.json, summary.csv (and comparisons.csv with --compare) "
+                   "and the resolved scenarios here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @click.option("--events", is_flag=True, help="With --out: also the long event table (CSV).")
 @click.option("--plot", is_flag=True, help="With --out: also figures (PNG).")

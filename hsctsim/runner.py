@@ -139,6 +139,21 @@ def summary_rows(document):
     return rows
 
 
+def comparison_rows(document):
+    """Flat rows of ``comparisons`` (arm against versus, per endpoint and day) for CSV."""
+    rows = []
+    for arm, c in document.get("comparisons", {}).items():
+        for name, ep in c["endpoints"].items():
+            for day, v in ep["at"].items():
+                rows.append({"arm": arm, "versus": c["versus"], "endpoint": name,
+                             "kind": ep["kind"], "day": int(day[1:]),
+                             "difference": v["difference"], "ci95_low": v["ci95"][0],
+                             "ci95_high": v["ci95"][1], "ratio": v["ratio"],
+                             "ratio_ci95_low": v["ratio_ci95"][0],
+                             "ratio_ci95_high": v["ratio_ci95"][1]})
+    return rows
+
+
 def csv_text(rows):
     """Rows of dicts as CSV text."""
     buf = io.StringIO()
@@ -206,9 +221,12 @@ class RunFolder:
 
 
 def write_summary(folder, document, scenarios):
-    """``summary.json``, ``summary.csv`` and ``scenarios/<arm>.json`` into a RunFolder."""
+    """``summary.json``, ``summary.csv``, ``comparisons.csv`` (with comparisons) and
+    ``scenarios/<arm>.json`` into a RunFolder."""
     folder.write_text("summary.json", json.dumps(document, indent=1) + "\n")
     folder.write_text("summary.csv", csv_text(summary_rows(document)))
+    if document.get("comparisons"):
+        folder.write_text("comparisons.csv", csv_text(comparison_rows(document)))
     for arm, scenario in scenarios.items():
         resolved = {"resolved_toml": scenario.to_dict(),
                     "midpoints": {k: r.mid for k, r in scenario.ranges()},

@@ -1,5 +1,6 @@
 """The command line, through click's CliRunner and through real subprocesses."""
 
+import csv
 import json
 import os
 import signal
@@ -155,7 +156,7 @@ def test_readme_python_example_runs():
     assert namespace["summary"]["relapse"]["kind"] == "incidence"
 
 
-def test_compare_arms_paired():
+def test_compare_arms_paired(tmp_path):
     result = invoke("run", "haplo_ptcy", "haplo_nk", *SMALL, "--compare", "--format", "json")
     assert result.exit_code == 0, result.output
     comparison = json.loads(result.stdout)["comparisons"]["haplo_nk"]
@@ -164,6 +165,18 @@ def test_compare_arms_paired():
     low, high = relapse["ci95"]
     assert low <= relapse["difference"] <= high and high < 0  # NK cells: fewer relapses
     assert relapse["ratio_ci95"][0] <= relapse["ratio"] <= relapse["ratio_ci95"][1]
+    out = tmp_path / "compared"
+    assert invoke("run", "haplo_ptcy", "haplo_nk", *SMALL, "--compare", "--out",
+                  str(out)).exit_code == 0
+    with open(out / "comparisons.csv", newline="") as fh:
+        rows = {(r["arm"], r["endpoint"], r["day"]): r for r in csv.DictReader(fh)}
+    row = rows["haplo_nk", "relapse", "180"]
+    assert row["versus"] == "haplo_ptcy" and row["kind"] == "incidence"
+    assert float(row["difference"]) == pytest.approx(relapse["difference"], rel=1e-12)
+    assert float(row["ratio_ci95_high"]) == pytest.approx(relapse["ratio_ci95"][1], rel=1e-12)
+    assert not (tmp_path / "plain").exists()
+    invoke("run", "haplo_ptcy", *SMALL, "--out", str(tmp_path / "plain"))
+    assert not (tmp_path / "plain" / "comparisons.csv").exists()
     table = invoke("run", "haplo_ptcy", "haplo_nk", *SMALL, "--compare").stdout
     assert "differences against haplo_ptcy" in table and "haplo_nk - haplo_ptcy" in table
     assert invoke("run", "mac", "--compare").exit_code == 2
