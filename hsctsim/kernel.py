@@ -69,7 +69,8 @@ def _exponential(state):
 def _entry_factor(eng, q, day):
     # inline='always': left to LLVM, a version with an early exit was not inlined, and
     # a call that hands over the engine's arrays made the whole kernel 3x slower
-    if eng.entry_day[q, 1] > day:  # the common case: at most one piece applies
+    # the common case: at most the first piece applies (engine.ENTRY_SLOTS >= 2)
+    if eng.entry_day[q, 1] > day:
         return eng.entry_mult[q, 0] if eng.entry_day[q, 0] <= day else 1.0
     factor = 1.0
     for j in range(eng.entry_day.shape[1]):
