@@ -125,33 +125,31 @@ def summary_document(arms, seed, n_patients, horizon_days, replicates, compariso
     return document
 
 
-def summary_rows(document):
-    """Flat rows (arm, endpoint, kind, day, estimate, ci and ui bounds) for CSV."""
-    rows = []
-    for arm, data in document["arms"].items():
+def _by_day(sections):
+    """``(arm, endpoint, kind, day, values)`` over ``{arm: {"endpoints": ...}}``."""
+    for arm, data in sections.items():
         for name, ep in data["endpoints"].items():
             for day, v in ep["at"].items():
-                ui = v.get("ui95", [None, None])
-                rows.append({"arm": arm, "endpoint": name, "kind": ep["kind"],
-                             "day": int(day[1:]), "estimate": v["estimate"],
-                             "ci95_low": v["ci95"][0], "ci95_high": v["ci95"][1],
-                             "ui95_low": ui[0], "ui95_high": ui[1]})
-    return rows
+                yield arm, name, ep["kind"], int(day[1:]), v
+
+
+def summary_rows(document):
+    """Flat rows (arm, endpoint, kind, day, estimate, ci and ui bounds) for CSV."""
+    return [{"arm": arm, "endpoint": name, "kind": kind, "day": day,
+             "estimate": v["estimate"], "ci95_low": v["ci95"][0], "ci95_high": v["ci95"][1],
+             "ui95_low": v.get("ui95", [None, None])[0],
+             "ui95_high": v.get("ui95", [None, None])[1]}
+            for arm, name, kind, day, v in _by_day(document["arms"])]
 
 
 def comparison_rows(document):
     """Flat rows of ``comparisons`` (arm against versus, per endpoint and day) for CSV."""
-    rows = []
-    for arm, c in document.get("comparisons", {}).items():
-        for name, ep in c["endpoints"].items():
-            for day, v in ep["at"].items():
-                rows.append({"arm": arm, "versus": c["versus"], "endpoint": name,
-                             "kind": ep["kind"], "day": int(day[1:]),
-                             "difference": v["difference"], "ci95_low": v["ci95"][0],
-                             "ci95_high": v["ci95"][1], "ratio": v["ratio"],
-                             "ratio_ci95_low": v["ratio_ci95"][0],
-                             "ratio_ci95_high": v["ratio_ci95"][1]})
-    return rows
+    comparisons = document.get("comparisons", {})
+    return [{"arm": arm, "versus": comparisons[arm]["versus"], "endpoint": name, "kind": kind,
+             "day": day, "difference": v["difference"], "ci95_low": v["ci95"][0],
+             "ci95_high": v["ci95"][1], "ratio": v["ratio"],
+             "ratio_ci95_low": v["ratio_ci95"][0], "ratio_ci95_high": v["ratio_ci95"][1]}
+            for arm, name, kind, day, v in _by_day(comparisons)]
 
 
 def csv_text(rows):
