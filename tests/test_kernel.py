@@ -170,7 +170,7 @@ def test_kernel_equals_reference_on_a_tangled_engine():
         Process("b", "weibull", (1.3, 60.0), 0.7, at_start=False,
                 multiplies={"c": 0.2, "d": 4.0, "e": 1.5}, closes=("f",)),
         Process("c", "piecewise", ((0.0, 30.0, 90.0), (0.002, 0.0, 0.004)), 0.8,
-                multiplies={"e": 0.3}),
+                opens=("k",), multiplies={"e": 0.3}),
         Process("d", "gompertz", (0.002, 0.001), 0.5, terminal=True),
         Process("e", "exponential", (0.003,), 0.6, terminal=True),
         Process("f", "lognormal", (5.0, 0.5), multiplies={"d": 2.0}),
@@ -178,7 +178,6 @@ def test_kernel_equals_reference_on_a_tangled_engine():
         Process("h", "fixed", (40.0,), multiplies={"e": 0.1, "c": 2.0}),
         Process("k", "weibull", (0.8, 200.0), 0.3, at_start=False, clock_reset=True),
     ]
-    procs[2] = Process(**{**procs[2].__dict__, "opens": ("k",)})
     eng = build(procs)
     key, n = seed_key(5), 3000
     out = np.empty((n, len(procs)))
