@@ -3,7 +3,7 @@
 Baselines, each a reference run in the same session so that its ratio to the kernel
 holds on a noisy machine:
 
-- the plain-Python reference of the model (:mod:`hsctsim.reference`);
+- the plain-Python reference of the model (:mod:`hsctsim.engine.reference`);
 - :func:`floor_into`, a kernel that only draws the random variates the model draws;
 - :func:`numpy_two_process`, a vectorised NumPy version of a reduced model
   (relapse against TRM, nothing else), compared with the kernel on the same reduced
@@ -18,11 +18,11 @@ import numpy as np
 from numba import njit, prange
 from scipy.special import ndtri
 
-from hsctsim import reference
-from hsctsim.engine import Process, build
-from hsctsim.hazards import FAMILY_CODES, LOGNORMAL, WEIBULL
-from hsctsim.kernel import BLOCK, GOLDEN, _exponential, stream_start
-from hsctsim.model import INDEX
+from hsctsim.engine import reference
+from hsctsim.engine.processes import Process, build
+from hsctsim.engine.hazards import FAMILY_CODES, LOGNORMAL, WEIBULL
+from hsctsim.engine.kernel import BLOCK, GOLDEN, _exponential, stream_start
+from hsctsim.model.hsct import INDEX
 
 SEED = 1
 REFERENCE_PATIENTS = 2000  # plain-Python patients: the check of the kernel, and a benchmark

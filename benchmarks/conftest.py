@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 def _source_digest():
     digest = hashlib.sha256()
-    for path in sorted((Path(__file__).resolve().parents[1] / "hsctsim").glob("*.py")):
+    for path in sorted((Path(__file__).resolve().parents[1] / "hsctsim").rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -28,9 +28,9 @@ import pytest  # noqa: E402
 from common import FIGURES, REFERENCE_PATIENTS, SEED, reference_cohort, size_label  # noqa: E402
 
 from hsctsim.api import scenario_point  # noqa: E402
-from hsctsim.calibrate import calibrate  # noqa: E402
-from hsctsim.kernel import seed_key, simulate_into  # noqa: E402
-from hsctsim.model import engine_arrays  # noqa: E402
+from hsctsim.model.calibrate import calibrate  # noqa: E402
+from hsctsim.engine.kernel import seed_key, simulate_into  # noqa: E402
+from hsctsim.model.hsct import engine_arrays  # noqa: E402
 
 OPT_IN = {"slow": "10^7 patients, cold start, calibration of every arm, peak memory",
           "huge": "streaming 10^8 patients (many minutes)"}

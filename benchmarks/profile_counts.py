@@ -17,11 +17,11 @@ os.environ["NUMBA_DISABLE_JIT"] = "1"
 
 import numpy as np  # noqa: E402
 
-import hsctsim.kernel as kernel  # noqa: E402
+import hsctsim.engine.kernel as kernel  # noqa: E402
 from hsctsim.api import scenario_point  # noqa: E402
-from hsctsim.calibrate import calibrate  # noqa: E402
-from hsctsim.hazards import FAMILY_CODES  # noqa: E402
-from hsctsim.model import PROCESS_NAMES, engine_arrays  # noqa: E402
+from hsctsim.model.calibrate import calibrate  # noqa: E402
+from hsctsim.engine.hazards import FAMILY_CODES  # noqa: E402
+from hsctsim.model.hsct import PROCESS_NAMES, engine_arrays  # noqa: E402
 
 FAMILY = {code: name for name, code in FAMILY_CODES.items()}
 

@@ -13,8 +13,8 @@ import pytest
 from common import FIGURES
 from numba import njit
 
-from hsctsim.kernel import process_cumhaz, process_inverse
-from hsctsim.model import INDEX
+from hsctsim.engine.kernel import process_cumhaz, process_inverse
+from hsctsim.model.hsct import INDEX
 
 CALLS = 10**6
 PROCESS_OF_FAMILY = {"lognormal": "relapse", "weibull": "trm",

@@ -6,8 +6,8 @@ import pytest
 from common import (FIGURES, REDUCED, REFERENCE_PATIENTS, cpu_seconds, floor_into, measure,
                     numba_threads, numpy_two_process, size_label, two_process_engine)
 
-from hsctsim import reference
-from hsctsim.kernel import simulate_into
+from hsctsim.engine import reference
+from hsctsim.engine.kernel import simulate_into
 
 SIZES = [10**4, 10**5, 10**6, pytest.param(10**7, marks=pytest.mark.slow)]
 REDUCED_PATIENTS = 10**6

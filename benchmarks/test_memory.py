@@ -5,7 +5,7 @@ fixture) and the run.  Read from ``VmHWM`` in ``/proc/self/status``, the peak of
 the process's own address space: on Linux ``ru_maxrss`` keeps the peak of the
 parent at the fork across ``exec``, which the benchmark process (holding 1.1 GB
 output buffers) would dominate.  Streaming sums the chunks of ``hsctsim.iter_chunks``
-into an :class:`hsctsim.endpoints.Tally`, which must stay under 2 GB for 10^8
+into an :class:`hsctsim.analysis.endpoints.Tally`, which must stay under 2 GB for 10^8
 patients whatever the total.
 """
 
@@ -19,7 +19,7 @@ STREAM_LIMIT_MB = 2048
 CHILD = """
 import sys
 import hsctsim
-from hsctsim.endpoints import Tally
+from hsctsim.analysis.endpoints import Tally
 n_patients, chunk_size = int(sys.argv[1]), int(sys.argv[2])
 if chunk_size:
     tally = Tally()

@@ -14,8 +14,8 @@ import sys
 import pytest
 from common import FIGURES
 
-from hsctsim.calibrate import calibrate
-from hsctsim.scenario import bundled_names, load_scenario
+from hsctsim.model.calibrate import calibrate
+from hsctsim.model.scenario import bundled_names, load_scenario
 
 START_PATIENTS = 1000
 

@@ -6,10 +6,10 @@
 
 __version__ = "0.1.0"
 
-from . import endpoints, estimators  # noqa: E402
+from .analysis import endpoints, estimators  # noqa: E402
 from .api import DEFAULT_SEED, iter_chunks, simulate  # noqa: E402
-from .cohort import Cohort  # noqa: E402
-from .scenario import Scenario, ScenarioError, bundled_names, load_scenario  # noqa: E402
+from .model.cohort import Cohort  # noqa: E402
+from .model.scenario import Scenario, ScenarioError, bundled_names, load_scenario  # noqa: E402
 
 __all__ = ["Cohort", "DEFAULT_SEED", "Scenario", "ScenarioError", "bundled_names", "endpoints",
            "estimators", "iter_chunks", "load_scenario", "simulate", "__version__"]

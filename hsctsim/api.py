@@ -7,11 +7,11 @@ import numba
 import numpy as np
 
 from . import __version__
-from .calibrate import CALIBRATION_PATIENTS, calibrate
-from .cohort import Cohort
-from .kernel import seed_key, simulate_into
-from .model import PROCESS_NAMES, engine_arrays
-from .scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
+from .model.calibrate import CALIBRATION_PATIENTS, calibrate
+from .model.cohort import Cohort
+from .engine.kernel import seed_key, simulate_into
+from .model.hsct import PROCESS_NAMES, engine_arrays
+from .model.scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
 
 DEFAULT_SEED = 20_251_121
 
@@ -93,7 +93,7 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
         Simulate in chunks of this many patients (same result).
     calibration_patients : int, optional
         Patients per calibration step when the scenario point is not cached
-        (default :data:`hsctsim.calibrate.CALIBRATION_PATIENTS`); fewer is faster
+        (default :data:`hsctsim.model.calibrate.CALIBRATION_PATIENTS`); fewer is faster
         and noisier.
     susceptible : dict of str to float, optional
         Susceptible fractions (``1 - cure``) to use instead of calibrating, e.g.

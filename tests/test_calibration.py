@@ -11,9 +11,9 @@ import pytest
 
 import hsctsim
 from hsctsim.api import scenario_point
-from hsctsim.calibrate import BUNDLED_FILE, _bundled, cache_key, calibrate
-from hsctsim.kernel import seed_key, simulate_into
-from hsctsim.model import INDEX, PROCESS_NAMES, calibration_targets, engine_arrays
+from hsctsim.model.calibrate import BUNDLED_FILE, _bundled, cache_key, calibrate
+from hsctsim.engine.kernel import seed_key, simulate_into
+from hsctsim.model.hsct import INDEX, PROCESS_NAMES, calibration_targets, engine_arrays
 
 N = 1_000_000
 
@@ -24,7 +24,7 @@ def test_bundled_calibrations_are_current():
         key = cache_key(scenario_point(name))
         assert key in shipped, (
             f"{BUNDLED_FILE.name} has no calibration for '{name}' as configured now: "
-            "run `python -m hsctsim.calibrate` after changing a bundled scenario or the model")
+            "run `python -m hsctsim.model.calibrate` after changing a bundled scenario or the model")
 
 
 @pytest.mark.parametrize("name", hsctsim.bundled_names())
@@ -85,7 +85,7 @@ def test_nk_cells_lower_early_relapse_without_more_gvhd(arms):
     # NK cells do not raise the GVHD hazards.  Cumulative incidences do rise a little
     # (fewer relapses, fewer deaths, more patients left at risk), so compare the
     # cause-specific hazards: Kaplan-Meier with competing deaths censored.
-    from hsctsim.estimators import kaplan_meier
+    from hsctsim.analysis.estimators import kaplan_meier
 
     for process, day in (("agvhd", 100.0), ("agvhd_3_4", 100.0), ("cgvhd", 365.0)):
         curves = []

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import hsctsim
-from hsctsim.cli import cli
+from hsctsim.apps.cli import cli
 
 SMALL = ["-n", "2000", "--seed", "5"]
 
@@ -22,7 +22,7 @@ def invoke(*args):
 
 
 def hsctsim_process(*args, **kwargs):
-    return subprocess.run([sys.executable, "-c", "from hsctsim.cli import main; main()", *args],
+    return subprocess.run([sys.executable, "-c", "from hsctsim.apps.cli import main; main()", *args],
                           capture_output=True, text=True, **kwargs)
 
 
@@ -75,13 +75,13 @@ def test_out_folder_and_no_silent_overwrite(tmp_path):
 
 
 def test_failure_leaves_no_partial_files(tmp_path, monkeypatch):
-    import hsctsim.runner
+    import hsctsim.apps.runner
 
     def broken(folder, *args):
         folder.write_text("summary.json", "{half")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(hsctsim.runner, "write_summary", broken)
+    monkeypatch.setattr(hsctsim.apps.runner, "write_summary", broken)
     result = CliRunner().invoke(cli, ["run", "mac", *SMALL, "--out", str(tmp_path / "r")])
     assert result.exit_code != 0
     assert list(tmp_path.iterdir()) == []
@@ -119,7 +119,7 @@ def test_bad_config_in_a_real_process(tmp_path):
 def test_interrupt_leaves_no_files(tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from hsctsim.cli import main; main()", "run", "ric",
+        [sys.executable, "-c", "from hsctsim.apps.cli import main; main()", "run", "ric",
          "-n", "20000000", "--out", str(tmp_path / "big"), "--events"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     deadline = time.time() + 120

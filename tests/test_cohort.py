@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import hsctsim
-from hsctsim.cohort import CHIMERISM_STATES, FINAL_STATES, STATES
+from hsctsim.model.cohort import CHIMERISM_STATES, FINAL_STATES, STATES
 
 
 @pytest.fixture(scope="module")

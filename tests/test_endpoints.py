@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import hsctsim
-from hsctsim.endpoints import ENDPOINTS, Tally, competing_day, endpoint_day, summarize
-from hsctsim.estimators import aalen_johansen, kaplan_meier
+from hsctsim.analysis.endpoints import ENDPOINTS, Tally, competing_day, endpoint_day, summarize
+from hsctsim.analysis.estimators import aalen_johansen, kaplan_meier
 
 DAYS = (30, 100, 180, 365, 730)
 
@@ -50,8 +50,8 @@ def test_prevalence_among_living_engrafted(cohort):
 
 
 def test_paired_contrasts_equal_the_estimators():
-    from hsctsim.endpoints import PairedTally
-    from hsctsim.estimators import landmark_difference, landmark_ratio
+    from hsctsim.analysis.endpoints import PairedTally
+    from hsctsim.analysis.estimators import landmark_difference, landmark_ratio
 
     nk = hsctsim.simulate("haplo_nk", 30_000, seed=3)
     ptcy = hsctsim.simulate("haplo_ptcy", 30_000, seed=3)

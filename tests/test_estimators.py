@@ -1,4 +1,4 @@
-"""Tests of hsctsim.estimators against lifelines, hand calculations and
+"""Tests of hsctsim.analysis.estimators against lifelines, hand calculations and
 analytic results. All data use fixed seeds."""
 
 import warnings
@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from hsctsim import estimators as est
+from hsctsim.analysis import estimators as est
 
 lifelines = pytest.importorskip("lifelines")
 from lifelines import AalenJohansenFitter, KaplanMeierFitter  # noqa: E402

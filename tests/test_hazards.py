@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from scipy.special import ndtri
 
-from hsctsim.hazards import (EXPONENTIAL, FIXED, GOMPERTZ, LOGNORMAL, WEIBULL, base_cumhaz,
+from hsctsim.engine.hazards import (EXPONENTIAL, FIXED, GOMPERTZ, LOGNORMAL, WEIBULL, base_cumhaz,
                              cumhaz, cumhaz_dpi, cure_cumhaz, inverse, norm_ppf_lower,
                              piece_cumhaz, piece_inverse)
 

@@ -8,13 +8,13 @@ import pytest
 from scipy import integrate
 
 from conftest import assert_within_se
-from hsctsim import reference
+from hsctsim.engine import reference
 from hsctsim.api import scenario_point
-from hsctsim.calibrate import calibrate
-from hsctsim.engine import BOUND_STEPS, Process, build
-from hsctsim.hazards import inverse
-from hsctsim.kernel import seed_key, simulate_into
-from hsctsim.model import engine_arrays
+from hsctsim.model.calibrate import calibrate
+from hsctsim.engine.processes import BOUND_STEPS, Process, build
+from hsctsim.engine.hazards import inverse
+from hsctsim.engine.kernel import seed_key, simulate_into
+from hsctsim.model.hsct import engine_arrays
 
 N = 200_000
 
@@ -56,7 +56,7 @@ def test_weibull_competing_risks():
     ("piecewise", ((0.0, 10.0, 50.0), (0.01, 0.05, 0.002))),
 ])
 def test_single_process_with_cure_fraction(family, params):
-    from hsctsim.hazards import FAMILY_CODES, cumhaz, cure_cumhaz, piece_cumhaz
+    from hsctsim.engine.hazards import FAMILY_CODES, cumhaz, cure_cumhaz, piece_cumhaz
 
     pi = 0.6
     out = run([Process("a", family, params, susceptible=pi)])
@@ -95,7 +95,7 @@ def test_multiplier_lowering_a_cured_process_then_raising_it():
                Process("up", "fixed", (20.0,), multiplies={"x": 16.0}),
                Process("x", "exponential", (0.01,), susceptible=0.3)])
     # H(t) = -log(1 - 0.3 (1 - exp(-0.01 t))), multiplied by 1, 0.25, then 4 overall
-    from hsctsim.hazards import EXPONENTIAL, cumhaz
+    from hsctsim.engine.hazards import EXPONENTIAL, cumhaz
 
     def H(t):
         return cumhaz(EXPONENTIAL, 0.01, 0.0, 0.3, t)

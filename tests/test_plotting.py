@@ -7,10 +7,10 @@ from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.legend import Legend
 
 import hsctsim
-from hsctsim import plotting
-from hsctsim.cohort import Cohort
-from hsctsim.endpoints import Tally
-from hsctsim.model import PROCESS_NAMES
+from hsctsim.analysis import plotting
+from hsctsim.model.cohort import Cohort
+from hsctsim.analysis.endpoints import Tally
+from hsctsim.model.hsct import PROCESS_NAMES
 
 N_PATIENTS = 2000
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import hsctsim
-from hsctsim.calibrate import calibrate
-from hsctsim.scenario import Range, ScenarioError, load_scenario, parse, set_value
+from hsctsim.model.calibrate import calibrate
+from hsctsim.model.scenario import Range, ScenarioError, load_scenario, parse, set_value
 
 
 def write(tmp_path, text, name="arm.toml"):

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .api import iter_chunks
-from .cohort import STATES
-from .endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
+from .. import __version__
+from ..api import iter_chunks
+from ..model.cohort import STATES
+from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
 DEFAULT_CHUNK = 500_000  # per arm; the arms' chunks are alive together

@@ -215,7 +215,7 @@ def bundled_dir():
     Installed, they sit in ``hsctsim/configs``; in a source checkout (also an
     editable install) in ``configs/`` beside the package.
     """
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the hsctsim package
     for folder in (here / "configs", here.parent / "configs"):
         if any(folder.glob("*.toml")):
             return folder

@@ -66,7 +66,7 @@ def competing_day(cohort, name):
 
 
 def _prevalence_counts(cohort, name, days):
-    from .cohort import CHIMERISM_STATES
+    from ..model.cohort import CHIMERISM_STATES
 
     state = cohort.chimerism(days)
     target = CHIMERISM_STATES.index("full" if name == "full_chimerism" else "micro")

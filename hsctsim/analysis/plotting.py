@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
-from .cohort import CHIMERISM_STATES, Cohort
+from ..model.cohort import CHIMERISM_STATES, Cohort
 from .endpoints import ENDPOINTS, competing_day, endpoint_day
 from .estimators import aalen_johansen, kaplan_meier
 

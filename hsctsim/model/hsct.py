@@ -20,8 +20,8 @@ stem-cell infusion.  The ties, each an effect size of the scenario:
 
 import numpy as np
 
-from .engine import Process, build
-from .hazards import FAMILY_CODES, base_cumhaz, piece_cumhaz
+from ..engine.processes import Process, build
+from ..engine.hazards import FAMILY_CODES, base_cumhaz, piece_cumhaz
 from .timing import fixed
 
 PROCESS_NAMES = ("engraftment", "graft_failure", "agvhd", "agvhd_3_4", "cgvhd", "cmv",

@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .engine import BOUND_MARGIN, BOUND_STEPS
+from .processes import BOUND_MARGIN, BOUND_STEPS
 from .hazards import (PIECEWISE, base_cumhaz, cumhaz, cumhaz_dpi, cure_cumhaz, cure_target,
                       inverse, piece_cumhaz)
 

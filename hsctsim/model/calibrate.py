@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .engine import DERIVED_FIELDS
-from .kernel import accrued_hazard_into, seed_key
-from .model import INDEX, calibration_targets, engine_arrays, isolated_susceptible
+from .. import __version__
+from ..engine.processes import DERIVED_FIELDS
+from ..engine.kernel import accrued_hazard_into, seed_key
+from .hsct import INDEX, calibration_targets, engine_arrays, isolated_susceptible
 from .scenario import ScenarioError
 
 CALIBRATION_PATIENTS = 100_000
@@ -198,7 +198,7 @@ def _newton(scenario, names, targets, landmarks, n_patients, seed, fixed, pi, to
 def update_bundled(names=None, n_patients=BUNDLED_PATIENTS):
     """Recalibrate the bundled scenarios at their midpoints into ``calibrations.json``.
 
-    Run ``python -m hsctsim.calibrate`` after changing a bundled scenario or the model.
+    Run ``python -m hsctsim.model.calibrate`` after changing a bundled scenario or the model.
     """
     from .scenario import bundled_names, load_scenario
 

@@ -7,10 +7,10 @@ import sys
 
 import click
 
-from . import __version__
-from .api import DEFAULT_SEED, scenario_point
-from .calibrate import calibrate
-from .scenario import ScenarioError, bundled_names, load_scenario, set_value
+from .. import __version__
+from ..api import DEFAULT_SEED, scenario_point
+from ..model.calibrate import calibrate
+from ..model.scenario import ScenarioError, bundled_names, load_scenario, set_value
 
 PROGRESS_MIN_PATIENTS = 300_000  # below this a run takes about a second or less
 
@@ -140,8 +140,8 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
 
 
 def _write_plots(folder, loaded, patients, seed, horizon):
-    from .api import simulate
-    from .plotting import write_figures
+    from ..api import simulate
+    from ..analysis.plotting import write_figures
 
     # curves need no more than 10^5 patients; the same seed gives the run's first ones
     cohorts = {arm: simulate(s, min(patients, 100_000), seed, horizon_days=horizon)
@@ -271,9 +271,9 @@ def plot(run_dir, formats, patients):
     """
     from pathlib import Path
 
-    from .api import simulate
-    from .plotting import write_figures
-    from .scenario import parse
+    from ..api import simulate
+    from ..analysis.plotting import write_figures
+    from ..model.scenario import parse
 
     folder = Path(run_dir)
     try:
@@ -290,6 +290,10 @@ def plot(run_dir, formats, patients):
                                 horizon_days=document["horizon_days"])
     written = write_figures(cohorts, folder / "figures", formats=formats)
     click.echo(f"{len(written)} figures written to {folder / 'figures'}")
+
+
+# Commands with a module of their own register here, one line each
+# (``cli.add_command(module.command)``); such modules import nothing heavy at the top.
 
 
 def main():

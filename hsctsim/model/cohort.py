@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import PROCESS_NAMES, TERMINAL
+from .hsct import PROCESS_NAMES, TERMINAL
 
 STATES = ("transplant", *PROCESS_NAMES, "end_of_follow_up")
 FINAL_STATES = ("alive_without_relapse", "alive_after_relapse", "dead_trm",

@@ -1,0 +1,2 @@
+"""Estimators, endpoints and figures over simulated cohorts.
+"""

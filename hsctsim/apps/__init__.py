@@ -1,0 +1,2 @@
+"""What users run: the command line and the scenario runner behind it.
+"""
