@@ -2,24 +2,21 @@
 
 What ``hsctsim run`` does, as plain functions: :func:`run_arms` simulates each arm
 in chunks (so memory stays flat however many patients) and returns the summary
-that ``summary.json`` holds; :func:`write_run` writes a run folder whole or not at
-all.
+that ``summary.json`` holds; :func:`write_summary` writes it into a
+:class:`~hsctsim.apps.runfolder.RunFolder`.
 """
 
 import csv
 import io
+import itertools
 import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
 from ..api import iter_chunks
-from ..model.cohort import STATES
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
+from .runfolder import RunFolder, RunFolderError  # noqa: F401 (the run's folder, re-exported)
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
 DEFAULT_CHUNK = 500_000  # per arm; the arms' chunks are alive together
@@ -31,7 +28,8 @@ def landmark_days(horizon_days):
 
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
-             compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None):
+             compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
+             on_phase=None):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -55,6 +53,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         Called with the number of patients done after each chunk (progress).
     on_events : callable, optional
         Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables).
+    on_phase : callable, optional
+        Called with a short label as each phase starts (progress).
 
     Returns
     -------
@@ -68,8 +68,14 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     tallies = {arm: Tally(days) for arm in names}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
-    streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days)
-               for s in scenarios.values()]
+    on_phase = on_phase or (lambda label: None)
+    streams = []
+    for arm, scenario in scenarios.items():
+        # the first chunk calibrates (and on a first run compiles): a phase of its own
+        on_phase(f"preparing {arm} (calibration; a first run also compiles)")
+        stream = iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days)
+        streams.append(itertools.chain([next(stream)], stream))
+    on_phase("simulating" + (" and writing events" if on_events is not None else ""))
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
             tallies[arm].add(chunk)
@@ -85,7 +91,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         endpoints = tallies[arm].summary()
         if replicates:
             _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads,
-                             replicates, chunk_size, on_chunk)
+                             replicates, chunk_size, on_chunk, on_phase)
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
                      "calibration": susceptible[arm]}
@@ -95,11 +101,12 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
 
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, replicates,
-                     chunk_size, on_chunk):
+                     chunk_size, on_chunk, on_phase):
     """``ui95``: the 2.5-97.5 percentiles of the replicates' estimates."""
     days = landmark_days(horizon_days)
     draws = []
     for r in range(replicates):
+        on_phase(f"replicate {r + 1} of {replicates} of {scenario.name}")
         tally = Tally(days)
         for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
                                  r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS):
@@ -159,63 +166,6 @@ def csv_text(rows):
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
-
-
-class RunFolder:
-    """A run folder written whole or not at all.
-
-    Files go to a hidden temporary folder beside ``path``; :meth:`commit` renames
-    it into place, :meth:`discard` removes it.  An existing non-empty ``path`` is
-    refused unless ``overwrite``.
-    """
-
-    def __init__(self, path, overwrite=False):
-        self.path = Path(path)
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
-            if not overwrite:
-                raise FileExistsError(f"{self.path} exists and is not empty "
-                                      "(choose another --out or pass --overwrite)")
-        parent = self.path.resolve().parent
-        if not parent.is_dir():
-            raise FileNotFoundError(f"{parent} does not exist")
-        try:
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=parent))
-        except OSError as exc:
-            raise PermissionError(f"cannot write in {parent} ({exc.strerror})") from None
-        self._events = {}
-
-    def write_text(self, name, text):
-        target = self.tmp / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        return target
-
-    def append_events(self, arm, cohort):
-        """Append a chunk's long event table to ``events/<arm>.csv``."""
-        if arm not in self._events:
-            (self.tmp / "events").mkdir(exist_ok=True)
-            fh = open(self.tmp / "events" / f"{arm}.csv", "w", newline="")
-            fh.write("patient,from,to,start_day,stop_day\n")
-            self._events[arm] = fh
-        table = cohort.event_table()
-        names = np.array(STATES)
-        # plain Python values and one join: twice as fast as writing numpy scalars by row
-        rows = zip(table["patient"].tolist(), names[table["from_state"]].tolist(),
-                   names[table["to_state"]].tolist(), table["start_day"].tolist(),
-                   table["stop_day"].tolist())
-        self._events[arm].write("".join(map("%d,%s,%s,%.6f,%.6f\n".__mod__, rows)))
-
-    def commit(self):
-        for fh in self._events.values():
-            fh.close()
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        os.replace(self.tmp, self.path)
-
-    def discard(self):
-        for fh in self._events.values():
-            fh.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def write_summary(folder, document, scenarios):
