@@ -69,7 +69,7 @@ def _load(name, settings=()):
 @click.option("--replicates", type=click.IntRange(0, MAX_REPLICATES), default=0,
               show_default=True,
               help="Extra cohorts drawing every figure from its reported range.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", type=click.Path(),
               help="Write summary.json, summary.csv (and comparisons.csv with --compare) "
                    "and the resolved scenarios here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")

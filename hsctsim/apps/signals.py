@@ -12,7 +12,8 @@ A signal is held back, and acted on as soon as it is safe, in two places:
   callbacks is printed and dropped by ctypes, and the run went on as if nothing
   had happened (this was the flaky ``test_interrupt_leaves_no_files``); raised
   elsewhere in a compilation it can leave a half-built function behind.  A timer
-  looks again every :data:`RETRY_S` seconds and raises once numba has returned.
+  looks again every :data:`RETRY_S` seconds and raises once numba has returned
+  (after a first-run compilation, seconds later).  A third signal raises at once.
 - inside :func:`deferred` blocks: the steps that must not be cut in two
   (creating, committing and removing a run folder).
 
@@ -21,12 +22,14 @@ Imports nothing heavy: :func:`install` runs before numpy and numba load.
 
 import contextlib
 import signal
+import sys
 
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 RETRY_S = 0.1
+INSIST = 3  # this many signals stop even inside numba
 _UNSAFE_MODULES = ("numba", "llvmlite")
 
-_state = {"depth": 0, "pending": None}
+_state = {"depth": 0, "pending": None, "count": 0}
 
 
 class Interrupted(BaseException):
@@ -58,8 +61,9 @@ def _unsafe(frame):
 def _raise_if_safe(frame):
     if _state["depth"]:
         return  # deferred() raises when its block ends
-    if _unsafe(frame):
-        signal.setitimer(signal.ITIMER_REAL, RETRY_S)
+    if _state["count"] < INSIST and _unsafe(frame):
+        if not signal.getitimer(signal.ITIMER_REAL)[0]:
+            signal.setitimer(signal.ITIMER_REAL, RETRY_S)
         return
     signum, _state["pending"] = _state["pending"], None
     raise Interrupted(signum)
@@ -67,7 +71,11 @@ def _raise_if_safe(frame):
 
 def _handler(signum, frame):
     _state["pending"] = signum
+    _state["count"] += 1
     _raise_if_safe(frame)
+    if _state["count"] == 1 and not _state["depth"]:  # held back inside numba
+        print("hsctsim: stopping as soon as numba returns (it may be compiling)",
+              file=sys.stderr, flush=True)
 
 
 def _retry(signum, frame):
@@ -76,11 +84,16 @@ def _retry(signum, frame):
 
 
 def install():
-    """Route SIGINT, SIGTERM and SIGHUP to :class:`Interrupted` (main thread only)."""
-    _state.update(depth=0, pending=None)
+    """Route SIGINT, SIGTERM and SIGHUP to :class:`Interrupted` (main thread only).
+
+    A signal ignored by whoever started us stays ignored (``nohup`` ignores SIGHUP,
+    a shell script's background jobs ignore SIGINT).
+    """
+    _state.update(depth=0, pending=None, count=0)
     signal.signal(signal.SIGALRM, _retry)
     for signum in HANDLED:
-        signal.signal(signum, _handler)
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _handler)
 
 
 def ignore():
