@@ -84,6 +84,11 @@ def test_hand_built_course_on_whole_days():
     assert tally.hits["full_chimerism"][1] == 2
     micro = replace(cohort, scenario=hsctsim.api.scenario_point("mst"))
     assert_tally_is_naive(micro, DAYS)
+    # a graft of another kind (e.g. the patient's own cells): neither full nor micro
+    other = Tally(DAYS).add(replace(cohort, scenario=replace(cohort.scenario,
+                                                             chimerism="autologous")))
+    assert other.hits["full_chimerism"].sum() == other.hits["microchimerism"].sum() == 0
+    assert other.base["full_chimerism"].tolist() == [4, 5, 4, 3, 3]
 
 
 def test_paired_counts(cohort):

@@ -162,7 +162,7 @@ def cluster():
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local:
+                                  dashboard_address=":0") as local:
         with distributed.Client(local) as client:
             yield client
 
@@ -192,7 +192,7 @@ def test_one_worker_same_as_two(cluster, ric):
     points = sweeps.psa_points(3)
     two = dask_results(cluster, ric, points)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local:
+                                  dashboard_address=":0") as local:
         with distributed.Client(local) as client:
             one = dask_results(client, ric, points)
     assert one == two

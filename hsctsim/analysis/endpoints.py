@@ -15,7 +15,8 @@ import numpy as np
 from scipy.special import ndtri
 
 from .estimators import loglog_ci
-from .landmark_counts import counts_at, n_blocks, paired_differences, tally_differences
+from .landmark_counts import (DONOR, MICRO, OTHER_GRAFT, counts_at, n_blocks, paired_differences,
+                              tally_differences)
 
 LANDMARK_DAYS = (30, 100, 180, 365, 730)
 ENDPOINTS = {
@@ -89,8 +90,9 @@ class Tally:
         diff = np.zeros((n_blocks(cohort.n_patients), len(_TALLIED) + 3, grid.size + 1),
                         np.int64)
         cols = np.array([cohort.process_names.index(c) for c in _CHIMERISM_COLUMNS])
-        tally_differences(cohort.event_day, _members(cohort.process_names), cols,
-                          cohort.scenario.chimerism == "micro", grid, diff)
+        graft = {"donor": DONOR, "micro": MICRO}.get(cohort.scenario.chimerism, OTHER_GRAFT)
+        tally_differences(cohort.event_day, _members(cohort.process_names), cols, graft, grid,
+                          diff)
         counts = counts_at(diff, grid, d)
         self.n += cohort.n_patients
         rows = {name: (counts[e], cohort.n_patients) for e, name in enumerate(_TALLIED)}

@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 PATIENTS_PER_BLOCK = 16_384  # each block has its own difference arrays; results do not depend on it
+DONOR, MICRO, OTHER_GRAFT = 0, 1, 2  # codes of a scenario's chimerism
 LINEAR_LANDMARKS = 16  # up to this many, count the landmarks below a day by comparing with each
 
 
@@ -72,7 +73,7 @@ def _interval(diff, lo, hi):
 
 
 @njit(parallel=True, cache=True)
-def tally_differences(event_day, members, chimerism_cols, micro, grid, diff):
+def tally_differences(event_day, members, chimerism_cols, graft, grid, diff):
     """Difference arrays of the landmark counts of one cohort (or chunk).
 
     Parameters
@@ -85,8 +86,10 @@ def tally_differences(event_day, members, chimerism_cols, micro, grid, diff):
     chimerism_cols : int64 array (7,)
         Columns of engraftment, graft failure, rejection, mixed chimerism, DLI,
         TRM and death after relapse.
-    micro : bool
-        The scenario's graft is a microtransplant (donor cells < 1%).
+    graft : int
+        What engraftment brings: :data:`DONOR` (full donor chimerism unless
+        mixed), :data:`MICRO` (a microtransplant: donor cells < 1%), or another
+        code (neither is counted).
     grid : float64 array (G,)
         Sorted distinct landmark days.
     diff : int64 array (n_blocks, n_endpoints + 3, G + 1), zeroed
@@ -119,9 +122,9 @@ def tally_differences(event_day, members, chimerism_cols, micro, grid, diff):
             death = min(bins[trm], bins[after_relapse])
             end = min(min(bins[rejection], bins[graft_failure]), death)
             _interval(block[n_end + 2], engrafted, death)
-            if micro:
+            if graft == MICRO:
                 _interval(block[n_end + 1], engrafted, end)
-            else:
+            elif graft == DONOR:
                 _interval(block[n_end], engrafted, end)
                 lo, hi = max(engrafted, bins[mixed]), min(end, bins[dli])
                 if lo < hi:  # mixed on these landmarks: not full then

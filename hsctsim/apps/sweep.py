@@ -29,7 +29,7 @@ def _client(workers, scheduler):
         except (OSError, TimeoutError) as exc:
             raise UserError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     return Client(cluster), cluster
 
 
