@@ -114,3 +114,20 @@ def test_chunks_add_up(cohort):
     for name in ENDPOINTS:
         np.testing.assert_array_equal(parts.hits[name], whole.hits[name])
         np.testing.assert_array_equal(parts.base[name], whole.base[name])
+
+
+@pytest.mark.parametrize("name", ["ric", "mst"])
+def test_counted_while_simulated(name):
+    """iter_chunks(tally=...): the same cohort bit for bit, the same counts as Tally.add."""
+    n, chunk = 9_000, 4_000
+    days = (0, 30, 100, 365, 365.5, 730)
+    fused, separate = Tally(days), Tally(days)
+    chunks = list(hsctsim.iter_chunks(name, n, chunk, seed=11, tally=fused))
+    for c in chunks:
+        separate.add(c)
+    whole = hsctsim.simulate(name, n, seed=11)
+    np.testing.assert_array_equal(np.concatenate([c.event_day for c in chunks]), whole.event_day)
+    assert fused.n == separate.n == n
+    for endpoint in ENDPOINTS:
+        np.testing.assert_array_equal(fused.hits[endpoint], separate.hits[endpoint])
+        np.testing.assert_array_equal(fused.base[endpoint], separate.base[endpoint])

@@ -86,16 +86,27 @@ class Tally:
 
     def add(self, cohort):
         """Count one cohort (or chunk) in: one O(n) pass (see :mod:`.landmark_counts`)."""
-        grid, d = _landmarks(self.days)
-        diff = np.zeros((n_blocks(cohort.n_patients), len(_TALLIED) + 3, grid.size + 1),
-                        np.int64)
-        cols = np.array([cohort.process_names.index(c) for c in _CHIMERISM_COLUMNS])
-        graft = {"donor": DONOR, "micro": MICRO}.get(cohort.scenario.chimerism, OTHER_GRAFT)
-        tally_differences(cohort.event_day, _members(cohort.process_names), cols, graft, grid,
-                          diff)
-        counts = counts_at(diff, grid, d)
-        self.n += cohort.n_patients
-        rows = {name: (counts[e], cohort.n_patients) for e, name in enumerate(_TALLIED)}
+        args = self.counting_arrays(cohort.process_names, cohort.scenario.chimerism,
+                                    cohort.n_patients)
+        tally_differences(cohort.event_day, *args)
+        return self.add_differences(args[-1], cohort.n_patients)
+
+    def counting_arrays(self, process_names, chimerism, n_patients):
+        """``(members, chimerism_cols, graft, grid, diff)``: what the counting kernels of
+        :mod:`.landmark_counts` take after the event days, for ``n_patients`` patients
+        of cohorts with these process columns and kind of chimerism."""
+        grid = np.unique(np.asarray(self.days, float))
+        diff = np.zeros((n_blocks(n_patients), len(_TALLIED) + 3, grid.size + 1), np.int64)
+        cols = np.array([process_names.index(c) for c in _CHIMERISM_COLUMNS])
+        graft = {"donor": DONOR, "micro": MICRO}.get(chimerism, OTHER_GRAFT)
+        return _members(process_names), cols, graft, grid, diff
+
+    def add_differences(self, diff, n_patients):
+        """Count in the difference arrays of :meth:`counting_arrays`, once filled."""
+        d = np.asarray(self.days, float).reshape(-1)
+        counts = counts_at(diff, np.unique(d), d)
+        self.n += n_patients
+        rows = {name: (counts[e], n_patients) for e, name in enumerate(_TALLIED)}
         living_engrafted = counts[len(_TALLIED) + 2]
         rows["full_chimerism"] = counts[len(_TALLIED)], living_engrafted
         rows["microchimerism"] = counts[len(_TALLIED) + 1], living_engrafted
@@ -153,7 +164,8 @@ class PairedTally:
         """Count in one pair of matched cohorts (or chunks)."""
         if arm.n_patients != reference.n_patients or arm.first_patient != reference.first_patient:
             raise ValueError("paired cohorts must hold the same patients")
-        grid, d = _landmarks(self.days)
+        d = np.asarray(self.days, float).reshape(-1)
+        grid = np.unique(d)
         diff = np.zeros((n_blocks(arm.n_patients), 3 * len(_TALLIED), grid.size + 1), np.int64)
         paired_differences(arm.event_day, reference.event_day, _members(arm.process_names),
                            grid, diff)
@@ -194,12 +206,6 @@ class PairedTally:
 
 
 _TALLIED = tuple(name for name, (kind, _) in ENDPOINTS.items() if kind != "prevalence")
-
-
-def _landmarks(days):
-    """Sorted distinct landmarks (the counting grid) and the days as given (float64)."""
-    d = np.asarray(days, float).reshape(-1)
-    return np.unique(d), d
 
 
 def _members(process_names):

@@ -16,7 +16,9 @@ blocking or thread count.
 import numpy as np
 from numba import njit, prange
 
-PATIENTS_PER_BLOCK = 16_384  # each block has its own difference arrays; results do not depend on it
+from ..engine.kernel import _scratch, run_patient
+
+PATIENTS_PER_BLOCK = 4_096  # each block has its own difference arrays; results do not depend on it
 DONOR, MICRO, OTHER_GRAFT = 0, 1, 2  # codes of a scenario's chimerism
 LINEAR_LANDMARKS = 16  # up to this many, count the landmarks below a day by comparing with each
 
@@ -44,10 +46,10 @@ def _bin(grid, x):
 
 
 @njit(cache=True, inline="always")
-def _row_bins(grid, row, bins):
-    """``bins[q] = bin(row[q])`` for every process of one patient."""
-    for q in range(row.shape[0]):
-        bins[q] = _bin(grid, row[q])
+def _row_bins(grid, event_day, i, bins):
+    """``bins[q] = bin(event_day[i, q])`` for every process of patient ``i``."""
+    for q in range(event_day.shape[1]):
+        bins[q] = _bin(grid, event_day[i, q])
 
 
 @njit(cache=True, inline="always")
@@ -59,17 +61,18 @@ def _first_bin(bins, members, e):
     first = bins[members[e, 0]]  # every endpoint has a first member
     for k in range(1, members.shape[1]):
         q = members[e, k]
-        if q >= 0 and bins[q] < first:
-            first = bins[q]
+        if q < 0:
+            break  # padding from here on
+        first = min(first, bins[q])
     return first
 
 
 @njit(cache=True, inline="always")
-def _interval(diff, lo, hi):
-    """Count the patient on landmarks ``lo <= j < hi`` (bins of the interval's ends)."""
+def _interval(block, r, lo, hi):
+    """Count the patient in row ``r`` on landmarks ``lo <= j < hi`` (bins of the ends)."""
     if lo < hi:
-        diff[lo] += 1
-        diff[hi] -= 1
+        block[r, lo] += 1
+        block[r, hi] -= 1
 
 
 @njit(parallel=True, cache=True)
@@ -104,32 +107,58 @@ def tally_differences(event_day, members, chimerism_cols, graft, grid, diff):
     ``a <= d < b`` holds for some landmark exactly when ``bin(a) < bin(b)``.
     """
     n, n_proc = event_day.shape
-    n_end = members.shape[0]
-    engraftment, graft_failure, rejection, mixed, dli, trm, after_relapse = (
-        chimerism_cols[0], chimerism_cols[1], chimerism_cols[2], chimerism_cols[3],
-        chimerism_cols[4], chimerism_cols[5], chimerism_cols[6])
     for b in prange(diff.shape[0]):
-        block = diff[b]
         bins = np.empty(n_proc, np.int64)
+        block = diff[b]  # once per block: a view per patient costs its reference counts
         for i in range(b * PATIENTS_PER_BLOCK, min(n, (b + 1) * PATIENTS_PER_BLOCK)):
-            _row_bins(grid, event_day[i], bins)
-            for e in range(n_end):
-                block[e, _first_bin(bins, members, e)] += 1
-            # chimerism as Cohort.chimerism assigns it: engrafted from engraftment
-            # until the graft is lost or the patient dies; mixed (not full) from
-            # mixed chimerism until a DLI
-            engrafted = bins[engraftment]
-            death = min(bins[trm], bins[after_relapse])
-            end = min(min(bins[rejection], bins[graft_failure]), death)
-            _interval(block[n_end + 2], engrafted, death)
-            if graft == MICRO:
-                _interval(block[n_end + 1], engrafted, end)
-            elif graft == DONOR:
-                _interval(block[n_end], engrafted, end)
-                lo, hi = max(engrafted, bins[mixed]), min(end, bins[dli])
-                if lo < hi:  # mixed on these landmarks: not full then
-                    block[n_end, lo] -= 1
-                    block[n_end, hi] += 1
+            _count_patient(event_day, i, members, chimerism_cols, graft, grid, bins, block)
+
+
+@njit(parallel=True, cache=True)
+def simulate_counted_into(eng, seed_key, first_patient, horizon, out, members, chimerism_cols,
+                          graft, grid, diff):
+    """:func:`~hsctsim.engine.kernel.simulate_into` and :func:`tally_differences` in one pass.
+
+    Each patient is counted as soon as it is simulated, while its row is in the
+    cache, in the same parallel loop: ``out`` is the cohort ``simulate_into``
+    gives, bit for bit, and ``diff`` the differences ``tally_differences`` gives.
+    """
+    n, n_proc = out.shape
+    for b in prange(diff.shape[0]):
+        (state, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor,
+         live) = _scratch(n_proc)
+        bins = np.empty(n_proc, np.int64)
+        block = diff[b]
+        for i in range(b * PATIENTS_PER_BLOCK, min(n, (b + 1) * PATIENTS_PER_BLOCK)):
+            run_patient(eng, seed_key, first_patient + i, horizon, -1, out[i], state, y, key, m,
+                        origin, ylow, hlow, exact, n_queued, q_day, q_factor, live)
+            _count_patient(out, i, members, chimerism_cols, graft, grid, bins, block)
+
+
+@njit(cache=True, inline="always")
+def _count_patient(event_day, i, members, chimerism_cols, graft, grid, bins, block):
+    """Add patient ``i``'s event days to a block's difference arrays."""
+    n_end = members.shape[0]
+    _row_bins(grid, event_day, i, bins)
+    g = grid.shape[0]
+    for e in range(n_end):
+        first = _first_bin(bins, members, e)
+        if first < g:  # the last column is never read: no hit by any landmark
+            block[e, first] += 1
+    # chimerism as Cohort.chimerism assigns it: engrafted from engraftment until the
+    # graft is lost or the patient dies; mixed (not full) from mixed chimerism until a DLI
+    engrafted = bins[chimerism_cols[0]]
+    death = min(bins[chimerism_cols[5]], bins[chimerism_cols[6]])
+    end = min(min(bins[chimerism_cols[1]], bins[chimerism_cols[2]]), death)
+    _interval(block, n_end + 2, engrafted, death)
+    if graft == MICRO:
+        _interval(block, n_end + 1, engrafted, end)
+    elif graft == DONOR:
+        _interval(block, n_end, engrafted, end)
+        lo, hi = max(engrafted, bins[chimerism_cols[3]]), min(end, bins[chimerism_cols[4]])
+        if lo < hi:  # mixed on these landmarks: not full then
+            block[n_end, lo] -= 1
+            block[n_end, hi] += 1
 
 
 @njit(parallel=True, cache=True)
@@ -147,8 +176,8 @@ def paired_differences(event_day_a, event_day_r, members, grid, diff):
         bins_a = np.empty(n_proc, np.int64)
         bins_r = np.empty(n_proc, np.int64)
         for i in range(b * PATIENTS_PER_BLOCK, min(n, (b + 1) * PATIENTS_PER_BLOCK)):
-            _row_bins(grid, event_day_a[i], bins_a)
-            _row_bins(grid, event_day_r[i], bins_r)
+            _row_bins(grid, event_day_a, i, bins_a)
+            _row_bins(grid, event_day_r, i, bins_r)
             for e in range(members.shape[0]):
                 ba = _first_bin(bins_a, members, e)
                 br = _first_bin(bins_r, members, e)

@@ -68,11 +68,10 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     tallies = {arm: Tally(days) for arm in names}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
-    streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days)
-               for s in scenarios.values()]
+    streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days,
+                           tally=tallies[arm]) for arm, s in scenarios.items()]
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
-            tallies[arm].add(chunk)
             susceptible[arm] = chunk.susceptible
             if arm in paired:
                 paired[arm].add(chunk, chunks[0])
@@ -102,8 +101,8 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
     for r in range(replicates):
         tally = Tally(days)
         for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
-                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS):
-            tally.add(chunk)
+                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS,
+                                 tally=tally):
             if on_chunk is not None:
                 on_chunk(chunk.n_patients)
         draws.append(tally)

@@ -156,20 +156,19 @@ def run_point(scenario, point, settings, threads=None):
 
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     s = settings
+    tally = Tally(tuple(s.days))
     if point.draw is not None:
         n_cal = s.calibration_patients or PSA_CALIBRATION_PATIENTS
         chunks = iter_chunks(scenario, s.patients, s.chunk_size, s.seed, None, s.horizon_days,
-                             point.draw, calibration_patients=n_cal)
+                             point.draw, calibration_patients=n_cal, tally=tally)
     else:
         n_cal = s.calibration_patients or GRID_CALIBRATION_PATIENTS
         point_s = point_scenario(scenario, point, s.seed)
         start = calibrate(scenario_point(scenario))  # a nearby solution: fewer Newton steps
         susceptible = calibrate(point_s, n_cal, start=start)
         chunks = iter_chunks(point_s, s.patients, s.chunk_size, s.seed, None, s.horizon_days,
-                             susceptible=susceptible)
-    tally = Tally(tuple(s.days))
+                             susceptible=susceptible, tally=tally)
     for chunk in chunks:
-        tally.add(chunk)
         susceptible = chunk.susceptible
     rows = []
     for name, (kind, _) in ENDPOINTS.items():
