@@ -131,3 +131,13 @@ def test_counted_while_simulated(name):
     for endpoint in ENDPOINTS:
         np.testing.assert_array_equal(fused.hits[endpoint], separate.hits[endpoint])
         np.testing.assert_array_equal(fused.base[endpoint], separate.base[endpoint])
+
+
+def test_chunks_in_one_reused_array():
+    """reuse_buffer: each chunk, while it is current, holds the same days as a fresh one."""
+    fresh = [c.event_day.copy() for c in hsctsim.iter_chunks("ric", 5_000, 2_000, seed=2)]
+    reused = [c.event_day.copy()
+              for c in hsctsim.iter_chunks("ric", 5_000, 2_000, seed=2, reuse_buffer=True)]
+    assert [a.shape for a in reused] == [(2000, 14), (2000, 14), (1000, 14)]
+    for a, b in zip(fresh, reused):
+        np.testing.assert_array_equal(a, b)

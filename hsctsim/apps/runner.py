@@ -54,7 +54,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     on_chunk : callable, optional
         Called with the number of patients done after each chunk (progress).
     on_events : callable, optional
-        Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables).
+        Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables),
+        valid during the call only (the next chunk is simulated into the same array).
 
     Returns
     -------
@@ -68,8 +69,10 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     tallies = {arm: Tally(days) for arm in names}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
+    # nothing below keeps a chunk past its turn: each arm's chunks may share one array
     streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days,
-                           tally=tallies[arm]) for arm, s in scenarios.items()]
+                           tally=tallies[arm], reuse_buffer=True)
+               for arm, s in scenarios.items()]
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
             susceptible[arm] = chunk.susceptible
@@ -102,7 +105,7 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
         tally = Tally(days)
         for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
                                  r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS,
-                                 tally=tally):
+                                 tally=tally, reuse_buffer=True):
             if on_chunk is not None:
                 on_chunk(chunk.n_patients)
         draws.append(tally)

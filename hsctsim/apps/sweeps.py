@@ -160,14 +160,15 @@ def run_point(scenario, point, settings, threads=None):
     if point.draw is not None:
         n_cal = s.calibration_patients or PSA_CALIBRATION_PATIENTS
         chunks = iter_chunks(scenario, s.patients, s.chunk_size, s.seed, None, s.horizon_days,
-                             point.draw, calibration_patients=n_cal, tally=tally)
+                             point.draw, calibration_patients=n_cal, tally=tally,
+                             reuse_buffer=True)
     else:
         n_cal = s.calibration_patients or GRID_CALIBRATION_PATIENTS
         point_s = point_scenario(scenario, point, s.seed)
         start = calibrate(scenario_point(scenario))  # a nearby solution: fewer Newton steps
         susceptible = calibrate(point_s, n_cal, start=start)
         chunks = iter_chunks(point_s, s.patients, s.chunk_size, s.seed, None, s.horizon_days,
-                             susceptible=susceptible, tally=tally)
+                             susceptible=susceptible, tally=tally, reuse_buffer=True)
     for chunk in chunks:
         susceptible = chunk.susceptible
     rows = []
