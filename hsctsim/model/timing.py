@@ -106,6 +106,14 @@ def parse_timing(table):
             median = _positive(table, "median_day")
             a = _LN2 / median if b == 0 else b * _LN2 / math.expm1(b * median)
         return Timing(family, (b, a), spec)
+    if family == "loglogistic":
+        # S(t) = 1 / (1 + (t / scale)^shape): the scale is the median
+        _only(table, {"shape", "scale_day", "median_day"})
+        if "scale_day" in table and "median_day" in table:
+            raise ValueError("give 'scale_day' or 'median_day' (the same for this family), "
+                             "not both")
+        scale = _positive(table, "scale_day" if "scale_day" in table else "median_day")
+        return Timing(family, (_positive(table, "shape"), scale), spec)
     if family == "piecewise":
         _only(table, {"breaks_day", "rates_per_day"})
         starts, rates = table.get("breaks_day"), table.get("rates_per_day")
@@ -125,7 +133,7 @@ def parse_timing(table):
             raise ValueError("'day' must be a number >= 0")
         return Timing(family, (float(day),), spec)
     raise ValueError(f"family {family!r} is not one of exponential, weibull, lognormal, "
-                     "gompertz, piecewise, fixed")
+                     "gompertz, loglogistic, piecewise, fixed")
 
 
 def fixed(day):
