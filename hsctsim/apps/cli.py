@@ -75,6 +75,9 @@ def _load(name, settings=()):
                    "and the resolved scenarios here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @click.option("--events", is_flag=True, help="With --out: also the long event table (CSV).")
+@click.option("--events-layout", type=click.Choice(["hsctsim", "mstate"]), default="hsctsim",
+              show_default=True, help="mstate: msprep's long layout with at-risk rows and a "
+                                      "transition matrix (multi-state scenarios).")
 @click.option("--plot", is_flag=True, help="With --out: also figures (PNG).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
@@ -85,7 +88,7 @@ def _load(name, settings=()):
               help="Also differences and ratios of each arm against the first, paired.")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
-        events, plot, fmt, settings, compare):
+        events, events_layout, plot, fmt, settings, compare):
     """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
     from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
                          summary_rows, write_summary)
@@ -110,6 +113,14 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             raise UserError(f"{name}: arm '{scenario.name}' given twice")
         loaded[scenario.name] = scenario
     horizon = horizon_days or max(s.horizon_days for s in loaded.values())
+    if any(getattr(s, "kind", None) == "multistate" for s in loaded.values()):
+        from .msrunner import run_command
+
+        return run_command(loaded, patients, seed, horizon, threads, replicates, out_dir,
+                           overwrite, events, events_layout, plot, fmt, compare)
+    if events_layout == "mstate":
+        raise UserError("--events-layout mstate: only for multi-state scenarios "
+                        "(kind = \"multistate\")")
     folder = RunFolder(out_dir, overwrite) if out_dir else None
     total = patients * (1 + replicates) * len(loaded)
     show = sys.stderr.isatty() and total >= PROGRESS_MIN_PATIENTS

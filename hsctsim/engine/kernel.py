@@ -329,6 +329,23 @@ def simulate_into(eng, seed_key, first_patient, horizon, out):
 
 
 @njit(parallel=True, cache=True)
+def simulate_patients_into(eng, seed_key, patients, horizon, out):
+    """Simulate the patients numbered ``patients`` (row ``i`` is patient ``patients[i]``).
+
+    As :func:`simulate_into` for any set of patient indices: a patient's course
+    depends only on the seed and the index, so a cohort split into covariate
+    strata, each simulated with its own engine, keeps every patient's stream.
+    """
+    n, n_proc = out.shape
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        (state, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor,
+         live) = _scratch(n_proc)
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            run_patient(eng, seed_key, patients[i], horizon, -1, out[i], state, y, key, m,
+                        origin, ylow, hlow, exact, n_queued, q_day, q_factor, live)
+
+
+@njit(parallel=True, cache=True)
 def accrued_hazard_into(eng, seed_key, targets, landmarks, acc, dacc):
     """Per patient and target process, the hazard it accrues by its landmark.
 
