@@ -166,6 +166,9 @@ def _sources(table):
     for key, value in table.items():
         if isinstance(value, dict):
             yield from _sources(value)
+        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            for item in value:  # [[transitions]] of a multi-state scenario
+                yield from _sources(item)
         elif key.endswith("source") and value:
             yield value
 
@@ -177,7 +180,7 @@ def _sources(table):
 def scenarios(fmt):
     """List the bundled scenarios with their populations and sources."""
     rows = []
-    for name in bundled_names():
+    for name in bundled_names("all"):
         s = load_scenario(name)
         sources = sorted(set(_sources(s.to_dict())))
         rows.append({"name": name, "title": s.title, "population": s.population,
@@ -201,6 +204,10 @@ def scenarios(fmt):
 def show(scenario, fmt, settings):
     """Show SCENARIO's resolved parameters, after base scenarios and calibration."""
     loaded = _load(scenario, settings)
+    if getattr(loaded, "kind", None) == "multistate":
+        from .msrunner import show_multistate
+
+        return click.echo(show_multistate(loaded, fmt), nl=False)
     point = scenario_point(loaded)
     susceptible = calibrate(point)
     if fmt == "json":
@@ -256,7 +263,7 @@ def check(files, do_calibrate):
     for name in files:
         try:
             scenario = load_scenario(name)
-            if do_calibrate:
+            if do_calibrate and getattr(scenario, "kind", None) != "multistate":
                 calibrate(scenario_point(scenario))
         except ScenarioError as exc:
             click.echo(f"error: {exc}", err=True)

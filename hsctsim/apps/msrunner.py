@@ -222,3 +222,31 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
     if out_dir:
         click.echo(f"results written to {out_dir}", err=True)
 
+
+
+def show_multistate(scenario, fmt="text"):
+    """What ``hsctsim show`` prints for a multi-state scenario."""
+    import json
+
+    from ..model.multistate import layout
+
+    lay = layout(scenario)
+    if fmt == "json":
+        return json.dumps({"resolved_toml": scenario.to_dict(),
+                           "engine_processes": list(lay.process_names)}, indent=1) + "\n"
+    absorbing = ", ".join(scenario.absorbing) or "none"
+    lines = [f"{scenario.name}: {scenario.title}", f"population: {scenario.population}",
+             f"file: {scenario.path}", f"source: {scenario.source}",
+             f"horizon: {scenario.horizon_days:g} days; clock: {scenario.clock}; "
+             f"initial state: {scenario.initial}; max visits: {scenario.max_visits}",
+             f"states: {', '.join(scenario.states)} (absorbing: {absorbing})", ""]
+    for cov in scenario.covariates:
+        mix = ", ".join(f"{lv:g}: {sh:g}" for lv, sh in zip(cov.levels, cov.shares))
+        lines.append(f"covariate {cov.name}: {mix}\n  source: {cov.source}")
+    lines.append("transitions:")
+    for t in scenario.transitions:
+        cure = f", cure fraction {t.cure_fraction:g}" if t.cure_fraction else ""
+        hr = "".join(f", log HR {c} {b:+g}" for c, b in t.log_hr)
+        lines.append(f"  {t.label}: {t.timing.describe()}{cure}{hr}\n    source: {t.source}")
+    lines.append(f"\nengine: {len(lay.process_names)} transition processes")
+    return "\n".join(lines) + "\n"
