@@ -312,6 +312,9 @@ def plot(run_dir, formats, patients):
 
 # Commands with a module of their own register here, one line each
 # (``cli.add_command(module.command)``); such modules import nothing heavy at the top.
+from .predict import predict as _predict  # noqa: E402
+
+cli.add_command(_predict)
 
 
 def main():

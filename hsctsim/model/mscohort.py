@@ -53,6 +53,10 @@ class MultistateCohort:
     def process_names(self):
         return self.layout.process_names
 
+    def day(self, name):
+        """Event days of one transition process (see ``process_names``), ``inf`` where none."""
+        return self.event_day[:, self.process_names.index(name)]
+
     @property
     def states(self):
         return self.scenario.states
