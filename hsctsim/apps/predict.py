@@ -47,7 +47,7 @@ def format_prediction(document):
             cells.append("-" if v["estimate"] is None else
                          f"{100 * v['estimate']:.1f}% ({100 * v['ci95'][0]:.1f}-"
                          f"{100 * v['ci95'][1]:.1f})")
-        rows.append([f"{name} ({ep['kind']})", *cells])
+        rows.append([f"{name.split(':')[-1]} ({ep['kind']})", *cells])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
