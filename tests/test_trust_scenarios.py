@@ -124,13 +124,17 @@ def test_rekey_keeps_fractions_and_refuses_a_changed_point(tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize("text, key, words", [
-    ("[cmv]\ntiming = { family = 'piecewise', breaks_day = [0, nan], rates_per_day = [0.1, 0.2] }\n",
+    ("[cmv]\ntiming = { family = 'piecewise', breaks_day = [0, nan], "
+     "rates_per_day = [0.1, 0.2] }\n",
      "cmv.timing", "'breaks_day'[1] must be a finite number"),
-    ("[cmv]\ntiming = { family = 'piecewise', breaks_day = [0, 10], rates_per_day = [0.1, nan] }\n",
+    ("[cmv]\ntiming = { family = 'piecewise', breaks_day = [0, 10], "
+     "rates_per_day = [0.1, nan] }\n",
      "cmv.timing", "'rates_per_day'[1]"),
-    ("[cmv]\ntiming = { family = 'piecewise', breaks_day = [0, 'x'], rates_per_day = [0.1, 0.2] }\n",
+    ("[cmv]\ntiming = { family = 'piecewise', breaks_day = [0, 'x'], "
+     "rates_per_day = [0.1, 0.2] }\n",
      "cmv.timing", "'breaks_day'[1] must be a finite number"),
-    ("[cmv]\ntiming = { family = 'piecewise', breaks_day = [0, 10], rates_per_day = [0.1, inf] }\n",
+    ("[cmv]\ntiming = { family = 'piecewise', breaks_day = [0, 10], "
+     "rates_per_day = [0.1, inf] }\n",
      "cmv.timing", "'rates_per_day'[1]"),
     ("[graft_failure]\ntiming = { family = 'fixed', day = nan }\n", "graft_failure.timing",
      "'day' must be a finite number"),

@@ -324,9 +324,11 @@ def check(files, do_calibrate):
             (what,) = _load_arms([name]).values()  # exactly what `run` loads and checks
             if do_calibrate:
                 calibrate(scenario_point(what.scenario))
-        except (ScenarioError, click.ClickException) as exc:
-            click.echo(f"error: {exc.format_message() if isinstance(exc, click.ClickException) else exc}",
-                       err=True)
+        except ScenarioError as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed = True
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
             failed = True
         else:
             click.echo(f"ok: {name}")

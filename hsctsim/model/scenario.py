@@ -278,8 +278,9 @@ def shadowed_note(name_or_path):
     text = str(name_or_path)
     if (not looks_like_path(text) and (bundled_dir() / f"{text}.toml").is_file()
             and Path(text).exists()):
-        return (f"{text}: using the bundled scenario; to use the {'folder' if Path(text).is_dir() else 'file'} "
-                f"'{text}' here, write ./{text}")
+        kind = "folder" if Path(text).is_dir() else "file"
+        return (f"{text}: using the bundled scenario; to use the {kind} '{text}' here, "
+                f"write ./{text}")
     return None
 
 
