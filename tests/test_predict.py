@@ -139,7 +139,7 @@ def test_predict_cli():
     assert list(doc["endpoints"]["os"]["at"]) == ["d180", "d365", "d730"]
     table = runner.invoke(cli, ["predict", "ebmt4", "--at", "100", "--history", "recovery=20",
                                 "-n", "2000"])
-    assert table.exit_code == 0 and "occupation:recovery" in table.stdout
+    assert table.exit_code == 0 and "recovery (occupation)" in table.stdout
     bad = runner.invoke(cli, ["predict", "ric", "--at", "100", "--history", "engraftment:15"])
     assert bad.exit_code == 2 and "expected EVENT=DAY" in bad.output
     assert parse_history("a=1, b=2.5") == [("a", 1.0), ("b", 2.5)]

@@ -4,7 +4,7 @@ import json
 
 import click
 
-from .cli import UserError, _load, user_errors
+from .cli import UserError, _load_arms, user_errors
 
 HSCT_ENDPOINTS = ("relapse", "trm", "os")
 
@@ -75,7 +75,7 @@ def format_prediction(document):
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Change one figure first (as for `run`).")
+              help="Change one figure first (as for `run`; the calibration is held).")
 @user_errors
 def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, threads, fmt,
             settings):
@@ -90,12 +90,14 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
     from ..engine.resume import HistoryError
     from ..model.predict import parse_history, predict as run_prediction
 
-    loaded = _load(scenario, settings)
+    (what,) = _load_arms([scenario], settings).values()
+    loaded = what.scenario
     seed = DEFAULT_SEED if seed is None else seed
     days = _days(horizons)
     try:
         events = parse_history(history)
-        cohort = run_prediction(loaded, at_day, events, patients, seed, horizon_days, threads)
+        cohort = run_prediction(loaded, at_day, events, patients, seed, horizon_days, threads,
+                                susceptible=what.susceptible)
     except HistoryError as exc:
         raise UserError(f"--history: {exc}") from None
     except ValueError as exc:

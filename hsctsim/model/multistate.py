@@ -29,7 +29,7 @@ import numpy as np
 
 from ..engine.kernel import GOLDEN, seed_key, simulate_into, simulate_patients_into
 from ..engine.processes import Process, build
-from .scenario import MAX_HORIZON_DAYS, ScenarioError, _Reader
+from .scenario import MAX_HORIZON_DAYS, NAME_PATTERN, ScenarioError, _Reader
 from .timing import TIMING_KEYS, Timing, parse_timing
 
 KIND = "multistate"
@@ -92,7 +92,13 @@ class MultistateScenario:
     transitions: tuple
     notes: str = ""
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    settings: tuple = ()  # the ``--set KEY=VALUE`` changes applied to the file, in order
     kind: str = KIND
+
+    @property
+    def origin(self):
+        """What to blame in an error: the file, or the ``--set`` changes made to it."""
+        return " ".join(f"--set {item}" for item in self.settings) if self.settings else self.path
 
     def ranges(self):
         """No reported ranges (the interface of :class:`~hsctsim.model.scenario.Scenario`)."""
@@ -246,8 +252,9 @@ def parse_multistate(data, path):
     reader = _Reader(path)
     reader.check_keys(data, TOP_KEYS, "")
     name = reader.text(data, "name", "name", _stem(path))
-    if not _SAFE.match(name):
-        reader.fail("name", f"'{name}' is not a safe name (a letter, then letters, digits, _ -)")
+    if not NAME_PATTERN.fullmatch(name):
+        reader.fail("name", f"{name!r} cannot name an arm: use letters, digits, _ and - "
+                    "(at most 64, not starting with -)")
     states, absorbing, initial, max_visits = _parse_states(reader, data)
     covariates = _parse_covariates(reader, data)
     rows = data.get("transitions")

@@ -33,7 +33,7 @@ def parse_history(text):
 
 
 def predict(scenario, at_day, history=(), n_patients=100_000, seed=None, horizon_days=None,
-            threads=None):
+            threads=None, susceptible=None):
     """Simulate patients alive on ``at_day`` with ``history`` behind them.
 
     Parameters
@@ -46,8 +46,8 @@ def predict(scenario, at_day, history=(), n_patients=100_000, seed=None, horizon
         Events before ``at_day`` and their days: HSCT process names
         (``engraftment``, ``agvhd``, ``cgvhd``, ``cmv``, ``relapse``, ...), or, for a
         multi-state scenario, the states entered.
-    n_patients, seed, horizon_days, threads
-        As for :func:`hsctsim.simulate`.
+    n_patients, seed, horizon_days, threads, susceptible
+        As for :func:`hsctsim.simulate` (``susceptible``: HSCT arms only).
 
     Returns
     -------
@@ -76,7 +76,8 @@ def predict(scenario, at_day, history=(), n_patients=100_000, seed=None, horizon
     if getattr(scenario, "kind", None) == "multistate":
         return _predict_multistate(scenario, at_day, history, int(n_patients), seed, horizon,
                                    threads)
-    return _predict_hsct(scenario, at_day, history, int(n_patients), seed, horizon, threads)
+    return _predict_hsct(scenario, at_day, history, int(n_patients), seed, horizon, threads,
+                         susceptible)
 
 
 def _indices(names, history):
@@ -102,12 +103,13 @@ def _run(eng, names, events, at_day, patients, seed, horizon, out):
                        out)
 
 
-def _predict_hsct(scenario, at_day, history, n, seed, horizon, threads):
+def _predict_hsct(scenario, at_day, history, n, seed, horizon, threads, susceptible=None):
     from ..api import _prepare, _threads
     from .cohort import Cohort
     from .hsct import PROCESS_NAMES
 
-    point, horizon, susceptible, eng, _ = _prepare(scenario, n, seed, horizon, None, True, None)
+    point, horizon, susceptible, eng, _ = _prepare(scenario, n, seed, horizon, None, True, None,
+                                                   susceptible)
     events = _indices(PROCESS_NAMES, history)
     out = np.empty((n, len(PROCESS_NAMES)))
     with _threads(threads):
