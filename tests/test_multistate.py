@@ -82,7 +82,7 @@ def test_bundled_ebmt4_loads_with_sources():
     (('rate_per_day = 0.01', 'rate_per_day = -0.01'), "transitions[0].timing", "positive"),
     (('from = "ill"', 'from = "dead"'), "transitions[2].from", "absorbing"),
     (('source = "test"', 'source = ""'), "transitions[0].source", "needs its source"),
-    ((('name = "idm"', 'name = "my model"'), "name", "cannot name an arm"),
+    (('name = "idm"', 'name = "my model"'), "name", "cannot name an arm"),
     (('horizon_days = 400', 'horizon_days = 0'), "horizon_days", "outside"),
     (('title = ', 'colour = "red"\ntitle = '), "colour", "unknown key"),
 ])
