@@ -325,3 +325,34 @@ def test_multistate_user_errors(args, words):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2, result.output
     assert words in result.output and "Traceback" not in result.output
+
+
+def test_replicates_draw_fitted_transitions(tmp_path):
+    """--replicates: each replicate redraws the fitted transitions; ui95 from percentiles."""
+    from hsctsim.apps.msrunner import replicate_scenario, run_multistate
+
+    fit = ('fit = { params = ["log_rate_per_day"], estimate = [-4.6], '
+           'covariance = [[0.04]], n_events = 25 }\n')
+    text = ILLNESS_DEATH.format(a=0.01, b=0.004, clock="reset", horizon=400,
+                                death='{ family = "exponential", rate_per_day = 0.02 }')
+    s = load_scenario(write(tmp_path, text.replace('source = "test"\n',
+                                                   'source = "test"\n' + fit, 1)))
+    assert s.transitions[0].fit["n_events"] == 25 and s.transitions[1].fit is None
+
+    def draw(table, rng):  # the fit's normal on the log rate (as hsctsim fit's draw does)
+        mean, var = table["fit"]["estimate"][0], table["fit"]["covariance"][0][0]
+        return dict(table, timing={"family": "exponential",
+                                   "rate_per_day": math.exp(rng.normal(mean, math.sqrt(var)))})
+
+    one = replicate_scenario(s, np.random.default_rng(1), draw)
+    assert one.transitions[0].timing.params != s.transitions[0].timing.params
+    assert one.transitions[1:] == s.transitions[1:]
+    arms = run_multistate({"idm": s}, 2000, 3, 400.0, replicates=8, draw=draw)
+    again = run_multistate({"idm": s}, 2000, 3, 400.0, replicates=8, draw=draw)
+    assert arms == again
+    at = arms["idm"]["endpoints"]["occupation:ill"]["at"]["d365"]
+    low, high = at["ui95"]
+    assert low < at["estimate"] < high and high - low > at["ci95"][1] - at["ci95"][0]
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "model.toml"), "-n", "100",
+                                      "--replicates", "2"])
+    assert "Traceback" not in result.output

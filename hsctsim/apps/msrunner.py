@@ -15,8 +15,14 @@ CENSORED_NAME = "end_of_follow_up"
 
 
 def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chunk_size=500_000,
-                   on_chunk=None, on_events=None):
+                   on_chunk=None, on_events=None, replicates=0, draw=None):
     """Summarise multi-state arms chunk by chunk.
+
+    With ``replicates``, each replicate draws the parameters of every transition
+    that has a ``fit`` table (written by ``hsctsim fit``) from the fit's asymptotic
+    normal distribution (``draw(transition_table, rng)``, by default
+    ``hsctsim.analysis.fit.draw_transition``) and simulates ``n_patients`` more;
+    the 2.5-97.5 percentiles of the replicates' estimates give ``ui95``.
 
     Returns
     -------
@@ -41,7 +47,46 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
                      "clock": scenario.clock, "states": list(scenario.states),
                      "transitions": [t.label for t in scenario.transitions],
                      "endpoints": tally.summary(), "calibration": {}}
+        if replicates:
+            _add_uncertainty(arms[arm]["endpoints"], scenario, n_patients, seed, horizon_days,
+                             threads, chunk_size, replicates, draw, on_chunk)
     return arms
+
+
+def replicate_scenario(scenario, rng, draw):
+    """The scenario with every fitted transition's parameters drawn once."""
+    from ..model.multistate import parse_multistate
+
+    raw = dict(scenario.raw)
+    raw["transitions"] = [draw(dict(t), rng) if "fit" in t else dict(t)
+                          for t in scenario.raw["transitions"]]
+    return parse_multistate(raw, scenario.path)
+
+
+def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, chunk_size,
+                     replicates, draw, on_chunk):
+    from ..api import _stream_seed, iter_chunks
+    from ..model.scenario import replicate_rng
+
+    if draw is None:
+        from ..analysis.fit import draw_transition as draw
+    days = multistate_days(horizon_days)
+    estimates = {name: [] for name in endpoints}
+    for r in range(replicates):
+        point = replicate_scenario(scenario, replicate_rng(seed, r), draw)
+        tally = MultistateTally(days, horizon_days)
+        for chunk in iter_chunks(point, n_patients, chunk_size, _stream_seed(seed, r), threads,
+                                 horizon_days):
+            tally.add(chunk)
+            if on_chunk is not None:
+                on_chunk(chunk.n_patients)
+        for name, ep in tally.summary().items():
+            estimates[name].append([v["estimate"] if v["estimate"] is not None else np.nan
+                                    for v in ep["at"].values()])
+    for name, ep in endpoints.items():
+        low, high = np.nanpercentile(np.array(estimates[name], float), [2.5, 97.5], axis=0)
+        for (day, value), lo, hi in zip(ep["at"].items(), low, high):
+            value["ui95"] = [round(float(lo), 6), round(float(hi), 6)]
 
 
 def _cell(value, days=False):
@@ -49,8 +94,14 @@ def _cell(value, days=False):
         return "-"
     low, high = value["ci95"]
     if days:
-        return f"{value['estimate']:.1f} ({low:.1f}-{high:.1f})"
-    return f"{100 * value['estimate']:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
+        text = f"{value['estimate']:.1f} ({low:.1f}-{high:.1f})"
+        if "ui95" in value:
+            text += f" [{value['ui95'][0]:.1f}-{value['ui95'][1]:.1f}]"
+        return text
+    text = f"{100 * value['estimate']:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
+    if "ui95" in value:
+        text += f" [{100 * value['ui95'][0]:.1f}-{100 * value['ui95'][1]:.1f}]"
+    return text
 
 
 def _rows(arms, prefix, days=False):
@@ -78,7 +129,9 @@ def format_multistate_table(document):
     names = list(arms)
     text = [f"hsctsim {document['hsctsim_version']}: {document['patients']:,} patients per arm, "
             f"seed {document['seed']}, horizon {document['horizon_days']} days",
-            "estimate (95% CI)", "",
+            "estimate (95% CI)" + (f" [95% range over {document['replicates']} replicates "
+                                   "drawn from the fits' parameter uncertainty]"
+                                   if document.get("replicates") else ""), "",
             "state occupation probability",
             _table(["state", "day", *names], _rows(arms, "occupation:")), "",
             f"restricted mean time in state up to day {document['horizon_days']} (days)",
@@ -191,14 +244,27 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
         raise UserError("multi-state scenarios (kind = \"multistate\") and transplant arms "
                         "cannot share a run: run them apart")
     if replicates:
-        raise UserError("--replicates: not available for multi-state scenarios yet")
+        for arm, s in loaded.items():
+            if not any(t.fit for t in s.transitions):
+                raise UserError(f"--replicates: no transition of {arm} has a fit table (written "
+                                "by `hsctsim fit`) to draw its parameters from")
+            if any(t.fit and not t.fit.get("covariance") for t in s.transitions):
+                raise UserError(f"--replicates: a fit table of {arm} has no covariance")
+        try:
+            from ..analysis.fit import draw_transition as draw
+        except ImportError:
+            raise UserError("--replicates on a multi-state scenario needs `hsctsim fit` "
+                            "(hsctsim.analysis.fit), not in this version") from None
+    else:
+        draw = None
     if compare:
         raise UserError("--compare: not available for multi-state scenarios yet")
     folder = RunFolder(out_dir, overwrite) if out_dir else None
     try:
         writer = EventWriter(folder, events_layout) if events else None
-        arms = run_multistate(loaded, patients, seed, horizon, threads, on_events=writer)
-        document = summary_document(arms, seed, patients, horizon, 0)
+        arms = run_multistate(loaded, patients, seed, horizon, threads, on_events=writer,
+                              replicates=replicates, draw=draw)
+        document = summary_document(arms, seed, patients, horizon, replicates)
         if folder is not None:
             write_summary(folder, document, loaded)
             if plot:
