@@ -300,7 +300,8 @@ def test_ebmt4_runs_from_the_cli(tmp_path):
     assert "state occupation probability" in table.stdout and "recovery_ae" in table.stdout
     out = tmp_path / "run"
     result = runner.invoke(cli, ["run", "ebmt4", "-n", "3000", "--seed", "1", "--format", "json",
-                                 "--out", str(out), "--events", "--events-layout", "mstate"])
+                                 "--out", str(out), "--events", "--events-layout", "mstate",
+                                 "--plot"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     arm = doc["arms"]["ebmt4"]
@@ -313,6 +314,9 @@ def test_ebmt4_runs_from_the_cli(tmp_path):
     assert (out / "events" / "ebmt4.tmat.csv").read_text().splitlines()[1] == \
         "transplant,NA,1,2,NA,3,4"
     assert (out / "summary.csv").read_text().count("ebmt4,occupation:death,") == 7
+    assert (out / "figures" / "ebmt4_state_occupation.png").stat().st_size > 1000
+    again = runner.invoke(cli, ["plot", str(out), "--format", "svg"])
+    assert again.exit_code == 0 and (out / "figures" / "ebmt4_state_occupation.svg").exists()
 
 
 @pytest.mark.parametrize("args, words", [

@@ -387,6 +387,8 @@ def plot(run_dir, formats, patients):
         cohorts[arm] = simulate(scenario, n, document["seed"],
                                 horizon_days=document["horizon_days"],
                                 susceptible=_held_susceptible(document["arms"][arm], path))
+    if any(getattr(c.scenario, "kind", None) == "multistate" for c in cohorts.values()):
+        from .msrunner import write_figures  # noqa: F811 (multi-state runs have their own)
     written = write_figures(cohorts, folder / "figures", formats=formats)
     click.echo(f"{len(written)} figures written to {folder / 'figures'}")
 

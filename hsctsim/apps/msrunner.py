@@ -206,6 +206,7 @@ def write_figures(cohorts, out_dir, formats=("png",)):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for arm, cohort in cohorts.items():
         grid = np.linspace(0.0, cohort.horizon_days, 200)
