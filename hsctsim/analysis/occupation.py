@@ -9,7 +9,7 @@ made it by the day).  Counts and sums add up over chunks, as in
 :class:`hsctsim.analysis.endpoints.Tally`.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtri
@@ -50,7 +50,6 @@ class MultistateTally:
     time_sq: np.ndarray = None  # (S,) squares of the same
     states: tuple = ()
     transitions: tuple = ()
-    extra: dict = field(default_factory=dict)
 
     def add(self, cohort):
         """Count one cohort (or chunk) in."""

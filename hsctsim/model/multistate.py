@@ -24,12 +24,13 @@ stratum's engine and their own random streams.
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..engine.kernel import GOLDEN, seed_key, simulate_into, simulate_patients_into
 from ..engine.processes import Process, build
-from .scenario import MAX_HORIZON_DAYS, NAME_PATTERN, ScenarioError, _Reader
+from .scenario import MAX_HORIZON_DAYS, NAME_PATTERN, _Reader
 from .timing import TIMING_KEYS, Timing, parse_timing
 
 KIND = "multistate"
@@ -251,7 +252,7 @@ def parse_multistate(data, path):
     """
     reader = _Reader(path)
     reader.check_keys(data, TOP_KEYS, "")
-    name = reader.text(data, "name", "name", _stem(path))
+    name = reader.text(data, "name", "name", Path(path).stem)
     if not NAME_PATTERN.fullmatch(name):
         reader.fail("name", f"{name!r} cannot name an arm: use letters, digits, _ and - "
                     "(at most 64, not starting with -)")
@@ -287,12 +288,6 @@ def parse_multistate(data, path):
     except ValueError as exc:
         reader.fail("states.max_visits", str(exc))
     return scenario
-
-
-def _stem(path):
-    from pathlib import Path
-
-    return Path(path).stem
 
 
 # -- unrolling into the engine ----------------------------------------------------------
@@ -556,10 +551,3 @@ def simulate_multistate(scenario, n_patients, seed, horizon_days=None, first_pat
         simulate_patients_into(eng, key, patients[rows], horizon, part)
         out[rows] = part
     return out, covariates
-
-
-def check_scenario(scenario):
-    """Raise :class:`ScenarioError` if a loaded object is not a multi-state scenario."""
-    if not is_multistate(scenario):
-        raise ScenarioError(getattr(scenario, "path", "?"), "kind",
-                            "not a multi-state scenario (kind = \"multistate\")")
