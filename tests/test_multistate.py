@@ -315,6 +315,13 @@ def test_ebmt4_runs_from_the_cli(tmp_path):
         "transplant,NA,1,2,NA,3,4"
     assert (out / "summary.csv").read_text().count("ebmt4,occupation:death,") == 7
     assert (out / "figures" / "ebmt4_state_occupation.png").stat().st_size > 1000
+    plain = tmp_path / "plain"
+    assert runner.invoke(cli, ["run", "ebmt4", "-n", "200", "--out", str(plain),
+                               "--events"]).exit_code == 0
+    rows = (plain / "events" / "ebmt4.csv").read_text().splitlines()
+    assert rows[0] == "patient,from,to,start_day,stop_day"
+    assert all(r.split(",")[1] in load_scenario("ebmt4").states for r in rows[1:])
+    assert any(r.split(",")[2] == "end_of_follow_up" for r in rows[1:])
     again = runner.invoke(cli, ["plot", str(out), "--format", "svg"])
     assert again.exit_code == 0 and (out / "figures" / "ebmt4_state_occupation.svg").exists()
 
