@@ -10,6 +10,7 @@ import click
 from .. import __version__
 from ..api import DEFAULT_SEED, scenario_point
 from ..model.calibrate import calibrate
+from ..model.economics import parse_economics
 from ..model.scenario import ScenarioError, bundled_names, load_scenario, set_value
 
 PROGRESS_MIN_PATIENTS = 300_000  # below this a run takes about a second or less
@@ -49,6 +50,14 @@ def cli():
     """
 
 
+def complete_scenarios(ctx, param, incomplete):
+    """Shell completion of a scenario argument: bundled names, then TOML paths."""
+    from click.shell_completion import CompletionItem
+
+    names = [CompletionItem(n) for n in bundled_names() if n.startswith(incomplete)]
+    return names + [CompletionItem(incomplete, type="file")]
+
+
 def _load(name, settings=()):
     scenario = load_scenario(name)
     for item in settings:
@@ -59,8 +68,18 @@ def _load(name, settings=()):
     return scenario
 
 
-@cli.command()
-@click.argument("scenarios", nargs=-1)
+RUN_EXAMPLES = """\b
+Examples:
+  hsctsim run                                   # all bundled arms, 100,000 patients each
+  hsctsim run mac ric --compare                 # + paired differences against mac
+  hsctsim run ric -n 1000000 --seed 7 --out ric-1m --events --plot
+  hsctsim run ric-1m/scenarios/ric.toml --seed 7  # repeat a run from its folder
+  hsctsim run ric --set agvhd.incidence=0.45 --replicates 20
+"""
+
+
+@cli.command(epilog=RUN_EXAMPLES)
+@click.argument("scenarios", nargs=-1, shell_complete=complete_scenarios)
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
               help="Patients per arm (and per replicate).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
@@ -159,7 +178,7 @@ def _sources(table):
             yield value
 
 
-@cli.command()
+@cli.command(epilog="\b\nExamples:\n  hsctsim scenarios\n  hsctsim scenarios --format json")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @user_errors
@@ -180,8 +199,10 @@ def scenarios(fmt):
                    "  sources:\n" + "".join(f"    - {s}\n" for s in row["sources"]))
 
 
-@cli.command()
-@click.argument("scenario")
+@cli.command(epilog="\b\nExamples:\n  hsctsim show haplo_nk\n"
+                    "  hsctsim show my_arm.toml --format json\n"
+                    "  hsctsim show ric --set agvhd.incidence=0.45")
+@click.argument("scenario", shell_complete=complete_scenarios)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
@@ -235,8 +256,9 @@ def show(scenario, fmt, settings):
         click.echo(f"  source: {iv.source}")
 
 
-@cli.command()
-@click.argument("files", nargs=-1, required=True)
+@cli.command(epilog="\b\nExamples:\n  hsctsim check my_arm.toml\n"
+                    "  hsctsim check configs/*.toml --calibrate")
+@click.argument("files", nargs=-1, required=True, shell_complete=complete_scenarios)
 @click.option("--calibrate", "do_calibrate", is_flag=True,
               help="Also check that the incidences can be reached together (slower).")
 def check(files, do_calibrate):
@@ -245,6 +267,7 @@ def check(files, do_calibrate):
     for name in files:
         try:
             scenario = load_scenario(name)
+            parse_economics(scenario.to_dict(), scenario.path)  # [costs], [utilities], ...
             if do_calibrate:
                 calibrate(scenario_point(scenario))
         except ScenarioError as exc:
@@ -256,7 +279,8 @@ def check(files, do_calibrate):
         sys.exit(2)
 
 
-@cli.command()
+@cli.command(epilog="\b\nExamples:\n  hsctsim plot mac-vs-ric\n"
+                    "  hsctsim plot mac-vs-ric --format svg --format pdf")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--format", "formats", multiple=True, type=click.Choice(["png", "svg", "pdf"]),
               default=("png",), show_default=True, help="Figure formats (repeatable).")
@@ -294,6 +318,8 @@ def plot(run_dir, formats, patients):
 
 # Commands with a module of their own register here, one line each
 # (``cli.add_command(module.command)``); such modules import nothing heavy at the top.
+from .cea import cea as _cea  # noqa: E402  (costs and QALYs)
+cli.add_command(_cea)
 
 
 def main():

@@ -220,7 +220,7 @@ class RunFolder:
 
 def write_summary(folder, document, scenarios):
     """``summary.json``, ``summary.csv``, ``comparisons.csv`` (with comparisons) and
-    ``scenarios/<arm>.json`` into a RunFolder."""
+    ``scenarios/<arm>.json`` and ``.toml`` into a RunFolder."""
     folder.write_text("summary.json", json.dumps(document, indent=1) + "\n")
     folder.write_text("summary.csv", csv_text(summary_rows(document)))
     if document.get("comparisons"):
@@ -230,6 +230,27 @@ def write_summary(folder, document, scenarios):
                     "midpoints": {k: r.mid for k, r in scenario.ranges()},
                     "calibrated_susceptible": document["arms"][arm]["calibration"]}
         folder.write_text(f"scenarios/{arm}.json", json.dumps(resolved, indent=1) + "\n")
+    write_resolved_scenarios(folder, scenarios)
+
+
+def resolved_toml(scenario):
+    """The scenario as one self-contained TOML text (bases merged, --set applied) that
+    ``run``, ``show`` and ``check`` accept: the run can be repeated from its folder."""
+    from ..model.tomlwrite import dumps
+
+    data = {k: v for k, v in scenario.to_dict().items() if k != "base"}
+    data["name"] = scenario.name
+    data = {"name": data.pop("name"), **data}
+    header = (f"Scenario '{scenario.name}' as resolved by hsctsim {__version__} "
+              f"(base scenarios merged in, --set applied).\n"
+              f"Repeat the run: hsctsim run scenarios/{scenario.name}.toml ...")
+    return dumps(data, header)
+
+
+def write_resolved_scenarios(folder, scenarios):
+    """``scenarios/<arm>.toml`` of each arm into a RunFolder."""
+    for arm, scenario in scenarios.items():
+        folder.write_text(f"scenarios/{arm}.toml", resolved_toml(scenario))
 
 
 def _cell(value):
