@@ -1,0 +1,62 @@
+"""Outputs that fit other tools: re-runnable run folders, python -m, completion, --help."""
+
+import json
+import subprocess
+import sys
+import tomllib
+
+import pytest
+from click.testing import CliRunner
+
+from hsctsim.apps.cli import cli, complete_scenarios
+from hsctsim.model.scenario import load_scenario
+from hsctsim.model.tomlwrite import dumps
+
+SMALL = ["-n", "3000", "--seed", "11"]
+
+
+def test_toml_writer_round_trips_scenarios_and_awkward_values():
+    for name in ("mac", "ric", "mst", "haplo_ptcy", "haplo_nk"):
+        data = load_scenario(name).to_dict()
+        assert tomllib.loads(dumps(data, "a header\nof two lines")) == data
+    odd = {"s": 'quote " backslash \\ newline \n tab \t ctrl \x01', "key with space": 1,
+           "f": [1.5, float("inf"), -0.0, [2, 3]], "b": False,
+           "t": {"inline": [{"a": 1}], "deep": {"x": "y"}}, "empty": {}}
+    assert tomllib.loads(dumps(odd)) == odd
+
+
+def test_run_folder_scenarios_rerun_to_the_same_summary(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "first"
+    first = runner.invoke(cli, ["run", "ric", "haplo_nk", *SMALL, "--set",
+                                "agvhd.incidence=0.5", "--out", str(out), "--format", "json"])
+    assert first.exit_code == 0, first.output
+    stored = [str(out / "scenarios" / f"{arm}.toml") for arm in ("ric", "haplo_nk")]
+    again = runner.invoke(cli, ["run", *stored, *SMALL, "--format", "json"])
+    assert again.exit_code == 0, again.output
+    a, b = json.loads(first.stdout), json.loads(again.stdout)
+    assert a["arms"].keys() == b["arms"].keys()
+    for arm in a["arms"]:
+        assert a["arms"][arm]["endpoints"] == b["arms"][arm]["endpoints"]
+        assert a["arms"][arm]["calibration"] == b["arms"][arm]["calibration"]
+    shown = runner.invoke(cli, ["show", stored[1]])
+    assert shown.exit_code == 0 and "haplo_nk" in shown.output
+    assert runner.invoke(cli, ["check", *stored]).exit_code == 0
+
+
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run([sys.executable, "-m", "hsctsim", "--version"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("hsctsim")
+
+
+def test_completion_offers_bundled_names_then_paths():
+    items = complete_scenarios(None, None, "hap")
+    assert [i.value for i in items if i.type == "plain"] == ["haplo_ptcy", "haplo_nk"]
+    assert items[-1].type == "file"
+
+
+@pytest.mark.parametrize("command", ["run", "show", "check", "scenarios", "plot", "cea"])
+def test_every_command_help_has_examples(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Examples:" in result.output
