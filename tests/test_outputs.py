@@ -60,3 +60,43 @@ def test_completion_offers_bundled_names_then_paths():
 def test_every_command_help_has_examples(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0 and "Examples:" in result.output
+
+
+def test_cohort_to_pandas_matches_the_arrays():
+    import numpy as np
+
+    import hsctsim
+
+    cohort = hsctsim.simulate("haplo_nk", 2000, seed=3)
+    frame = cohort.to_pandas()
+    assert len(frame) == 2000 and frame["patient"].iloc[-1] == 1999
+    relapse = cohort.day("relapse")
+    assert np.array_equal(np.isnan(frame["relapse_day"]), ~np.isfinite(relapse))
+    assert np.allclose(frame["relapse_day"].dropna(), relapse[np.isfinite(relapse)])
+    assert list(frame["final_state"].cat.codes) == list(cohort.final_state())
+    assert frame.attrs["seed"] == 3
+    events = cohort.events_to_pandas()
+    assert len(events) == len(cohort.event_table()["patient"])
+    assert set(events["to"].astype(str)) <= set(hsctsim.model.cohort.STATES)
+
+
+def test_events_parquet_equals_csv_and_frames(tmp_path):
+    import pandas as pd
+
+    from hsctsim.apps.frames import summary_frame
+
+    runner = CliRunner()
+    for fmt in ("csv", "parquet"):
+        result = runner.invoke(cli, ["run", "mac", *SMALL, "--out", str(tmp_path / fmt),
+                                     "--events", "--events-format", fmt])
+        assert result.exit_code == 0, result.output
+    csv_events = pd.read_csv(tmp_path / "csv" / "events" / "mac.csv")
+    parquet_events = pd.read_parquet(tmp_path / "parquet" / "events" / "mac.parquet")
+    assert list(parquet_events.columns) == list(csv_events.columns)
+    assert (parquet_events["to"].astype(str).values == csv_events["to"].values).all()
+    assert (parquet_events["patient"].values == csv_events["patient"].values).all()
+    assert abs(parquet_events["stop_day"].values - csv_events["stop_day"].values).max() < 1e-6
+    document = json.loads((tmp_path / "csv" / "summary.json").read_text())
+    frame = summary_frame(document)
+    assert {"arm", "endpoint", "day", "estimate"} <= set(frame.columns)
+    assert frame.equals(pd.read_csv(tmp_path / "csv" / "summary.csv").astype(frame.dtypes))

@@ -93,7 +93,9 @@ Examples:
               help="Write summary.json, summary.csv (and comparisons.csv with --compare) "
                    "and the resolved scenarios here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
-@click.option("--events", is_flag=True, help="With --out: also the long event table (CSV).")
+@click.option("--events", is_flag=True, help="With --out: also the long event table.")
+@click.option("--events-format", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True, help="Event table format (parquet needs pyarrow).")
 @click.option("--plot", is_flag=True, help="With --out: also figures (PNG).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
@@ -104,7 +106,7 @@ Examples:
               help="Also differences and ratios of each arm against the first, paired.")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
-        events, plot, fmt, settings, compare):
+        events, plot, fmt, settings, compare, events_format):
     """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
     from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
                          summary_rows, write_summary)
@@ -129,7 +131,13 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             raise UserError(f"{name}: arm '{scenario.name}' given twice")
         loaded[scenario.name] = scenario
     horizon = horizon_days or max(s.horizon_days for s in loaded.values())
-    folder = RunFolder(out_dir, overwrite) if out_dir else None
+    if events and events_format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UserError("--events-format parquet needs pyarrow "
+                            "(pip install 'hsctsim[parquet]')") from None
+    folder = RunFolder(out_dir, overwrite, events_format) if out_dir else None
     total = patients * (1 + replicates) * len(loaded)
     show = sys.stderr.isatty() and total >= PROGRESS_MIN_PATIENTS
     try:

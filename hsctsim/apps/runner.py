@@ -169,8 +169,9 @@ class RunFolder:
     refused unless ``overwrite``.
     """
 
-    def __init__(self, path, overwrite=False):
+    def __init__(self, path, overwrite=False, events_format="csv"):
         self.path = Path(path)
+        self.events_format = events_format
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             if not overwrite:
                 raise FileExistsError(f"{self.path} exists and is not empty "
@@ -191,7 +192,10 @@ class RunFolder:
         return target
 
     def append_events(self, arm, cohort):
-        """Append a chunk's long event table to ``events/<arm>.csv``."""
+        """Append a chunk's long event table to ``events/<arm>.csv`` (or ``.parquet``)."""
+        if self.events_format == "parquet":
+            self._append_parquet(arm, cohort)
+            return
         if arm not in self._events:
             (self.tmp / "events").mkdir(exist_ok=True)
             fh = open(self.tmp / "events" / f"{arm}.csv", "w", newline="")
@@ -204,6 +208,30 @@ class RunFolder:
                    names[table["to_state"]].tolist(), table["start_day"].tolist(),
                    table["stop_day"].tolist())
         self._events[arm].write("".join(map("%d,%s,%s,%.6f,%.6f\n".__mod__, rows)))
+
+    def _append_parquet(self, arm, cohort):
+        """One row group per chunk; states as dictionary-encoded strings (small, and
+        read back by pandas as categoricals)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = cohort.event_table()
+        states = pa.array(STATES)
+        columns = {
+            "patient": pa.array(table["patient"]),
+            "from": pa.DictionaryArray.from_arrays(pa.array(table["from_state"], pa.int16()),
+                                                   states),
+            "to": pa.DictionaryArray.from_arrays(pa.array(table["to_state"], pa.int16()),
+                                                 states),
+            "start_day": pa.array(table["start_day"]),
+            "stop_day": pa.array(table["stop_day"]),
+        }
+        batch = pa.table(columns)
+        if arm not in self._events:
+            (self.tmp / "events").mkdir(exist_ok=True)
+            self._events[arm] = pq.ParquetWriter(self.tmp / "events" / f"{arm}.parquet",
+                                                 batch.schema, compression="zstd")
+        self._events[arm].write_table(batch)
 
     def commit(self):
         for fh in self._events.values():
