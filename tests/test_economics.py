@@ -274,3 +274,14 @@ def test_cea_command_table_json_and_errors(tmp_path):
     for name in ("cea.json", "cea.csv", "ce_plane.csv", "ceac.csv", "figures/ce_plane.png",
                  "figures/ceac.png", "scenarios/mac.toml", "scenarios/ric.toml"):
         assert (folder / name).is_file(), name
+
+
+def test_ranged_figures_midpoint_and_shared_draws():
+    mac, ric = (economics_of(load_scenario(n)) for n in ("mac", "ric"))
+    assert mac.cost("agvhd_onset") == pytest.approx(0.5 * (20286 + 24426))
+    a, b = mac.draw(7, 3), ric.draw(7, 3)
+    drawn = a.cost("agvhd_onset")
+    assert 20286 <= drawn <= 24426 and drawn == b.cost("agvhd_onset")  # shared by the arms
+    assert a.cost("transplant") == mac.cost("transplant")  # points stay
+    assert mac.draw(7, 4).cost("agvhd_onset") != drawn
+    assert 28 <= a.duration("agvhd_active_days") <= 56

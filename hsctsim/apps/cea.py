@@ -43,7 +43,8 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     wtp : sequence of float
         Willingness-to-pay per QALY for the net monetary benefit.
     replicates : int
-        Cohorts drawing every ranged figure from its range: the CE plane and CEAC.
+        Cohorts drawing every ranged figure from its range (clinical figures and
+        ranged costs, utilities and durations): the CE plane and CEAC.
 
     Returns
     -------
@@ -77,12 +78,14 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
                                     "missing: --lifetime needs a [lifetime] table")
 
     def tally_arms(replicate, n, calibration_patients=None):
+        figures = econ if replicate is None else {
+            arm: e.draw(seed, replicate) for arm, e in econ.items()}
         tallies = {arm: ArmTally() for arm in names}
         streams = [iter_chunks(s, n, chunk_size, seed, threads, horizon, replicate,
                                calibration_patients=calibration_patients)
                    for s in scenarios.values()]
         for chunks in zip(*streams):
-            values = {arm: cohort_values(c, econ[arm], discount, tails[arm])
+            values = {arm: cohort_values(c, figures[arm], discount, tails[arm])
                       for arm, c in zip(names, chunks)}
             for arm in names:
                 tallies[arm].add(values[arm], values[names[0]] if arm != names[0] else None)

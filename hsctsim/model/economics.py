@@ -30,7 +30,9 @@ of an interval ``[a, b)`` is ``G(b) - G(a)`` with ``G`` the integral of the disc
 factor, so a cohort of 10^6 is a handful of numpy operations per chunk.
 """
 
+import dataclasses
 import math
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,10 +64,22 @@ MAX_AGE_YEARS = 120
 
 @dataclass(frozen=True)
 class Figure:
-    """A number and where it comes from."""
+    """A number (or a reported range ``(low, high)``) and where it comes from."""
 
     value: object
     source: str
+
+    @property
+    def point(self):
+        """The number, or the midpoint of a range."""
+        if isinstance(self.value, tuple) and len(self.value) == 2 and not isinstance(
+                self.value[0], tuple):
+            return 0.5 * (self.value[0] + self.value[1])
+        return self.value
+
+    @property
+    def is_range(self):
+        return isinstance(self.value, tuple) and self.point != self.value
 
 
 @dataclass(frozen=True)
@@ -80,13 +94,35 @@ class Economics:
     lifetime: dict | None  # age_years, male_fraction, excess_mortality -> Figure; life_table
 
     def cost(self, name):
-        return float(self.costs[name].value) if name in self.costs else 0.0
+        return float(self.costs[name].point) if name in self.costs else 0.0
 
     def utility(self, name):
-        return float(self.utilities[name].value) if name in self.utilities else 0.0
+        return float(self.utilities[name].point) if name in self.utilities else 0.0
 
     def duration(self, name):
-        return float(self.durations[name].value) if name in self.durations else 0.0
+        return float(self.durations[name].point) if name in self.durations else 0.0
+
+    def draw(self, seed, replicate):
+        """A copy with every ranged figure drawn uniformly from its range.
+
+        Each figure has its own stream keyed by (seed, replicate, section.key), so
+        arms that share a figure draw the same value in a replicate (the arms differ
+        only where their figures differ, as a probabilistic analysis needs).
+        """
+        def drawn(section, table):
+            out = {}
+            for key, fig in table.items():
+                if fig.is_range:
+                    tag = zlib.crc32(f"{section}.{key}".encode())
+                    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+                        [int(seed) % 2**63, int(replicate), tag])))
+                    fig = Figure(float(rng.uniform(*fig.value)), fig.source)
+                out[key] = fig
+            return out
+
+        return dataclasses.replace(self, costs=drawn("costs", self.costs),
+                                   utilities=drawn("utilities", self.utilities),
+                                   durations=drawn("durations", self.durations))
 
     def sources(self):
         """``(section.key, value, source)`` of every figure, in order."""
@@ -103,7 +139,8 @@ def _fail(path, key, problem):
     raise ScenarioError(path, key, problem)
 
 
-def _figure(path, table, section, key, low=0.0, high=math.inf, required=True):
+def _figure(path, table, section, key, low=0.0, high=math.inf, required=True,
+            ranged=True):
     where = f"{section}.{key}"
     item = table.get(key)
     if item is None:
@@ -120,11 +157,22 @@ def _figure(path, table, section, key, low=0.0, high=math.inf, required=True):
     if not isinstance(source, str) or not source.strip():
         _fail(path, f"{where}.source", "every number needs its source")
     value = item.get("value")
+    if ranged and isinstance(value, list):
+        if len(value) != 2:
+            _fail(path, f"{where}.value", f"a range is [low, high], got {len(value)} values")
+        lo, hi = (_number(path, f"{where}.value", v, low, high) for v in value)
+        if lo > hi:
+            _fail(path, f"{where}.value", f"range low {lo:g} is above its high {hi:g}")
+        return Figure((lo, hi), source)
+    return Figure(_number(path, f"{where}.value", value, low, high), source)
+
+
+def _number(path, where, value, low, high):
     if isinstance(value, bool) or not isinstance(value, int | float):
-        _fail(path, f"{where}.value", f"must be a number, not {type(value).__name__}")
+        _fail(path, where, f"must be a number, not {type(value).__name__}")
     if not low <= value <= high or math.isnan(value):
-        _fail(path, f"{where}.value", f"{value:g} is outside [{low:g}, {high:g}]")
-    return Figure(float(value), source)
+        _fail(path, where, f"{value:g} is outside [{low:g}, {high:g}]")
+    return float(value)
 
 
 def _check_keys(path, table, section, allowed):
@@ -205,8 +253,10 @@ def parse_economics(data, path):
         name = table.get("life_table")
         if name not in LIFE_TABLES:
             _fail(path, "lifetime.life_table", f"'{name}' is not one of {sorted(LIFE_TABLES)}")
-        lifetime = {"age_years": _figure(path, table, "lifetime", "age_years", 0.0, 110.0),
-                    "male_fraction": _figure(path, table, "lifetime", "male_fraction", 0.0, 1.0),
+        lifetime = {"age_years": _figure(path, table, "lifetime", "age_years", 0.0, 110.0,
+                                         ranged=False),
+                    "male_fraction": _figure(path, table, "lifetime", "male_fraction", 0.0, 1.0,
+                                             ranged=False),
                     "excess_mortality": _excess_mortality(path, table),
                     "life_table": name}
     return Economics(currency.strip(), price_year, costs, utilities, durations, lifetime)
