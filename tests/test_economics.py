@@ -221,6 +221,10 @@ def test_run_cea_is_paired_and_chunk_invariant():
     inc = doc["increments"]["ric"]
     diff = doc["arms"]["ric"]["costs"]["mean"] - doc["arms"]["mac"]["costs"]["mean"]
     assert inc["costs"]["mean"] == pytest.approx(diff, abs=1e-3)
+    if isinstance(inc["icer"], float):
+        assert inc["quadrant"] == ("NE" if inc["qalys"]["mean"] > 0 else "SW")
+    else:
+        assert inc["quadrant"] == inc["icer"]
     nmb = 100_000 * inc["qalys"]["mean"] - inc["costs"]["mean"]
     assert inc["nmb"]["100000"]["mean"] == pytest.approx(nmb, abs=0.5)
     # paired intervals are narrower than those of two independent means

@@ -109,6 +109,9 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
             "versus": names[0],
             **{m: _interval(*t.increment(m)) for m in ("costs", "life_years", "qalys")},
             "icer": round(ratio, 2) if isinstance(ratio, float) else ratio,
+            # where the point lies on the CE plane; in the south-west the ratio is the
+            # saving per QALY given up
+            "quadrant": ("NE" if mq > 0 else "SW") if isinstance(ratio, float) else ratio,
             "icer_ci95": [round(v, 2) for v in fieller] if fieller else None,
             "nmb": {f"{w:g}": _interval(*nmb_increment(t, w)) for w in wtp},
         }
@@ -201,7 +204,8 @@ def _icer(inc):
     if value is None or isinstance(value, str):
         return value or "-"
     ci = inc["icer_ci95"]
-    return f"{value:,.0f}" + (f" ({ci[0]:,.0f} to {ci[1]:,.0f})" if ci else " (CI unbounded)")
+    text = f"{value:,.0f}" + (f" ({ci[0]:,.0f} to {ci[1]:,.0f})" if ci else " (CI unbounded)")
+    return text + (" SW: saved per QALY lost" if inc.get("quadrant") == "SW" else "")
 
 
 def _table(rows):
@@ -284,7 +288,7 @@ Examples:
   hsctsim cea haplo_ptcy haplo_nk --lifetime       # + life table after the window
   hsctsim cea mac ric --discount 0.035 --discounting annual --wtp 20000,30000
   hsctsim cea mac ric --replicates 50 -n 20000 --out cea-mac-ric   # CE plane, CEAC
-  hsctsim cea haplo_ptcy haplo_nk --set costs.nk_infusion.value=60000
+  hsctsim cea haplo_ptcy haplo_nk --set 'costs.nk_infusion={ value = 60000, source = "what-if" }'
 """
 
 
@@ -315,7 +319,8 @@ def _scenario_names(ctx, param, incomplete):
               help="Cohorts drawing each figure from its reported range: CE plane, CEAC.")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Change one figure, e.g. costs.transplant.value=250000 (repeatable).")
+              help="Change one figure, e.g. costs.transplant.value=250000 (repeatable; every "
+                   "arm; a new figure needs its source: KEY={ value = ..., source = \"...\" }).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Write cea.json, cea.csv (with --replicates: ce_plane.csv, ceac.csv, "
                    "figures/) and the resolved scenarios here.")
