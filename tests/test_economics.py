@@ -1,5 +1,6 @@
 """Costs, QALYs and cost-effectiveness: closed forms, hand-computed cases, pairing."""
 
+import json
 import math
 
 import numpy as np
@@ -289,3 +290,24 @@ def test_ranged_figures_midpoint_and_shared_draws():
     assert a.cost("transplant") == mac.cost("transplant")  # points stay
     assert mac.draw(7, 4).cost("agvhd_onset") != drawn
     assert 28 <= a.duration("agvhd_active_days") <= 56
+
+
+def test_cea_what_ifs_of_costs_and_of_the_course():
+    runner = CliRunner()
+    base = ["cea", "mac", "ric", "-n", "1000", "--format", "json"]
+    plain = json.loads(runner.invoke(cli, base).stdout)
+    cheaper = runner.invoke(cli, [*base, "--set", "costs.transplant.value=231827",
+                                  "--replicates", "1"])
+    assert cheaper.exit_code == 0, cheaper.output
+    doc = json.loads(cheaper.stdout)
+    for arm in ("mac", "ric"):  # the same patients, 100,000 less each
+        assert doc["arms"][arm]["costs"]["mean"] == pytest.approx(
+            plain["arms"][arm]["costs"]["mean"] - 100_000, abs=0.01)
+        assert doc["arms"][arm]["qalys"] == plain["arms"][arm]["qalys"]
+    course = json.loads(runner.invoke(cli, [*base, "--set",
+                                            "ric:effects.cgvhd_on_relapse.hr=0.3"]).stdout)
+    assert course["arms"]["mac"] == plain["arms"]["mac"]
+    assert course["arms"]["ric"]["qalys"]["mean"] > plain["arms"]["ric"]["qalys"]["mean"]
+    refused = runner.invoke(cli, [*base, "--set", "effects.cgvhd_on_relapse.hr=0.3",
+                                  "--replicates", "1"])
+    assert refused.exit_code == 2 and "--recalibrate" in refused.output

@@ -6,6 +6,7 @@ per-patient discounted costs and QALYs, and returns the document that ``cea.json
 holds.  The click command below is a thin shell over it.
 """
 
+import dataclasses
 import json
 import sys
 
@@ -23,7 +24,7 @@ def _interval(mean, ci):
 
 def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifetime=False,
             wtp=DEFAULT_WTP, replicates=0, threads=None, chunk_size=DEFAULT_CHUNK,
-            on_chunk=None):
+            on_chunk=None, susceptible=None):
     """Cost-effectiveness of arms against the first.
 
     Parameters
@@ -45,6 +46,9 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     replicates : int
         Cohorts drawing every ranged figure from its range (clinical figures and
         ranged costs, utilities and durations): the CE plane and CEAC.
+    susceptible : dict of str to dict, optional
+        Per arm, the susceptible fractions of its midpoint cohort (a what-if that
+        holds another calibration, see :func:`hsctsim.what_if`).
 
     Returns
     -------
@@ -81,9 +85,11 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
         figures = econ if replicate is None else {
             arm: e.draw(seed, replicate) for arm, e in econ.items()}
         tallies = {arm: ArmTally() for arm in names}
+        given = (susceptible or {}) if replicate is None else {}
         streams = [iter_chunks(s, n, chunk_size, seed, threads, horizon, replicate,
-                               calibration_patients=calibration_patients)
-                   for s in scenarios.values()]
+                               calibration_patients=calibration_patients,
+                               susceptible=given.get(arm))
+                   for arm, s in scenarios.items()]
         for chunks in zip(*streams):
             values = {arm: cohort_values(c, figures[arm], discount, tails[arm])
                       for arm, c in zip(names, chunks)}
@@ -271,6 +277,15 @@ def write_cea(folder, doc, scenarios):
     write_resolved_scenarios(folder, scenarios)
 
 
+def _is_economic(setting):
+    """Whether a ``--set [ARM:]KEY=VALUE`` changes an economic table only."""
+    from ..model.economics import SECTIONS
+
+    key = setting.partition("=")[0]
+    key = key.partition(":")[2] if ":" in key else key
+    return key.strip().split(".")[0] in SECTIONS
+
+
 def _wtp_list(ctx, param, value):
     try:
         out = tuple(float(v) for v in value.split(",") if v.strip())
@@ -318,9 +333,13 @@ def _scenario_names(ctx, param, incomplete):
 @click.option("--replicates", type=click.IntRange(0), default=0, show_default=True,
               help="Cohorts drawing each figure from its reported range: CE plane, CEAC.")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Change one figure, e.g. costs.transplant.value=250000 (repeatable; every "
-                   "arm; a new figure needs its source: KEY={ value = ..., source = \"...\" }).")
+@click.option("--set", "settings", multiple=True, metavar="[ARM:]KEY=VALUE",
+              help="Change one figure, e.g. costs.transplant.value=250000 (repeatable; "
+                   "every arm, or ARM:KEY=VALUE one; a new figure needs its source: "
+                   "KEY={ value = ..., source = \"...\" }). Clinical figures as for `run`.")
+@click.option("--recalibrate", is_flag=True,
+              help="With --set of a clinical figure: solve every incidence again (as for "
+                   "`run`).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Write cea.json, cea.csv (with --replicates: ce_plane.csv, ceac.csv, "
                    "figures/) and the resolved scenarios here.")
@@ -328,13 +347,13 @@ def _scenario_names(ctx, param, incomplete):
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
 def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp, replicates,
-        threads, settings, out_dir, overwrite, fmt):
+        threads, settings, recalibrate, out_dir, overwrite, fmt):
     """Costs, life years and QALYs of ARMS, and cost-effectiveness against the first.
 
     ARMS are bundled scenario names or TOML paths with [costs], [utilities] and
     [durations]; all arms get the same seed, so the increments are paired.
     """
-    from .cli import UserError, _load, user_errors
+    from .cli import UserError, _load_arms, user_errors
 
     @user_errors
     def body():
@@ -342,14 +361,22 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
         from ..model.economics import Discount
         from .runner import RunFolder, csv_text
 
+        from ..model.whatif import HELD
+
         if len(arms) < 2:
             raise UserError("cea needs two arms or more (the first is the reference)")
-        loaded = {}
-        for name in arms:
-            scenario = _load(name, settings)
-            if scenario.name in loaded:
-                raise UserError(f"{name}: arm '{scenario.name}' given twice")
-            loaded[scenario.name] = scenario
+        what_ifs = _load_arms(arms, settings, recalibrate)
+        # costs and utilities leave the course alone: nothing to hold or solve again
+        clinical = [s for s in settings if not _is_economic(s)]
+        if not clinical:
+            what_ifs = {arm: dataclasses.replace(w, susceptible=None)
+                        for arm, w in what_ifs.items()}
+        if replicates and clinical and any(w.mode == HELD for w in what_ifs.values()):
+            raise UserError("--replicates with a --set of a clinical figure: each replicate "
+                            "solves its draw again, which a held what-if does not; add "
+                            "--recalibrate, or leave out --replicates")
+        loaded = {arm: w.scenario for arm, w in what_ifs.items()}
+        held = {arm: w.susceptible for arm, w in what_ifs.items() if w.susceptible}
         folder = RunFolder(out_dir, overwrite) if out_dir else None
         try:
             total = patients * (1 + replicates) * len(loaded)
@@ -358,7 +385,7 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                                    hidden=not show) as bar:
                 doc = run_cea(loaded, patients, DEFAULT_SEED if seed is None else seed,
                               horizon_days, Discount(discount, discounting), lifetime, wtp,
-                              replicates, threads, on_chunk=bar.update)
+                              replicates, threads, on_chunk=bar.update, susceptible=held)
             if folder is not None:
                 write_cea(folder, doc, loaded)
                 folder.commit()
