@@ -28,8 +28,10 @@ def test_toml_writer_round_trips_scenarios_and_awkward_values():
 def test_run_folder_scenarios_rerun_to_the_same_summary(tmp_path):
     runner = CliRunner()
     out = tmp_path / "first"
+    # a recalibrated what-if: the stored scenario is calibrated afresh, as the run was
     first = runner.invoke(cli, ["run", "ric", "haplo_nk", *SMALL, "--set",
-                                "agvhd.incidence=0.5", "--out", str(out), "--format", "json"])
+                                "agvhd.incidence=0.5", "--recalibrate", "--out", str(out),
+                                "--format", "json"])
     assert first.exit_code == 0, first.output
     stored = [str(out / "scenarios" / f"{arm}.toml") for arm in ("ric", "haplo_nk")]
     again = runner.invoke(cli, ["run", *stored, *SMALL, "--format", "json"])
@@ -39,6 +41,12 @@ def test_run_folder_scenarios_rerun_to_the_same_summary(tmp_path):
     for arm in a["arms"]:
         assert a["arms"][arm]["endpoints"] == b["arms"][arm]["endpoints"]
         assert a["arms"][arm]["calibration"] == b["arms"][arm]["calibration"]
+    # a held what-if says so in the file's header
+    held = tmp_path / "held"
+    assert runner.invoke(cli, ["run", "ric", *SMALL, "--set", "effects.cmv_on_trm.hr=3",
+                               "--out", str(held)]).exit_code == 0
+    assert "held the unmodified arm's baseline hazards" in (
+        held / "scenarios" / "ric.toml").read_text()
     shown = runner.invoke(cli, ["show", stored[1]])
     assert shown.exit_code == 0 and "haplo_nk" in shown.output
     assert runner.invoke(cli, ["check", *stored]).exit_code == 0

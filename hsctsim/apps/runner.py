@@ -264,10 +264,12 @@ def write_summary(folder, document, scenarios):
                     "midpoints": {k: r.mid for k, r in scenario.ranges()},
                     "calibrated_susceptible": document["arms"][arm]["calibration"]}
         folder.write_text(f"scenarios/{arm}.json", json.dumps(resolved, indent=1) + "\n")
-    write_resolved_scenarios(folder, scenarios)
+    held = {arm for arm, a in document["arms"].items()
+            if a.get("what_if", {}).get("calibration") == "held"}
+    write_resolved_scenarios(folder, scenarios, held)
 
 
-def resolved_toml(scenario):
+def resolved_toml(scenario, held=False):
     """The scenario as one self-contained TOML text (bases merged, --set applied) that
     ``run``, ``show`` and ``check`` accept: the run can be repeated from its folder."""
     from ..model.tomlwrite import dumps
@@ -278,13 +280,18 @@ def resolved_toml(scenario):
     header = (f"Scenario '{scenario.name}' as resolved by hsctsim {__version__} "
               f"(base scenarios merged in, --set applied).\n"
               f"Repeat the run: hsctsim run scenarios/{scenario.name}.toml ...")
+    if held:
+        header += ("\nThe run held the unmodified arm's baseline hazards (a what-if, see "
+                   "scenarios/" f"{scenario.name}.json);\nthis file is calibrated afresh "
+                   "when run, as the run would have been with --recalibrate.")
     return dumps(data, header)
 
 
-def write_resolved_scenarios(folder, scenarios):
-    """``scenarios/<arm>.toml`` of each arm into a RunFolder."""
+def write_resolved_scenarios(folder, scenarios, held=()):
+    """``scenarios/<arm>.toml`` of each arm into a RunFolder (``held``: arms run as
+    what-ifs holding another calibration, said in the file's header)."""
     for arm, scenario in scenarios.items():
-        folder.write_text(f"scenarios/{arm}.toml", resolved_toml(scenario))
+        folder.write_text(f"scenarios/{arm}.toml", resolved_toml(scenario, arm in held))
 
 
 def _cell(value):
