@@ -73,13 +73,13 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
                                 f"{e.currency} {e.price_year} differs from {names[0]}'s "
                                 f"{first.currency} {first.price_year}")
     horizon = float(horizon_days or max(s.horizon_days for s in scenarios.values()))
-    tails = {arm: economics_tail(e, horizon, discount) if lifetime else None
-             for arm, e in econ.items()}
     if lifetime:
         for arm, e in econ.items():
             if e.lifetime is None:
                 raise ScenarioError(scenarios[arm].path, "lifetime",
                                     "missing: --lifetime needs a [lifetime] table")
+    tails = {arm: economics_tail(e, horizon, discount) if lifetime else None
+             for arm, e in econ.items()}
 
     def tally_arms(replicate, n, calibration_patients=None):
         figures = econ if replicate is None else {
