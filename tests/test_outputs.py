@@ -89,7 +89,8 @@ def test_cohort_to_pandas_matches_the_arrays():
 
 
 def test_events_parquet_equals_csv_and_frames(tmp_path):
-    import pandas as pd
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
 
     from hsctsim.apps.frames import summary_frame
 
