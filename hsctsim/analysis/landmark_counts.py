@@ -130,8 +130,10 @@ def simulate_counted_into(eng, seed_key, first_patient, horizon, out, members, c
         bins = np.empty(n_proc, np.int64)
         block = diff[b]
         for i in range(b * PATIENTS_PER_BLOCK, min(n, (b + 1) * PATIENTS_PER_BLOCK)):
+            # as simulate_into calls it: a fresh course (no resumed start)
             run_patient(eng, seed_key, first_patient + i, horizon, -1, out[i], state, y, key, m,
-                        origin, ylow, hlow, exact, n_queued, q_day, q_factor, live)
+                        origin, ylow, hlow, exact, n_queued, q_day, q_factor, live, 0.0, state,
+                        origin, m, y)
             _count_patient(out, i, members, chimerism_cols, graft, grid, bins, block)
 
 

@@ -31,7 +31,8 @@ def landmark_days(horizon_days):
 
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
-             compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None):
+             compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
+             susceptible=None):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -56,6 +57,10 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     on_events : callable, optional
         Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables),
         valid during the call only (the next chunk is simulated into the same array).
+    susceptible : dict of str to dict, optional
+        Per arm, the susceptible fractions of its midpoint cohort (a what-if that
+        holds another calibration, see :func:`hsctsim.what_if`); an arm not given
+        or given None is calibrated.  Replicates always calibrate their draws.
 
     Returns
     -------
@@ -67,11 +72,12 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     days = landmark_days(horizon_days)
     names = list(scenarios)
     tallies = {arm: Tally(days) for arm in names}
+    given = susceptible or {}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
     # nothing below keeps a chunk past its turn: each arm's chunks may share one array
     streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days,
-                           tally=tallies[arm], reuse_buffer=True)
+                           susceptible=given.get(arm), tally=tallies[arm], reuse_buffer=True)
                for arm, s in scenarios.items()]
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
@@ -132,7 +138,8 @@ def _by_day(sections):
     for arm, data in sections.items():
         for name, ep in data["endpoints"].items():
             for day, v in ep["at"].items():
-                yield arm, name, ep["kind"], int(day[1:]), v
+                number = float(day[1:])  # d30; a multi-state horizon may be d3652.5
+                yield arm, name, ep["kind"], int(number) if number.is_integer() else number, v
 
 
 def summary_rows(document):
@@ -171,8 +178,9 @@ class RunFolder:
     refused unless ``overwrite``.
     """
 
-    def __init__(self, path, overwrite=False):
+    def __init__(self, path, overwrite=False, events_format="csv"):
         self.path = Path(path)
+        self.events_format = events_format
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             if not overwrite:
                 raise FileExistsError(f"{self.path} exists and is not empty "
@@ -193,7 +201,10 @@ class RunFolder:
         return target
 
     def append_events(self, arm, cohort):
-        """Append a chunk's long event table to ``events/<arm>.csv``."""
+        """Append a chunk's long event table to ``events/<arm>.csv`` (or ``.parquet``)."""
+        if self.events_format == "parquet":
+            self._append_parquet(arm, cohort)
+            return
         if arm not in self._events:
             (self.tmp / "events").mkdir(exist_ok=True)
             fh = open(self.tmp / "events" / f"{arm}.csv", "w", newline="")
@@ -206,6 +217,30 @@ class RunFolder:
                    names[table["to_state"]].tolist(), table["start_day"].tolist(),
                    table["stop_day"].tolist())
         self._events[arm].write("".join(map("%d,%s,%s,%.6f,%.6f\n".__mod__, rows)))
+
+    def _append_parquet(self, arm, cohort):
+        """One row group per chunk; states as dictionary-encoded strings (small, and
+        read back by pandas as categoricals)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = cohort.event_table()
+        states = pa.array(STATES)
+        columns = {
+            "patient": pa.array(table["patient"]),
+            "from": pa.DictionaryArray.from_arrays(pa.array(table["from_state"], pa.int16()),
+                                                   states),
+            "to": pa.DictionaryArray.from_arrays(pa.array(table["to_state"], pa.int16()),
+                                                 states),
+            "start_day": pa.array(table["start_day"]),
+            "stop_day": pa.array(table["stop_day"]),
+        }
+        batch = pa.table(columns)
+        if arm not in self._events:
+            (self.tmp / "events").mkdir(exist_ok=True)
+            self._events[arm] = pq.ParquetWriter(self.tmp / "events" / f"{arm}.parquet",
+                                                 batch.schema, compression="zstd")
+        self._events[arm].write_table(batch)
 
     def commit(self):
         for fh in self._events.values():
@@ -222,7 +257,7 @@ class RunFolder:
 
 def write_summary(folder, document, scenarios):
     """``summary.json``, ``summary.csv``, ``comparisons.csv`` (with comparisons) and
-    ``scenarios/<arm>.json`` into a RunFolder."""
+    ``scenarios/<arm>.json`` and ``.toml`` into a RunFolder."""
     folder.write_text("summary.json", json.dumps(document, indent=1) + "\n")
     folder.write_text("summary.csv", csv_text(summary_rows(document)))
     if document.get("comparisons"):
@@ -232,6 +267,34 @@ def write_summary(folder, document, scenarios):
                     "midpoints": {k: r.mid for k, r in scenario.ranges()},
                     "calibrated_susceptible": document["arms"][arm]["calibration"]}
         folder.write_text(f"scenarios/{arm}.json", json.dumps(resolved, indent=1) + "\n")
+    held = {arm for arm, a in document["arms"].items()
+            if a.get("what_if", {}).get("calibration") == "held"}
+    write_resolved_scenarios(folder, scenarios, held)
+
+
+def resolved_toml(scenario, held=False):
+    """The scenario as one self-contained TOML text (bases merged, --set applied) that
+    ``run``, ``show`` and ``check`` accept: the run can be repeated from its folder."""
+    from ..model.tomlwrite import dumps
+
+    data = {k: v for k, v in scenario.to_dict().items() if k != "base"}
+    data["name"] = scenario.name
+    data = {"name": data.pop("name"), **data}
+    header = (f"Scenario '{scenario.name}' as resolved by hsctsim {__version__} "
+              f"(base scenarios merged in, --set applied).\n"
+              f"Repeat the run: hsctsim run scenarios/{scenario.name}.toml ...")
+    if held:
+        header += ("\nThe run held the unmodified arm's baseline hazards (a what-if, see "
+                   "scenarios/" f"{scenario.name}.json);\nthis file is calibrated afresh "
+                   "when run, as the run would have been with --recalibrate.")
+    return dumps(data, header)
+
+
+def write_resolved_scenarios(folder, scenarios, held=()):
+    """``scenarios/<arm>.toml`` of each arm into a RunFolder (``held``: arms run as
+    what-ifs holding another calibration, said in the file's header)."""
+    for arm, scenario in scenarios.items():
+        folder.write_text(f"scenarios/{arm}.toml", resolved_toml(scenario, arm in held))
 
 
 def _cell(value):
@@ -263,7 +326,10 @@ def format_table(document):
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     populations = [f"  {arm}: {a['title']}. {a['population']}" for arm, a in arms.items()]
-    text = "\n".join([header, note, "", *lines, "", "arms:", *populations]) + "\n"
+    what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in arms.items()
+                if a.get("what_if", {}).get("settings")]
+    text = "\n".join([header, note, "", *lines, "", "arms:", *populations,
+                      *(["", "what-if:", *what_ifs] if what_ifs else [])]) + "\n"
     return text + _format_comparisons(document.get("comparisons", {}))
 
 

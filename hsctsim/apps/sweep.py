@@ -6,7 +6,7 @@ import sys
 import click
 
 from ..api import DEFAULT_SEED
-from .cli import UserError, _load, user_errors
+from .cli import UserError, user_errors
 
 DASK_HINT = ("needs dask.distributed: pip install 'hsctsim[dask]' "
              "(or run a small sweep here with --local)")
@@ -58,7 +58,8 @@ def _client(workers, scheduler):
               help="Patients per calibration step of a point (default: 100,000 for grid "
                    "points, 10,000 for PSA draws).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Change one figure before sweeping (as for `run`).")
+              help="Change one figure before sweeping (as for `run`; recalibrated, as "
+                   "every point is).")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes of the local dask cluster (default: the cores).")
 @click.option("--scheduler", metavar="ADDRESS",
@@ -86,7 +87,12 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         raise UserError("--local runs here: no --workers or --scheduler")
     if not local:
         _require_dask()
-    loaded = _load(scenario, settings)
+    from .cli import _load_arms
+
+    # every point is calibrated afresh, so a --set here is recalibrated too
+    loaded = next(iter(_load_arms((scenario,), settings, recalibrate=True).values())).scenario
+    if getattr(loaded, "kind", None) == "multistate":
+        raise UserError(f"{scenario}: sweeps of multi-state scenarios are not supported yet")
     horizon = float(horizon_days or loaded.horizon_days)
     if grids:
         axes = [sweeps.parse_axis(loaded, g) for g in grids]
