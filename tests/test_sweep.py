@@ -216,6 +216,13 @@ def test_psa_and_factorial_figures(tmp_path):
     rows = read_table(tmp_path / "psa" / "sweep.csv")
     assert {r["point"] for r in rows} == {"0", "1", "2", "3"} and rows[0]["design"] == "psa"
     assert (tmp_path / "psa" / "figures" / "psa_os.png").exists()
+    summary = read_table(tmp_path / "psa" / "psa_summary.csv")
+    os_730 = next(r for r in summary if r["endpoint"] == "os" and r["landmark_day"] == "730")
+    draws = [float(r["estimate"]) for r in rows
+             if r["endpoint"] == "os" and r["landmark_day"] == "730"]
+    assert int(os_730["draws"]) == 4
+    assert float(os_730["p97_5"]) == pytest.approx(np.percentile(draws, 97.5), rel=1e-12)
+    assert float(os_730["mean"]) == pytest.approx(np.mean(draws), rel=1e-12)
     grid = sweep_cli(tmp_path / "grid", "--grid", "relapse.incidence=0.4:0.5:2", "--grid",
                      "effects.cgvhd_on_relapse.hr=0.5:0.6:2", "--factorial", "--local", "--plot")
     assert grid.exit_code == 0, grid.output

@@ -146,6 +146,9 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
     if parquet is not None:
         folder.write_bytes("sweep.parquet", parquet)
     written = ["sweep.csv"] + (["sweep.parquet"] if parquet is not None else [])
+    if mode == "psa":
+        folder.write_text("psa_summary.csv", sweeps.csv_text(sweeps.psa_summary_rows(rows)))
+        written.append("psa_summary.csv")
     if plot:
         from ..analysis.sweep_plots import write_sweep_figures
 

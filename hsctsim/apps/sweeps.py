@@ -199,6 +199,28 @@ def table_rows(results, arm):
     return rows
 
 
+def psa_summary_rows(rows):
+    """Per arm, endpoint and day, the PSA draws' mean and 2.5, 50, 97.5 percentiles.
+
+    The percentiles are the uncertainty that the reported ranges carry (each
+    draw's own Monte Carlo interval is in its rows); draws without an estimate
+    are left out, and counted in ``draws``.
+    """
+    groups = {}
+    for row in rows:
+        key = (row["arm"], row["endpoint"], row["kind"], row["landmark_day"])
+        groups.setdefault(key, []).append(row["estimate"])
+    out = []
+    for (arm, endpoint, kind, day), values in groups.items():
+        x = np.array([v for v in values if v is not None], float)
+        low, median, high = (np.percentile(x, [2.5, 50, 97.5]) if x.size
+                             else (np.nan,) * 3)
+        out.append({"arm": arm, "endpoint": endpoint, "kind": kind, "landmark_day": day,
+                    "draws": x.size, "mean": _num(x.mean()) if x.size else None,
+                    "p2_5": _num(low), "median": _num(median), "p97_5": _num(high)})
+    return out
+
+
 class SweepFolder:
     """The output folder of a sweep: the settings, one file per finished point, the table.
 
