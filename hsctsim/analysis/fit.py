@@ -284,8 +284,10 @@ def _family_choice(family, numbers, names):
     """Transition number -> family name or None (choose by AIC)."""
     if family is None or isinstance(family, str):
         return {k: (None if family in (None, "auto") else family) for k in numbers}
-    choice = {k: None for k in numbers}
-    for key, value in dict(family).items():
+    family = dict(family)
+    every = family.pop("*", None)
+    choice = {k: (None if every in (None, "auto") else every) for k in numbers}
+    for key, value in family.items():
         if isinstance(key, str) and not key.isdigit():
             if key not in names:
                 raise FitError(f"family for {key!r}: not a transition ("
@@ -311,7 +313,8 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
         the state (semi-Markov).
     family : str or mapping, optional
         One family for every transition, or a mapping from transition number (or
-        ``"from->to"``) to family; ``"auto"`` or missing: the lowest AIC among
+        ``"from->to"``; ``"*"`` for all the others) to family; ``"auto"`` or missing:
+        the lowest AIC among
         exponential, Weibull, Gompertz, log-normal, log-logistic (and piecewise when
         ``breaks_day`` is given).
     covariates : sequence of str

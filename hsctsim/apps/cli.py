@@ -294,6 +294,8 @@ def plot(run_dir, formats, patients):
 
 # Commands with a module of their own register here, one line each
 # (``cli.add_command(module.command)``); such modules import nothing heavy at the top.
+from .fit import fit as _fit_command  # noqa: E402
+cli.add_command(_fit_command)
 
 
 def main():
