@@ -1,6 +1,7 @@
 """``hsctsim fit``: fit a multi-state model to transition data, write a scenario."""
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def _write_atomic(path, text, overwrite):
 @click.option("--transitions", metavar="FROM>TO,...",
               help="The allowed transitions by name, numbered 1, 2, ... (mstate's trans); "
                    "default: those in the data.")
-@click.option("--name", help="Scenario name (default: from the data file name).")
+@click.option("--name", help="Scenario name (default: from the --out file name).")
 @click.option("--title", help="Scenario title.")
 @user_errors
 def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, transitions,
@@ -114,6 +115,8 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
         result = fit_msm(data, clock=clock, family=family, covariates=_split(covariates),
                          states=_split(states) or None, transitions=_transitions(transitions),
                          breaks_day=_numbers(breaks, "--breaks") if breaks else None)
+        if out_path and name is None:
+            name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(out_path).stem) or "fitted"
         text = result.to_toml(name=name, title=title) if out_path else None
     except (DataError, FitError) as exc:
         raise UserError(str(exc)) from None
