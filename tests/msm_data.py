@@ -5,8 +5,8 @@ For the fitting tests and the README example (``python tests/msm_data.py`` write
 latent time per transition out of the state by inverting its cumulative hazard,
 ``H0(T) = H0(s) + E / exp(x beta)`` with ``E ~ Exp(1)`` (clock forward, ``s`` the time
 the stay began, which also conditions on no event before a delayed entry) or
-``H0(D) = E / exp(x beta)`` for the sojourn ``D`` (clock reset); the first latent
-time wins unless censoring comes first.
+``H0(D) = E / exp(x beta)`` for the sojourn ``D`` (clock reset, after the first stay,
+which began at time 0); the first latent time wins unless censoring comes first.
 """
 
 from pathlib import Path
@@ -34,8 +34,9 @@ def simulate_msprep(transitions, n, seed, *, clock="reset", covariate_share=0.0,
     censor_day : (low, high)
         Censoring uniform on (low, high) days since time 0 (inf: none).
     entry_day : (low, high)
-        Delayed entry uniform on (low, high) for a share ``entry_share`` of patients
-        (clock forward only): they are observed from then on, given no event before.
+        Delayed entry uniform on (low, high) for a share ``entry_share`` of patients:
+        they are observed from then on, given no event before (in the initial state,
+        entered at time 0, whatever the clock).
 
     Returns
     -------
@@ -47,8 +48,7 @@ def simulate_msprep(transitions, n, seed, *, clock="reset", covariate_share=0.0,
     censor = rng.uniform(*censor_day, n) if np.isfinite(censor_day[1]) else np.full(n, np.inf)
     late = rng.random(n) < entry_share
     start = np.where(late, rng.uniform(*entry_day, n), 0.0)
-    if clock == "reset" and np.any(start > 0):
-        raise ValueError("delayed entry only with the clock forward")
+    first = np.ones(n, dtype=bool)   # in the first stay (the initial state, entered at 0)
     state = np.ones(n, dtype=int)
     alive = np.ones(n, dtype=bool)   # still moving and not censored
     cols = {k: [] for k in ("id", "from", "to", "trans", "Tstart", "Tstop", "status", "x")}
@@ -63,10 +63,9 @@ def simulate_msprep(transitions, n, seed, *, clock="reset", covariate_share=0.0,
                 continue
             e = rng.exponential(size=idx.size) * np.exp(-beta * x[idx])
             theta = np.asarray(theta, float)
-            if clock == "forward":
-                t = fam.inverse_cumhaz(theta, fam.cumhaz(theta, start[idx]) + e)
-            else:
-                t = start[idx] + fam.inverse_cumhaz(theta, e)
+            since_zero = fam.inverse_cumhaz(theta, fam.cumhaz(theta, start[idx]) + e)
+            t = np.where((clock == "forward") | first[idx], since_zero,
+                         start[idx] + fam.inverse_cumhaz(theta, e))
             win = here & (t < best)
             best[win], chosen[win] = t[win], k
         has_out = np.isin(state[idx], [tr[0] for tr in transitions])
@@ -88,6 +87,7 @@ def simulate_msprep(transitions, n, seed, *, clock="reset", covariate_share=0.0,
         new_state[idx[moved]] = [transitions[k - 1][1] for k in chosen[moved]]
         state = new_state
         start[idx[moved]] = stop[moved]
+        first[idx[moved]] = False
         alive[idx[~moved]] = False
     out = {k: np.concatenate(v) for k, v in cols.items()}
     order = np.lexsort((out["trans"], out["Tstart"], out["id"]))

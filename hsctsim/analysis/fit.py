@@ -4,7 +4,9 @@ Each transition ``h -> j`` gets its own parametric hazard ``h0(t) exp(x beta)``
 (proportional hazards in the covariates ``x``), fitted from the rows at risk of it:
 right-censored where ``status`` is 0, left-truncated at ``Tstart`` with the clock
 forward (time since time 0: the interval ``(Tstart, Tstop]``) or entering at 0 with
-the clock reset (time since entering the state: ``(0, Tstop - Tstart]``). The
+the clock reset (time since entering the state: ``(0, Tstop - Tstart]``; a patient's
+first stay in the initial state began at time 0, so there ``Tstart > 0`` is delayed
+entry, ``(Tstart, Tstop]``, under either clock). The
 log-likelihood of one transition is
 
     sum over events of [log h0(t) + x beta]  -  sum over rows of exp(x beta) [H0(stop) - H0(entry)]
@@ -223,7 +225,11 @@ def _rows_for(data, number, clock, covariates):
     if clock == "forward":
         entry, exit_ = tstart, tstop
     else:
-        entry, exit_ = np.zeros(tstart.size), tstop - tstart
+        # time since entering the state; a first stay in the initial state began at
+        # time 0, so Tstart > 0 there is delayed entry, as with the clock forward
+        late = (data.first_stay() & (data.from_state == data.initial))[at]
+        entry = np.where(late, tstart, 0.0)
+        exit_ = np.where(late, tstop, tstop - tstart)
     x = np.column_stack([v[at] for c, v in data.covariates if c in covariates]) \
         if covariates else np.zeros((tstart.size, 0))
     return _Rows(entry.astype(float), exit_.astype(float), data.status[at] == 1, x)
@@ -310,7 +316,9 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
         mstate msprep-layout data (see :func:`hsctsim.analysis.msdata.read_msdata`).
     clock : {"forward", "reset"}
         Time since time 0 (Markov; ``Tstart > 0`` is delayed entry) or since entering
-        the state (semi-Markov).
+        the state (semi-Markov; delayed entry only in the first stay in the initial
+        state, which began at time 0; a first stay elsewhere is taken to begin at its
+        ``Tstart``).
     family : str or mapping, optional
         One family for every transition, or a mapping from transition number (or
         ``"from->to"``; ``"*"`` for all the others) to family; ``"auto"`` or missing:

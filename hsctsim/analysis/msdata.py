@@ -92,6 +92,14 @@ class MsData:
             out[name] = (levels, counts / counts.sum())
         return out
 
+    def first_stay(self):
+        """True for the rows of each patient's first stay (the earliest ``Tstart``)."""
+        order = np.lexsort((self.tstart, self.patient))
+        first_start = np.empty(len(self.patient_ids))
+        new = np.r_[True, self.patient[order][1:] != self.patient[order][:-1]]
+        first_start[self.patient[order][new]] = self.tstart[order][new]
+        return self.tstart == first_start[self.patient]
+
     def max_visits(self):
         """Most stays any patient had in any one state."""
         stays = set()
