@@ -269,3 +269,9 @@ def test_family_choices_and_errors():
         fit_msm(DATA, breaks_day=[10, 20])
     piece = fit_msm(DATA, clock="reset", breaks_day=[0, 100, 365])
     assert {f.family for f in piece.transitions[0].fits} >= {"piecewise", "weibull"}
+    # x = 1 for every patient who relapses: relapse -> death cannot estimate its HR
+    table = simulate_msprep(EXAMPLE, 200, 1, covariate_share=0.4)
+    relapsed = np.unique(table["id"][table["from"] == 2])
+    table["x"] = np.where(np.isin(table["id"], relapsed), 1.0, table["x"])
+    with pytest.raises(FitError, match="transition 3 .*covariate 'x' is 1 in every row at risk"):
+        fit_msm(table, covariates=["x"])

@@ -374,6 +374,10 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
         if n_events == 0:
             raise FitError(f"{data.source}: {label} has no events; nothing to fit (leave it "
                            "out of the data or the transitions)")
+        for j, c in enumerate(covariates):
+            if np.ptp(rows.x[:, j]) == 0:
+                raise FitError(f"{data.source}: {label}: covariate '{c}' is {rows.x[0, j]:g} "
+                               "in every row at risk, so its hazard ratio cannot be estimated")
         fams = (choice[k],) if choice[k] else candidates
         fits = tuple(fit_family(Family(name, breaks if name == "piecewise" else ()), rows,
                                 covariates) for name in fams)
@@ -534,14 +538,19 @@ def _level(value):
     return int(value) if float(value).is_integer() else float(value)
 
 
+def safe_name(text):
+    """A scenario name from any text: a letter, then letters, digits, _ and -."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", text)
+    return name if name[:1].isalpha() else f"fitted_{name}".rstrip("_")
+
+
 def scenario_toml(fit, name=None, title=None, horizon_days=None):
     """The plain multi-state scenario of a fit, as TOML text (see MsmFit.to_toml)."""
     from .. import __version__
 
     data = fit.data
     source_name = Path(data.source).name
-    if name is None:
-        name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(data.source).stem) or "fitted"
+    name = safe_name(Path(data.source).stem if name is None else name)
     if horizon_days is None:
         horizon_days = int(math.ceil(data.tstop.max()))
     n_patients = len(data.patient_ids)
@@ -565,7 +574,8 @@ def scenario_toml(fit, name=None, title=None, horizon_days=None):
               "initial": data.states[data.initial]}
     visits = data.max_visits()
     if visits > 1:
-        states["max_visits"] = visits + 1   # room for one more stay than the data show
+        # room for one more stay than the data show (the simulator allows up to 50)
+        states["max_visits"] = min(visits + 1, 50)
     out += ["", "[states]"] + [f"{k} = {_toml_value(v)}" for k, v in states.items()]
     shares = data.covariate_shares()
     for c in fit.covariates:

@@ -103,12 +103,12 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
     Prints each family's AIC and the chosen fit's estimates with standard errors;
     --out writes a scenario that `hsctsim run` simulates.
     """
-    from ..analysis.fit import FitError, fit_msm
+    from ..analysis.fit import FitError, fit_msm, safe_name
     from ..analysis.msdata import DataError
 
     family = _families(families)
-    if name is not None and not name.replace("_", "a").replace("-", "a").isalnum():
-        raise UserError(f"--name {name!r}: letters, digits, _ and - only")
+    if name is not None and not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", name):
+        raise UserError(f"--name {name!r}: a letter, then letters, digits, _ and - only")
     if not Path(data).is_file():
         raise UserError(f"{data}: no such file")
     try:
@@ -116,7 +116,7 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
                          states=_split(states) or None, transitions=_transitions(transitions),
                          breaks_day=_numbers(breaks, "--breaks") if breaks else None)
         if out_path and name is None:
-            name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(out_path).stem) or "fitted"
+            name = safe_name(Path(out_path).stem)
         text = result.to_toml(name=name, title=title) if out_path else None
     except (DataError, FitError) as exc:
         raise UserError(str(exc)) from None
