@@ -194,6 +194,39 @@ def test_weibull_covariate_agrees_with_lifelines_aft():
     assert ours.best.loglik == pytest.approx(aft.log_likelihood_, rel=1e-9)
 
 
+def test_gompertz_agrees_with_scipy_censored_fit():
+    """scipy.stats.gompertz: H(t) = c (exp(t/s) - 1), so shape b = 1/s and rate a = c/s."""
+    from scipy import stats
+
+    model = [(1, 2, *TRUTH["gompertz"], 0.0)]
+    table = simulate_msprep(model, 1000, 9, clock="forward", censor_day=(200.0, 1000.0))
+    ours = fit_msm(table, family="gompertz").transitions[0].best
+    ev = table["status"] == 1
+    data = stats.CensoredData(uncensored=table["Tstop"][ev], right=table["Tstop"][~ev])
+    c, _, s = stats.gompertz.fit(data, 1.0, scale=500.0, floc=0)
+    theirs = (stats.gompertz.logpdf(table["Tstop"][ev], c, 0, s).sum()
+              + stats.gompertz.logsf(table["Tstop"][~ev], c, 0, s).sum())
+    assert ours.loglik == pytest.approx(theirs, rel=1e-10) and ours.loglik >= theirs - 1e-9
+    assert ours.estimate == pytest.approx([1 / s, math.log(c / s)], abs=1e-3 * min(ours.se))
+
+
+def test_piecewise_is_events_over_exposure_in_each_piece():
+    table = _competing_data("piecewise", n=800, seed=12)
+    fam = TRUTH["piecewise"][0]
+    ours = fit_msm(table, clock="forward", family={1: "piecewise", 2: "exponential"},
+                   breaks_day=fam.breaks).transitions[0].best
+    entry, stop, event, _ = _single(table)
+    starts = np.asarray(fam.breaks)
+    ends = np.r_[starts[1:], np.inf]
+    exposure = (np.clip(stop[:, None], starts, ends) - np.clip(entry[:, None], starts, ends)).sum(0)
+    piece = np.searchsorted(starts, stop[event == 1], "right") - 1
+    deaths = np.bincount(piece, minlength=starts.size)
+    np.testing.assert_allclose(np.exp(ours.estimate), deaths / exposure, rtol=1e-8)
+    np.testing.assert_allclose(ours.se, 1 / np.sqrt(deaths), rtol=1e-5)
+    assert ours.timing() == {"family": "piecewise", "breaks_day": list(fam.breaks),
+                             "rates_per_day": pytest.approx(list(deaths / exposure), rel=1e-8)}
+
+
 # ------------------------------------------------------------------ family choice
 @pytest.mark.parametrize("name", ["weibull", "lognormal", "gompertz"])
 def test_aic_picks_the_true_family_on_a_clear_case(name):
