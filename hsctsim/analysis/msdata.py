@@ -285,8 +285,11 @@ def read_msdata(data, *, covariates=(), states=None, transitions=None):
         if tstart[i] < 0:
             raise DataError(f"{where('Tstart')}: Tstart {tstart[i]:g} is before time 0")
         if not tstop[i] > tstart[i]:
+            hint = (" (a stay of length 0, as two events on one day give: drop the stay or "
+                    "move the second event a fraction of a day later)"
+                    if tstop[i] == tstart[i] else "")
             raise DataError(f"{where('Tstop')}: Tstop {tstop[i]:g} is not after "
-                            f"Tstart {tstart[i]:g}")
+                            f"Tstart {tstart[i]:g}{hint}")
         if frm[i] == to[i]:
             raise DataError(f"{where('to')}: a transition from '{names[frm[i]]}' to itself")
     table = _transition_table(source, lines, frm, to, trans, names, transitions)
