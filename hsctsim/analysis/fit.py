@@ -271,7 +271,9 @@ def fit_family(family, rows, covariates=()):
                          tuple((nan,) * k for _ in range(k)), nan, nan, False, problem)
     scaled = Family(family.name, tuple(b / scale for b in family.breaks))
     start = np.r_[scaled.start(1.0), np.zeros(len(covariates))]
-    theta, hess, converged, message = _maximise(scaled, rows, scale, start)
+    # line searches try wild points; their overflows come back as inf and are refused
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        theta, hess, converged, message = _maximise(scaled, rows, scale, start)
     p = family.n_params
     base, jac = scaled.rescale(theta[:p], scale)
     theta = np.r_[base, theta[p:]]
