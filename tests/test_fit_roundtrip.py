@@ -2,6 +2,7 @@
 with the Aalen-Johansen estimate on the data it was fitted to (true families)."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,3 +64,25 @@ def test_fitted_scenario_reproduces_aalen_johansen(tmp_path, clock):
     # Monte Carlo error of the simulated cohort is ~0.0015, small beside se (~0.01)
     z = (simulated - observed) / np.maximum(se, 1e-3)
     assert np.all(np.abs(z) < 3.5), np.round(z, 2)
+
+
+def test_fit_then_run_with_replicates(tmp_path):
+    """`hsctsim fit --out` writes a scenario that `run --replicates` draws from at once."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hsctsim.apps.cli import cli
+
+    out = tmp_path / "fitted.toml"
+    data = str(Path(__file__).parent / "data" / "illness_death.csv")
+    fitted = CliRunner().invoke(cli, ["fit", data, "--clock", "reset", "--covariates", "x",
+                                      "--out", str(out)])
+    assert fitted.exit_code == 0, fitted.output
+    ran = CliRunner().invoke(cli, ["run", str(out), "-n", "2000", "--seed", "3",
+                                   "--replicates", "4", "--format", "json"])
+    assert ran.exit_code == 0, ran.output
+    arm = json.loads(ran.stdout)["arms"]["fitted"]
+    assert arm["states"] == ["transplant", "relapse", "death"]
+    at = arm["endpoints"]["occupation:transplant"]["at"]["d365"]
+    assert at["ui95"][0] < at["ui95"][1]     # the replicates drew different parameters
