@@ -86,3 +86,23 @@ def test_fit_then_run_with_replicates(tmp_path):
     assert arm["states"] == ["transplant", "relapse", "death"]
     at = arm["endpoints"]["occupation:transplant"]["at"]["d365"]
     assert at["ui95"][0] < at["ui95"][1]     # the replicates drew different parameters
+
+
+def test_reentered_states_fit_and_load(tmp_path):
+    """remission <-> relapse, both -> dead: re-entry recovers and gives max_visits room."""
+    model = [(1, 2, Family("exponential"), [math.log(1 / 300)], 0.0),
+             (2, 1, Family("weibull"), [math.log(1.5), math.log(100.0)], 0.0),
+             (1, 3, Family("exponential"), [math.log(1 / 2000)], 0.0),
+             (2, 3, Family("exponential"), [math.log(1 / 200)], 0.0)]
+    table = simulate_msprep(model, 500, 4, clock="reset", censor_day=(1000.0, 3000.0))
+    result = fit_msm(table, clock="reset", states=["remission", "relapse", "dead"],
+                     family={1: "exponential", 2: "weibull", 3: "exponential", 4: "exponential"})
+    for tr, (_, _, _, theta, _) in zip(result.transitions, model):
+        assert np.all(np.abs((np.asarray(tr.best.estimate) - theta) / tr.best.se) < 3.0)
+    visits = result.data.max_visits()
+    assert visits > 2
+    path = tmp_path / "relapsing.toml"
+    path.write_text(result.to_toml(name="relapsing"))
+    scenario = load_scenario(str(path))
+    assert scenario.max_visits == visits + 1 and scenario.absorbing == ("dead",)
+
