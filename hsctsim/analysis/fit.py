@@ -19,7 +19,6 @@ multi-state scenario (``kind = "multistate"``) with each transition's estimate a
 covariance, which :func:`draw_transition` samples for parameter uncertainty.
 """
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+from ..model.tomlwrite import dumps_value as _toml_value
 from .hazard_families import FAMILIES, Family
 from .msdata import MsData, read_msdata
 
@@ -516,25 +516,6 @@ def format_report(fit):
                            for k, v in best.timing().items() if k != "family")
         lines.append(f"    timing: {best.family}, {timing}")
     return "\n".join(lines)
-
-
-def _toml_value(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)   # a JSON string is a TOML basic string
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    return "[" + ", ".join(_toml_value(v) for v in value) + "]"
 
 
 def _level(value):
