@@ -448,9 +448,11 @@ def _held_susceptible(arm_entry, path):
 
 # Commands with a module of their own register here, one line each
 # (``cli.add_command(module.command)``); such modules import nothing heavy at the top.
+from .fit import fit as _fit_command  # noqa: E402
 from .predict import predict as _predict  # noqa: E402
 from .cea import cea as _cea  # noqa: E402  (costs and QALYs)
 
+cli.add_command(_fit_command)
 cli.add_command(_predict)
 cli.add_command(_cea)
 from .sweep import sweep as _sweep  # noqa: E402  (parameter sweeps, PSA)

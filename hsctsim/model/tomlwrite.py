@@ -52,6 +52,11 @@ def _value(value):
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
+def dumps_value(value):
+    """One TOML value: a scalar, an array or an inline table (for hand-laid-out files)."""
+    return _value(value)
+
+
 def dumps(data, header=""):
     """TOML text of a dict (``header``: comment lines put first)."""
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]
