@@ -14,11 +14,14 @@ import importlib
 _NAMES = {"Cohort": ".model.cohort", "DEFAULT_SEED": ".api", "Scenario": ".model.scenario",
           "ScenarioError": ".model.scenario", "bundled_names": ".model.scenario",
           "endpoints": ".analysis", "estimators": ".analysis", "iter_chunks": ".api",
-          "load_scenario": ".model.scenario", "simulate": ".api"}
+          "load_scenario": ".model.scenario", "predict": ".model.predict",
+          "set_value": ".model.scenario", "simulate": ".api", "WhatIf": ".model.whatif",
+          "what_if": ".model.whatif"}
 _SUBPACKAGES = ("analysis", "api", "apps", "engine", "model")
 
 __all__ = ["Cohort", "DEFAULT_SEED", "Scenario", "ScenarioError", "bundled_names", "endpoints",
-           "estimators", "iter_chunks", "load_scenario", "simulate", "__version__"]
+           "estimators", "iter_chunks", "load_scenario", "predict", "set_value", "simulate",
+           "WhatIf", "what_if", "__version__"]
 
 
 def __getattr__(name):

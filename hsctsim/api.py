@@ -9,6 +9,7 @@ import numpy as np
 from . import __version__
 from .model.calibrate import CALIBRATION_PATIENTS, calibrate
 from .model.cohort import Cohort
+from .analysis.landmark_counts import simulate_counted_into
 from .engine.kernel import seed_key, simulate_into
 from .model.hsct import PROCESS_NAMES, engine_arrays
 from .model.scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
@@ -104,12 +105,16 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
     susceptible : dict of str to float, optional
         Susceptible fractions (``1 - cure``) to use instead of calibrating, e.g.
         another point's ``cohort.susceptible`` with one entry changed: a what-if
-        that holds every other hazard fixed.
+        that holds every other hazard fixed.  :func:`hsctsim.what_if` gives them
+        for a scenario changed with ``set_value``.
 
     Returns
     -------
     Cohort
     """
+    if _multistate(scenario):
+        return _simulate_multistate(scenario, n_patients, seed, threads, horizon_days,
+                                    chunk_size)
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
         calibration_patients, susceptible)
@@ -123,19 +128,73 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
 
 def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=None,
                 horizon_days=None, replicate=None, interventions=True,
-                calibration_patients=None):
+                calibration_patients=None, susceptible=None, tally=None, reuse_buffer=False):
     """Simulate a large cohort chunk by chunk, keeping only one chunk in memory.
 
-    Parameters are those of :func:`simulate`.  Yields :class:`Cohort` objects
-    whose ``first_patient`` gives their place; put together they are the cohort
-    :func:`simulate` returns for the same arguments.
+    Parameters are those of :func:`simulate`, and ``tally``: a
+    :class:`~hsctsim.analysis.endpoints.Tally` that counts each chunk in as it is
+    simulated, in the same pass (as ``tally.add(chunk)`` would, but faster); and
+    ``reuse_buffer``: simulate every chunk into the same array, so that each
+    chunk's event days are only valid until the next chunk is simulated (for a
+    caller that keeps nothing: it saves fresh memory, and faulting it in, per chunk).
+    Yields :class:`Cohort` objects whose ``first_patient`` gives their place; put
+    together they are the cohort :func:`simulate` returns for the same arguments.
     """
+    if _multistate(scenario):
+        for start in range(0, int(n_patients), int(chunk_size)):
+            yield _simulate_multistate(scenario, min(int(chunk_size), int(n_patients) - start),
+                                       seed, threads, horizon_days, first_patient=start)
+        return
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
-        calibration_patients)
+        calibration_patients, susceptible)
+    buffer = None
     for start in range(0, int(n_patients), int(chunk_size)):
-        out = np.empty((min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES)))
+        shape = (min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES))
+        if not reuse_buffer:
+            out = np.empty(shape)
+        else:
+            buffer = np.empty(shape) if buffer is None else buffer
+            out = buffer[:shape[0]]
         with _threads(threads):
-            simulate_into(eng, key, start, horizon, out)
+            if tally is None:
+                simulate_into(eng, key, start, horizon, out)
+            else:
+                args = tally.counting_arrays(PROCESS_NAMES, point.chimerism, len(out))
+                simulate_counted_into(eng, key, start, horizon, out, *args)
+                tally.add_differences(args[-1], len(out))
         yield Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
                      first_patient=start)
+
+
+def _multistate(scenario):
+    """Whether ``scenario`` (loaded, a name or a path) is a plain multi-state model."""
+    from .model.multistate import is_multistate
+
+    return is_multistate(scenario if isinstance(scenario, Scenario) or hasattr(scenario, "kind")
+                         else load_scenario(scenario))
+
+
+def _simulate_multistate(scenario, n_patients, seed, threads, horizon_days, chunk_size=None,
+                         first_patient=0):
+    """A :class:`~hsctsim.model.mscohort.MultistateCohort` (see :func:`simulate`)."""
+    from .model.mscohort import MultistateCohort
+    from .model.multistate import simulate_multistate
+
+    if not hasattr(scenario, "kind"):
+        scenario = load_scenario(scenario)
+    horizon = float(scenario.horizon_days if horizon_days is None else horizon_days)
+    _check(n_patients, horizon)
+    n = int(n_patients)
+    step = int(chunk_size or n)
+    covariates = {}
+    out = None
+    with _threads(threads):
+        for start in range(0, n, step):
+            days, cov = simulate_multistate(scenario, min(step, n - start), seed, horizon,
+                                            first_patient + start)
+            out = days if out is None else np.concatenate([out, days])
+            for k, v in cov.items():
+                covariates[k] = np.concatenate([covariates[k], v]) if k in covariates else v
+    return MultistateCohort(out, scenario, int(seed), horizon, __version__, covariates,
+                            first_patient)

@@ -2,6 +2,7 @@
 
 import functools
 import json
+import math
 import sys
 
 import click
@@ -9,8 +10,12 @@ import click
 from .. import __version__
 from ..api import DEFAULT_SEED, MAX_SEED, scenario_point
 from ..model.calibrate import calibrate
-from ..model.scenario import ScenarioError, bundled_names, load_scenario, set_value
+from ..model.economics import parse_economics
+from ..model.scenario import (ScenarioError, bundled_names, load_scenario, set_value,
+                              shadowed_note)
+
 from .limits import MAX_REPLICATES
+
 
 class UserError(click.ClickException):
     """A problem the user can fix: one line on stderr, exit status 2."""
@@ -46,25 +51,94 @@ def cli():
     """
 
 
-def _load(name, settings=()):
-    scenario = load_scenario(name)
+def complete_scenarios(ctx, param, incomplete):
+    """Shell completion of a scenario argument: bundled names, then TOML paths."""
+    from click.shell_completion import CompletionItem
+
+    names = [CompletionItem(n) for n in bundled_names() if n.startswith(incomplete)]
+    return names + [CompletionItem(incomplete, type="file")]
+
+
+def _parse_settings(settings):
+    """``(arm or None, key, value, text)`` of each ``--set [ARM:]KEY=VALUE``."""
+    out = []
     for item in settings:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. agvhd.incidence=0.45")
-        scenario = set_value(scenario, key.strip(), value.strip())
-    return scenario
+        arm, colon, dotted = key.partition(":")
+        if not colon:
+            arm, dotted = None, key
+        if not sep or not dotted.strip() or (colon and not arm.strip()):
+            raise UserError(f"--set {item!r}: expected KEY=VALUE or ARM:KEY=VALUE, "
+                            "e.g. agvhd.incidence=0.45 or mst:relapse.incidence=0.5")
+        out.append((arm.strip() if colon else None, dotted.strip(), value.strip(), item))
+    return out
 
 
-@cli.command()
-@click.argument("scenarios", nargs=-1)
+def _load_arms(names, settings=(), recalibrate=False):
+    """Every arm as ``run``, ``show`` and ``check`` see it: loaded, changed, validated.
+
+    A plain ``--set`` changes every arm (with a warning where the arm's design
+    excludes what it changes); ``--set ARM:KEY=VALUE`` one arm, named as given or
+    by its scenario name.  Returns ``{arm: WhatIf}``.
+    """
+    from ..analysis.endpoints import LANDMARK_DAYS
+    from ..model.scenario import _hint
+    from ..model.whatif import excluded_by_design, what_if
+
+    parsed = _parse_settings(settings)
+    bases = {}
+    for name in names:
+        if note := shadowed_note(name):
+            click.echo(f"note: {note}", err=True)
+        scenario = load_scenario(name)
+        if scenario.name in bases:
+            raise UserError(f"{name}: arm '{scenario.name}' given twice")
+        if scenario.horizon_days < LANDMARK_DAYS[0]:
+            raise ScenarioError(scenario.path, "horizon_days",
+                                f"{scenario.horizon_days:g} is shorter than the first "
+                                f"landmark day ({LANDMARK_DAYS[0]}): nothing to report")
+        bases[scenario.name] = (name, scenario)
+    for target, _, _, item in parsed:
+        if target is not None and not any(target in (arm, given)
+                                          for arm, (given, _) in bases.items()):
+            raise UserError(f"--set {item}: no arm '{target}' here (arms: "
+                            f"{', '.join(bases)}){_hint(target, bases)}")
+    arms = {}
+    for arm, (given, base) in bases.items():
+        changed = base
+        for target, key, value, item in parsed:
+            if target is not None and target not in (arm, given):
+                continue
+            if target is None and (why := excluded_by_design(base, key)):
+                click.echo(f"warning: --set {item} changes {arm}, which {why}" +
+                           ("; use ARM:KEY=VALUE to change one arm" if len(bases) > 1
+                            else ""), err=True)
+            label = f"--set {item}" + (f" (arm {arm})" if len(bases) > 1 else "")
+            changed = set_value(changed, key, value, label=label)
+        arms[arm] = what_if(base, changed, recalibrate)
+    return arms
+
+
+RUN_EXAMPLES = """\b
+Examples:
+  hsctsim run                                   # all bundled arms, 100,000 patients each
+  hsctsim run mac ric --compare                 # + paired differences against mac
+  hsctsim run ric -n 1000000 --seed 7 --out ric-1m --events --plot
+  hsctsim run ric-1m/scenarios/ric.toml --seed 7  # repeat a run from its folder
+  hsctsim run ric --set agvhd.incidence=0.45 --replicates 20
+"""
+
+
+@cli.command(epilog=RUN_EXAMPLES)
+@click.argument("scenarios", nargs=-1, shell_complete=complete_scenarios)
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
               help="Patients per arm (and per replicate).")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=DEFAULT_SEED,
               show_default=True,
               help="Random seed, 0 to 2^63-1; the same seed gives the same results.")
 @click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
-              help="Follow-up in days (default: each scenario's).")
+              help="Follow-up in days (default: each scenario's); at least 30, the "
+                   "first landmark day.")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
 @click.option("--replicates", type=click.IntRange(0, MAX_REPLICATES), default=0,
               show_default=True,
@@ -73,18 +147,27 @@ def _load(name, settings=()):
               help="Write summary.json, summary.csv (and comparisons.csv with --compare) "
                    "and the resolved scenarios here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
-@click.option("--events", is_flag=True, help="With --out: also the long event table (CSV).")
+@click.option("--events", is_flag=True, help="With --out: also the long event table.")
+@click.option("--events-format", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True, help="Event table format (parquet needs pyarrow).")
+@click.option("--events-layout", type=click.Choice(["hsctsim", "mstate"]), default="hsctsim",
+              show_default=True, help="mstate: msprep's long layout with at-risk rows and a "
+                                      "transition matrix (multi-state scenarios).")
 @click.option("--plot", is_flag=True, help="With --out: also figures (PNG).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+@click.option("--set", "settings", multiple=True, metavar="[ARM:]KEY=VALUE",
               help="Change one figure for a what-if run, e.g. agvhd.incidence=0.45 "
-                   "(repeatable; applies to every arm).")
+                   "(repeatable; every arm, or one with ARM:KEY=VALUE).  Holds the "
+                   "arm's calibrated baseline hazards; a changed incidence is solved for.")
+@click.option("--recalibrate", is_flag=True,
+              help="With --set: solve every incidence again (keep the published "
+                   "incidences) instead of holding the calibration.")
 @click.option("--compare", is_flag=True,
               help="Also differences and ratios of each arm against the first, paired.")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
-        events, plot, fmt, settings, compare):
+        events, events_layout, plot, fmt, settings, recalibrate, compare, events_format):
     """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
     from .limits import check_run_size
     from .progress import Progress
@@ -104,24 +187,51 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
     names = scenarios or tuple(bundled_names())
     if not names:
         raise UserError("no scenario given and no bundled scenarios found")
-    loaded = {}
-    for name in names:
-        scenario = _load(name, settings)
-        if scenario.name in loaded:
-            raise UserError(f"{name}: arm '{scenario.name}' given twice")
-        loaded[scenario.name] = scenario
+    from ..analysis.endpoints import LANDMARK_DAYS
+    from ..model.whatif import HELD
+
+    if horizon_days is not None and not math.isfinite(horizon_days):
+        raise UserError(f"--horizon {horizon_days}: not a number of days")
+    if horizon_days is not None and horizon_days < LANDMARK_DAYS[0]:
+        raise UserError(f"--horizon {horizon_days:g}: shorter than the first landmark day "
+                        f"({LANDMARK_DAYS[0]}), so there would be nothing to report")
+    what_ifs = _load_arms(names, settings, recalibrate)
+    if replicates and any(w.mode == HELD for w in what_ifs.values()):
+        raise UserError("--replicates with --set: each replicate solves its draw from the "
+                        "reported ranges again, which a held what-if does not; add "
+                        "--recalibrate, or leave out --replicates")
+    loaded = {arm: w.scenario for arm, w in what_ifs.items()}
     horizon = horizon_days or max(s.horizon_days for s in loaded.values())
+    if events and events_format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UserError("--events-format parquet needs pyarrow "
+                            "(pip install 'hsctsim[parquet]')") from None
+    if any(getattr(s, "kind", None) == "multistate" for s in loaded.values()):
+        if events and events_format != "csv":
+            raise UserError("--events-format parquet: multi-state event tables are CSV")
+        from .msrunner import run_command
+
+        return run_command(loaded, patients, seed, horizon, threads, replicates, out_dir,
+                           overwrite, events, events_layout, plot, fmt, compare)
+    if events_layout == "mstate":
+        raise UserError("--events-layout mstate: only for multi-state scenarios "
+                        "(kind = \"multistate\")")
     total = check_run_size(patients, len(loaded), replicates,
                            out_dir if events else None)
     folder = None
     try:
         if out_dir:
-            folder = RunFolder(out_dir, overwrite)
+            folder = RunFolder(out_dir, overwrite, events_format)
         with Progress(total) as progress:
             arms, comparisons = run_arms(
                 loaded, patients, seed, horizon, threads, replicates, compare,
                 on_chunk=progress.advance, on_phase=progress.phase,
-                on_events=folder.append_events if events else None)
+                on_events=folder.append_events if events else None,
+                susceptible={arm: w.susceptible for arm, w in what_ifs.items()})
+            for arm, w in what_ifs.items():
+                arms[arm]["what_if"] = w.to_dict()
             document = summary_document(arms, seed, patients, horizon, replicates,
                                         comparisons)
             if folder is not None:
@@ -129,7 +239,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                 write_summary(folder, document, loaded)
                 if plot:
                     progress.phase("drawing figures")
-                    _write_plots(folder, loaded, patients, seed, horizon)
+                    _write_plots(folder, what_ifs, patients, seed, horizon)
                 folder.commit()
     except BaseException as exc:
         if folder is not None:
@@ -141,19 +251,23 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         click.echo(json.dumps(document, indent=1))
     elif fmt == "csv":
         click.echo(csv_text(summary_rows(document)), nl=False)
+        for arm, w in what_ifs.items():
+            if w.settings:
+                click.echo(f"what-if {arm}: {w.describe()}", err=True)
     else:
         click.echo(format_table(document), nl=False)
     if out_dir:
         click.echo(f"results written to {out_dir}", err=True)
 
 
-def _write_plots(folder, loaded, patients, seed, horizon):
+def _write_plots(folder, what_ifs, patients, seed, horizon):
     from ..api import simulate
     from ..analysis.plotting import write_figures
 
     # curves need no more than 10^5 patients; the same seed gives the run's first ones
-    cohorts = {arm: simulate(s, min(patients, 100_000), seed, horizon_days=horizon)
-               for arm, s in loaded.items()}
+    cohorts = {arm: simulate(w.scenario, min(patients, 100_000), seed, horizon_days=horizon,
+                             susceptible=w.susceptible)
+               for arm, w in what_ifs.items()}
     (folder.tmp / "figures").mkdir(exist_ok=True)
     write_figures(cohorts, folder.tmp / "figures")
 
@@ -163,18 +277,21 @@ def _sources(table):
     for key, value in table.items():
         if isinstance(value, dict):
             yield from _sources(value)
+        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            for item in value:  # [[transitions]] of a multi-state scenario
+                yield from _sources(item)
         elif key.endswith("source") and value:
             yield value
 
 
-@cli.command()
+@cli.command(epilog="\b\nExamples:\n  hsctsim scenarios\n  hsctsim scenarios --format json")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @user_errors
 def scenarios(fmt):
     """List the bundled scenarios with their populations and sources."""
     rows = []
-    for name in bundled_names():
+    for name in bundled_names("all"):
         s = load_scenario(name)
         sources = sorted(set(_sources(s.to_dict())))
         rows.append({"name": name, "title": s.title, "population": s.population,
@@ -188,26 +305,37 @@ def scenarios(fmt):
                    "  sources:\n" + "".join(f"    - {s}\n" for s in row["sources"]))
 
 
-@cli.command()
-@click.argument("scenario")
+@cli.command(epilog="\b\nExamples:\n  hsctsim show haplo_nk\n"
+                    "  hsctsim show my_arm.toml --format json\n"
+                    "  hsctsim show ric --set agvhd.incidence=0.45")
+@click.argument("scenario", shell_complete=complete_scenarios)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+@click.option("--set", "settings", multiple=True, metavar="[ARM:]KEY=VALUE",
               help="Change one figure first (as for `run`).")
+@click.option("--recalibrate", is_flag=True,
+              help="With --set: solve every incidence again (as for `run`).")
 @user_errors
-def show(scenario, fmt, settings):
+def show(scenario, fmt, settings, recalibrate):
     """Show SCENARIO's resolved parameters, after base scenarios and calibration."""
-    loaded = _load(scenario, settings)
+    (what,) = _load_arms([scenario], settings, recalibrate).values()
+    loaded = what.scenario
+    if getattr(loaded, "kind", None) == "multistate":
+        from .msrunner import show_multistate
+
+        return click.echo(show_multistate(loaded, fmt), nl=False)
     point = scenario_point(loaded)
-    susceptible = calibrate(point)
+    susceptible = what.susceptible or calibrate(point)
     if fmt == "json":
         click.echo(json.dumps({"resolved_toml": loaded.to_dict(),
                                "midpoints": {k: r.mid for k, r in loaded.ranges()},
-                               "calibrated_susceptible": susceptible}, indent=1))
+                               "calibrated_susceptible": susceptible,
+                               "what_if": what.to_dict()}, indent=1))
         return
     click.echo(f"{loaded.name}: {loaded.title}\npopulation: {loaded.population}\n"
                f"file: {loaded.path}\nhorizon: {loaded.horizon_days:g} days; "
-               f"chimerism: {loaded.chimerism}\n\nprocesses:")
+               f"chimerism: {loaded.chimerism}\n" +
+               (f"what-if: {what.describe()}\n" if what.settings else "") + "\nprocesses:")
     for name, spec in loaded.processes.items():
         if spec.incidence is not None:
             r = spec.incidence
@@ -243,8 +371,9 @@ def show(scenario, fmt, settings):
         click.echo(f"  source: {iv.source}")
 
 
-@cli.command()
-@click.argument("files", nargs=-1, required=True)
+@cli.command(epilog="\b\nExamples:\n  hsctsim check my_arm.toml\n"
+                    "  hsctsim check configs/*.toml --calibrate")
+@click.argument("files", nargs=-1, required=True, shell_complete=complete_scenarios)
 @click.option("--calibrate", "do_calibrate", is_flag=True,
               help="Also check that the incidences can be reached together (slower).")
 def check(files, do_calibrate):
@@ -252,11 +381,17 @@ def check(files, do_calibrate):
     failed = False
     for name in files:
         try:
-            scenario = load_scenario(name)
-            if do_calibrate:
-                calibrate(scenario_point(scenario))
+            (what,) = _load_arms([name]).values()  # exactly what `run` loads and checks
+            multistate = getattr(what.scenario, "kind", None) == "multistate"
+            if not multistate:
+                parse_economics(what.scenario.to_dict(), what.scenario.path)  # [costs], ...
+            if do_calibrate and not multistate:
+                calibrate(scenario_point(what.scenario))
         except ScenarioError as exc:
             click.echo(f"error: {exc}", err=True)
+            failed = True
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
             failed = True
         else:
             click.echo(f"ok: {name}")
@@ -264,7 +399,8 @@ def check(files, do_calibrate):
         sys.exit(2)
 
 
-@cli.command()
+@cli.command(epilog="\b\nExamples:\n  hsctsim plot mac-vs-ric\n"
+                    "  hsctsim plot mac-vs-ric --format svg --format pdf")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--format", "formats", multiple=True, type=click.Choice(["png", "svg", "pdf"]),
               default=("png",), show_default=True, help="Figure formats (repeatable).")
@@ -287,9 +423,14 @@ def plot(run_dir, formats, patients):
     document, scenarios = _read_run(folder)
     n = patients or min(document["patients"], 100_000)
     check_plot_size(n, len(scenarios))
-    cohorts = {arm: simulate(scenario, n, document["seed"],
-                             horizon_days=document["horizon_days"])
-               for arm, scenario in scenarios.items()}
+    cohorts = {}
+    for arm, scenario in scenarios.items():
+        path = folder / "scenarios" / f"{arm}.json"
+        cohorts[arm] = simulate(scenario, n, document["seed"],
+                                horizon_days=document["horizon_days"],
+                                susceptible=_held_susceptible(document["arms"][arm], path))
+    if any(getattr(c.scenario, "kind", None) == "multistate" for c in cohorts.values()):
+        from .msrunner import write_figures  # noqa: F811 (multi-state runs have their own)
     written = write_figures(cohorts, folder / "figures", formats=formats)
     click.echo(f"{len(written)} figures written to {folder / 'figures'}")
 
@@ -338,8 +479,35 @@ def _read_run(folder):
     return document, scenarios
 
 
+def _held_susceptible(arm_entry, path):
+    """The fractions a held what-if ran with (recorded beside it), or None to calibrate."""
+    from ..model.calibrate import valid_entry
+
+    if not (isinstance(arm_entry, dict) and isinstance(arm_entry.get("what_if"), dict)
+            and arm_entry["what_if"].get("calibration") == "held"):
+        return None
+    try:
+        susceptible = json.loads(path.read_text()).get("calibrated_susceptible")
+    except (OSError, ValueError, AttributeError):
+        susceptible = None
+    if not (isinstance(susceptible, dict)
+            and valid_entry({"n_patients": 1, "susceptible": susceptible}, susceptible)):
+        raise UserError(f"{path}: calibrated_susceptible: missing or not fractions in [0, 1]")
+    return susceptible
+
+
 # Commands with a module of their own register here, one line each
 # (``cli.add_command(module.command)``); such modules import nothing heavy at the top.
+from .fit import fit as _fit_command  # noqa: E402
+from .predict import predict as _predict  # noqa: E402
+from .cea import cea as _cea  # noqa: E402  (costs and QALYs)
+
+cli.add_command(_fit_command)
+cli.add_command(_predict)
+cli.add_command(_cea)
+from .sweep import sweep as _sweep  # noqa: E402  (parameter sweeps, PSA)
+
+cli.add_command(_sweep)
 
 
 def main():

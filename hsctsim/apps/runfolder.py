@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import click
 import numpy as np
 
 from ..model.cohort import STATES
@@ -27,8 +28,10 @@ MARKER_FILE = "summary.json"
 MARKER_KEY = "hsctsim_version"
 
 
-class RunFolderError(Exception):
-    """An ``--out`` folder that cannot or must not be written (one line)."""
+class RunFolderError(click.ClickException):
+    """An ``--out`` folder that cannot or must not be written: one line, exit status 2."""
+
+    exit_code = 2
 
 
 def is_run_folder(path):
@@ -81,8 +84,9 @@ class RunFolder:
     its files get the permissions the umask gives.
     """
 
-    def __init__(self, path, overwrite=False):
+    def __init__(self, path, overwrite=False, events_format="csv"):
         self.overwrite = overwrite
+        self.events_format = events_format
         self.tmp = None
         self._lock_fd = None
         self._events = {}
@@ -141,7 +145,10 @@ class RunFolder:
         return target
 
     def append_events(self, arm, cohort):
-        """Append a chunk's long event table to ``events/<arm>.csv``."""
+        """Append a chunk's long event table to ``events/<arm>.csv`` (or ``.parquet``)."""
+        if self.events_format == "parquet":
+            self._append_parquet(arm, cohort)
+            return
         if arm not in self._events:
             (self.tmp / "events").mkdir(exist_ok=True)
             fh = open(self.tmp / "events" / f"{arm}.csv", "w", newline="")
@@ -154,6 +161,30 @@ class RunFolder:
                    names[table["to_state"]].tolist(), table["start_day"].tolist(),
                    table["stop_day"].tolist())
         self._events[arm].write("".join(map("%d,%s,%s,%.6f,%.6f\n".__mod__, rows)))
+
+    def _append_parquet(self, arm, cohort):
+        """One row group per chunk; states as dictionary-encoded strings (small, and
+        read back by pandas as categoricals)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = cohort.event_table()
+        states = pa.array(STATES)
+        columns = {
+            "patient": pa.array(table["patient"]),
+            "from": pa.DictionaryArray.from_arrays(pa.array(table["from_state"], pa.int16()),
+                                                   states),
+            "to": pa.DictionaryArray.from_arrays(pa.array(table["to_state"], pa.int16()),
+                                                 states),
+            "start_day": pa.array(table["start_day"]),
+            "stop_day": pa.array(table["stop_day"]),
+        }
+        batch = pa.table(columns)
+        if arm not in self._events:
+            (self.tmp / "events").mkdir(exist_ok=True)
+            self._events[arm] = pq.ParquetWriter(self.tmp / "events" / f"{arm}.parquet",
+                                                 batch.schema, compression="zstd")
+        self._events[arm].write_table(batch)
 
     def commit(self):
         """Rename the finished folder into place (replacing an old run atomically)."""

@@ -29,7 +29,7 @@ def landmark_days(horizon_days):
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
              compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
-             on_phase=None):
+             susceptible=None, on_phase=None):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -52,7 +52,12 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     on_chunk : callable, optional
         Called with the number of patients done after each chunk (progress).
     on_events : callable, optional
-        Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables).
+        Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables),
+        valid during the call only (the next chunk is simulated into the same array).
+    susceptible : dict of str to dict, optional
+        Per arm, the susceptible fractions of its midpoint cohort (a what-if that
+        holds another calibration, see :func:`hsctsim.what_if`); an arm not given
+        or given None is calibrated.  Replicates always calibrate their draws.
     on_phase : callable, optional
         Called with a short label as each phase starts (progress).
 
@@ -66,19 +71,21 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     days = landmark_days(horizon_days)
     names = list(scenarios)
     tallies = {arm: Tally(days) for arm in names}
+    given = susceptible or {}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
+    # nothing below keeps a chunk past its turn: each arm's chunks may share one array
     on_phase = on_phase or (lambda label: None)
     streams = []
     for arm, scenario in scenarios.items():
         # the first chunk calibrates (and on a first run compiles): a phase of its own
         on_phase(f"preparing {arm} (calibration; a first run also compiles)")
-        stream = iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days)
+        stream = iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
+                             susceptible=given.get(arm), tally=tallies[arm], reuse_buffer=True)
         streams.append(itertools.chain([next(stream)], stream))
     on_phase("simulating" + (" and writing events" if on_events is not None else ""))
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
-            tallies[arm].add(chunk)
             susceptible[arm] = chunk.susceptible
             if arm in paired:
                 paired[arm].add(chunk, chunks[0])
@@ -109,8 +116,8 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
         on_phase(f"replicate {r + 1} of {replicates} of {scenario.name}")
         tally = Tally(days)
         for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
-                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS):
-            tally.add(chunk)
+                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS,
+                                 tally=tally, reuse_buffer=True):
             if on_chunk is not None:
                 on_chunk(chunk.n_patients)
         draws.append(tally)
@@ -137,7 +144,8 @@ def _by_day(sections):
     for arm, data in sections.items():
         for name, ep in data["endpoints"].items():
             for day, v in ep["at"].items():
-                yield arm, name, ep["kind"], int(day[1:]), v
+                number = float(day[1:])  # d30; a multi-state horizon may be d3652.5
+                yield arm, name, ep["kind"], int(number) if number.is_integer() else number, v
 
 
 def summary_rows(document):
@@ -170,7 +178,7 @@ def csv_text(rows):
 
 def write_summary(folder, document, scenarios):
     """``summary.json``, ``summary.csv``, ``comparisons.csv`` (with comparisons) and
-    ``scenarios/<arm>.json`` into a RunFolder."""
+    ``scenarios/<arm>.json`` and ``.toml`` into a RunFolder."""
     folder.write_text("summary.json", json.dumps(document, indent=1) + "\n")
     folder.write_text("summary.csv", csv_text(summary_rows(document)))
     if document.get("comparisons"):
@@ -180,6 +188,34 @@ def write_summary(folder, document, scenarios):
                     "midpoints": {k: r.mid for k, r in scenario.ranges()},
                     "calibrated_susceptible": document["arms"][arm]["calibration"]}
         folder.write_text(f"scenarios/{arm}.json", json.dumps(resolved, indent=1) + "\n")
+    held = {arm for arm, a in document["arms"].items()
+            if a.get("what_if", {}).get("calibration") == "held"}
+    write_resolved_scenarios(folder, scenarios, held)
+
+
+def resolved_toml(scenario, held=False):
+    """The scenario as one self-contained TOML text (bases merged, --set applied) that
+    ``run``, ``show`` and ``check`` accept: the run can be repeated from its folder."""
+    from ..model.tomlwrite import dumps
+
+    data = {k: v for k, v in scenario.to_dict().items() if k != "base"}
+    data["name"] = scenario.name
+    data = {"name": data.pop("name"), **data}
+    header = (f"Scenario '{scenario.name}' as resolved by hsctsim {__version__} "
+              f"(base scenarios merged in, --set applied).\n"
+              f"Repeat the run: hsctsim run scenarios/{scenario.name}.toml ...")
+    if held:
+        header += ("\nThe run held the unmodified arm's baseline hazards (a what-if, see "
+                   "scenarios/" f"{scenario.name}.json);\nthis file is calibrated afresh "
+                   "when run, as the run would have been with --recalibrate.")
+    return dumps(data, header)
+
+
+def write_resolved_scenarios(folder, scenarios, held=()):
+    """``scenarios/<arm>.toml`` of each arm into a RunFolder (``held``: arms run as
+    what-ifs holding another calibration, said in the file's header)."""
+    for arm, scenario in scenarios.items():
+        folder.write_text(f"scenarios/{arm}.toml", resolved_toml(scenario, arm in held))
 
 
 def _cell(value):
@@ -211,7 +247,10 @@ def format_table(document):
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     populations = [f"  {arm}: {a['title']}. {a['population']}" for arm, a in arms.items()]
-    text = "\n".join([header, note, "", *lines, "", "arms:", *populations]) + "\n"
+    what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in arms.items()
+                if a.get("what_if", {}).get("settings")]
+    text = "\n".join([header, note, "", *lines, "", "arms:", *populations,
+                      *(["", "what-if:", *what_ifs] if what_ifs else [])]) + "\n"
     return text + _format_comparisons(document.get("comparisons", {}))
 
 
