@@ -222,3 +222,21 @@ def test_plot_too_large_for_memory_is_refused(run_folder):
     result = invoke("plot", str(run_folder), "-n", str(10**12))
     assert result.exit_code == 2, result.output
     assert "of memory to draw" in result.output and "Traceback" not in result.output
+
+
+def test_sweep_overwrite_refuses_what_is_not_a_sweep_folder(tmp_path, monkeypatch):
+    from hsctsim.apps.runfolder import RunFolderError
+    from hsctsim.apps.sweeps import SweepFolder
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("years of work")
+    monkeypatch.chdir(tmp_path / "mine")
+    before = tree(tmp_path)
+    for out in (".", "..", str(tmp_path / "mine")):
+        with pytest.raises(RunFolderError):
+            SweepFolder(out, {"a": 1}, overwrite=True)
+    assert tree(tmp_path) == before
+    sweep = tmp_path / "sweep"
+    SweepFolder(sweep, {"a": 1})
+    SweepFolder(sweep, {"a": 2}, overwrite=True)  # a sweep folder is replaced
+    assert json.loads((sweep / "sweep.json").read_text()) == {"a": 2}

@@ -43,6 +43,25 @@ def is_run_folder(path):
     return isinstance(document, dict) and MARKER_KEY in document
 
 
+def check_replaceable(path, marker, what):
+    """Refuse to replace ``path`` unless it is a folder of ours (it has ``marker``).
+
+    Never the current folder or one above it, never a symbolic link.  For folders
+    replaced in place (``hsctsim sweep --overwrite``); :class:`RunFolder` checks
+    the same for run folders.
+    """
+    if os.path.islink(path):
+        raise RunFolderError(f"{path} is a symbolic link; give the folder itself")
+    path = Path(os.path.realpath(path))
+    cwd = Path(os.path.realpath(os.getcwd()))
+    if path == cwd or path in cwd.parents:
+        raise RunFolderError(f"{path} is the current folder or one above it; "
+                             "give a new folder for the results")
+    if not (path / marker).is_file():
+        raise RunFolderError(f"{path} is not {what} (no {marker}): --overwrite replaces "
+                             "only those; nothing was changed")
+
+
 def _umask():
     mask = os.umask(0o022)
     os.umask(mask)
