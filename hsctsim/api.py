@@ -50,8 +50,9 @@ def _stream_seed(seed, replicate):
     return seed if replicate is None else (int(seed) + (int(replicate) + 1) * 0x5851F42D4C957F2D)
 
 
-def _check(n_patients, horizon_days, seed):
-    if not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
+def _check(n_patients, horizon_days, seed=None):
+    if seed is not None and (not isinstance(seed, numbers.Integral)
+                             or not 0 <= seed <= MAX_SEED):
         raise ValueError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
     if not isinstance(n_patients, numbers.Integral) or n_patients < 1:
         raise ValueError(f"n_patients must be a positive integer, got {n_patients!r}")
@@ -184,7 +185,7 @@ def _simulate_multistate(scenario, n_patients, seed, threads, horizon_days, chun
     if not hasattr(scenario, "kind"):
         scenario = load_scenario(scenario)
     horizon = float(scenario.horizon_days if horizon_days is None else horizon_days)
-    _check(n_patients, horizon)
+    _check(n_patients, horizon, seed)
     n = int(n_patients)
     step = int(chunk_size or n)
     covariates = {}
