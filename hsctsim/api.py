@@ -15,9 +15,11 @@ from .model.hsct import PROCESS_NAMES, engine_arrays
 from .model.scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
 
 DEFAULT_SEED = 20_251_121
-# Seeds are 0 .. 2^63 - 1: every seed in that range gives its own patient streams and
-# replicate draws; beyond it, seeds would alias smaller ones (the streams are keyed
-# by 64 bits, the replicate draws by 63).
+# Seeds from 0 to 2^63 - 1 each give their own patient streams and replicate draws;
+# beyond, a seed aliases a smaller one (streams are keyed by the seed modulo 2^64,
+# replicate draws modulo 2^63).  The command line refuses them, so that summary.json
+# never records a seed other than the one used; the Python API takes any integer
+# (replicates pass derived stream seeds beyond 2^64 through it).
 MAX_SEED = 2**63 - 1
 
 
@@ -50,10 +52,7 @@ def _stream_seed(seed, replicate):
     return seed if replicate is None else (int(seed) + (int(replicate) + 1) * 0x5851F42D4C957F2D)
 
 
-def _check(n_patients, horizon_days, seed=None):
-    if seed is not None and (not isinstance(seed, numbers.Integral)
-                             or not 0 <= seed <= MAX_SEED):
-        raise ValueError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
+def _check(n_patients, horizon_days):
     if not isinstance(n_patients, numbers.Integral) or n_patients < 1:
         raise ValueError(f"n_patients must be a positive integer, got {n_patients!r}")
     if not 0 < horizon_days <= MAX_HORIZON_DAYS:
@@ -66,7 +65,7 @@ def _prepare(scenario, n_patients, seed, horizon_days, replicate, interventions,
         scenario = load_scenario(scenario)
     point = scenario_point(scenario, seed, replicate)
     horizon = float(point.horizon_days if horizon_days is None else horizon_days)
-    _check(n_patients, horizon, seed)
+    _check(n_patients, horizon)
     if susceptible is None:
         start = None if replicate is None else calibrate(scenario_point(scenario))
         susceptible = calibrate(point, calibration_patients or CALIBRATION_PATIENTS,
@@ -185,7 +184,7 @@ def _simulate_multistate(scenario, n_patients, seed, threads, horizon_days, chun
     if not hasattr(scenario, "kind"):
         scenario = load_scenario(scenario)
     horizon = float(scenario.horizon_days if horizon_days is None else horizon_days)
-    _check(n_patients, horizon, seed)
+    _check(n_patients, horizon)
     n = int(n_patients)
     step = int(chunk_size or n)
     covariates = {}

@@ -172,14 +172,6 @@ def test_events_that_do_not_fit_on_disk_are_refused(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_seed_beyond_63_bits_is_refused_by_the_api():
-    with pytest.raises(ValueError, match="seed"):
-        hsctsim.simulate("mac", 10, seed=2**64 + 5)
-    big = 2**63 - 1  # the largest seed is its own
-    assert not (hsctsim.simulate("mac", 50, seed=big).day("trm")
-                == hsctsim.simulate("mac", 50, seed=0).day("trm")).all()
-
-
 # ------------------------------------------------------------------ plot
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
