@@ -10,7 +10,7 @@ from . import __version__
 from .model.calibrate import CALIBRATION_PATIENTS, calibrate
 from .model.cohort import Cohort
 from .engine.kernel import seed_key, simulate_into
-from .model.hsct import PROCESS_NAMES, engine_arrays
+from .model.hsct import engine_arrays, process_names
 from .model.scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
 
 DEFAULT_SEED = 20_251_121
@@ -107,12 +107,13 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
         calibration_patients, susceptible)
-    out = np.empty((int(n_patients), len(PROCESS_NAMES)))
+    out = np.empty((int(n_patients), len(eng.family)))
     step = int(chunk_size or n_patients)
     with _threads(threads):
         for start in range(0, int(n_patients), step):
             simulate_into(eng, key, start, horizon, out[start:start + step])
-    return Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate)
+    return Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
+                  process_names=process_names(point))
 
 
 def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=None,
@@ -128,8 +129,8 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
         scenario, n_patients, seed, horizon_days, replicate, interventions,
         calibration_patients)
     for start in range(0, int(n_patients), int(chunk_size)):
-        out = np.empty((min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES)))
+        out = np.empty((min(int(chunk_size), int(n_patients) - start), len(eng.family)))
         with _threads(threads):
             simulate_into(eng, key, start, horizon, out)
         yield Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
-                     first_patient=start)
+                     first_patient=start, process_names=process_names(point))

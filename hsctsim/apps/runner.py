@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import __version__
 from ..api import iter_chunks
-from ..model.cohort import STATES
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
@@ -198,7 +197,7 @@ class RunFolder:
             fh.write("patient,from,to,start_day,stop_day\n")
             self._events[arm] = fh
         table = cohort.event_table()
-        names = np.array(STATES)
+        names = np.array(cohort.states)
         # plain Python values and one join: twice as fast as writing numpy scalars by row
         rows = zip(table["patient"].tolist(), names[table["from_state"]].tolist(),
                    names[table["to_state"]].tolist(), table["start_day"].tolist(),

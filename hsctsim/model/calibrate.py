@@ -24,7 +24,8 @@ import numpy as np
 from .. import __version__
 from ..engine.processes import DERIVED_FIELDS
 from ..engine.kernel import accrued_hazard_into, seed_key
-from .hsct import INDEX, calibration_targets, engine_arrays, isolated_susceptible
+from .hsct import calibration_targets, engine_arrays, isolated_susceptible, process_names
+from .extensions import reference_point
 from .scenario import ScenarioError
 
 CALIBRATION_PATIENTS = 100_000
@@ -98,7 +99,8 @@ def tolerance(n_patients):
 def incidences(scenario, susceptible, names, landmarks, n_patients, seed):
     """Conditional-MC incidences and their derivatives in each target's ``pi``."""
     eng = engine_arrays(scenario, susceptible, interventions=False)
-    targets = np.array([INDEX[n] for n in names], np.int64)
+    columns = process_names(scenario)
+    targets = np.array([columns.index(n) for n in names], np.int64)
     acc = np.empty((n_patients, len(names)))
     dacc = np.empty_like(acc)
     accrued_hazard_into(eng, seed_key(seed), targets, np.asarray(landmarks, float), acc, dacc)
@@ -137,6 +139,7 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
     ScenarioError
         When the incidences cannot be reached together.
     """
+    scenario = reference_point(scenario)
     names, targets, landmarks = calibration_targets(scenario)
     key = cache_key(scenario, seed)
     if use_cache and (cached := _load(key, n_patients)) is not None:
@@ -202,9 +205,11 @@ def update_bundled(names=None, n_patients=BUNDLED_PATIENTS):
     """
     from .scenario import bundled_names, load_scenario
 
-    entries = {}
+    # merge: entries of other scenarios stay (a partial update keeps the rest)
+    entries = {} if names is None else {
+        k: v for k, v in _bundled().items() if v.get("scenario") not in names}
     for name in names or bundled_names():
-        point = load_scenario(name).at_midpoints()
+        point = reference_point(load_scenario(name).at_midpoints())
         susceptible = _solve(point, *calibration_targets(point), n_patients, CALIBRATION_SEED)
         entries[cache_key(point)] = {"scenario": name, "n_patients": n_patients,
                                      "susceptible": susceptible}
@@ -215,4 +220,6 @@ def update_bundled(names=None, n_patients=BUNDLED_PATIENTS):
 
 
 if __name__ == "__main__":
-    update_bundled()
+    import sys
+
+    update_bundled(sys.argv[1:] or None)

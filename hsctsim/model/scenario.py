@@ -35,10 +35,12 @@ EFFECTS = {
     "graft_loss_on_relapse": "primary graft failure or rejection (no donor GVT) multiplies relapse",
     "graft_loss_on_trm": "primary graft failure or rejection multiplies non-relapse death",
 }
-CHIMERISM_KINDS = ("donor", "micro")
+CHIMERISM_KINDS = ("donor", "micro", "autologous")
 RANGE_DISTRIBUTIONS = ("uniform", "triangular")
+# sections read by hsctsim.model.extensions (solid tumours, covariates, autologous rescue)
+EXTENSION_KEYS = ("tumour", "covariates", "recovery", "msc")
 TOP_KEYS = {"name", "base", "title", "population", "horizon_days", "chimerism", "notes",
-            "effects", "nk_cells", "dli", *PROCESSES}
+            "effects", "nk_cells", "dli", *PROCESSES, *EXTENSION_KEYS}
 PROCESS_KEYS = {"incidence", "landmark_day", "timing", "cure_fraction", "source",
                 "timing_source", "range_distribution"}
 EXTRA_KEYS = {
@@ -154,6 +156,7 @@ class Scenario:
     dli: DLI | None
     notes: str = ""
     raw: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    extensions: dict = dataclasses.field(default_factory=dict)  # see model.extensions
 
     def ranges(self):
         """Every ranged quantity as ``(dotted key, Range)`` pairs, in a fixed order."""
@@ -166,7 +169,9 @@ class Scenario:
                 items += [(f"{name}.{f.name}", getattr(iv, f.name))
                           for f in dataclasses.fields(iv)
                           if isinstance(getattr(iv, f.name), Range)]
-        return items
+        from .extensions import ranges as extension_ranges
+
+        return items + extension_ranges(self.extensions)
 
     def with_values(self, values):
         """A copy with the given dotted keys replaced by points (floats or Ranges)."""
@@ -186,6 +191,11 @@ class Scenario:
                 changes["share_3_4"] = as_range(value)
             elif parts[0] == "effects" and parts[1] in effects:
                 effects[parts[1]] = dataclasses.replace(effects[parts[1]], hr=as_range(value))
+            elif parts[0] in self.extensions:
+                from .extensions import with_value
+
+                changes["extensions"] = with_value(changes.get("extensions", self.extensions),
+                                                   key, as_range(value))
             elif parts[0] in ivs and ivs[parts[0]] is not None:
                 ivs[parts[0]] = dataclasses.replace(ivs[parts[0]], **{parts[1]: as_range(value)})
             else:
@@ -476,7 +486,14 @@ def parse(data, path):
         dli=_parse_dli(reader, reader.table(data, "dli")) if "dli" in data else None,
         notes=reader.text(data, "notes", "notes", ""),
         raw=data,
+        extensions=_parse_extensions(reader, data, processes, effects),
     )
+
+
+def _parse_extensions(reader, data, processes, effects):
+    from .extensions import parse as parse_extensions
+
+    return parse_extensions(reader, data, processes, effects)
 
 
 def load_scenario(name_or_path):
