@@ -13,8 +13,9 @@ Alqasim) and the series it cites:
   response start ("did not occur until CSP was tapered");
 - ``gvt_response``: partial response or better, opened by the taper, its clock
   from transplant (delayed: median 129 days in Childs et al., NEJM 2000), raised
-  by acute and chronic GVHD, ended by loss of the graft (graft failure, rejection)
-  or progression; it lowers the progression hazard;
+  by acute and chronic GVHD, ended by loss of the graft (graft failure, rejection);
+  it may follow an early progression (NIH withdrew ciclosporin on progression and
+  regression followed) and lowers the hazards of progression and of death from it;
 - ``complete_response``: a share of GVT responders deepen to complete response,
   measured from the partial response; it lowers the progression hazard further.
 
@@ -139,7 +140,9 @@ def extend(scenario, susceptible, procs):
         "cgvhd": ((), {"gvt_response": hr["cgvhd_on_gvt"]}),
         "graft_failure": (("gvt_response",), {}),
         "rejection": (("gvt_response",), {}),
-        "relapse": (TUMOUR_PROCESSES[:2] + ("gvt_response", "complete_response"), {}),
+        # an early (chemotherapy) response cannot follow progression; a GVT response
+        # can (NIH: ciclosporin was withdrawn on progression, regression followed)
+        "relapse": (("chemo_response", "chemo_response_loss"), {}),
     }
     out = []
     for p in procs:
@@ -164,9 +167,11 @@ def extend(scenario, susceptible, procs):
         Process("gvt_response", gvt.timing.family, gvt.timing.params,
                 susceptible.get("gvt_response", 1.0 - gvt.cure_fraction), at_start=False,
                 opens=("complete_response",),
-                multiplies={"relapse": hr["response_on_progression"]}),
+                multiplies={"relapse": hr["response_on_progression"],
+                            "death_after_relapse": hr["response_on_progression"]}),
         Process("complete_response", t.complete_response.timing.family,
                 t.complete_response.timing.params, t.complete_share.mid, at_start=False,
-                clock_reset=True, multiplies={"relapse": hr["complete_on_progression"]}),
+                clock_reset=True, multiplies={"relapse": hr["complete_on_progression"],
+                                              "death_after_relapse": hr["complete_on_progression"]}),
     ]
     return out
