@@ -16,7 +16,10 @@ level (``adverse``, e.g. ``ecog_2_4``) on processes of the course::
 Each patient draws the characteristic from their own random stream: the adverse
 level is a process on day 0 that fires with probability ``1 - share`` and
 multiplies the hazards from then on (so it is in the cohort's event days, ``0``
-where present, and reproducible bit for bit).  Calibration runs at the reference
+where present, and reproducible bit for bit).  The configured timings describe
+the published series as a whole: a day-0 ``covariate_mix`` process scales each
+hazard so that its mean multiplier over the reference mix is 1 (see
+:func:`mix_factors`).  Calibration runs at the reference
 shares; a run with other shares keeps the hazards calibrated for the published
 series and asks how patient selection changes the result.
 """
@@ -66,7 +69,7 @@ def parse(reader, data, key, parsed):
             reader.fail(where, "must be a table (one per characteristic)")
         reader.check_keys(item, KEYS, where)
         adverse = reader.text(item, "adverse", f"{where}.adverse")
-        if not adverse.isidentifier() or adverse in targets:
+        if not adverse.isidentifier() or adverse in targets | {"covariate_mix"}:
             reader.fail(f"{where}.adverse", f"'{adverse}' must be a new identifier "
                         "(it names the unfavourable level's process)")
         source = reader.text(item, "source", f"{where}.source")
@@ -120,9 +123,26 @@ def reference(covs):
             for n, c in covs.items()}
 
 
+def mix_factors(covs):
+    """Per process, the factor that makes the reference mix's mean multiplier 1.
+
+    A process's configured timing describes the published series as a whole, not
+    its most favourable patients: each hazard ratio ``h`` of a characteristic
+    with reference share ``s`` (favourable) is divided by ``s + (1 - s) h``.
+    """
+    out = {}
+    for c in covs.values():
+        for p, (hr, _) in c.hr.items():
+            s = c.reference_share
+            out[p] = out.get(p, 1.0) / (s + (1.0 - s) * hr.mid)
+    return out
+
+
 def extend(scenario, susceptible, procs):
-    """One day-0 process per characteristic: the adverse level, with its hazard ratios."""
-    return procs + [
+    """Day-0 processes: the reference mix's scaling, then each adverse level."""
+    covs = scenario.extensions["covariates"]
+    return procs + [Process("covariate_mix", "fixed", (0.0,), 1.0,
+                            multiplies=mix_factors(covs))] + [
         Process(c.adverse, "fixed", (0.0,), 1.0 - c.share.mid,
                 multiplies={p: hr.mid for p, (hr, _) in c.hr.items()})
-        for c in scenario.extensions["covariates"].values()]
+        for c in covs.values()]
