@@ -294,6 +294,9 @@ def plot(run_dir, formats, patients):
 
 # Commands with a module of their own register here, one line each
 # (``cli.add_command(module.command)``); such modules import nothing heavy at the top.
+from .trial import trial as _trial  # noqa: E402
+
+cli.add_command(_trial)
 
 
 def main():
