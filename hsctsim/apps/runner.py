@@ -19,6 +19,7 @@ import numpy as np
 from .. import __version__
 from ..api import iter_chunks
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
+from ..analysis.response import ResponseTally, format_response
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
 DEFAULT_CHUNK = 500_000  # per arm; the arms' chunks are alive together
@@ -65,6 +66,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     days = landmark_days(horizon_days)
     names = list(scenarios)
     tallies = {arm: Tally(days) for arm in names}
+    responses = {arm: ResponseTally() for arm in names}  # solid tumours only
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
     streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days)
@@ -72,6 +74,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
             tallies[arm].add(chunk)
+            responses[arm].add(chunk)
             susceptible[arm] = chunk.susceptible
             if arm in paired:
                 paired[arm].add(chunk, chunks[0])
@@ -88,6 +91,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
                      "calibration": susceptible[arm]}
+        if (response := responses[arm].summary()) is not None:
+            arms[arm]["response"] = response
     comparisons = {arm: {"versus": names[0], "endpoints": p.contrasts()}
                    for arm, p in paired.items()}
     return arms, comparisons
@@ -260,7 +265,8 @@ def format_table(document):
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     populations = [f"  {arm}: {a['title']}. {a['population']}" for arm, a in arms.items()]
-    text = "\n".join([header, note, "", *lines, "", "arms:", *populations]) + "\n"
+    text = "\n".join([header, note, "", *lines, *format_response(arms), "", "arms:",
+                      *populations]) + "\n"
     return text + _format_comparisons(document.get("comparisons", {}))
 
 
