@@ -91,7 +91,8 @@ def km_median(time, event):
     -------
     ndarray (K,)
         The first time the survival estimate is at or below 0.5 (events before
-        censorings at a tie, as usual).
+        censorings at a tie, as usual; an estimate of exactly 1/2 counts as
+        reached, whatever the rounding of the product).
     """
     time = np.asarray(time, float)
     event = np.asarray(event, bool)
@@ -101,7 +102,7 @@ def km_median(time, event):
     d = np.take_along_axis(event, order, axis=1)
     at_risk = n - np.arange(n)[None, :]
     surv = np.cumprod(np.where(d, 1.0 - 1.0 / at_risk, 1.0), axis=1)
-    below = surv <= 0.5
+    below = surv <= 0.5 + 1e-12  # a product that is 1/2 exactly, less its rounding
     first = np.argmax(below, axis=1)
     return np.where(below.any(axis=1), t[np.arange(k), first], np.inf)
 

@@ -205,7 +205,8 @@ def update_bundled(names=None, n_patients=BUNDLED_PATIENTS):
     """
     from .scenario import bundled_names, load_scenario
 
-    # merge: entries of other scenarios stay (a partial update keeps the rest)
+    # merge: entries of other scenarios stay (a partial update keeps the rest); the
+    # file is rewritten after each scenario, so an interrupted update keeps its work
     entries = {} if names is None else {
         k: v for k, v in _bundled().items() if v.get("scenario") not in names}
     for name in names or bundled_names():
@@ -214,9 +215,9 @@ def update_bundled(names=None, n_patients=BUNDLED_PATIENTS):
         entries[cache_key(point)] = {"scenario": name, "n_patients": n_patients,
                                      "susceptible": susceptible}
         print(f"{name}: {susceptible}", flush=True)
-    tmp = BUNDLED_FILE.with_suffix(".tmp")
-    tmp.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, BUNDLED_FILE)
+        tmp = BUNDLED_FILE.with_suffix(".tmp")
+        tmp.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, BUNDLED_FILE)
 
 
 if __name__ == "__main__":
