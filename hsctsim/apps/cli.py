@@ -10,7 +10,8 @@ import click
 from .. import __version__
 from ..api import DEFAULT_SEED, scenario_point
 from ..model.calibrate import calibrate
-from ..model.scenario import ScenarioError, bundled_names, load_scenario, set_value
+from ..model.scenario import (BUNDLED_ORDER, ScenarioError, bundled_names, load_scenario,
+                              set_value)
 
 PROGRESS_MIN_PATIENTS = 300_000  # below this a run takes about a second or less
 
@@ -86,7 +87,7 @@ def _load(name, settings=()):
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
         events, plot, fmt, settings, compare):
-    """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
+    """Simulate SCENARIOS (bundled names or TOML paths; default: the allogeneic arms)."""
     from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
                          summary_rows, write_summary)
 
@@ -100,7 +101,9 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         if threads > numba.config.NUMBA_NUM_THREADS:
             raise UserError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} "
                             "on this machine")
-    names = scenarios or tuple(bundled_names())
+    # the default set is the allogeneic arms; solid tumours and autologous arms are listed
+    # by `hsctsim scenarios` and run by name
+    names = scenarios or tuple(n for n in bundled_names() if n in BUNDLED_ORDER)
     if not names:
         raise UserError("no scenario given and no bundled scenarios found")
     loaded = {}
@@ -233,6 +236,10 @@ def show(scenario, fmt, settings):
                          else f"[{value.low:g}, {value.high:g}] -> {value.mid:g}")
             click.echo(f"  {field}: {value}")
         click.echo(f"  source: {iv.source}")
+    if loaded.extensions:  # solid tumour, covariates, recovery after graft failure, MSCs
+        from ..model.extensions import describe
+
+        click.echo("\n".join(describe(loaded, susceptible)))
 
 
 @cli.command()

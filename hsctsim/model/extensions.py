@@ -92,3 +92,35 @@ def reference_point(scenario):
     ext = dict(scenario.extensions)
     ext["covariates"] = covariates.reference(ext["covariates"])
     return dataclasses.replace(scenario, extensions=ext)
+
+
+def describe(scenario, susceptible):
+    """Lines for ``hsctsim show``: each optional section's figures, with sources."""
+    from .scenario import ProcessSpec, Range
+
+    def value(v):
+        if isinstance(v, Range):
+            return f"{v.low:g}" if v.low == v.high else f"[{v.low:g}, {v.high:g}] -> {v.mid:g}"
+        if isinstance(v, ProcessSpec):
+            given = (f"incidence {value(v.incidence)} by day {v.landmark_day:g}"
+                     if v.incidence is not None else f"cure fraction {v.cure_fraction:g}")
+            pi = susceptible.get(v.name)
+            solved = f"; calibrated cure fraction {1 - pi:.4f}" if pi is not None else ""
+            return f"{given}{solved}; timing: {v.timing.describe()}; source: {v.source}"
+        if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], Range):
+            return f"{value(v[0])} ({v[1]})"
+        if isinstance(v, dict):
+            return "; ".join(f"{k} {value(x)}" for k, x in v.items())
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    lines = []
+    for key, section in scenario.extensions.items():
+        lines.append(f"\n[{key}]")
+        items = section.items() if isinstance(section, dict) else [(None, section)]
+        for name, obj in items:
+            if name is not None:
+                lines.append(f"  {name}:")
+            indent = "    " if name is not None else "  "
+            for field in dataclasses.fields(obj):
+                lines.append(f"{indent}{field.name}: {value(getattr(obj, field.name))}")
+    return lines
