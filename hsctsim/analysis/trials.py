@@ -25,11 +25,13 @@ COUNTS = {
     "relapse": ("relapse",),
     "trm": ("trm",),
     "deaths": ("trm", "death_after_relapse"),
+    "relapse_or_death": ("relapse", "trm", "death_after_relapse"),
     "responses": ("chemo_response", "gvt_response"),
     "complete_responses": ("complete_response",),
     "count_recovery": ("count_recovery",),
 }
 DEFAULT_STATISTICS = ("engraftment", "graft_failure", "agvhd", "relapse", "trm", "deaths",
+                      "relapse_or_death",
                       "responses", "complete_responses", "count_recovery", "median_os_days")
 _BY_DAY = re.compile(r"^(?P<count>[a-z_0-9]+?)_d(?P<day>\d+(\.\d+)?)$")
 # entry days of trial patients: a stream of their own, apart from the patients' own
@@ -221,7 +223,7 @@ def plot_trial_counts(values, name, observed=None, title=None, ax=None):
         ax.axvline(observed, color="#e31a1c", lw=2,
                    label=f"reported {observed:g}: P(X<=obs) {p['p_at_most']:.3f}, "
                          f"P(X>=obs) {p['p_at_least']:.3f}")
-        ax.legend(frameon=False, loc="upper right")
+        ax.legend(frameon=False, loc="upper left")
     ax.set_xlabel(name.replace("_", " "))
     if title:
         ax.set_title(title)
