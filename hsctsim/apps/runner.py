@@ -31,7 +31,8 @@ def landmark_days(horizon_days):
 
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
-             compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None):
+             compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
+             susceptible=None):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -55,6 +56,10 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         Called with the number of patients done after each chunk (progress).
     on_events : callable, optional
         Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables).
+    susceptible : dict of str to dict, optional
+        Per arm, the susceptible fractions of its midpoint cohort (a what-if that
+        holds another calibration, see :func:`hsctsim.what_if`); an arm not given
+        or given None is calibrated.  Replicates always calibrate their draws.
 
     Returns
     -------
@@ -67,10 +72,11 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     names = list(scenarios)
     tallies = {arm: Tally(days) for arm in names}
     responses = {arm: ResponseTally() for arm in names}  # solid tumours only
+    given = susceptible or {}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
-    streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days)
-               for s in scenarios.values()]
+    streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days,
+                           susceptible=given.get(arm)) for arm, s in scenarios.items()]
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
             tallies[arm].add(chunk)
@@ -134,7 +140,8 @@ def _by_day(sections):
     for arm, data in sections.items():
         for name, ep in data["endpoints"].items():
             for day, v in ep["at"].items():
-                yield arm, name, ep["kind"], int(day[1:]), v
+                number = float(day[1:])  # d30; a multi-state horizon may be d3652.5
+                yield arm, name, ep["kind"], int(number) if number.is_integer() else number, v
 
 
 def summary_rows(document):
@@ -265,8 +272,11 @@ def format_table(document):
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     populations = [f"  {arm}: {a['title']}. {a['population']}" for arm, a in arms.items()]
+    what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in arms.items()
+                if a.get("what_if", {}).get("settings")]
     text = "\n".join([header, note, "", *lines, *format_response(arms), "", "arms:",
-                      *populations]) + "\n"
+                      *populations,
+                      *(["", "what-if:", *what_ifs] if what_ifs else [])]) + "\n"
     return text + _format_comparisons(document.get("comparisons", {}))
 
 
