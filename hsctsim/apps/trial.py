@@ -5,7 +5,7 @@ import json
 import click
 
 from ..api import DEFAULT_SEED
-from .cli import UserError, _load, user_errors
+from .cli import UserError, _load_arms, user_errors
 
 DEFAULT_TRIALS = 2000
 
@@ -71,12 +71,17 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
     if size * trials > 20_000_000:
         raise UserError("--size x --trials is above 20,000,000 patients")
     observed = _observed(observed_items)
-    loaded = _load(scenario, settings)
+    (what,) = _load_arms([scenario], settings).values()
+    loaded = what.scenario
+    if getattr(loaded, "kind", None) == "multistate":
+        raise UserError(f"{scenario}: trial mode works on transplant scenarios, not on plain "
+                        "multi-state models")
     design = TrialDesign(size, trials, accrual_days, analysis_day)
     horizon = loaded.horizon_days if analysis_day is None else analysis_day
     folder = RunFolder(out_dir, overwrite) if out_dir else None
     try:
-        cohort = simulate(loaded, size * trials, seed, horizon_days=horizon)
+        cohort = simulate(loaded, size * trials, seed, horizon_days=horizon,
+                          susceptible=what.susceptible)
         names = statistic_names(cohort)
         names += [n for n in observed if n not in names]
         try:
