@@ -1,5 +1,7 @@
 """Solid tumours after NMHCT: response timing, GVHD ties, covariates, endpoints."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -151,3 +153,27 @@ def test_bad_tumour_sections_name_file_and_key(tmp_path):
                     'source = "x" }\n')
     with pytest.raises(ScenarioError, match=r"covariates.ecog_0_1.hr.engraftmnt: not a process"):
         load_scenario(path)
+
+
+def test_cli_what_if_on_selection_and_response_rate(tmp_path):
+    """`run --set` on a covariate share holds the calibration; on the response rate it
+    solves the GVT response again, and the table shows the response block."""
+    from click.testing import CliRunner
+
+    from hsctsim.apps.cli import cli
+
+    def orr(*settings):
+        args = ["run", "rcc", "-n", "20000", "--format", "json"]
+        for s in settings:
+            args += ["--set", s]
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        arm = json.loads(result.stdout)["arms"]["rcc"]
+        return arm["response"]["objective_response_rate"], arm
+
+    base, arm = orr()
+    chosen, arm_chosen = orr("covariates.small_tumour_volume.share=1.0")
+    assert arm_chosen["what_if"]["resolved"] == [] and chosen > base + 0.02
+    higher, arm_higher = orr("tumour.gvt_response.incidence=0.6")
+    assert arm_higher["what_if"]["resolved"] == ["gvt_response"]
+    assert higher == pytest.approx(0.6, abs=0.02)
