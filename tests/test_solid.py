@@ -177,3 +177,15 @@ def test_cli_what_if_on_selection_and_response_rate(tmp_path):
     higher, arm_higher = orr("tumour.gvt_response.incidence=0.6")
     assert arm_higher["what_if"]["resolved"] == ["gvt_response"]
     assert higher == pytest.approx(0.6, abs=0.02)
+
+
+def test_melanoma_early_responses_come_before_the_taper_and_are_short():
+    cohort = hsctsim.simulate("melanoma", 20_000, seed=6)
+    taper = cohort.scenario.extensions["tumour"].taper_day
+    start = response_day(cohort)
+    early = np.isfinite(cohort.day("chemo_response"))
+    assert np.median(start[np.isfinite(start)]) < taper
+    assert_within_se((cohort.day("gvt_response") <= 365).mean(), 0.09, cohort.n_patients)
+    duration, _ = duration_of_response(cohort)
+    assert np.median(duration) < 120  # 'short-lived' (seed review)
+    assert early.mean() > 0.1

@@ -23,7 +23,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..engine.processes import Process
-from .specs import hazard_ratio, point, process_spec
+from .specs import point, process_spec
 from .scenario import MAX_HORIZON_DAYS, ProcessSpec, Range
 
 DONOR_ONLY = ("agvhd", "cgvhd", "mixed_chimerism", "rejection")

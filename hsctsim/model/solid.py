@@ -79,6 +79,9 @@ def parse(reader, data, key, parsed):
             reader.fail(f"{key}.{name}", "every number needs its source")
         return text
 
+    if "cure_fraction" in table.get("complete_response", {}):
+        reader.fail(f"{key}.complete_response.cure_fraction",
+                    "the share of responders who reach it is tumour.complete_share")
     gvt = spec("gvt_response", calibrated=True)
     if gvt.incidence is None:
         reader.fail(f"{key}.gvt_response.incidence", "missing: the reported response rate")
@@ -171,7 +174,8 @@ def extend(scenario, susceptible, procs):
                             "death_after_relapse": hr["response_on_progression"]}),
         Process("complete_response", t.complete_response.timing.family,
                 t.complete_response.timing.params, t.complete_share.mid, at_start=False,
-                clock_reset=True, multiplies={"relapse": hr["complete_on_progression"],
-                                              "death_after_relapse": hr["complete_on_progression"]}),
+                clock_reset=True,
+                multiplies={"relapse": hr["complete_on_progression"],
+                            "death_after_relapse": hr["complete_on_progression"]}),
     ]
     return out

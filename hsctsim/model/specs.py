@@ -1,7 +1,5 @@
 """Shared readers of the optional sections: a process given by timing or incidence,
-a hazard ratio with its source, and replacing a ranged figure in a frozen object."""
-
-import dataclasses
+a hazard ratio with its source, and a figure's point value."""
 
 from .scenario import MAX_HORIZON_DAYS, ProcessSpec, Range
 from .timing import TIMING_KEYS, parse_timing
@@ -10,7 +8,7 @@ SPEC_KEYS = {"incidence", "landmark_day", "timing", "cure_fraction", "source",
              "timing_source", "range_distribution"}
 
 
-def process_spec(reader, table, where, name, calibrated=False, extra=()):
+def process_spec(reader, table, where, name, calibrated=False):
     """A :class:`ProcessSpec` from a sub-table (``where`` is its dotted key).
 
     With ``calibrated`` the process may be given by an incidence at a landmark
@@ -19,7 +17,7 @@ def process_spec(reader, table, where, name, calibrated=False, extra=()):
     """
     if not isinstance(table, dict):
         reader.fail(where, f"must be a table, not {type(table).__name__}")
-    reader.check_keys(table, SPEC_KEYS | set(extra), where)
+    reader.check_keys(table, SPEC_KEYS, where)
     timing_table = reader.table(table, "timing", where)
     reader.check_keys(timing_table, TIMING_KEYS, f"{where}.timing")
     try:
@@ -65,16 +63,6 @@ def hazard_ratio(reader, table, key, where, default=None):
     if not source.strip():
         reader.fail(f"{where}.{key}.source", "every number needs its source")
     return hr, source
-
-
-def spec_ranges(prefix, spec):
-    """``[(prefix.incidence, Range)]`` for a spec given by incidence, else ``[]``."""
-    return [] if spec is None or spec.incidence is None else [(f"{prefix}.incidence",
-                                                               spec.incidence)]
-
-
-def replace_spec_incidence(spec, value):
-    return dataclasses.replace(spec, incidence=value)
 
 
 def point(value):
