@@ -224,3 +224,28 @@ def plot_response_swimmer(cohort, n=30, seed=0, ax=None):
     ax.set_title(f"Tumour response of {pick.size} sampled patients\n{cohort.scenario.title}")
     ax.figure.tight_layout()
     return ax
+
+
+def response_rows(document):
+    """Flat CSV rows of the arms' response summaries (kind ``response``, day = horizon).
+
+    Same columns as the landmark rows of ``summary.csv``; shares and medians in days
+    have no interval here (they come from up to :data:`RESPONSE_CAP_PATIENTS`).
+    """
+    rows = []
+    for arm, data in document["arms"].items():
+        summary = data.get("response")
+        if not summary:
+            continue
+        values = {"objective_response_rate": summary["objective_response_rate"],
+                  **{f"best_response_{k}": v for k, v in summary["best_response"].items()},
+                  **{k: summary[k] for k in ("time_to_response_median_days",
+                                             "duration_of_response_median_days",
+                                             "pfs_median_days", "os_median_days",
+                                             "pfs_d365", "os_d365")}}
+        for name, value in values.items():
+            day = 365 if name.endswith("_d365") else document["horizon_days"]
+            rows.append({"arm": arm, "endpoint": name, "kind": "response", "day": day,
+                         "estimate": value, "ci95_low": None, "ci95_high": None,
+                         "ui95_low": None, "ui95_high": None})
+    return rows

@@ -19,7 +19,7 @@ import numpy as np
 from .. import __version__
 from ..api import iter_chunks
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
-from ..analysis.response import ResponseTally, format_response
+from ..analysis.response import ResponseTally, format_response, response_rows
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
 DEFAULT_CHUNK = 500_000  # per arm; the arms' chunks are alive together
@@ -150,7 +150,7 @@ def summary_rows(document):
              "estimate": v["estimate"], "ci95_low": v["ci95"][0], "ci95_high": v["ci95"][1],
              "ui95_low": v.get("ui95", [None, None])[0],
              "ui95_high": v.get("ui95", [None, None])[1]}
-            for arm, name, kind, day, v in _by_day(document["arms"])]
+            for arm, name, kind, day, v in _by_day(document["arms"])] + response_rows(document)
 
 
 def comparison_rows(document):
