@@ -189,3 +189,31 @@ def test_melanoma_early_responses_come_before_the_taper_and_are_short():
     duration, _ = duration_of_response(cohort)
     assert np.median(duration) < 120  # 'short-lived' (seed review)
     assert early.mean() > 0.1
+
+
+@pytest.mark.parametrize("setting, words", [
+    ("covariates.ecog_0_1.share=1.5", "covariates.ecog_0_1.share: 1.5 is outside [0, 1]"),
+    ("tumour.taper_day=-1", "tumour.taper_day: -1 is outside"),
+    ("tumour.effects.agvhd_on_gvt.hr=0", "tumour.effects.agvhd_on_gvt.hr: 0 is outside"),
+])
+def test_cli_bad_section_values_are_one_line(setting, words):
+    from click.testing import CliRunner
+
+    from hsctsim.apps.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", "rcc", "-n", "100", "--set", setting])
+    assert result.exit_code == 2 and words in result.output
+    assert "Traceback" not in result.output
+
+
+def test_csv_has_response_rows():
+    from click.testing import CliRunner
+
+    from hsctsim.apps.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", "ovarian", "-n", "2000", "--format", "csv"],
+                                catch_exceptions=False)
+    rows = [r.split(",") for r in result.stdout.splitlines() if ",response," in r]
+    names = [r[1] for r in rows]
+    assert "objective_response_rate" in names and "best_response_SD" in names
+    assert all(0.0 <= float(r[4]) for r in rows if r[4])
