@@ -42,7 +42,8 @@ RANGE_DISTRIBUTIONS = ("uniform", "triangular")
 # sections read by hsctsim.model.extensions (solid tumours, covariates, autologous rescue)
 EXTENSION_KEYS = ("tumour", "covariates", "recovery", "msc")
 TOP_KEYS = {"name", "base", "title", "population", "horizon_days", "chimerism", "notes",
-            "effects", "nk_cells", "dli", *PROCESSES, *EXTENSION_KEYS}
+            "effects", "nk_cells", "dli", *PROCESSES, *EXTENSION_KEYS,
+            "costs", "utilities", "durations", "lifetime"}  # read by model/economics.py
 PROCESS_KEYS = {"incidence", "landmark_day", "timing", "cure_fraction", "source",
                 "timing_source", "range_distribution"}
 EXTRA_KEYS = {
