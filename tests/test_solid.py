@@ -217,3 +217,10 @@ def test_csv_has_response_rows():
     names = [r[1] for r in rows]
     assert "objective_response_rate" in names and "best_response_SD" in names
     assert all(0.0 <= float(r[4]) for r in rows if r[4])
+
+
+def test_event_tables_name_the_section_processes():
+    cohort = hsctsim.simulate("rcc", 500, seed=2)
+    frame = cohort.events_to_pandas()
+    assert "gvt_response" in set(frame["to"].astype(str))
+    assert list(frame["to"].cat.categories) == list(cohort.states)

@@ -227,7 +227,7 @@ class RunFolder:
         import pyarrow.parquet as pq
 
         table = cohort.event_table()
-        states = pa.array(STATES)
+        states = pa.array(cohort.states)
         columns = {
             "patient": pa.array(table["patient"]),
             "from": pa.DictionaryArray.from_arrays(pa.array(table["from_state"], pa.int16()),

@@ -162,14 +162,15 @@ class Cohort:
         return frame
 
     def events_to_pandas(self):
-        """:meth:`event_table` as a DataFrame, states as categoricals of :data:`STATES`."""
+        """:meth:`event_table` as a DataFrame, states as categoricals of :attr:`states`."""
         import pandas as pd
 
         table = self.event_table()
         return pd.DataFrame({
             "patient": table["patient"],
-            "from": pd.Categorical.from_codes(table["from_state"], categories=list(STATES)),
-            "to": pd.Categorical.from_codes(table["to_state"], categories=list(STATES)),
+            "from": pd.Categorical.from_codes(table["from_state"],
+                                              categories=list(self.states)),
+            "to": pd.Categorical.from_codes(table["to_state"], categories=list(self.states)),
             "start_day": table["start_day"], "stop_day": table["stop_day"]})
 
     def metadata(self):
