@@ -17,9 +17,8 @@ Each patient draws the characteristic from their own random stream: the adverse
 level is a process on day 0 that fires with probability ``1 - share`` and
 multiplies the hazards from then on (so it is in the cohort's event days, ``0``
 where present, and reproducible bit for bit).  The configured timings describe
-the published series as a whole: a day-0 ``covariate_mix`` process scales each
-hazard so that its mean multiplier over the reference mix is 1 (see
-:func:`mix_factors`).  Calibration runs at the reference
+the published series as a whole: each affected hazard is scaled so that its mean
+multiplier over the reference mix is 1 (see :func:`mix_factors`).  Calibration runs at the reference
 shares; a run with other shares keeps the hazards calibrated for the published
 series and asks how patient selection changes the result.
 """
@@ -69,7 +68,7 @@ def parse(reader, data, key, parsed):
             reader.fail(where, "must be a table (one per characteristic)")
         reader.check_keys(item, KEYS, where)
         adverse = reader.text(item, "adverse", f"{where}.adverse")
-        if not adverse.isidentifier() or adverse in targets | {"covariate_mix"}:
+        if not adverse.isidentifier() or adverse in targets:
             reader.fail(f"{where}.adverse", f"'{adverse}' must be a new identifier "
                         "(it names the unfavourable level's process)")
         source = reader.text(item, "source", f"{where}.source")
@@ -139,10 +138,16 @@ def mix_factors(covs):
 
 
 def extend(scenario, susceptible, procs):
-    """Day-0 processes: the reference mix's scaling, then each adverse level."""
+    """Scale each affected hazard to the reference mix; add a day-0 process per
+    characteristic, its adverse level, with its hazard ratios."""
     covs = scenario.extensions["covariates"]
-    return procs + [Process("covariate_mix", "fixed", (0.0,), 1.0,
-                            multiplies=mix_factors(covs))] + [
+    factors = mix_factors(covs)
+    # the scaling is a constant multiplier from whenever the process opens: its
+    # entry multiplier (which death after relapse also uses, by day of relapse)
+    procs = [dataclasses.replace(p, entry_multiplier=tuple(
+        (day, m * factors[p.name]) for day, m in p.entry_multiplier))
+        if p.name in factors else p for p in procs]
+    return procs + [
         Process(c.adverse, "fixed", (0.0,), 1.0 - c.share.mid,
                 multiplies={p: hr.mid for p, (hr, _) in c.hr.items()})
         for c in covs.values()]
