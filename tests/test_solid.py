@@ -224,3 +224,20 @@ def test_event_tables_name_the_section_processes():
     frame = cohort.events_to_pandas()
     assert "gvt_response" in set(frame["to"].astype(str))
     assert list(frame["to"].cat.categories) == list(cohort.states)
+
+
+def test_configured_hazards_describe_the_reference_mix():
+    """The mean hazard multiplier over the published mix is 1 for every process the
+    characteristics act on (independent draws: the mean of a product is the product)."""
+    from hsctsim.model.covariates import mix_factors
+
+    covs = load_scenario("rcc").at_midpoints().extensions["covariates"]
+    factors = mix_factors(covs)
+    for process, factor in factors.items():
+        mean = factor
+        for c in covs.values():
+            if process in c.hr:
+                s = c.reference_share
+                mean *= s + (1 - s) * c.hr[process][0].mid
+        assert mean == pytest.approx(1.0)
+    assert set(factors) == {"relapse", "trm", "gvt_response", "death_after_relapse"}
