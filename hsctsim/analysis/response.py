@@ -116,7 +116,8 @@ class ResponseTally:
         if self.n < self.cap and has_tumour(cohort):
             if not self.chunks:
                 self.first = cohort
-            self.chunks.append(cohort.event_day[: self.cap - self.n])
+            # a copy: a run may simulate every chunk into the same array
+            self.chunks.append(cohort.event_day[: self.cap - self.n].copy())
             self.n += self.chunks[-1].shape[0]
         return self
 

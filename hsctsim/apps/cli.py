@@ -457,11 +457,13 @@ def _held_susceptible(arm_entry, path):
 from .fit import fit as _fit_command  # noqa: E402
 from .predict import predict as _predict  # noqa: E402
 from .cea import cea as _cea  # noqa: E402  (costs and QALYs)
+from .sweep import sweep as _sweep  # noqa: E402  (parameter sweeps, PSA)
 from .trial import trial as _trial  # noqa: E402  (small trials)
 
 cli.add_command(_fit_command)
 cli.add_command(_predict)
 cli.add_command(_cea)
+cli.add_command(_sweep)
 cli.add_command(_trial)
 
 
