@@ -241,3 +241,13 @@ def test_configured_hazards_describe_the_reference_mix():
                 mean *= s + (1 - s) * c.hr[process][0].mid
         assert mean == pytest.approx(1.0)
     assert set(factors) == {"relapse", "trm", "gvt_response", "death_after_relapse"}
+
+
+def test_run_in_chunks_gives_the_response_summary_of_the_whole_cohort():
+    """Chunks share one array in a run: the response tally must keep copies."""
+    from hsctsim.apps.runner import run_arms
+
+    scenario = load_scenario("rcc")
+    arms, _ = run_arms({"rcc": scenario}, 3000, 17, 730.0, chunk_size=700)
+    whole = response_summary(hsctsim.simulate(scenario, 3000, seed=17))
+    assert arms["rcc"]["response"] == whole
