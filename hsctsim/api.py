@@ -14,6 +14,39 @@ from .model.hsct import PROCESS_NAMES, engine_arrays
 from .model.scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
 
 DEFAULT_SEED = 20_251_121
+BACKENDS = ("cpu", "cuda", "auto")
+
+
+class BackendError(ValueError):
+    """The backend asked for cannot run here (no numba-cuda, no device)."""
+
+
+def resolve_backend(backend):
+    """``"cpu"`` or ``"cuda"``: what ``backend`` (``cpu``, ``cuda`` or ``auto``) runs on.
+
+    ``auto`` is ``cuda`` when numba's CUDA target finds a device, else ``cpu``.
+
+    Raises
+    ------
+    BackendError
+        ``cuda`` without numba-cuda or without a device; an unknown name.
+    """
+    if backend not in BACKENDS:
+        raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "cpu":
+        return "cpu"
+    try:  # numba.cuda is imported only here: it is optional and slow to import
+        from .engine import cuda_kernel
+    except ImportError as exc:
+        if backend == "auto":
+            return "cpu"
+        raise BackendError("the CUDA backend needs numba-cuda (pip install 'hsctsim[cuda]'): "
+                           f"{exc}") from None
+    if cuda_kernel.device_available():
+        return "cuda"
+    if backend == "auto":
+        return "cpu"
+    raise BackendError("numba's CUDA target finds no GPU here (use the cpu or auto backend)")
 
 
 @contextlib.contextmanager
@@ -53,23 +86,24 @@ def _check(n_patients, horizon_days):
 
 
 def _prepare(scenario, n_patients, seed, horizon_days, replicate, interventions,
-             calibration_patients, susceptible=None):
+             calibration_patients, susceptible=None, backend="cpu"):
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     point = scenario_point(scenario, seed, replicate)
     horizon = float(point.horizon_days if horizon_days is None else horizon_days)
     _check(n_patients, horizon)
     if susceptible is None:
-        start = None if replicate is None else calibrate(scenario_point(scenario))
+        start = None if replicate is None else calibrate(scenario_point(scenario),
+                                                         backend=backend)
         susceptible = calibrate(point, calibration_patients or CALIBRATION_PATIENTS,
-                                start=start)
+                                start=start, backend=backend)
     eng = engine_arrays(point, susceptible, interventions=interventions)
     return point, horizon, susceptible, eng, seed_key(_stream_seed(seed, replicate))
 
 
 def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days=None,
              replicate=None, interventions=True, chunk_size=None, calibration_patients=None,
-             susceptible=None):
+             susceptible=None, backend="cpu"):
     """Simulate a cohort through the post-transplant course.
 
     Parameters
@@ -118,19 +152,29 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
 
 def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=None,
                 horizon_days=None, replicate=None, interventions=True,
-                calibration_patients=None, susceptible=None):
+                calibration_patients=None, susceptible=None, backend="cpu"):
     """Simulate a large cohort chunk by chunk, keeping only one chunk in memory.
 
     Parameters are those of :func:`simulate`.  Yields :class:`Cohort` objects
     whose ``first_patient`` gives their place; put together they are the cohort
     :func:`simulate` returns for the same arguments.
     """
+    backend = resolve_backend(backend)
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
-        calibration_patients, susceptible)
+        calibration_patients, susceptible, backend)
     for start in range(0, int(n_patients), int(chunk_size)):
         out = np.empty((min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES)))
         with _threads(threads):
-            simulate_into(eng, key, start, horizon, out)
+            _simulate_into(backend, eng, key, start, horizon, out)
         yield Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
                      first_patient=start)
+
+
+def _simulate_into(backend, eng, key, first_patient, horizon, out):
+    if backend == "cuda":
+        from .engine import cuda_kernel
+
+        cuda_kernel.simulate_into(eng, key, first_patient, horizon, out)
+    else:
+        simulate_into(eng, key, first_patient, horizon, out)

@@ -140,9 +140,13 @@ def _load_arms(names, settings=(), recalibrate=False):
                    "incidences) instead of holding the calibration.")
 @click.option("--compare", is_flag=True,
               help="Also differences and ratios of each arm against the first, paired.")
+@click.option("--backend", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
+              show_default=True,
+              help="Simulate on the CPU or a CUDA GPU (needs numba-cuda); auto: the GPU "
+                   "when there is one.")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
-        events, plot, fmt, settings, recalibrate, compare):
+        events, plot, fmt, settings, recalibrate, compare, backend):
     """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
     from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
                          summary_rows, write_summary)
@@ -157,6 +161,13 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         if threads > numba.config.NUMBA_NUM_THREADS:
             raise UserError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} "
                             "on this machine")
+    if backend != "cpu":
+        from ..api import BackendError, resolve_backend
+
+        try:
+            backend = resolve_backend(backend)
+        except BackendError as exc:
+            raise UserError(f"--backend {backend}: {exc}") from None
     names = scenarios or tuple(bundled_names())
     if not names:
         raise UserError("no scenario given and no bundled scenarios found")
@@ -184,7 +195,8 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             arms, comparisons = run_arms(
                 loaded, patients, seed, horizon, threads, replicates, compare,
                 on_chunk=bar.update, on_events=folder.append_events if events else None,
-                susceptible={arm: w.susceptible for arm, w in what_ifs.items()})
+                susceptible={arm: w.susceptible for arm, w in what_ifs.items()},
+                backend=backend)
             for arm, w in what_ifs.items():
                 arms[arm]["what_if"] = w.to_dict()
         document = summary_document(arms, seed, patients, horizon, replicates, comparisons)

@@ -32,7 +32,7 @@ def landmark_days(horizon_days):
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
              compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
-             susceptible=None):
+             susceptible=None, backend="cpu"):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -60,6 +60,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         Per arm, the susceptible fractions of its midpoint cohort (a what-if that
         holds another calibration, see :func:`hsctsim.what_if`); an arm not given
         or given None is calibrated.  Replicates always calibrate their draws.
+    backend : {"cpu", "cuda", "auto"}
+        As for :func:`hsctsim.simulate`.
 
     Returns
     -------
@@ -75,7 +77,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
     streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days,
-                           susceptible=given.get(arm)) for arm, s in scenarios.items()]
+                           susceptible=given.get(arm), backend=backend)
+               for arm, s in scenarios.items()]
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
             tallies[arm].add(chunk)
@@ -91,7 +94,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         endpoints = tallies[arm].summary()
         if replicates:
             _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads,
-                             replicates, chunk_size, on_chunk)
+                             replicates, chunk_size, on_chunk, backend)
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
                      "calibration": susceptible[arm]}
@@ -101,14 +104,15 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
 
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, replicates,
-                     chunk_size, on_chunk):
+                     chunk_size, on_chunk, backend="cpu"):
     """``ui95``: the 2.5-97.5 percentiles of the replicates' estimates."""
     days = landmark_days(horizon_days)
     draws = []
     for r in range(replicates):
         tally = Tally(days)
         for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
-                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS):
+                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS,
+                                 backend=backend):
             tally.add(chunk)
             if on_chunk is not None:
                 on_chunk(chunk.n_patients)
