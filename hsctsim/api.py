@@ -134,19 +134,27 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
         another point's ``cohort.susceptible`` with one entry changed: a what-if
         that holds every other hazard fixed.  :func:`hsctsim.what_if` gives them
         for a scenario changed with ``set_value``.
+    backend : {"cpu", "cuda", "auto"}
+        Where to simulate (and calibrate, when the point is not cached): numba on
+        the CPU's cores, or a CUDA GPU (needs numba-cuda: ``pip install
+        'hsctsim[cuda]'``); ``auto`` takes the GPU when numba finds one.  The GPU
+        draws the same per-patient random streams; an event day can differ from
+        the CPU's in the last bits where the device's math library rounds
+        differently.  ``threads`` does not apply to the GPU.
 
     Returns
     -------
     Cohort
     """
+    backend = resolve_backend(backend)
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
-        calibration_patients, susceptible)
+        calibration_patients, susceptible, backend)
     out = np.empty((int(n_patients), len(PROCESS_NAMES)))
     step = int(chunk_size or n_patients)
     with _threads(threads):
         for start in range(0, int(n_patients), step):
-            simulate_into(eng, key, start, horizon, out[start:start + step])
+            _simulate_into(backend, eng, key, start, horizon, out[start:start + step])
     return Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate)
 
 

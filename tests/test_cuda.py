@@ -1,0 +1,128 @@
+"""The CUDA backend against the CPU kernel, without a GPU.
+
+numba's CUDA simulator must be switched on before numba is imported, so the
+kernels run in a child process (``tests/cuda_checks.py``) and are compared here
+with the compiled CPU kernel.  A second child compiles them to PTX for an
+H100/H200 with the real NVVM.  Both skip where numba-cuda (or NVVM) is missing.
+"""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import hsctsim
+from hsctsim.api import _prepare
+from hsctsim.apps.cli import cli
+from hsctsim.engine.kernel import simulate_into
+from hsctsim.model import calibrate
+
+HERE = pathlib.Path(__file__).parent
+sys.path.insert(0, str(HERE))
+import cuda_checks  # noqa: E402
+
+REL = 1e-12  # room for the device's libm, a few ulps (here the simulator uses the host's)
+
+
+def _child(mode, target, extra_env=None, timeout=900):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(HERE.parent), os.environ.get("PYTHONPATH", "")]), **(extra_env or {}))
+    done = subprocess.run([sys.executable, str(HERE / "cuda_checks.py"), mode, str(target)],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+    if done.returncode == 3:
+        pytest.skip(done.stdout.strip())
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cudasim") / "sim.npz"
+    _child("sim", path, {"NUMBA_ENABLE_CUDASIM": "1", "NUMBA_DISABLE_JIT": "1",
+                         "PYTHONWARNINGS": "ignore"})
+    return dict(np.load(path))
+
+
+def _cpu_days(arm, first):
+    point, horizon, _, eng, key = _prepare(arm, cuda_checks.SIM_PATIENTS, cuda_checks.SIM_SEED,
+                                           None, None, True, None)
+    out = np.empty((cuda_checks.SIM_PATIENTS, eng.family.shape[0]))
+    simulate_into(eng, key, first, horizon, out)
+    return out
+
+
+def _compare(gpu, cpu):
+    """Share of patients whose event days differ by more than REL; asserts the rest."""
+    assert np.array_equal(np.isinf(gpu), np.isinf(cpu)), "different events happened"
+    finite = np.isfinite(cpu)
+    rel = np.zeros_like(cpu)
+    rel[finite] = np.abs(gpu[finite] - cpu[finite]) / np.maximum(np.abs(cpu[finite]), 1e-300)
+    order_same = (np.argsort(gpu, axis=1, kind="stable")
+                  == np.argsort(cpu, axis=1, kind="stable")).all(axis=1)
+    differs = (rel > REL).any(axis=1) | ~order_same
+    return differs.mean(), rel.max()
+
+
+@pytest.mark.parametrize("arm", cuda_checks.SIM_ARMS)
+def test_simulator_event_days_equal_cpu(simulated, arm):
+    share, worst = _compare(simulated[f"{arm}_days"], _cpu_days(arm, cuda_checks.SIM_FIRST))
+    print(f"{arm}: {share:.1%} of patients differ beyond {REL:g} (worst {worst:.1e})")
+    assert share <= 0.01
+    assert np.isfinite(simulated[f"{arm}_days"]).any(axis=1).all()  # not all-inf rows
+
+
+@pytest.mark.parametrize("arm", cuda_checks.SIM_ARMS)
+def test_simulator_calibration_kernel_equals_cpu(simulated, arm):
+    point, _, sus, _, _ = _prepare(arm, 1, cuda_checks.SIM_SEED, None, None, True, None)
+    names, _, landmarks = calibrate.calibration_targets(point)
+    cpu = np.array(calibrate.incidences(point, sus, names, landmarks, cuda_checks.SIM_PATIENTS,
+                                        cuda_checks.SIM_SEED))
+    np.testing.assert_allclose(simulated[f"{arm}_incidence"], cpu, rtol=REL, atol=0)
+    assert (cpu[0] > 0).all()
+
+
+def test_simulator_through_api(simulated):
+    cpu = hsctsim.simulate("ric", cuda_checks.SIM_PATIENTS, seed=cuda_checks.SIM_SEED)
+    share, _ = _compare(simulated["api_ric"], cpu.event_day)
+    assert share <= 0.01
+    assert int(simulated["api_launches"]) == 3  # chunks of 100 on the device
+
+
+def test_too_many_processes_is_a_clear_error(simulated):
+    assert "at most 16 processes, the engine has 17" in str(simulated["too_many"])
+
+
+def test_kernels_compile_to_ptx_for_h100(tmp_path):
+    _child("ptx", tmp_path)
+    for name in ("simulate", "accrued_hazard"):
+        text = (tmp_path / f"{name}.ptx").read_text()
+        assert ".target sm_90" in text and ".entry" in text
+        if shutil.which("ptxas"):  # assemble too: registers, stack, no unresolved calls
+            done = subprocess.run(["ptxas", "-arch=sm_90", str(tmp_path / f"{name}.ptx"), "-o",
+                                   str(tmp_path / f"{name}.cubin")], capture_output=True,
+                                  text=True)
+            assert done.returncode == 0, done.stderr
+
+
+def test_cuda_backend_without_a_gpu_is_one_line_exit_2():
+    from hsctsim.api import resolve_backend
+
+    if resolve_backend("auto") == "cuda":
+        pytest.skip("a GPU is present")
+    result = CliRunner().invoke(cli, ["run", "ric", "-n", "200", "--backend", "cuda"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "--backend cuda" in result.output
+    cpu = CliRunner().invoke(cli, ["run", "ric", "-n", "200", "--format", "json"])
+    auto = CliRunner().invoke(cli, ["run", "ric", "-n", "200", "--format", "json",
+                                    "--backend", "auto"])
+    assert auto.exit_code == 0 and auto.output == cpu.output
+
+
+def test_unknown_backend_is_a_value_error():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        hsctsim.simulate("ric", 10, backend="gpu")
