@@ -128,6 +128,9 @@ def _load_arms(names, settings=(), recalibrate=False):
                    "and the resolved scenarios here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @click.option("--events", is_flag=True, help="With --out: also the long event table (CSV).")
+@click.option("--events-layout", type=click.Choice(["hsctsim", "mstate"]), default="hsctsim",
+              show_default=True, help="mstate: msprep's long layout with at-risk rows and a "
+                                      "transition matrix (multi-state scenarios).")
 @click.option("--plot", is_flag=True, help="With --out: also figures (PNG).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
@@ -146,7 +149,7 @@ def _load_arms(names, settings=(), recalibrate=False):
                    "when there is one.")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
-        events, plot, fmt, settings, recalibrate, compare, backend):
+        events, events_layout, plot, fmt, settings, recalibrate, compare, backend):
     """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
     from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
                          summary_rows, write_summary)
@@ -186,6 +189,17 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                         "--recalibrate, or leave out --replicates")
     loaded = {arm: w.scenario for arm, w in what_ifs.items()}
     horizon = horizon_days or max(s.horizon_days for s in loaded.values())
+    if any(getattr(s, "kind", None) == "multistate" for s in loaded.values()):
+        from .msrunner import run_command
+
+        if backend == "cuda":
+            raise UserError("--backend cuda: multi-state scenarios run on the cpu backend "
+                            "only (for now)")
+        return run_command(loaded, patients, seed, horizon, threads, replicates, out_dir,
+                           overwrite, events, events_layout, plot, fmt, compare)
+    if events_layout == "mstate":
+        raise UserError("--events-layout mstate: only for multi-state scenarios "
+                        "(kind = \"multistate\")")
     folder = RunFolder(out_dir, overwrite) if out_dir else None
     total = patients * (1 + replicates) * len(loaded)
     show = sys.stderr.isatty() and total >= PROGRESS_MIN_PATIENTS
@@ -239,6 +253,9 @@ def _sources(table):
     for key, value in table.items():
         if isinstance(value, dict):
             yield from _sources(value)
+        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            for item in value:  # [[transitions]] of a multi-state scenario
+                yield from _sources(item)
         elif key.endswith("source") and value:
             yield value
 
@@ -250,7 +267,7 @@ def _sources(table):
 def scenarios(fmt):
     """List the bundled scenarios with their populations and sources."""
     rows = []
-    for name in bundled_names():
+    for name in bundled_names("all"):
         s = load_scenario(name)
         sources = sorted(set(_sources(s.to_dict())))
         rows.append({"name": name, "title": s.title, "population": s.population,
@@ -277,6 +294,10 @@ def show(scenario, fmt, settings, recalibrate):
     """Show SCENARIO's resolved parameters, after base scenarios and calibration."""
     (what,) = _load_arms([scenario], settings, recalibrate).values()
     loaded = what.scenario
+    if getattr(loaded, "kind", None) == "multistate":
+        from .msrunner import show_multistate
+
+        return click.echo(show_multistate(loaded, fmt), nl=False)
     point = scenario_point(loaded)
     susceptible = what.susceptible or calibrate(point)
     if fmt == "json":
@@ -334,7 +355,7 @@ def check(files, do_calibrate):
     for name in files:
         try:
             (what,) = _load_arms([name]).values()  # exactly what `run` loads and checks
-            if do_calibrate:
+            if do_calibrate and getattr(what.scenario, "kind", None) != "multistate":
                 calibrate(scenario_point(what.scenario))
         except ScenarioError as exc:
             click.echo(f"error: {exc}", err=True)
@@ -381,6 +402,8 @@ def plot(run_dir, formats, patients):
         cohorts[arm] = simulate(scenario, n, document["seed"],
                                 horizon_days=document["horizon_days"],
                                 susceptible=_held_susceptible(document["arms"][arm], path))
+    if any(getattr(c.scenario, "kind", None) == "multistate" for c in cohorts.values()):
+        from .msrunner import write_figures  # noqa: F811 (multi-state runs have their own)
     written = write_figures(cohorts, folder / "figures", formats=formats)
     click.echo(f"{len(written)} figures written to {folder / 'figures'}")
 
@@ -404,6 +427,9 @@ def _held_susceptible(arm_entry, path):
 
 # Commands with a module of their own register here, one line each
 # (``cli.add_command(module.command)``); such modules import nothing heavy at the top.
+from .predict import predict as _predict  # noqa: E402
+
+cli.add_command(_predict)
 
 
 def main():

@@ -140,7 +140,8 @@ def _by_day(sections):
     for arm, data in sections.items():
         for name, ep in data["endpoints"].items():
             for day, v in ep["at"].items():
-                yield arm, name, ep["kind"], int(day[1:]), v
+                number = float(day[1:])  # d30; a multi-state horizon may be d3652.5
+                yield arm, name, ep["kind"], int(number) if number.is_integer() else number, v
 
 
 def summary_rows(document):

@@ -48,8 +48,10 @@ def _patient(eng, seed_key, patient, horizon, silent, out):
     q_day = cuda.local.array((MAX_PROCESSES, _QUEUE), float64)
     q_factor = cuda.local.array((MAX_PROCESSES, _QUEUE), float64)
     live = cuda.local.array(MAX_PROCESSES, uint64)
+    # start_day 0: a fresh course (the start_* arrays are then not read)
     return run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, origin,
-                       ylow, hlow, exact, n_queued, q_day, q_factor, live)
+                       ylow, hlow, exact, n_queued, q_day, q_factor, live, 0.0, state, origin,
+                       m, y)
 
 
 @cuda.jit
