@@ -7,7 +7,7 @@ once with every result of the ``math`` functions the hazards and the kernel call
 multiplied by ``1 + u``, ``|u| <= ULPS * 2**-53`` at random; and counts the patients
 whose event days differ by more than 1e-12 relative, whose events come in another
 order, or who have other events.  An estimate of what to expect on a GPU, not a
-measurement of one: ``**`` (Weibull) is not perturbed, and a device's errors are
+measurement of one: ``**`` (Weibull, as in ebmt4) is not perturbed, and a device's errors are
 not uniform.
 
     python benchmarks/ulp_sensitivity.py [PATIENTS] [ULPS ...]
@@ -23,9 +23,7 @@ import pathlib  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-
-import weibull12  # noqa: E402
+from gpu_bench import ebmt4_engine  # noqa: E402
 from hsctsim.api import _prepare  # noqa: E402
 from hsctsim.engine import hazards, kernel  # noqa: E402
 
@@ -75,7 +73,7 @@ def main(argv):
     ulps_list = [float(u) for u in argv[1:]] or [2.0, 8.0]
     _, horizon, _, eng, key = _prepare("ric", 1, 1, None, None, True, None)
     models = {"ric": (eng, key, horizon),
-              "weibull12": (weibull12.engine(), kernel.seed_key(1), weibull12.HORIZON_DAYS)}
+              "ebmt4": ebmt4_engine(1)}
     print(f"{n} patients; shares of patients (other events / other order / beyond {REL:g}), "
           "largest relative difference")
     for label, (e, k, h) in models.items():
