@@ -148,9 +148,8 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
     """
     backend = resolve_backend(backend)
     if _multistate(scenario):
-        _cpu_only(backend)
         return _simulate_multistate(scenario, n_patients, seed, threads, horizon_days,
-                                    chunk_size)
+                                    chunk_size, backend=backend)
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
         calibration_patients, susceptible, backend)
@@ -173,10 +172,10 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
     """
     backend = resolve_backend(backend)
     if _multistate(scenario):
-        _cpu_only(backend)
         for start in range(0, int(n_patients), int(chunk_size)):
             yield _simulate_multistate(scenario, min(int(chunk_size), int(n_patients) - start),
-                                       seed, threads, horizon_days, first_patient=start)
+                                       seed, threads, horizon_days, first_patient=start,
+                                       backend=backend)
         return
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
@@ -198,11 +197,6 @@ def _simulate_into(backend, eng, key, first_patient, horizon, out):
         simulate_into(eng, key, first_patient, horizon, out)
 
 
-def _cpu_only(backend):
-    if backend == "cuda":
-        raise BackendError("multi-state scenarios run on the cpu backend only (for now)")
-
-
 def _multistate(scenario):
     """Whether ``scenario`` (loaded, a name or a path) is a plain multi-state model."""
     from .model.multistate import is_multistate
@@ -212,7 +206,7 @@ def _multistate(scenario):
 
 
 def _simulate_multistate(scenario, n_patients, seed, threads, horizon_days, chunk_size=None,
-                         first_patient=0):
+                         first_patient=0, backend="cpu"):
     """A :class:`~hsctsim.model.mscohort.MultistateCohort` (see :func:`simulate`)."""
     from .model.mscohort import MultistateCohort
     from .model.multistate import simulate_multistate
@@ -228,7 +222,7 @@ def _simulate_multistate(scenario, n_patients, seed, threads, horizon_days, chun
     with _threads(threads):
         for start in range(0, n, step):
             days, cov = simulate_multistate(scenario, min(step, n - start), seed, horizon,
-                                            first_patient + start)
+                                            first_patient + start, backend=backend)
             out = days if out is None else np.concatenate([out, days])
             for k, v in cov.items():
                 covariates[k] = np.concatenate([covariates[k], v]) if k in covariates else v

@@ -49,6 +49,14 @@ def sim(out_path):
         names, _, landmarks = calibrate.calibration_targets(point)
         results[f"{arm}_incidence"] = np.array(calibrate.incidences(
             point, sus, names, landmarks, SIM_PATIENTS, SIM_SEED, backend="cuda"))
+    # patients by index (covariate strata of multi-state models), in a shuffled order
+    point, horizon, sus, eng, key = _prepare("ric", 1, SIM_SEED, None, None, True, None)
+    patients = np.random.default_rng(0).permutation(SIM_PATIENTS) * 7 + 3
+    out = np.empty((SIM_PATIENTS, eng.family.shape[0]))
+    cuda_kernel.simulate_patients_into(eng, key, patients, horizon, out, chunk=128)
+    results["patients"], results["patients_days"] = patients, out
+    results["ebmt4_days"] = hsctsim.simulate("ebmt4", SIM_PATIENTS, seed=SIM_SEED,
+                                             backend="cuda").event_day
     launches = []
     device_simulate = cuda_kernel.simulate_into
 
@@ -94,6 +102,8 @@ def ptx(out_dir):
     kernels = {
         "simulate": (cuda_kernel.simulate_kernel,
                      (e, nt.uint64, nt.int64, nt.float64, nt.float64[:, ::1])),
+        "simulate_patients": (cuda_kernel.simulate_patients_kernel,
+                              (e, nt.uint64, nt.int64[::1], nt.float64, nt.float64[:, ::1])),
         "accrued_hazard": (cuda_kernel.accrued_hazard_kernel,
                            (e, nt.uint64, nt.int64[::1], nt.float64[::1], nt.float64[:, ::1],
                             nt.float64[:, ::1])),

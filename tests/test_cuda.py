@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import hsctsim
 from hsctsim.api import _prepare
 from hsctsim.apps.cli import cli
-from hsctsim.engine.kernel import simulate_into
+from hsctsim.engine.kernel import simulate_into, simulate_patients_into
 from hsctsim.model import calibrate
 
 HERE = pathlib.Path(__file__).parent
@@ -93,13 +93,22 @@ def test_simulator_through_api(simulated):
     assert int(simulated["api_launches"]) == 3  # chunks of 100 on the device
 
 
+def test_simulator_patients_by_index_and_multistate(simulated):
+    _, horizon, _, eng, key = _prepare("ric", 1, cuda_checks.SIM_SEED, None, None, True, None)
+    cpu = np.empty_like(simulated["patients_days"])
+    simulate_patients_into(eng, key, simulated["patients"], horizon, cpu)
+    assert _compare(simulated["patients_days"], cpu)[0] <= 0.01
+    ebmt4 = hsctsim.simulate("ebmt4", cuda_checks.SIM_PATIENTS, seed=cuda_checks.SIM_SEED)
+    assert _compare(simulated["ebmt4_days"], ebmt4.event_day)[0] <= 0.01
+
+
 def test_too_many_processes_is_a_clear_error(simulated):
     assert "at most 16 processes, the engine has 17" in str(simulated["too_many"])
 
 
 def test_kernels_compile_to_ptx_for_h100(tmp_path):
     _child("ptx", tmp_path)
-    for name in ("simulate", "accrued_hazard"):
+    for name in ("simulate", "simulate_patients", "accrued_hazard"):
         text = (tmp_path / f"{name}.ptx").read_text()
         assert ".target sm_90" in text and ".entry" in text
         if shutil.which("ptxas"):  # assemble too: registers, stack, no unresolved calls

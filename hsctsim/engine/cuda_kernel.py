@@ -64,6 +64,15 @@ def simulate_kernel(eng, seed_key, first_patient, horizon, out):
 
 
 @cuda.jit
+def simulate_patients_kernel(eng, seed_key, patients, horizon, out):
+    """Device twin of :func:`hsctsim.engine.kernel.simulate_patients_into`: thread ``i``
+    fills ``out[i]`` with patient ``patients[i]``'s event days."""
+    i = cuda.grid(1)
+    if i < out.shape[0]:
+        _patient(eng, seed_key, patients[i], horizon, -1, out[i])
+
+
+@cuda.jit
 def accrued_hazard_kernel(eng, seed_key, targets, landmarks, acc, dacc):
     """Device twin of :func:`hsctsim.engine.kernel.accrued_hazard_into`."""
     i = cuda.grid(1)
@@ -111,6 +120,21 @@ def simulate_into(eng, seed_key, first_patient, horizon, out, chunk=DEVICE_CHUNK
         out[start - first_patient:start - first_patient + days.shape[0]] = days
 
 
+def simulate_patients_into(eng, seed_key, patients, horizon, out, chunk=DEVICE_CHUNK):
+    """Like :func:`hsctsim.engine.kernel.simulate_patients_into`, on the device."""
+    d_eng = to_device(eng)
+    patients = np.ascontiguousarray(patients, np.int64)
+    rows = max(1, min(int(chunk), out.shape[0]))
+    d_out = cuda.device_array((rows, eng.family.shape[0]), np.float64)
+    for start in range(0, out.shape[0], rows):
+        n = min(rows, out.shape[0] - start)
+        view = d_out[:n]
+        simulate_patients_kernel[_blocks(n), THREADS_PER_BLOCK](
+            d_eng, np.uint64(seed_key), cuda.to_device(patients[start:start + n]),
+            float(horizon), view)
+        out[start:start + n] = view.copy_to_host()
+
+
 def accrued_hazard_into(eng, seed_key, targets, landmarks, acc, dacc):
     """Like :func:`hsctsim.engine.kernel.accrued_hazard_into`, on the device."""
     d_eng = to_device(eng)
@@ -131,5 +155,6 @@ def device_available():
         return False
 
 
-__all__ = ["MAX_PROCESSES", "accrued_hazard_into", "check_processes", "device_available",
-           "simulate_chunks", "simulate_into", "simulate_kernel", "accrued_hazard_kernel"]
+__all__ = ["MAX_PROCESSES", "accrued_hazard_into", "accrued_hazard_kernel", "check_processes",
+           "device_available", "simulate_chunks", "simulate_into", "simulate_kernel",
+           "simulate_patients_into", "simulate_patients_kernel"]
