@@ -2,8 +2,9 @@
 
 numba's CUDA simulator must be switched on before numba is imported, so the
 kernels run in a child process (``tests/cuda_checks.py``) and are compared here
-with the compiled CPU kernel.  A second child compiles them to PTX for an
-H100/H200 with the real NVVM.  Both skip where numba-cuda (or NVVM) is missing.
+with the compiled CPU kernel (numba's built-in simulator serves where numba-cuda is
+not installed).  A second child compiles them to PTX for an H100/H200 with the real
+NVVM, and skips where numba-cuda or NVVM is missing.
 """
 
 import os
