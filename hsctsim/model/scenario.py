@@ -40,7 +40,8 @@ EFFECTS = {
 CHIMERISM_KINDS = ("donor", "micro")
 RANGE_DISTRIBUTIONS = ("uniform", "triangular")
 TOP_KEYS = {"name", "base", "title", "population", "horizon_days", "chimerism", "notes",
-            "effects", "nk_cells", "dli", *PROCESSES}
+            "effects", "nk_cells", "dli", *PROCESSES,
+            "costs", "utilities", "durations", "lifetime"}  # read by model/economics.py
 PROCESS_KEYS = {"incidence", "landmark_day", "timing", "cure_fraction", "source",
                 "timing_source", "range_distribution"}
 EXTRA_KEYS = {
