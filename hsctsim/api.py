@@ -9,6 +9,7 @@ import numpy as np
 from . import __version__
 from .model.calibrate import CALIBRATION_PATIENTS, calibrate
 from .model.cohort import Cohort
+from .analysis.landmark_counts import simulate_counted_into, tally_differences
 from .engine.kernel import seed_key, simulate_into
 from .model.hsct import PROCESS_NAMES, engine_arrays
 from .model.scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
@@ -163,12 +164,18 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
 
 def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=None,
                 horizon_days=None, replicate=None, interventions=True,
-                calibration_patients=None, susceptible=None, backend="cpu"):
+                calibration_patients=None, susceptible=None, tally=None, reuse_buffer=False,
+                backend="cpu"):
     """Simulate a large cohort chunk by chunk, keeping only one chunk in memory.
 
-    Parameters are those of :func:`simulate`.  Yields :class:`Cohort` objects
-    whose ``first_patient`` gives their place; put together they are the cohort
-    :func:`simulate` returns for the same arguments.
+    Parameters are those of :func:`simulate`, and ``tally``: a
+    :class:`~hsctsim.analysis.endpoints.Tally` that counts each chunk in as it is
+    simulated, in the same pass (as ``tally.add(chunk)`` would, but faster); and
+    ``reuse_buffer``: simulate every chunk into the same array, so that each
+    chunk's event days are only valid until the next chunk is simulated (for a
+    caller that keeps nothing: it saves fresh memory, and faulting it in, per chunk).
+    Yields :class:`Cohort` objects whose ``first_patient`` gives their place; put
+    together they are the cohort :func:`simulate` returns for the same arguments.
     """
     backend = resolve_backend(backend)
     if _multistate(scenario):
@@ -180,12 +187,72 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
         calibration_patients, susceptible, backend)
+    buffer = None
     for start in range(0, int(n_patients), int(chunk_size)):
-        out = np.empty((min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES)))
+        shape = (min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES))
+        if not reuse_buffer:
+            out = np.empty(shape)
+        else:
+            buffer = np.empty(shape) if buffer is None else buffer
+            out = buffer[:shape[0]]
         with _threads(threads):
-            _simulate_into(backend, eng, key, start, horizon, out)
+            if backend == "cuda":  # simulated on the device, counted here
+                _simulate_into(backend, eng, key, start, horizon, out)
+                if tally is not None:
+                    args = tally.counting_arrays(PROCESS_NAMES, point.chimerism, len(out))
+                    tally_differences(out, *args)
+                    tally.add_differences(args[-1], len(out))
+            elif tally is None:
+                simulate_into(eng, key, start, horizon, out)
+            else:
+                args = tally.counting_arrays(PROCESS_NAMES, point.chimerism, len(out))
+                simulate_counted_into(eng, key, start, horizon, out, *args)
+                tally.add_differences(args[-1], len(out))
         yield Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
                      first_patient=start)
+
+
+def count(scenario, n_patients, tally, seed=DEFAULT_SEED, threads=None, horizon_days=None,
+          replicate=None, interventions=True, calibration_patients=None, susceptible=None,
+          chunk_size=500_000, backend="cpu", on_chunk=None):
+    """Count a cohort into a Tally without keeping its event days.
+
+    Parameters are those of :func:`simulate`, and:
+
+    tally : Tally
+        :class:`~hsctsim.analysis.endpoints.Tally` that the cohort's landmark counts
+        are added to.
+    chunk_size : int
+        Patients per chunk on the CPU (the GPU counts 2^24 at a time).
+    on_chunk : callable, optional
+        Called with the number of patients counted after each chunk (progress).
+
+    On the GPU the patients are simulated and counted on the device and only the
+    counts come back (:mod:`hsctsim.analysis.cuda_counts`), so 10^9 patients need
+    no 10^9-row array anywhere; on the CPU, chunk by chunk as :func:`iter_chunks`.
+
+    Returns
+    -------
+    dict of str to float
+        The susceptible fractions the cohort was simulated with.
+    """
+    backend = resolve_backend(backend)
+    if backend == "cuda" and not _multistate(scenario):
+        from .analysis.cuda_counts import count_into
+
+        point, horizon, susceptible, eng, key = _prepare(
+            scenario, n_patients, seed, horizon_days, replicate, interventions,
+            calibration_patients, susceptible, backend)
+        count_into(tally, eng, key, n_patients, horizon, PROCESS_NAMES, point.chimerism,
+                   on_chunk=on_chunk)
+        return susceptible
+    for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
+                             replicate, interventions, calibration_patients, susceptible,
+                             tally=tally, reuse_buffer=True, backend=backend):
+        susceptible = chunk.susceptible
+        if on_chunk is not None:
+            on_chunk(chunk.n_patients)
+    return susceptible
 
 
 def _simulate_into(backend, eng, key, first_patient, horizon, out):

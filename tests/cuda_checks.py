@@ -17,6 +17,7 @@ SIM_ARMS = ("ric", "haplo_nk")
 SIM_PATIENTS = 300
 SIM_FIRST = 1_000  # a chunk that does not start at patient 0
 SIM_SEED = 11
+COUNT_ARMS = ("ric", "mst", "haplo_nk")  # donor, micro and donor + NK-cell chimerism
 
 
 def skip(why):
@@ -68,6 +69,21 @@ def sim(out_path):
     cohort = hsctsim.simulate("ric", SIM_PATIENTS, seed=SIM_SEED, backend="cuda", chunk_size=100)
     results["api_ric"] = cohort.event_day
     results["api_launches"] = np.array(len(launches))
+    # landmark counts made on the device (only the counts come back), and a whole run
+    from click.testing import CliRunner
+
+    from hsctsim.analysis.endpoints import Tally
+    from hsctsim.api import count
+    from hsctsim.apps.cli import cli
+
+    for arm in COUNT_ARMS:
+        tally = Tally()
+        count(arm, SIM_PATIENTS, tally, seed=SIM_SEED, backend="cuda")
+        for name in tally.hits:
+            results[f"count_{arm}_{name}"] = np.stack([tally.hits[name], tally.base[name]])
+    run = CliRunner().invoke(cli, ["run", "ric", "mst", "-n", str(SIM_PATIENTS), "--seed",
+                                   str(SIM_SEED), "--format", "json", "--backend", "cuda"])
+    results["run_json"] = np.array(run.output)
     try:
         cuda_kernel.check_processes(cuda_kernel.MAX_PROCESSES + 1)
     except ValueError as exc:
@@ -108,6 +124,12 @@ def ptx(out_dir):
                            (e, nt.uint64, nt.int64[::1], nt.float64[::1], nt.float64[:, ::1],
                             nt.float64[:, ::1])),
     }
+    from hsctsim.analysis import cuda_counts
+
+    kernels["simulate_counted"] = (
+        cuda_counts.simulate_counted_kernel,
+        (e, nt.uint64, nt.int64, nt.int64, nt.float64, nt.int64[:, ::1], nt.int64[::1], nt.int64,
+         nt.float64[::1], nt.int64[:, ::1]))
     for name, (kernel, sig) in kernels.items():
         text, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
         pathlib.Path(out_dir, f"{name}.ptx").write_text(text)

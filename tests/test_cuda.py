@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 import hsctsim
+from hsctsim.analysis.endpoints import Tally
 from hsctsim.api import _prepare
 from hsctsim.apps.cli import cli
 from hsctsim.engine.kernel import simulate_into, simulate_patients_into
@@ -103,13 +104,31 @@ def test_simulator_patients_by_index_and_multistate(simulated):
     assert _compare(simulated["ebmt4_days"], ebmt4.event_day)[0] <= 0.01
 
 
+@pytest.mark.parametrize("arm", cuda_checks.COUNT_ARMS)
+def test_simulator_counts_on_the_device_equal_cpu_tally(simulated, arm):
+    cohort = hsctsim.simulate(arm, cuda_checks.SIM_PATIENTS, seed=cuda_checks.SIM_SEED)
+    tally = Tally().add(cohort)
+    for name in tally.hits:
+        hits, base = simulated[f"count_{arm}_{name}"]
+        np.testing.assert_array_equal(hits, tally.hits[name], err_msg=name)
+        np.testing.assert_array_equal(base, tally.base[name], err_msg=name)
+    assert tally.hits["relapse"][-1] > 0
+
+
+def test_simulator_run_on_the_device_prints_what_cpu_prints(simulated):
+    cpu = CliRunner().invoke(cli, ["run", "ric", "mst", "-n", str(cuda_checks.SIM_PATIENTS),
+                                   "--seed", str(cuda_checks.SIM_SEED), "--format", "json"])
+    assert cpu.exit_code == 0
+    assert str(simulated["run_json"]) == cpu.output
+
+
 def test_too_many_processes_is_a_clear_error(simulated):
     assert "at most 16 processes, the engine has 17" in str(simulated["too_many"])
 
 
 def test_kernels_compile_to_ptx_for_h100(tmp_path):
     _child("ptx", tmp_path)
-    for name in ("simulate", "simulate_patients", "accrued_hazard"):
+    for name in ("simulate", "simulate_patients", "accrued_hazard", "simulate_counted"):
         text = (tmp_path / f"{name}.ptx").read_text()
         assert ".target sm_90" in text and ".entry" in text
         if shutil.which("ptxas"):  # assemble too: registers, stack, no unresolved calls

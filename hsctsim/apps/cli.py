@@ -471,6 +471,9 @@ from .cea import cea as _cea  # noqa: E402  (costs and QALYs)
 cli.add_command(_fit_command)
 cli.add_command(_predict)
 cli.add_command(_cea)
+from .sweep import sweep as _sweep  # noqa: E402  (parameter sweeps, PSA)
+
+cli.add_command(_sweep)
 
 
 def main():

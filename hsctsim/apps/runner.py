@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..api import iter_chunks
+from ..api import count, iter_chunks
 from ..model.cohort import STATES
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 
@@ -55,7 +55,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     on_chunk : callable, optional
         Called with the number of patients done after each chunk (progress).
     on_events : callable, optional
-        Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables).
+        Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables),
+        valid during the call only (the next chunk is simulated into the same array).
     susceptible : dict of str to dict, optional
         Per arm, the susceptible fractions of its midpoint cohort (a what-if that
         holds another calibration, see :func:`hsctsim.what_if`); an arm not given
@@ -76,12 +77,19 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     given = susceptible or {}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
+    on_device = backend == "cuda" and not paired and on_events is None
+    if on_device:  # counted on the GPU: no event days come back (see hsctsim.api.count)
+        for arm, s in scenarios.items():
+            susceptible[arm] = count(s, n_patients, tallies[arm], seed, threads, horizon_days,
+                                     susceptible=given.get(arm), backend=backend,
+                                     on_chunk=on_chunk)
+    # nothing below keeps a chunk past its turn: each arm's chunks may share one array
     streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days,
-                           susceptible=given.get(arm), backend=backend)
-               for arm, s in scenarios.items()]
+                           susceptible=given.get(arm), tally=tallies[arm], reuse_buffer=True,
+                           backend=backend)
+               for arm, s in scenarios.items() if not on_device]
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
-            tallies[arm].add(chunk)
             susceptible[arm] = chunk.susceptible
             if arm in paired:
                 paired[arm].add(chunk, chunks[0])
@@ -110,12 +118,9 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
     draws = []
     for r in range(replicates):
         tally = Tally(days)
-        for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
-                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS,
-                                 backend=backend):
-            tally.add(chunk)
-            if on_chunk is not None:
-                on_chunk(chunk.n_patients)
+        count(scenario, n_patients, tally, seed, threads, horizon_days, r,
+              calibration_patients=REPLICATE_CALIBRATION_PATIENTS, chunk_size=chunk_size,
+              backend=backend, on_chunk=on_chunk)
         draws.append(tally)
     for name in ENDPOINTS:
         values = np.array([d.estimates(name)[0] for d in draws])
