@@ -16,6 +16,9 @@ Without a device it says so and exits 0.  Measured, in one process:
   (the rate the device simulates at);
 - ``end to end``: ``hsctsim.simulate(..., backend="cuda")`` with its copies to the
   host (the ``ric`` arm only);
+- ``counted on the device``: ``hsctsim.api.count(..., backend="cuda")`` at the
+  largest size, only the counts coming back (what ``run --backend cuda`` does), and
+  on ``--check`` patients how many of the landmark counts differ from the CPU's;
 - ``cpu``: the CPU kernel on every core on 10^6 patients, for the ratio;
 - ``calibration``: ``calibrate(ric, use_cache=False, backend="cuda")`` (10^5
   patients per Newton step), the cost of each draw of a PSA.
@@ -168,6 +171,23 @@ def main(argv=None):
                                                      backend="cuda"), 2)
     figures["models"]["ric"][f"end_to_end_patients_per_s_{n:.0e}"] = n / seconds
     print(f"ric simulate(backend='cuda') {n:.0e}: {n / seconds:.3e} patients/s", flush=True)
+    # counted on the device, only the counts come back (what run --backend cuda does)
+    from hsctsim.analysis.endpoints import Tally
+    from hsctsim.api import count
+
+    n = int(args.check)
+    device, host = Tally(), Tally()
+    count("ric", n, device, seed=args.seed, backend="cuda")
+    count("ric", n, host, seed=args.seed)
+    figures["models"]["ric"]["counts_differing"] = int(sum(
+        (np.asarray(device.hits[k]) != np.asarray(host.hits[k])).sum()
+        + (np.asarray(device.base[k]) != np.asarray(host.base[k])).sum() for k in host.hits))
+    print(f"ric counts on the device vs the CPU ({n:.0e} patients): "
+          f"{figures['models']['ric']['counts_differing']} of the counts differ", flush=True)
+    n = max(sizes)
+    seconds = _best_seconds(lambda: count("ric", n, Tally(), seed=args.seed, backend="cuda"), 1)
+    figures["models"]["ric"][f"counted_on_device_patients_per_s_{n:.0e}"] = n / seconds
+    print(f"ric count(backend='cuda') {n:.0e}: {n / seconds:.3e} patients/s", flush=True)
     point = scenario_point("ric")
     calibration = {"use_cache": False, "backend": "cuda"}
     if args.calibration_patients:
