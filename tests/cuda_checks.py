@@ -115,11 +115,11 @@ def ptx(out_dir):
 
     eng = _prepare("ric", 1, 1, None, None, True, None)[3]
     e = typeof(eng)
+    # simulate_patients_kernel is simulate_kernel reading its patient from an array:
+    # left out to keep the suite short (each kernel takes 20-60 s to compile)
     kernels = {
         "simulate": (cuda_kernel.simulate_kernel,
                      (e, nt.uint64, nt.int64, nt.float64, nt.float64[:, ::1])),
-        "simulate_patients": (cuda_kernel.simulate_patients_kernel,
-                              (e, nt.uint64, nt.int64[::1], nt.float64, nt.float64[:, ::1])),
         "accrued_hazard": (cuda_kernel.accrued_hazard_kernel,
                            (e, nt.uint64, nt.int64[::1], nt.float64[::1], nt.float64[:, ::1],
                             nt.float64[:, ::1])),
