@@ -110,6 +110,7 @@ def ptx(out_dir):
     # without a GPU there is none, so name the target here (what compile_ptx's cc
     # does for the kernel itself).
     dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
+    from hsctsim.analysis import cuda_counts
     from hsctsim.api import _prepare
     from hsctsim.engine import cuda_kernel
 
@@ -123,13 +124,10 @@ def ptx(out_dir):
         "accrued_hazard": (cuda_kernel.accrued_hazard_kernel,
                            (e, nt.uint64, nt.int64[::1], nt.float64[::1], nt.float64[:, ::1],
                             nt.float64[:, ::1])),
+        "simulate_counted": (cuda_counts.simulate_counted_kernel,
+                             (e, nt.uint64, nt.int64, nt.int64, nt.float64, nt.int64[:, ::1],
+                              nt.int64[::1], nt.int64, nt.float64[::1], nt.int64[:, ::1])),
     }
-    from hsctsim.analysis import cuda_counts
-
-    kernels["simulate_counted"] = (
-        cuda_counts.simulate_counted_kernel,
-        (e, nt.uint64, nt.int64, nt.int64, nt.float64, nt.int64[:, ::1], nt.int64[::1], nt.int64,
-         nt.float64[::1], nt.int64[:, ::1]))
     for name, (kernel, sig) in kernels.items():
         text, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
         pathlib.Path(out_dir, f"{name}.ptx").write_text(text)
