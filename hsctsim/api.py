@@ -237,7 +237,9 @@ def count(scenario, n_patients, tally, seed=DEFAULT_SEED, threads=None, horizon_
         The susceptible fractions the cohort was simulated with.
     """
     backend = resolve_backend(backend)
-    if backend == "cuda" and not _multistate(scenario):
+    if _multistate(scenario):  # their summaries are state occupations, not a Tally's
+        raise ValueError("count: a multi-state scenario has no Tally; use iter_chunks")
+    if backend == "cuda":
         from .analysis.cuda_counts import count_into
 
         point, horizon, susceptible, eng, key = _prepare(
