@@ -155,3 +155,18 @@ def test_cuda_backend_without_a_gpu_is_one_line_exit_2():
 def test_unknown_backend_is_a_value_error():
     with pytest.raises(ValueError, match="backend must be one of"):
         hsctsim.simulate("ric", 10, backend="gpu")
+
+
+def test_count_on_the_cpu_equals_tally_of_the_cohort():
+    from hsctsim.api import count
+
+    counted = Tally()
+    sus = count("haplo_nk", 3000, counted, seed=4, chunk_size=1000)
+    cohort = hsctsim.simulate("haplo_nk", 3000, seed=4)
+    whole = Tally().add(cohort)
+    assert sus == cohort.susceptible and counted.n == 3000
+    for name in whole.hits:
+        np.testing.assert_array_equal(counted.hits[name], whole.hits[name])
+        np.testing.assert_array_equal(counted.base[name], whole.base[name])
+    with pytest.raises(ValueError, match="multi-state"):
+        count("ebmt4", 10, Tally())
