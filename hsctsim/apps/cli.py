@@ -11,8 +11,8 @@ from .. import __version__
 from ..api import DEFAULT_SEED, MAX_SEED, scenario_point
 from ..model.calibrate import calibrate
 from ..model.economics import parse_economics
-from ..model.scenario import (ScenarioError, bundled_names, load_scenario, set_value,
-                              shadowed_note)
+from ..model.scenario import (BUNDLED_ORDER, ScenarioError, bundled_names, load_scenario,
+                              set_value, shadowed_note)
 
 from .limits import MAX_REPLICATES
 
@@ -165,10 +165,15 @@ Examples:
                    "incidences) instead of holding the calibration.")
 @click.option("--compare", is_flag=True,
               help="Also differences and ratios of each arm against the first, paired.")
+@click.option("--backend", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
+              show_default=True,
+              help="Simulate on the CPU or a CUDA GPU (needs numba-cuda); auto: the GPU "
+                   "when there is one.")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
-        events, events_layout, plot, fmt, settings, recalibrate, compare, events_format):
-    """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
+        events, events_layout, plot, fmt, settings, recalibrate, compare, events_format,
+        backend):
+    """Simulate SCENARIOS (bundled names or TOML paths; default: the allogeneic arms)."""
     from .limits import check_run_size
     from .progress import Progress
     from .runner import (RunFolder, RunFolderError, csv_text, format_table, run_arms,
@@ -184,7 +189,16 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         if threads > numba.config.NUMBA_NUM_THREADS:
             raise UserError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} "
                             "on this machine")
-    names = scenarios or tuple(bundled_names())
+    if backend != "cpu":
+        from ..api import BackendError, resolve_backend
+
+        try:
+            backend = resolve_backend(backend)
+        except BackendError as exc:
+            raise UserError(f"--backend {backend}: {exc}") from None
+    # the default set is the allogeneic arms; solid tumours and autologous arms are listed
+    # by `hsctsim scenarios` and run by name
+    names = scenarios or tuple(n for n in bundled_names() if n in BUNDLED_ORDER)
     if not names:
         raise UserError("no scenario given and no bundled scenarios found")
     from ..analysis.endpoints import LANDMARK_DAYS
@@ -213,6 +227,9 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             raise UserError("--events-format parquet: multi-state event tables are CSV")
         from .msrunner import run_command
 
+        if backend == "cuda":
+            raise UserError("--backend cuda: multi-state scenarios run on the cpu backend "
+                            "only (for now)")
         return run_command(loaded, patients, seed, horizon, threads, replicates, out_dir,
                            overwrite, events, events_layout, plot, fmt, compare)
     if events_layout == "mstate":
@@ -229,7 +246,8 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                 loaded, patients, seed, horizon, threads, replicates, compare,
                 on_chunk=progress.advance, on_phase=progress.phase,
                 on_events=folder.append_events if events else None,
-                susceptible={arm: w.susceptible for arm, w in what_ifs.items()})
+                susceptible={arm: w.susceptible for arm, w in what_ifs.items()},
+                backend=backend)
             for arm, w in what_ifs.items():
                 arms[arm]["what_if"] = w.to_dict()
             document = summary_document(arms, seed, patients, horizon, replicates,
@@ -369,6 +387,10 @@ def show(scenario, fmt, settings, recalibrate):
                          else f"[{value.low:g}, {value.high:g}] -> {value.mid:g}")
             click.echo(f"  {field}: {value}")
         click.echo(f"  source: {iv.source}")
+    if loaded.extensions:  # solid tumour, covariates, recovery after graft failure, MSCs
+        from ..model.extensions import describe
+
+        click.echo("\n".join(describe(loaded, susceptible)))
 
 
 @cli.command(epilog="\b\nExamples:\n  hsctsim check my_arm.toml\n"
@@ -501,13 +523,14 @@ def _held_susceptible(arm_entry, path):
 from .fit import fit as _fit_command  # noqa: E402
 from .predict import predict as _predict  # noqa: E402
 from .cea import cea as _cea  # noqa: E402  (costs and QALYs)
+from .sweep import sweep as _sweep  # noqa: E402  (parameter sweeps, PSA)
+from .trial import trial as _trial  # noqa: E402  (small trials)
 
 cli.add_command(_fit_command)
 cli.add_command(_predict)
 cli.add_command(_cea)
-from .sweep import sweep as _sweep  # noqa: E402  (parameter sweeps, PSA)
-
 cli.add_command(_sweep)
+cli.add_command(_trial)
 
 
 def main():

@@ -21,7 +21,6 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..model.cohort import STATES
 from . import signals
 
 MARKER_FILE = "summary.json"
@@ -174,7 +173,7 @@ class RunFolder:
             fh.write("patient,from,to,start_day,stop_day\n")
             self._events[arm] = fh
         table = cohort.event_table()
-        names = np.array(STATES)
+        names = np.array(cohort.states)
         # plain Python values and one join: twice as fast as writing numpy scalars by row
         rows = zip(table["patient"].tolist(), names[table["from_state"]].tolist(),
                    names[table["to_state"]].tolist(), table["start_day"].tolist(),
@@ -188,7 +187,7 @@ class RunFolder:
         import pyarrow.parquet as pq
 
         table = cohort.event_table()
-        states = pa.array(STATES)
+        states = pa.array(cohort.states)
         columns = {
             "patient": pa.array(table["patient"]),
             "from": pa.DictionaryArray.from_arrays(pa.array(table["from_state"], pa.int16()),

@@ -14,8 +14,9 @@ import json
 import numpy as np
 
 from .. import __version__
-from ..api import iter_chunks
+from ..api import count, iter_chunks
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
+from ..analysis.response import ResponseTally, format_response, response_rows
 from .runfolder import RunFolder, RunFolderError  # noqa: F401 (the run's folder, re-exported)
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
@@ -29,7 +30,7 @@ def landmark_days(horizon_days):
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
              compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
-             susceptible=None, on_phase=None):
+             susceptible=None, backend="cpu", on_phase=None):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -58,6 +59,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         Per arm, the susceptible fractions of its midpoint cohort (a what-if that
         holds another calibration, see :func:`hsctsim.what_if`); an arm not given
         or given None is calibrated.  Replicates always calibrate their draws.
+    backend : {"cpu", "cuda", "auto"}
+        As for :func:`hsctsim.simulate`.
     on_phase : callable, optional
         Called with a short label as each phase starts (progress).
 
@@ -71,21 +74,34 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     days = landmark_days(horizon_days)
     names = list(scenarios)
     tallies = {arm: Tally(days) for arm in names}
+    responses = {arm: ResponseTally() for arm in names}  # solid tumours only
     given = susceptible or {}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
-    # nothing below keeps a chunk past its turn: each arm's chunks may share one array
+    on_device = backend == "cuda" and not paired and on_events is None
     on_phase = on_phase or (lambda label: None)
+    if on_device:  # counted on the GPU: no event days come back (see hsctsim.api.count)
+        for arm, s in scenarios.items():
+            on_phase(f"simulating {arm} (on the GPU)")
+            susceptible[arm] = count(s, n_patients, tallies[arm], seed, threads, horizon_days,
+                                     susceptible=given.get(arm), backend=backend,
+                                     on_chunk=on_chunk)
+    # nothing below keeps a chunk past its turn: each arm's chunks may share one array
     streams = []
     for arm, scenario in scenarios.items():
+        if on_device:
+            break
         # the first chunk calibrates (and on a first run compiles): a phase of its own
         on_phase(f"preparing {arm} (calibration; a first run also compiles)")
         stream = iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
-                             susceptible=given.get(arm), tally=tallies[arm], reuse_buffer=True)
+                             susceptible=given.get(arm), tally=tallies[arm],
+                             reuse_buffer=True, backend=backend)
         streams.append(itertools.chain([next(stream)], stream))
-    on_phase("simulating" + (" and writing events" if on_events is not None else ""))
+    if streams:
+        on_phase("simulating" + (" and writing events" if on_events is not None else ""))
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
+            responses[arm].add(chunk)  # copies what it keeps: chunks share one array
             susceptible[arm] = chunk.susceptible
             if arm in paired:
                 paired[arm].add(chunk, chunks[0])
@@ -98,28 +114,29 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         endpoints = tallies[arm].summary()
         if replicates:
             _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads,
-                             replicates, chunk_size, on_chunk, on_phase)
+                             replicates, chunk_size, on_chunk, backend, on_phase)
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
                      "calibration": susceptible[arm]}
+        if (response := responses[arm].summary()) is not None:
+            arms[arm]["response"] = response
     comparisons = {arm: {"versus": names[0], "endpoints": p.contrasts()}
                    for arm, p in paired.items()}
     return arms, comparisons
 
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, replicates,
-                     chunk_size, on_chunk, on_phase):
+                     chunk_size, on_chunk, backend="cpu", on_phase=None):
     """``ui95``: the 2.5-97.5 percentiles of the replicates' estimates."""
     days = landmark_days(horizon_days)
     draws = []
     for r in range(replicates):
-        on_phase(f"replicate {r + 1} of {replicates} of {scenario.name}")
+        if on_phase is not None:
+            on_phase(f"replicate {r + 1} of {replicates} of {scenario.name}")
         tally = Tally(days)
-        for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
-                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS,
-                                 tally=tally, reuse_buffer=True):
-            if on_chunk is not None:
-                on_chunk(chunk.n_patients)
+        count(scenario, n_patients, tally, seed, threads, horizon_days, r,
+              calibration_patients=REPLICATE_CALIBRATION_PATIENTS, chunk_size=chunk_size,
+              backend=backend, on_chunk=on_chunk)
         draws.append(tally)
     for name in ENDPOINTS:
         values = np.array([d.estimates(name)[0] for d in draws])
@@ -154,7 +171,7 @@ def summary_rows(document):
              "estimate": v["estimate"], "ci95_low": v["ci95"][0], "ci95_high": v["ci95"][1],
              "ui95_low": v.get("ui95", [None, None])[0],
              "ui95_high": v.get("ui95", [None, None])[1]}
-            for arm, name, kind, day, v in _by_day(document["arms"])]
+            for arm, name, kind, day, v in _by_day(document["arms"])] + response_rows(document)
 
 
 def comparison_rows(document):
@@ -249,7 +266,8 @@ def format_table(document):
     populations = [f"  {arm}: {a['title']}. {a['population']}" for arm, a in arms.items()]
     what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in arms.items()
                 if a.get("what_if", {}).get("settings")]
-    text = "\n".join([header, note, "", *lines, "", "arms:", *populations,
+    text = "\n".join([header, note, "", *lines, *format_response(arms), "", "arms:",
+                      *populations,
                       *(["", "what-if:", *what_ifs] if what_ifs else [])]) + "\n"
     return text + _format_comparisons(document.get("comparisons", {}))
 

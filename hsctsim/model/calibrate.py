@@ -27,7 +27,8 @@ import numpy as np
 from .. import __version__
 from ..engine.processes import DERIVED_FIELDS
 from ..engine.kernel import accrued_hazard_into, seed_key
-from .hsct import INDEX, calibration_targets, engine_arrays, isolated_susceptible
+from .hsct import calibration_targets, engine_arrays, isolated_susceptible, process_names
+from .extensions import reference_point
 from .scenario import ScenarioError
 
 CALIBRATION_PATIENTS = 100_000
@@ -61,8 +62,10 @@ def _describe(value):
     unless it is listed as not reaching the engine.
     """
     if dataclasses.is_dataclass(value):
+        # a scenario without optional sections keeps the key it had before they existed
         return {f.name: _describe(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.name not in _NOT_IN_ENGINE and not f.name.endswith("source")}
+                if f.name not in _NOT_IN_ENGINE and not f.name.endswith("source")
+                and not (f.name == "extensions" and not getattr(value, f.name))}
     if isinstance(value, dict):
         return {str(k): _describe(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
@@ -176,19 +179,26 @@ def tolerance(n_patients):
     return TOLERANCE / np.sqrt(n_patients)
 
 
-def incidences(scenario, susceptible, names, landmarks, n_patients, seed):
-    """Conditional-MC incidences and their derivatives in each target's ``pi``."""
+def incidences(scenario, susceptible, names, landmarks, n_patients, seed, backend="cpu"):
+    """Conditional-MC incidences and their derivatives in each target's ``pi``.
+
+    ``backend="cuda"`` accrues the hazards on the GPU (see :mod:`hsctsim.engine.cuda_kernel`).
+    """
     eng = engine_arrays(scenario, susceptible, interventions=False)
-    targets = np.array([INDEX[n] for n in names], np.int64)
+    columns = process_names(scenario)
+    targets = np.array([columns.index(n) for n in names], np.int64)
     acc = np.empty((n_patients, len(names)))
     dacc = np.empty_like(acc)
-    accrued_hazard_into(eng, seed_key(seed), targets, np.asarray(landmarks, float), acc, dacc)
+    accrue = accrued_hazard_into
+    if backend == "cuda":
+        from ..engine.cuda_kernel import accrued_hazard_into as accrue
+    accrue(eng, seed_key(seed), targets, np.asarray(landmarks, float), acc, dacc)
     surv = np.exp(-acc)
     return 1.0 - surv.mean(axis=0), (surv * dacc).mean(axis=0)
 
 
 def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
-              use_cache=True, start=None, held=None):
+              use_cache=True, start=None, held=None, backend="cpu"):
     """Susceptible fractions that make the model reproduce the configured incidences.
 
     Parameters
@@ -213,6 +223,8 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
         Susceptible fractions to keep as they are (a what-if that holds another
         point's calibration); only the other processes given by an incidence are
         solved, with these fixed.
+    backend : {"cpu", "cuda"}
+        Where the conditional Monte Carlo runs (the result is the same to rounding).
 
     Returns
     -------
@@ -224,6 +236,7 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
     ScenarioError
         When the incidences cannot be reached together.
     """
+    scenario = reference_point(scenario)  # a covariate mix is solved at the published one
     names = expected_names(scenario)
     held = {k: float(v) for k, v in (held or {}).items()}
     if set(held) - set(names) or not all(_fraction(v) for v in held.values()):
@@ -231,13 +244,15 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
     key = cache_key(scenario, seed, held)
     if use_cache and (cached := _load(key, names, n_patients)) is not None:
         return cached
-    result = _solve(scenario, *calibration_targets(scenario), n_patients, seed, start, held)
+    result = _solve(scenario, *calibration_targets(scenario), n_patients, seed, start, held,
+                    backend)
     if use_cache:
         _store(key, n_patients, result)
     return dict(result)
 
 
-def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None, held=None):
+def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None, held=None,
+           backend="cpu"):
     held = held or {}
     dar = scenario.processes["death_after_relapse"]
     fixed = dict(held)
@@ -258,7 +273,7 @@ def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None, he
     pi[targets == 0.0] = 0.0
     # coarse steps on a subset of the same patients, then the full set
     for n, tol in ((max(n_patients // 8, 1000), 1e-3), (n_patients, tolerance(n_patients))):
-        pi = _newton(scenario, names, targets, landmarks, n, seed, fixed, pi, tol)
+        pi = _newton(scenario, names, targets, landmarks, n, seed, fixed, pi, tol, backend)
     result = dict(fixed, **dict(zip(names, pi.tolist())))
     if not all(_fraction(v) for v in result.values()):
         raise ScenarioError(scenario.origin, None, "calibration gave susceptible fractions "
@@ -266,13 +281,14 @@ def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None, he
     return result
 
 
-def _newton(scenario, names, targets, landmarks, n_patients, seed, fixed, pi, tol):
+def _newton(scenario, names, targets, landmarks, n_patients, seed, fixed, pi, tol,
+            backend="cpu"):
     """Damped Newton steps on each ``pi`` until every incidence is within ``tol``."""
     active = targets > 0.0
     stuck_for = 0
     for _ in range(MAX_ITERATIONS):
         susceptible = dict(fixed, **dict(zip(names, pi.tolist())))
-        p, dp = incidences(scenario, susceptible, names, landmarks, n_patients, seed)
+        p, dp = incidences(scenario, susceptible, names, landmarks, n_patients, seed, backend)
         resid = np.where(active, p - targets, 0.0)
         if np.all(np.abs(resid) < tol):
             return pi
@@ -302,15 +318,18 @@ def update_bundled(names=None, n_patients=BUNDLED_PATIENTS):
     """
     from .scenario import bundled_names, load_scenario
 
-    entries = {}
+    # merge: entries of other scenarios stay (a partial update keeps the rest); the
+    # file is rewritten after each scenario, so an interrupted update keeps its work
+    entries = {} if names is None else {
+        k: v for k, v in _bundled().items() if v.get("scenario") not in names}
     for name in names or bundled_names():
-        point = load_scenario(name).at_midpoints()
+        point = reference_point(load_scenario(name).at_midpoints())
         susceptible = _solve(point, *calibration_targets(point), n_patients, CALIBRATION_SEED)
         entries[cache_key(point)] = {"scenario": name, "n_patients": n_patients,
                                      "fingerprint": fingerprint(point),
                                      "susceptible": susceptible}
         print(f"{name}: {susceptible}", flush=True)
-    _write_bundled(entries)
+        _write_bundled(entries)
 
 
 def _write_bundled(entries):
@@ -340,7 +359,7 @@ def rekey_bundled():
     entries, stale = {}, []
     for entry in _bundled().values():
         name = entry["scenario"]
-        point = load_scenario(name).at_midpoints()
+        point = reference_point(load_scenario(name).at_midpoints())
         current = fingerprint(point)
         if (not valid_entry(entry, expected_names(point))
                 or entry.get("fingerprint", current) != current):
@@ -358,4 +377,4 @@ if __name__ == "__main__":
             sys.exit(f"changed since they were solved, not re-keyed: {', '.join(stale)}; "
                      "run python -m hsctsim.model.calibrate")
     else:
-        update_bundled()
+        update_bundled(sys.argv[1:] or None)
