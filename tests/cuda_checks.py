@@ -95,6 +95,12 @@ def ptx(out_dir):
     import pathlib
     import types
 
+    import importlib.util
+
+    # numba's own, deprecated CUDA target cannot call the @njit kernel code: only
+    # numba-cuda compiles it
+    if importlib.util.find_spec("numba_cuda") is None:
+        skip("numba-cuda is not installed (pip install '.[cuda]')")
     try:
         from numba import cuda, typeof
         from numba import types as nt
