@@ -12,6 +12,8 @@ import sys
 
 import click
 
+from .options import FiniteFloatRange
+
 DEFAULT_WTP = (50_000, 100_000, 150_000)
 DEFAULT_CHUNK = 200_000
 CEAC_POINTS = 101
@@ -292,8 +294,8 @@ def _wtp_list(ctx, param, value):
     except ValueError:
         raise click.BadParameter(f"{value!r}: expected numbers separated by commas, "
                                  "e.g. 50000,100000") from None
-    if not out or any(w < 0 for w in out):
-        raise click.BadParameter("give one or more amounts >= 0")
+    if not out or not all(0 <= w < float("inf") for w in out):  # NaN fails too
+        raise click.BadParameter("give one or more finite amounts >= 0")
     return out
 
 
@@ -318,12 +320,12 @@ def _scenario_names(ctx, param, incomplete):
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
               help="Patients per arm (and per replicate).")
 @click.option("--seed", type=int, default=None, help="Random seed (default: hsctsim's).")
-@click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
+@click.option("--horizon", "horizon_days", type=FiniteFloatRange(1, 36500),
               help="Simulated window in days (default: the arms' horizon).")
 @click.option("--lifetime", is_flag=True,
               help="Lifetime horizon: after the window, the life table times the excess "
                    "mortality of long-term HSCT survivors ([lifetime] of each arm).")
-@click.option("--discount", type=click.FloatRange(0, 0.5, max_open=True), default=0.03,
+@click.option("--discount", type=FiniteFloatRange(0, 0.5, max_open=True), default=0.03,
               show_default=True, help="Discount rate per year (0.03 US practice, 0.035 NICE).")
 @click.option("--discounting", type=click.Choice(["continuous", "annual"]),
               default="continuous", show_default=True,

@@ -4,6 +4,7 @@ import json
 
 import click
 
+from .options import FiniteFloatRange
 from .cli import UserError, _load_arms, user_errors
 
 HSCT_ENDPOINTS = ("relapse", "trm", "os")
@@ -14,7 +15,7 @@ def _days(text):
         days = tuple(float(d) for d in text.split(",") if d.strip())
     except ValueError:
         raise UserError(f"--horizons {text!r}: expected days, e.g. 365,730") from None
-    if not days or any(d <= 0 for d in days):
+    if not days or not all(0 < d < float("inf") for d in days):  # NaN fails too
         raise UserError(f"--horizons {text!r}: expected positive days, e.g. 365,730")
     return days
 
@@ -60,7 +61,7 @@ def format_prediction(document):
 
 @click.command()
 @click.argument("scenario")
-@click.option("--at", "at_day", type=click.FloatRange(0, 36500), required=True,
+@click.option("--at", "at_day", type=FiniteFloatRange(0, 36500), required=True,
               help="Day on which the patient is known to be alive.")
 @click.option("--history", default="", metavar="EVENT=DAY,...",
               help="Events before that day, e.g. engraftment=15,agvhd=30 (HSCT), or the "
@@ -69,7 +70,7 @@ def format_prediction(document):
               help="Days to report (those after --at and within the horizon).")
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True)
 @click.option("--seed", type=int, default=None, help="Random seed (default: run's).")
-@click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
+@click.option("--horizon", "horizon_days", type=FiniteFloatRange(1, 36500),
               help="Follow-up in days (default: the scenario's).")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",

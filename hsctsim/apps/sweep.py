@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from .options import FiniteFloatRange
 from ..api import DEFAULT_SEED
 from .cli import UserError, user_errors
 
@@ -52,7 +53,7 @@ def _client(workers, scheduler):
               help="Patients per point.")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Random seed; the same seed gives the same table however it is run.")
-@click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
+@click.option("--horizon", "horizon_days", type=FiniteFloatRange(1, 36500),
               help="Follow-up in days (default: the scenario's).")
 @click.option("--calibration-patients", type=click.IntRange(1000),
               help="Patients per calibration step of a point (default: 100,000 for grid "

@@ -1,0 +1,68 @@
+"""A careless user of the new commands (fit, predict, cea, sweep, multi-state runs):
+one line naming the option and the problem, exit status 2, no traceback, and no option
+accepted only to be ignored."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from hsctsim.apps.cli import cli
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def assert_user_error(result, *words):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.output, result.output
+
+
+@pytest.mark.parametrize("args, option", [
+    (["cea", "mac", "ric", "--discount", "nan"], "--discount"),
+    (["cea", "mac", "ric", "--horizon", "nan"], "--horizon"),
+    (["cea", "mac", "ric", "--wtp", "nan"], "--wtp"),
+    (["cea", "mac", "ric", "--wtp", "50000,inf"], "--wtp"),
+    (["predict", "ric", "--at", "nan"], "--at"),
+    (["predict", "ric", "--at", "100", "--horizon", "nan"], "--horizon"),
+    (["predict", "ric", "--at", "100", "--horizons", "365,nan"], "--horizons"),
+    (["sweep", "ric", "--grid", "relapse.incidence=0.3:0.5:2", "--local", "--horizon", "nan",
+      "--out", "OUT"], "--horizon"),
+])
+def test_nan_options_are_refused_by_name(args, option, tmp_path):
+    # NaN passes every range comparison: it reached a ValueError traceback (cea
+    # --discount, --horizon; sweep --horizon, after creating the --out folder) or a
+    # table of nan (cea --wtp)
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
+    assert_user_error(invoke(*args, "-n", "100"), option)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option", [["--events-format", "parquet"],
+                                     ["--events-layout", "mstate"]])
+def test_events_options_without_events_are_refused(option, tmp_path):
+    # they were accepted and wrote no event table
+    result = invoke("run", "ebmt4", "-n", "100", "--out", str(tmp_path / "r"), *option)
+    assert_user_error(result, option[0], "--events")
+    assert not (tmp_path / "r").exists()
+
+
+def test_multistate_what_if_says_nothing_is_calibrated_and_is_recorded(tmp_path):
+    # a --set on a multi-state arm was labelled "recalibrated" though nothing is
+    # calibrated, and neither the table nor summary.json said a what-if ran
+    result = invoke("run", "ebmt4", "-n", "200", "--set", "horizon_days=1000",
+                    "--out", str(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    assert "what-if:" in result.output and "nothing is calibrated" in result.output
+    assert "recalibrated" not in result.output
+    what = json.loads((tmp_path / "r" / "summary.json").read_text())["arms"]["ebmt4"]["what_if"]
+    assert what["calibration"] == "uncalibrated"
+    assert what["settings"] == ["horizon_days=1000"]
+
+
+def test_recalibrate_on_a_multistate_arm_is_refused():
+    # it was accepted and did nothing
+    assert_user_error(invoke("run", "ebmt4", "-n", "100", "--recalibrate"), "--recalibrate")
