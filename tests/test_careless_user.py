@@ -66,3 +66,34 @@ def test_multistate_what_if_says_nothing_is_calibrated_and_is_recorded(tmp_path)
 def test_recalibrate_on_a_multistate_arm_is_refused():
     # it was accepted and did nothing
     assert_user_error(invoke("run", "ebmt4", "-n", "100", "--recalibrate"), "--recalibrate")
+
+
+@pytest.mark.parametrize("setting, says", [
+    ("costs.transplant.value=nan", "--set costs.transplant.value=nan: costs.transplant.value"),
+    ("ric:utilities.early.value=2", "--set ric:utilities.early.value=2: utilities.early.value"),
+])
+def test_cea_blames_the_set_not_the_bundled_file(setting, says):
+    # the error named configs/mac.toml, which the user never touched
+    result = invoke("cea", "mac", "ric", "-n", "100", "--set", setting)
+    assert_user_error(result, says)
+    assert ".toml" not in result.output
+
+
+@pytest.mark.parametrize("grid, says", [
+    ("relapse.incidence=0.3", "--grid 'relapse.incidence=0.3': expected KEY=LOW:HIGH:STEPS"),
+    ("relapse.incidence=0.3:1.5:3", "--grid relapse.incidence=0.3:1.5:3: relapse.incidence"),
+    ("relapse.incidence=0.3:0.5:1000000000", "at most 100,000 STEPS"),
+])
+def test_sweep_blames_the_grid_and_refuses_what_cannot_finish(grid, says, tmp_path):
+    # the errors named configs/ric.toml (or --set); a billion steps filled memory
+    result = invoke("sweep", "ric", "--grid", grid, "--local", "-n", "100",
+                    "--out", str(tmp_path / "s"))
+    assert_user_error(result, says)
+    assert "ric.toml" not in result.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_sweep_refuses_a_psa_too_large_to_finish(tmp_path):
+    result = invoke("sweep", "ric", "--psa", "1000000000", "--local", "-n", "100",
+                    "--out", str(tmp_path / "s"))
+    assert_user_error(result, "--psa", "at most")

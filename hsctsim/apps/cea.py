@@ -288,6 +288,23 @@ def _is_economic(setting):
     return key.strip().split(".")[0] in SECTIONS
 
 
+def _blame_settings(what_ifs, settings):
+    """Check each arm's economics now, so that a bad ``--set`` is blamed, not the file."""
+    from ..model.economics import ScenarioError, economics_of
+    from .cli import UserError
+
+    for w in what_ifs.values():
+        try:
+            economics_of(w.scenario)
+        except ScenarioError as exc:
+            for item in settings:
+                key = item.partition("=")[0].rpartition(":")[2].strip()
+                if exc.key and (exc.key == key or exc.key.startswith(key + ".")
+                                or key.startswith(exc.key + ".")):
+                    raise UserError(f"--set {item}: {exc.key}: {exc.problem}") from None
+            raise
+
+
 def _wtp_list(ctx, param, value):
     try:
         out = tuple(float(v) for v in value.split(",") if v.strip())
@@ -368,6 +385,7 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
         if len(arms) < 2:
             raise UserError("cea needs two arms or more (the first is the reference)")
         what_ifs = _load_arms(arms, settings, recalibrate)
+        _blame_settings(what_ifs, settings)
         # costs and utilities leave the course alone: nothing to hold or solve again
         clinical = [s for s in settings if not _is_economic(s)]
         if not clinical:

@@ -77,6 +77,8 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
           plot):
     """Sweep SCENARIO's figures over grids, or draw them for a PSA; each point is
     calibrated, simulated and summarised at the landmark days."""
+    import numpy as np
+
     from . import sweeps
     from .runner import landmark_days
 
@@ -99,9 +101,15 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         axes = [sweeps.parse_axis(loaded, g) for g in grids]
         if len({a.key for a in axes}) < len(axes):
             raise UserError("--grid: a key is given twice")
+        sizes = [len(a.values) for a in axes]
+        total = int(np.prod(sizes)) if factorial else 1 + sum(sizes)
+        if total > sweeps.MAX_POINTS:
+            raise UserError(f"--grid: {total:,} points; at most {sweeps.MAX_POINTS:,}")
         points, mode = sweeps.grid_points(axes, factorial), ("factorial" if factorial
                                                              else "one-way")
     else:
+        if psa > sweeps.MAX_POINTS:
+            raise UserError(f"--psa {psa}: at most {sweeps.MAX_POINTS:,} draws")
         points, mode = sweeps.psa_points(psa), "psa"
     config = sweeps.Settings(patients, seed, horizon, landmark_days(horizon),
                              calibration_patients)
