@@ -3,6 +3,7 @@ one line naming the option and the problem, exit status 2, no traceback, and no 
 accepted only to be ignored."""
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -97,3 +98,32 @@ def test_sweep_refuses_a_psa_too_large_to_finish(tmp_path):
     result = invoke("sweep", "ric", "--psa", "1000000000", "--local", "-n", "100",
                     "--out", str(tmp_path / "s"))
     assert_user_error(result, "--psa", "at most")
+
+
+DATA = str(Path(__file__).parent / "data" / "illness_death.csv")
+
+
+def test_fit_refuses_an_existing_out_before_fitting(tmp_path):
+    # it fitted (seconds to minutes on real data), printed the report, then refused
+    out = tmp_path / "model.toml"
+    out.write_text("mine")
+    result = invoke("fit", DATA, "--out", str(out))
+    assert_user_error(result, "exists", "--overwrite")
+    assert "transition 1" not in result.output
+    assert out.read_text() == "mine"
+    result = invoke("fit", DATA, "--out", str(tmp_path / "nowhere" / "m.toml"))
+    assert_user_error(result, "does not exist")
+    assert "transition 1" not in result.output
+
+
+def test_predict_says_a_what_if_ran():
+    # the prediction of a --set arm looked like the configured arm's
+    result = invoke("predict", "ric", "--at", "100", "--history", "engraftment=15",
+                    "-n", "200", "--set", "effects.cgvhd_on_relapse.hr=0.1")
+    assert result.exit_code == 0, result.output
+    assert "what-if: --set effects.cgvhd_on_relapse.hr=0.1" in result.output
+    result = invoke("predict", "ric", "--at", "100", "--history", "engraftment=15",
+                    "-n", "200", "--set", "effects.cgvhd_on_relapse.hr=0.1", "--format", "json")
+    assert json.loads(result.output)["what_if"]["calibration"] == "held"
+    plain = invoke("predict", "ric", "--at", "100", "-n", "200", "--format", "json")
+    assert "what_if" not in json.loads(plain.output)

@@ -53,12 +53,20 @@ def _numbers(text, option):
         raise UserError(f"{option} {text!r}: expected numbers separated by commas") from None
 
 
-def _write_atomic(path, text, overwrite):
+def _check_out(path, overwrite):
+    """Refuse an --out that cannot be written, before the fit rather than after it."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise UserError(f"{path}: exists (add --overwrite to replace it)")
     if not path.parent.is_dir():
         raise UserError(f"{path}: the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise UserError(f"{path}: the folder {path.parent} is not writable")
+
+
+def _write_atomic(path, text, overwrite):
+    path = Path(path)
+    _check_out(path, overwrite)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
@@ -111,6 +119,8 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
         raise UserError(f"--name {name!r}: a letter, then letters, digits, _ and - only")
     if not Path(data).is_file():
         raise UserError(f"{data}: no such file")
+    if out_path:
+        _check_out(out_path, overwrite)
     try:
         result = fit_msm(data, clock=clock, family=family, covariates=_split(covariates),
                          states=_split(states) or None, transitions=_transitions(transitions),

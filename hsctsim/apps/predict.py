@@ -56,7 +56,9 @@ def format_prediction(document):
     head = (f"hsctsim {document['hsctsim_version']}: {document['scenario']}, "
             f"{document['patients']:,} patients alive on day {document['at_day']:g} after "
             f"{history}; seed {document['seed']}\nestimate (95% CI), from day 0\n")
-    return head + "\n" + "\n".join(lines) + "\n"
+    what = document.get("what_if")
+    tail = f"\nwhat-if: {what['text']}\n" if what else ""
+    return head + "\n" + "\n".join(lines) + "\n" + tail
 
 
 @click.command()
@@ -110,6 +112,8 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
     document = {"hsctsim_version": __version__, "scenario": loaded.name, "seed": seed,
                 "patients": patients, "at_day": at_day, "history": events,
                 "horizon_days": cohort.horizon_days, "endpoints": endpoints}
+    if what.settings:  # say that these are not the configured arm's outcomes
+        document["what_if"] = what.to_dict()
     if fmt == "json":
         click.echo(json.dumps(document, indent=1))
     else:
