@@ -127,3 +127,40 @@ def test_predict_says_a_what_if_ran():
     assert json.loads(result.output)["what_if"]["calibration"] == "held"
     plain = invoke("predict", "ric", "--at", "100", "-n", "200", "--format", "json")
     assert "what_if" not in json.loads(plain.output)
+
+
+def test_a_cycle_without_max_visits_is_refused(tmp_path):
+    # with the default of one visit, b -> a was never taken: the run printed a model
+    # in which everyone ends in b, with no word about the dropped transition
+    path = tmp_path / "cycle.toml"
+    path.write_text('kind = "multistate"\nname = "cycle"\n[states]\nnames = ["a", "b"]\n'
+                    'absorbing = []\n' + "".join(
+                        f'[[transitions]]\nfrom = "{f}"\nto = "{t}"\ntiming = {{ family = '
+                        f'"exponential", rate_per_day = 0.01 }}\nsource = "assumption"\n'
+                        for f, t in (("a", "b"), ("b", "a"))))
+    assert_user_error(invoke("check", str(path)), "cycle.toml", "states.max_visits",
+                      "re-enter")
+    path.write_text(path.read_text().replace("absorbing = []", "absorbing = []\nmax_visits = 3"))
+    result = invoke("run", str(path), "-n", "2000", "--format", "json")
+    assert result.exit_code == 0, result.output
+    b_to_a = json.loads(result.output)["arms"]["cycle"]["endpoints"]["transition:b->a"]
+    assert b_to_a["at"]["d730"]["estimate"] > 0.2
+
+
+@pytest.mark.parametrize("command", ["run", "fit", "predict", "cea", "sweep"])
+def test_every_new_command_help_ends_with_examples(command):
+    assert "Examples:" in invoke(command, "--help").output
+
+
+def test_fit_help_examples_run(tmp_path, monkeypatch):
+    import shlex
+
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    text = invoke("fit", "--help").output.split("Examples:")[1]
+    lines = [shlex.split(line.split("#")[0]) for line in text.strip().splitlines()]
+    fits = [args for args in lines if args[:2] == ["hsctsim", "fit"]]
+    assert len(fits) >= 3
+    for args in fits:
+        args = [str(tmp_path / a) if a.endswith(".toml") else a for a in args[1:]]
+        result = invoke(*args)
+        assert result.exit_code == 0, (args, result.output)

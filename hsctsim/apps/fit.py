@@ -77,7 +77,17 @@ def _write_atomic(path, text, overwrite):
         raise
 
 
-@click.command()
+EXAMPLES = """\b
+Examples:
+  hsctsim fit tests/data/illness_death.csv --clock reset --covariates x
+  hsctsim fit tests/data/illness_death.csv --clock reset --covariates x --out illness_death.toml
+  hsctsim fit tests/data/illness_death.csv --family weibull --family 3=gompertz
+  hsctsim fit tests/data/illness_death.csv --family piecewise --breaks 0,100,365
+  hsctsim run illness_death.toml --replicates 20 -n 20000    # simulate the fit
+"""
+
+
+@click.command(epilog=EXAMPLES)
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
               help="Write the fitted multi-state scenario (TOML) here.")

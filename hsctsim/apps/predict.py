@@ -61,7 +61,16 @@ def format_prediction(document):
     return head + "\n" + "\n".join(lines) + "\n" + tail
 
 
-@click.command()
+EXAMPLES = """\b
+Examples:
+  hsctsim predict ric --at 100 --history engraftment=15,agvhd=30
+  hsctsim predict ric --at 180 --history engraftment=15,relapse=150 --format json
+  hsctsim predict ebmt4 --at 100 --history recovery=20     # multi-state: states entered
+  hsctsim predict ric --at 100 --history engraftment=15 --set effects.cgvhd_on_relapse.hr=0.5
+"""
+
+
+@click.command(epilog=EXAMPLES)
 @click.argument("scenario")
 @click.option("--at", "at_day", type=FiniteFloatRange(0, 36500), required=True,
               help="Day on which the patient is known to be alive.")

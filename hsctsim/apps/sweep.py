@@ -34,7 +34,17 @@ def _client(workers, scheduler):
     return Client(cluster), cluster
 
 
-@click.command()
+EXAMPLES = """\b
+Examples:
+  hsctsim sweep ric --grid relapse.incidence=0.35:0.60:3 -n 20000 --out sweep-ric
+  hsctsim sweep ric --grid agvhd.incidence=0.35:0.55:3 --grid relapse.incidence=0.35:0.6:3 \\
+      --factorial -n 20000 --local --out grid-ric --plot
+  hsctsim sweep ric --psa 40 -n 20000 --workers 2 --out psa-ric --plot
+  hsctsim sweep ric --psa 40 -n 20000 --workers 2 --out psa-ric --resume   # after Ctrl-C
+"""
+
+
+@click.command(epilog=EXAMPLES)
 @click.argument("scenario")
 @click.option("--grid", "grids", multiple=True, metavar="KEY=LOW:HIGH:STEPS",
               help="Sweep a ranged figure over STEPS values from LOW to HIGH, e.g. "
