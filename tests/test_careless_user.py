@@ -164,3 +164,17 @@ def test_fit_help_examples_run(tmp_path, monkeypatch):
         args = [str(tmp_path / a) if a.endswith(".toml") else a for a in args[1:]]
         result = invoke(*args)
         assert result.exit_code == 0, (args, result.output)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--observed", "relapse=nan"], "whole number from 0 to --size 10"),
+    (["--observed", "relapse=50"], "whole number from 0 to --size 10"),
+    (["--observed", "relapse=-1"], "whole number from 0 to --size 10"),
+    (["--observed", "relapse_d9999=2"], "after the follow-up"),
+    (["--analysis-day", "nan"], "--analysis-day"),
+    (["--accrual-days", "nan"], "--accrual-days"),
+])
+def test_trial_refuses_what_no_trial_can_observe(args, says):
+    # accepted with tail probabilities of 0 or 1 (or a count at the horizon for a
+    # day past it); --analysis-day nan was a traceback
+    assert_user_error(invoke("trial", "ric", "--size", "10", "--trials", "20", *args), says)
