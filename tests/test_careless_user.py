@@ -178,3 +178,16 @@ def test_trial_refuses_what_no_trial_can_observe(args, says):
     # accepted with tail probabilities of 0 or 1 (or a count at the horizon for a
     # day past it); --analysis-day nan was a traceback
     assert_user_error(invoke("trial", "ric", "--size", "10", "--trials", "20", *args), says)
+
+
+def test_fit_out_gets_the_mode_of_a_plain_file(tmp_path):
+    # the scenario was written 0600 (mkstemp's mode) whatever the umask
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "m.toml"
+        assert invoke("fit", DATA, "--out", str(out)).exit_code == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
