@@ -164,9 +164,14 @@ Examples:
                    "incidences) instead of holding the calibration.")
 @click.option("--compare", is_flag=True,
               help="Also differences and ratios of each arm against the first, paired.")
+@click.option("--backend", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
+              show_default=True,
+              help="Simulate on the CPU or a CUDA GPU (needs numba-cuda); auto: the GPU "
+                   "when there is one.")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
-        events, events_layout, plot, fmt, settings, recalibrate, compare, events_format):
+        events, events_layout, plot, fmt, settings, recalibrate, compare, events_format,
+        backend):
     """Simulate SCENARIOS (bundled names or TOML paths; default: the allogeneic arms)."""
     from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
                          summary_rows, write_summary)
@@ -184,6 +189,13 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         if threads > numba.config.NUMBA_NUM_THREADS:
             raise UserError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} "
                             "on this machine")
+    if backend != "cpu":
+        from ..api import BackendError, resolve_backend
+
+        try:
+            backend = resolve_backend(backend)
+        except BackendError as exc:
+            raise UserError(f"--backend {backend}: {exc}") from None
     # the default set is the allogeneic arms; solid tumours and autologous arms are listed
     # by `hsctsim scenarios` and run by name
     names = scenarios or tuple(n for n in bundled_names() if n in BUNDLED_ORDER)
@@ -218,6 +230,9 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                             "nothing is calibrated; a --set changes them as written")
         from .msrunner import run_command
 
+        if backend == "cuda":
+            raise UserError("--backend cuda: multi-state scenarios run on the cpu backend "
+                            "only (for now)")
         return run_command(loaded, patients, seed, horizon, threads, replicates, out_dir,
                            overwrite, events, events_layout, plot, fmt, compare,
                            what_ifs=what_ifs)
@@ -233,7 +248,8 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             arms, comparisons = run_arms(
                 loaded, patients, seed, horizon, threads, replicates, compare,
                 on_chunk=bar.update, on_events=folder.append_events if events else None,
-                susceptible={arm: w.susceptible for arm, w in what_ifs.items()})
+                susceptible={arm: w.susceptible for arm, w in what_ifs.items()},
+                backend=backend)
             for arm, w in what_ifs.items():
                 arms[arm]["what_if"] = w.to_dict()
         document = summary_document(arms, seed, patients, horizon, replicates, comparisons)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..api import iter_chunks
+from ..api import count, iter_chunks
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 from ..analysis.response import ResponseTally, format_response, response_rows
 
@@ -32,7 +32,7 @@ def landmark_days(horizon_days):
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
              compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
-             susceptible=None):
+             susceptible=None, backend="cpu"):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -61,6 +61,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         Per arm, the susceptible fractions of its midpoint cohort (a what-if that
         holds another calibration, see :func:`hsctsim.what_if`); an arm not given
         or given None is calibrated.  Replicates always calibrate their draws.
+    backend : {"cpu", "cuda", "auto"}
+        As for :func:`hsctsim.simulate`.
 
     Returns
     -------
@@ -76,10 +78,17 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     given = susceptible or {}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
+    on_device = backend == "cuda" and not paired and on_events is None
+    if on_device:  # counted on the GPU: no event days come back (see hsctsim.api.count)
+        for arm, s in scenarios.items():
+            susceptible[arm] = count(s, n_patients, tallies[arm], seed, threads, horizon_days,
+                                     susceptible=given.get(arm), backend=backend,
+                                     on_chunk=on_chunk)
     # nothing below keeps a chunk past its turn: each arm's chunks may share one array
     streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days,
-                           susceptible=given.get(arm), tally=tallies[arm], reuse_buffer=True)
-               for arm, s in scenarios.items()]
+                           susceptible=given.get(arm), tally=tallies[arm], reuse_buffer=True,
+                           backend=backend)
+               for arm, s in scenarios.items() if not on_device]
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
             responses[arm].add(chunk)  # copies what it keeps: chunks share one array
@@ -95,7 +104,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         endpoints = tallies[arm].summary()
         if replicates:
             _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads,
-                             replicates, chunk_size, on_chunk)
+                             replicates, chunk_size, on_chunk, backend)
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
                      "calibration": susceptible[arm]}
@@ -107,17 +116,15 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
 
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, replicates,
-                     chunk_size, on_chunk):
+                     chunk_size, on_chunk, backend="cpu"):
     """``ui95``: the 2.5-97.5 percentiles of the replicates' estimates."""
     days = landmark_days(horizon_days)
     draws = []
     for r in range(replicates):
         tally = Tally(days)
-        for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
-                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS,
-                                 tally=tally, reuse_buffer=True):
-            if on_chunk is not None:
-                on_chunk(chunk.n_patients)
+        count(scenario, n_patients, tally, seed, threads, horizon_days, r,
+              calibration_patients=REPLICATE_CALIBRATION_PATIENTS, chunk_size=chunk_size,
+              backend=backend, on_chunk=on_chunk)
         draws.append(tally)
     for name in ENDPOINTS:
         values = np.array([d.estimates(name)[0] for d in draws])
