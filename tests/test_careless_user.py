@@ -191,3 +191,13 @@ def test_fit_out_gets_the_mode_of_a_plain_file(tmp_path):
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+def test_cea_says_a_what_if_ran(tmp_path):
+    # the tables and cea.json of a --set arm looked like the configured arm's
+    result = invoke("cea", "mac", "ric", "-n", "200", "--set", "ric:agvhd.incidence=0.5",
+                    "--out", str(tmp_path / "c"))
+    assert result.exit_code == 0, result.output
+    assert "what-if:\n  ric: --set agvhd.incidence=0.5" in result.output
+    arms = json.loads((tmp_path / "c" / "cea.json").read_text())["arms"]
+    assert arms["ric"]["what_if"]["calibration"] == "held" and "what_if" not in arms["mac"]

@@ -198,6 +198,9 @@ def format_cea(doc):
         for arm, probs in doc["ceac"]["probability_best"].items():
             rows.append([arm, *(f"{probs[grid.index(w)]:.2f}" for w in shown)])
         lines += _table(rows)
+    what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in doc["arms"].items()
+                if a.get("what_if", {}).get("settings")]
+    lines += ["", "what-if:", *what_ifs] if what_ifs else []
     return "\n".join(lines) + "\n"
 
 
@@ -406,6 +409,9 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                 doc = run_cea(loaded, patients, DEFAULT_SEED if seed is None else seed,
                               horizon_days, Discount(discount, discounting), lifetime, wtp,
                               replicates, threads, on_chunk=bar.update, susceptible=held)
+            for arm, w in what_ifs.items():  # as run records it: what a --set changed
+                if w.settings:
+                    doc["arms"][arm]["what_if"] = w.to_dict()
             if folder is not None:
                 write_cea(folder, doc, loaded)
                 folder.commit()
