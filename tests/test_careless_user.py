@@ -201,3 +201,14 @@ def test_cea_says_a_what_if_ran(tmp_path):
     assert "what-if:\n  ric: --set agvhd.incidence=0.5" in result.output
     arms = json.loads((tmp_path / "c" / "cea.json").read_text())["arms"]
     assert arms["ric"]["what_if"]["calibration"] == "held" and "what_if" not in arms["mac"]
+
+
+def test_predict_says_which_asked_days_it_left_out():
+    # --horizons 365,1000 with a 730-day horizon silently showed d365 only
+    result = CliRunner().invoke(cli, ["predict", "ric", "--at", "100", "--horizons",
+                                      "50,365,1000", "-n", "200"])
+    assert result.exit_code == 0, result.output
+    assert "note: --horizons 50,1000 left out" in result.output
+    assert "d365" in result.output and "d1000" not in result.output
+    quiet = invoke("predict", "ric", "--at", "400", "-n", "200")  # the default days
+    assert "note:" not in quiet.output

@@ -8,6 +8,7 @@ from .options import FiniteFloatRange
 from .cli import UserError, _load_arms, user_errors
 
 HSCT_ENDPOINTS = ("relapse", "trm", "os")
+DEFAULT_HORIZONS = "100,180,365,730"
 
 
 def _days(text):
@@ -77,7 +78,7 @@ Examples:
 @click.option("--history", default="", metavar="EVENT=DAY,...",
               help="Events before that day, e.g. engraftment=15,agvhd=30 (HSCT), or the "
                    "states entered, e.g. recovery=20 (multi-state).")
-@click.option("--horizons", default="100,180,365,730", show_default=True,
+@click.option("--horizons", default=DEFAULT_HORIZONS, show_default=True,
               help="Days to report (those after --at and within the horizon).")
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True)
 @click.option("--seed", type=int, default=None, help="Random seed (default: run's).")
@@ -115,6 +116,11 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
     except ValueError as exc:
         raise UserError(str(exc)) from None
     endpoints = prediction_summary(cohort, at_day, days)
+    dropped = [d for d in days if not at_day < d <= cohort.horizon_days]
+    if dropped and horizons != DEFAULT_HORIZONS:  # days the user asked for by name
+        click.echo(f"note: --horizons {','.join(f'{d:g}' for d in dropped)} left out: not "
+                   f"after --at {at_day:g} and within the horizon {cohort.horizon_days:g} "
+                   "(--horizon DAYS follows longer)", err=True)
     if not endpoints or not next(iter(endpoints.values()))["at"]:
         raise UserError(f"--horizons: no day after --at {at_day:g} within the horizon "
                         f"{cohort.horizon_days:g}")
