@@ -212,3 +212,19 @@ def test_predict_says_which_asked_days_it_left_out():
     assert "d365" in result.output and "d1000" not in result.output
     quiet = invoke("predict", "ric", "--at", "400", "-n", "200")  # the default days
     assert "note:" not in quiet.output
+
+
+def test_sweep_overwrite_replaces_only_a_sweep_folder(tmp_path, monkeypatch):
+    # `sweep --out .. --overwrite` deleted the parent folder and everything in it
+    (tmp_path / "precious.txt").write_text("mine")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "notes.txt").write_text("mine too")
+    monkeypatch.chdir(tmp_path / "sub")
+    args = ["sweep", "ric", "--grid", "relapse.incidence=0.4:0.5:2", "-n", "100",
+            "--calibration-patients", "1000", "--local", "--overwrite", "--out"]
+    assert_user_error(invoke(*args, ".."), "--overwrite would delete the working directory")
+    assert_user_error(invoke(*args, "."), "--overwrite would delete the working directory")
+    monkeypatch.chdir(tmp_path)
+    assert_user_error(invoke(*args, "sub"), "not a sweep folder (holds notes.txt)")
+    assert (tmp_path / "precious.txt").read_text() == "mine"
+    assert (tmp_path / "sub" / "notes.txt").read_text() == "mine too"
