@@ -228,3 +228,24 @@ def test_sweep_overwrite_replaces_only_a_sweep_folder(tmp_path, monkeypatch):
     assert_user_error(invoke(*args, "sub"), "not a sweep folder (holds notes.txt)")
     assert (tmp_path / "precious.txt").read_text() == "mine"
     assert (tmp_path / "sub" / "notes.txt").read_text() == "mine too"
+
+
+@pytest.mark.parametrize("command", [["run", "ric", "-n", "100"],
+                                     ["cea", "mac", "ric", "-n", "100"],
+                                     ["trial", "ric", "--size", "5", "--trials", "10"]])
+def test_overwrite_replaces_only_a_result_folder(command, tmp_path, monkeypatch):
+    # `--out .. --overwrite` deleted the parent folder, `--out . ` the working one
+    (tmp_path / "precious.txt").write_text("mine")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "notes.txt").write_text("mine too")
+    monkeypatch.chdir(tmp_path / "sub")
+    for out in ("..", "."):
+        assert_user_error(invoke(*command, "--out", out, "--overwrite"),
+                          "--overwrite would delete the working directory")
+    monkeypatch.chdir(tmp_path)
+    assert_user_error(invoke(*command, "--out", "sub", "--overwrite"),
+                      "not an hsctsim result folder")
+    assert (tmp_path / "precious.txt").read_text() == "mine"
+    assert (tmp_path / "sub" / "notes.txt").read_text() == "mine too"
+    assert invoke(*command, "--out", "r").exit_code == 0
+    assert invoke(*command, "--out", "r", "--overwrite").exit_code == 0  # its own: replaced

@@ -181,6 +181,20 @@ def csv_text(rows):
     return buf.getvalue()
 
 
+RESULT_MARKERS = ("summary.json", "cea.json", "trial.json")  # what run, cea, trial write
+
+
+def _check_replaceable(path):
+    """Refuse to delete, for --overwrite, anything but a folder hsctsim wrote."""
+    here = Path.cwd().resolve()
+    if path.resolve() == here or path.resolve() in here.parents:
+        raise FileExistsError(f"{path}: --overwrite would delete the working directory "
+                              "or a folder above it")
+    if not path.is_dir() or not any((path / m).is_file() for m in RESULT_MARKERS):
+        raise FileExistsError(f"{path}: not an hsctsim result folder (no "
+                              f"{', '.join(RESULT_MARKERS)}); --overwrite replaces only one")
+
+
 class RunFolder:
     """A run folder written whole or not at all.
 
@@ -196,6 +210,7 @@ class RunFolder:
             if not overwrite:
                 raise FileExistsError(f"{self.path} exists and is not empty "
                                       "(choose another --out or pass --overwrite)")
+            _check_replaceable(self.path)
         parent = self.path.resolve().parent
         if not parent.is_dir():
             raise FileNotFoundError(f"{parent} does not exist")
