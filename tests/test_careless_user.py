@@ -249,3 +249,12 @@ def test_overwrite_replaces_only_a_result_folder(command, tmp_path, monkeypatch)
     assert (tmp_path / "sub" / "notes.txt").read_text() == "mine too"
     assert invoke(*command, "--out", "r").exit_code == 0
     assert invoke(*command, "--out", "r", "--overwrite").exit_code == 0  # its own: replaced
+
+
+def test_fit_refuses_breaks_no_family_uses():
+    # --family weibull --breaks 0,10 fitted Weibulls and ignored the breaks
+    assert_user_error(invoke("fit", DATA, "--family", "weibull", "--breaks", "0,10"),
+                      "--breaks 0,10: only the piecewise family uses it")
+    used = invoke("fit", DATA, "--family", "weibull", "--family", "2=piecewise",
+                  "--breaks", "0,100")
+    assert used.exit_code == 0 and "piecewise" in used.output

@@ -129,6 +129,13 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
     from ..analysis.msdata import DataError
 
     family = _families(families)
+    if breaks and family is not None:  # otherwise --breaks would be accepted and ignored
+        chosen = set(family.values()) if isinstance(family, dict) else {family}
+        if isinstance(family, dict) and "*" not in family:
+            chosen.add("auto")  # the transitions not named are auto
+        if not chosen & {"piecewise", "auto"}:
+            raise UserError(f"--breaks {breaks}: only the piecewise family uses it "
+                            "(--family piecewise, or auto)")
     if name is not None and not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", name):
         raise UserError(f"--name {name!r}: a letter, then letters, digits, _ and - only")
     if not Path(data).is_file():
