@@ -258,3 +258,10 @@ def test_fit_refuses_breaks_no_family_uses():
     used = invoke("fit", DATA, "--family", "weibull", "--family", "2=piecewise",
                   "--breaks", "0,100")
     assert used.exit_code == 0 and "piecewise" in used.output
+
+
+def test_show_of_a_multistate_what_if():
+    # show said nothing of the --set and accepted --recalibrate
+    result = invoke("show", "ebmt4", "--set", "horizon_days=1000")
+    assert result.exit_code == 0 and "what-if: --set horizon_days=1000" in result.output
+    assert_user_error(invoke("show", "ebmt4", "--recalibrate"), "--recalibrate")

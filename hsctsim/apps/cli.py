@@ -338,6 +338,11 @@ def show(scenario, fmt, settings, recalibrate):
     if getattr(loaded, "kind", None) == "multistate":
         from .msrunner import show_multistate
 
+        if recalibrate:
+            raise UserError("--recalibrate: a multi-state scenario's hazards are given, "
+                            "nothing is calibrated; a --set changes them as written")
+        if what.settings and fmt != "json":
+            click.echo(f"what-if: {what.describe()}")
         return click.echo(show_multistate(loaded, fmt), nl=False)
     point = scenario_point(loaded)
     susceptible = what.susceptible or calibrate(point)
