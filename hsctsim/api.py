@@ -15,6 +15,12 @@ from .model.hsct import engine_arrays, process_names
 from .model.scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
 
 DEFAULT_SEED = 20_251_121
+# Seeds from 0 to 2^63 - 1 each give their own patient streams and replicate draws;
+# beyond, a seed aliases a smaller one (streams are keyed by the seed modulo 2^64,
+# replicate draws modulo 2^63).  The command line refuses them, so that summary.json
+# never records a seed other than the one used; the Python API takes any integer
+# (replicates pass derived stream seeds beyond 2^64 through it).
+MAX_SEED = 2**63 - 1
 BACKENDS = ("cpu", "cuda", "auto")
 
 
