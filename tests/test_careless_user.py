@@ -222,10 +222,10 @@ def test_sweep_overwrite_replaces_only_a_sweep_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "sub")
     args = ["sweep", "ric", "--grid", "relapse.incidence=0.4:0.5:2", "-n", "100",
             "--calibration-patients", "1000", "--local", "--overwrite", "--out"]
-    assert_user_error(invoke(*args, ".."), "--overwrite would delete the working directory")
-    assert_user_error(invoke(*args, "."), "--overwrite would delete the working directory")
+    assert_user_error(invoke(*args, ".."), "is the current folder or one above it")
+    assert_user_error(invoke(*args, "."), "is the current folder or one above it")
     monkeypatch.chdir(tmp_path)
-    assert_user_error(invoke(*args, "sub"), "not a sweep folder (holds notes.txt)")
+    assert_user_error(invoke(*args, "sub"), "not an hsctsim sweep folder")
     assert (tmp_path / "precious.txt").read_text() == "mine"
     assert (tmp_path / "sub" / "notes.txt").read_text() == "mine too"
 
@@ -234,17 +234,18 @@ def test_sweep_overwrite_replaces_only_a_sweep_folder(tmp_path, monkeypatch):
                                      ["cea", "mac", "ric", "-n", "100"],
                                      ["trial", "ric", "--size", "5", "--trials", "10"]])
 def test_overwrite_replaces_only_a_result_folder(command, tmp_path, monkeypatch):
-    # `--out .. --overwrite` deleted the parent folder, `--out . ` the working one
+    # `--out .. --overwrite` deleted the parent folder, `--out . ` the working one; then
+    # (main's run-folder safety) cea and trial could not --overwrite their own folders
     (tmp_path / "precious.txt").write_text("mine")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "notes.txt").write_text("mine too")
     monkeypatch.chdir(tmp_path / "sub")
     for out in ("..", "."):
         assert_user_error(invoke(*command, "--out", out, "--overwrite"),
-                          "--overwrite would delete the working directory")
+                          "is the current folder or one above it")
     monkeypatch.chdir(tmp_path)
     assert_user_error(invoke(*command, "--out", "sub", "--overwrite"),
-                      "not an hsctsim result folder")
+                      "not an hsctsim run folder")
     assert (tmp_path / "precious.txt").read_text() == "mine"
     assert (tmp_path / "sub" / "notes.txt").read_text() == "mine too"
     assert invoke(*command, "--out", "r").exit_code == 0

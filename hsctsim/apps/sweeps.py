@@ -225,30 +225,6 @@ def psa_summary_rows(rows):
     return out
 
 
-SWEEP_ENTRIES = {"sweep.json", "points", "sweep.csv", "sweep.parquet", "psa_summary.csv",
-                 "figures"}
-
-
-def _check_replaceable(path):
-    """Refuse to delete, for --overwrite, anything but a folder a sweep wrote."""
-    here = Path.cwd().resolve()
-    target = path.resolve()
-    if target == here or target in here.parents:
-        raise FileExistsError(f"{path}: --overwrite would delete the working directory "
-                              "or a folder above it")
-    try:
-        is_sweep = "hsctsim_version" in json.loads((path / "sweep.json").read_text())
-    except (OSError, ValueError, TypeError):
-        is_sweep = False
-    # a leftover temporary file is ".<entry>.<random>"
-    others = [p.name for p in path.iterdir() if p.name not in SWEEP_ENTRIES
-              and not any(p.name.startswith(f".{e}.") for e in SWEEP_ENTRIES)]
-    if not is_sweep or others:
-        raise FileExistsError(f"{path}: not a sweep folder (" + (
-            f"holds {others[0]}" if others else "no sweep.json") + "); --overwrite "
-            "replaces only a folder a sweep wrote")
-
-
 class SweepFolder:
     """The output folder of a sweep: the settings, one file per finished point, the table.
 
@@ -276,7 +252,6 @@ class SweepFolder:
             if not overwrite:
                 raise FileExistsError(f"{self.path} exists and is not empty "
                                       "(--resume to continue it, --overwrite to replace it)")
-            _check_replaceable(self.path)
             import shutil
 
             from .runfolder import check_replaceable
