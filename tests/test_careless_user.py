@@ -266,3 +266,17 @@ def test_show_of_a_multistate_what_if():
     result = invoke("show", "ebmt4", "--set", "horizon_days=1000")
     assert result.exit_code == 0 and "what-if: --set horizon_days=1000" in result.output
     assert_user_error(invoke("show", "ebmt4", "--recalibrate"), "--recalibrate")
+
+
+@pytest.mark.parametrize("command", [
+    ["predict", "ric", "--at", "100", "--history", "engraftment=15", "-n", "300", "--seed", "3",
+     "--format", "json"],
+    ["predict", "ebmt4", "--at", "50", "--history", "recovery=20", "-n", "300", "--seed", "3",
+     "--format", "json"],
+    ["cea", "mac", "ric", "-n", "300", "--seed", "3", "--format", "csv"],
+    ["fit", DATA, "--clock", "reset", "--covariates", "x"],
+])
+def test_same_seed_same_output(command):
+    first, again = invoke(*command), invoke(*command)
+    assert first.exit_code == 0, first.output
+    assert first.output == again.output
