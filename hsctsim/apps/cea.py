@@ -12,6 +12,8 @@ import sys
 
 import click
 
+from .options import FiniteFloatRange
+
 DEFAULT_WTP = (50_000, 100_000, 150_000)
 DEFAULT_CHUNK = 200_000
 CEAC_POINTS = 101
@@ -196,6 +198,9 @@ def format_cea(doc):
         for arm, probs in doc["ceac"]["probability_best"].items():
             rows.append([arm, *(f"{probs[grid.index(w)]:.2f}" for w in shown)])
         lines += _table(rows)
+    what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in doc["arms"].items()
+                if a.get("what_if", {}).get("settings")]
+    lines += ["", "what-if:", *what_ifs] if what_ifs else []
     return "\n".join(lines) + "\n"
 
 
@@ -286,14 +291,31 @@ def _is_economic(setting):
     return key.strip().split(".")[0] in SECTIONS
 
 
+def _blame_settings(what_ifs, settings):
+    """Check each arm's economics now, so that a bad ``--set`` is blamed, not the file."""
+    from ..model.economics import ScenarioError, economics_of
+    from .cli import UserError
+
+    for w in what_ifs.values():
+        try:
+            economics_of(w.scenario)
+        except ScenarioError as exc:
+            for item in settings:
+                key = item.partition("=")[0].rpartition(":")[2].strip()
+                if exc.key and (exc.key == key or exc.key.startswith(key + ".")
+                                or key.startswith(exc.key + ".")):
+                    raise UserError(f"--set {item}: {exc.key}: {exc.problem}") from None
+            raise
+
+
 def _wtp_list(ctx, param, value):
     try:
         out = tuple(float(v) for v in value.split(",") if v.strip())
     except ValueError:
         raise click.BadParameter(f"{value!r}: expected numbers separated by commas, "
                                  "e.g. 50000,100000") from None
-    if not out or any(w < 0 for w in out):
-        raise click.BadParameter("give one or more amounts >= 0")
+    if not out or not all(0 <= w < float("inf") for w in out):  # NaN fails too
+        raise click.BadParameter("give one or more finite amounts >= 0")
     return out
 
 
@@ -318,12 +340,12 @@ def _scenario_names(ctx, param, incomplete):
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
               help="Patients per arm (and per replicate).")
 @click.option("--seed", type=int, default=None, help="Random seed (default: hsctsim's).")
-@click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
+@click.option("--horizon", "horizon_days", type=FiniteFloatRange(1, 36500),
               help="Simulated window in days (default: the arms' horizon).")
 @click.option("--lifetime", is_flag=True,
               help="Lifetime horizon: after the window, the life table times the excess "
                    "mortality of long-term HSCT survivors ([lifetime] of each arm).")
-@click.option("--discount", type=click.FloatRange(0, 0.5, max_open=True), default=0.03,
+@click.option("--discount", type=FiniteFloatRange(0, 0.5, max_open=True), default=0.03,
               show_default=True, help="Discount rate per year (0.03 US practice, 0.035 NICE).")
 @click.option("--discounting", type=click.Choice(["continuous", "annual"]),
               default="continuous", show_default=True,
@@ -366,6 +388,7 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
         if len(arms) < 2:
             raise UserError("cea needs two arms or more (the first is the reference)")
         what_ifs = _load_arms(arms, settings, recalibrate)
+        _blame_settings(what_ifs, settings)
         # costs and utilities leave the course alone: nothing to hold or solve again
         clinical = [s for s in settings if not _is_economic(s)]
         if not clinical:
@@ -386,6 +409,9 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                 doc = run_cea(loaded, patients, DEFAULT_SEED if seed is None else seed,
                               horizon_days, Discount(discount, discounting), lifetime, wtp,
                               replicates, threads, on_chunk=bar.update, susceptible=held)
+            for arm, w in what_ifs.items():  # as run records it: what a --set changed
+                if w.settings:
+                    doc["arms"][arm]["what_if"] = w.to_dict()
             if folder is not None:
                 write_cea(folder, doc, loaded)
                 folder.commit()

@@ -181,6 +181,9 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
 
     if (events or plot) and not out_dir:
         raise UserError("--events and --plot need --out DIR")
+    if not events and (events_format != "csv" or events_layout != "hsctsim"):
+        # otherwise the option would be accepted and do nothing
+        raise UserError("--events-format and --events-layout need --events (and --out DIR)")
     if compare and len(scenarios) == 1:
         raise UserError("--compare needs two arms or more (the first is the reference)")
     if threads is not None:
@@ -225,13 +228,17 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
     if any(getattr(s, "kind", None) == "multistate" for s in loaded.values()):
         if events and events_format != "csv":
             raise UserError("--events-format parquet: multi-state event tables are CSV")
+        if recalibrate:
+            raise UserError("--recalibrate: a multi-state scenario's hazards are given, "
+                            "nothing is calibrated; a --set changes them as written")
         from .msrunner import run_command
 
         if backend == "cuda":
             raise UserError("--backend cuda: multi-state scenarios run on the cpu backend "
                             "only (for now)")
         return run_command(loaded, patients, seed, horizon, threads, replicates, out_dir,
-                           overwrite, events, events_layout, plot, fmt, compare)
+                           overwrite, events, events_layout, plot, fmt, compare,
+                           what_ifs=what_ifs)
     if events_layout == "mstate":
         raise UserError("--events-layout mstate: only for multi-state scenarios "
                         "(kind = \"multistate\")")
@@ -341,6 +348,11 @@ def show(scenario, fmt, settings, recalibrate):
     if getattr(loaded, "kind", None) == "multistate":
         from .msrunner import show_multistate
 
+        if recalibrate:
+            raise UserError("--recalibrate: a multi-state scenario's hazards are given, "
+                            "nothing is calibrated; a --set changes them as written")
+        if what.settings and fmt != "json":
+            click.echo(f"what-if: {what.describe()}")
         return click.echo(show_multistate(loaded, fmt), nl=False)
     point = scenario_point(loaded)
     susceptible = what.susceptible or calibrate(point)

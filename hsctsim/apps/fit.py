@@ -53,23 +53,45 @@ def _numbers(text, option):
         raise UserError(f"{option} {text!r}: expected numbers separated by commas") from None
 
 
-def _write_atomic(path, text, overwrite):
+def _check_out(path, overwrite):
+    """Refuse an --out that cannot be written, before the fit rather than after it."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise UserError(f"{path}: exists (add --overwrite to replace it)")
     if not path.parent.is_dir():
         raise UserError(f"{path}: the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise UserError(f"{path}: the folder {path.parent} is not writable")
+
+
+def _write_atomic(path, text, overwrite):
+    path = Path(path)
+    _check_out(path, overwrite)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        # mkstemp makes the file 0600: give it the mode a plain open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-@click.command()
+EXAMPLES = """\b
+Examples:
+  hsctsim fit tests/data/illness_death.csv --clock reset --covariates x
+  hsctsim fit tests/data/illness_death.csv --clock reset --covariates x --out illness_death.toml
+  hsctsim fit tests/data/illness_death.csv --family weibull --family 3=gompertz
+  hsctsim fit tests/data/illness_death.csv --family piecewise --breaks 0,100,365
+  hsctsim run illness_death.toml --replicates 20 -n 20000    # simulate the fit
+"""
+
+
+@click.command(epilog=EXAMPLES)
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
               help="Write the fitted multi-state scenario (TOML) here.")
@@ -107,10 +129,19 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
     from ..analysis.msdata import DataError
 
     family = _families(families)
+    if breaks and family is not None:  # otherwise --breaks would be accepted and ignored
+        chosen = set(family.values()) if isinstance(family, dict) else {family}
+        if isinstance(family, dict) and "*" not in family:
+            chosen.add("auto")  # the transitions not named are auto
+        if not chosen & {"piecewise", "auto"}:
+            raise UserError(f"--breaks {breaks}: only the piecewise family uses it "
+                            "(--family piecewise, or auto)")
     if name is not None and not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", name):
         raise UserError(f"--name {name!r}: a letter, then letters, digits, _ and - only")
     if not Path(data).is_file():
         raise UserError(f"{data}: no such file")
+    if out_path:
+        _check_out(out_path, overwrite)
     try:
         result = fit_msm(data, clock=clock, family=family, covariates=_split(covariates),
                          states=_split(states) or None, transitions=_transitions(transitions),

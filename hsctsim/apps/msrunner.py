@@ -141,6 +141,9 @@ def format_multistate_table(document):
             "arms:"]
     text += [f"  {arm}: {a['title']}. {a['population']} (clock {a['clock']})"
              for arm, a in arms.items()]
+    what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in arms.items()
+                if a.get("what_if", {}).get("settings")]
+    text += ["", "what-if:", *what_ifs] if what_ifs else []
     return "\n".join(text) + "\n"
 
 
@@ -230,7 +233,7 @@ def write_figures(cohorts, out_dir, formats=("png",)):
 
 
 def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, overwrite,
-                events, events_layout, plot, fmt, compare):
+                events, events_layout, plot, fmt, compare, what_ifs=None):
     """What ``hsctsim run`` does when its scenarios are multi-state ones."""
     import json
 
@@ -265,6 +268,8 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
         writer = EventWriter(folder, events_layout) if events else None
         arms = run_multistate(loaded, patients, seed, horizon, threads, on_events=writer,
                               replicates=replicates, draw=draw)
+        for arm, w in (what_ifs or {}).items():  # what a --set changed, as run records it
+            arms[arm]["what_if"] = w.to_dict()
         document = summary_document(arms, seed, patients, horizon, replicates)
         if folder is not None:
             write_summary(folder, document, loaded)

@@ -4,9 +4,11 @@ import json
 
 import click
 
+from .options import FiniteFloatRange
 from .cli import UserError, _load_arms, user_errors
 
 HSCT_ENDPOINTS = ("relapse", "trm", "os")
+DEFAULT_HORIZONS = "100,180,365,730"
 
 
 def _days(text):
@@ -14,7 +16,7 @@ def _days(text):
         days = tuple(float(d) for d in text.split(",") if d.strip())
     except ValueError:
         raise UserError(f"--horizons {text!r}: expected days, e.g. 365,730") from None
-    if not days or any(d <= 0 for d in days):
+    if not days or not all(0 < d < float("inf") for d in days):  # NaN fails too
         raise UserError(f"--horizons {text!r}: expected positive days, e.g. 365,730")
     return days
 
@@ -55,21 +57,32 @@ def format_prediction(document):
     head = (f"hsctsim {document['hsctsim_version']}: {document['scenario']}, "
             f"{document['patients']:,} patients alive on day {document['at_day']:g} after "
             f"{history}; seed {document['seed']}\nestimate (95% CI), from day 0\n")
-    return head + "\n" + "\n".join(lines) + "\n"
+    what = document.get("what_if")
+    tail = f"\nwhat-if: {what['text']}\n" if what else ""
+    return head + "\n" + "\n".join(lines) + "\n" + tail
 
 
-@click.command()
+EXAMPLES = """\b
+Examples:
+  hsctsim predict ric --at 100 --history engraftment=15,agvhd=30
+  hsctsim predict ric --at 180 --history engraftment=15,relapse=150 --format json
+  hsctsim predict ebmt4 --at 100 --history recovery=20     # multi-state: states entered
+  hsctsim predict ric --at 100 --history engraftment=15 --set effects.cgvhd_on_relapse.hr=0.5
+"""
+
+
+@click.command(epilog=EXAMPLES)
 @click.argument("scenario")
-@click.option("--at", "at_day", type=click.FloatRange(0, 36500), required=True,
+@click.option("--at", "at_day", type=FiniteFloatRange(0, 36500), required=True,
               help="Day on which the patient is known to be alive.")
 @click.option("--history", default="", metavar="EVENT=DAY,...",
               help="Events before that day, e.g. engraftment=15,agvhd=30 (HSCT), or the "
                    "states entered, e.g. recovery=20 (multi-state).")
-@click.option("--horizons", default="100,180,365,730", show_default=True,
+@click.option("--horizons", default=DEFAULT_HORIZONS, show_default=True,
               help="Days to report (those after --at and within the horizon).")
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True)
 @click.option("--seed", type=int, default=None, help="Random seed (default: run's).")
-@click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
+@click.option("--horizon", "horizon_days", type=FiniteFloatRange(1, 36500),
               help="Follow-up in days (default: the scenario's).")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
@@ -103,12 +116,19 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
     except ValueError as exc:
         raise UserError(str(exc)) from None
     endpoints = prediction_summary(cohort, at_day, days)
+    dropped = [d for d in days if not at_day < d <= cohort.horizon_days]
+    if dropped and horizons != DEFAULT_HORIZONS:  # days the user asked for by name
+        click.echo(f"note: --horizons {','.join(f'{d:g}' for d in dropped)} left out: not "
+                   f"after --at {at_day:g} and within the horizon {cohort.horizon_days:g} "
+                   "(--horizon DAYS follows longer)", err=True)
     if not endpoints or not next(iter(endpoints.values()))["at"]:
         raise UserError(f"--horizons: no day after --at {at_day:g} within the horizon "
                         f"{cohort.horizon_days:g}")
     document = {"hsctsim_version": __version__, "scenario": loaded.name, "seed": seed,
                 "patients": patients, "at_day": at_day, "history": events,
                 "horizon_days": cohort.horizon_days, "endpoints": endpoints}
+    if what.settings:  # say that these are not the configured arm's outcomes
+        document["what_if"] = what.to_dict()
     if fmt == "json":
         click.echo(json.dumps(document, indent=1))
     else:

@@ -33,13 +33,20 @@ class RunFolderError(click.ClickException):
     exit_code = 2
 
 
+# ``cea --out`` and ``trial --out`` write their own document instead of summary.json
+RESULT_FILES = (MARKER_FILE, "cea.json", "trial.json")
+
+
 def is_run_folder(path):
-    """Whether ``path`` is a folder written by ``hsctsim run --out``."""
-    try:
-        document = json.loads((Path(path) / MARKER_FILE).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(document, dict) and MARKER_KEY in document
+    """Whether ``path`` is a folder written by ``hsctsim run``, ``cea`` or ``trial --out``."""
+    for name in RESULT_FILES:
+        try:
+            document = json.loads((Path(path) / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(document, dict) and MARKER_KEY in document:
+            return True
+    return False
 
 
 def check_replaceable(path, marker, what):

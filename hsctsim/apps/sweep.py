@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from .options import FiniteFloatRange
 from ..api import DEFAULT_SEED
 from .cli import UserError, user_errors
 from .signals import Interrupted
@@ -34,7 +35,17 @@ def _client(workers, scheduler):
     return Client(cluster), cluster
 
 
-@click.command()
+EXAMPLES = """\b
+Examples:
+  hsctsim sweep ric --grid relapse.incidence=0.35:0.60:3 -n 20000 --out sweep-ric
+  hsctsim sweep ric --grid agvhd.incidence=0.35:0.55:3 --grid relapse.incidence=0.35:0.6:3 \\
+      --factorial -n 20000 --local --out grid-ric --plot
+  hsctsim sweep ric --psa 40 -n 20000 --workers 2 --out psa-ric --plot
+  hsctsim sweep ric --psa 40 -n 20000 --workers 2 --out psa-ric --resume   # after Ctrl-C
+"""
+
+
+@click.command(epilog=EXAMPLES)
 @click.argument("scenario")
 @click.option("--grid", "grids", multiple=True, metavar="KEY=LOW:HIGH:STEPS",
               help="Sweep a ranged figure over STEPS values from LOW to HIGH, e.g. "
@@ -53,7 +64,7 @@ def _client(workers, scheduler):
               help="Patients per point.")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Random seed; the same seed gives the same table however it is run.")
-@click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
+@click.option("--horizon", "horizon_days", type=FiniteFloatRange(1, 36500),
               help="Follow-up in days (default: the scenario's).")
 @click.option("--calibration-patients", type=click.IntRange(1000),
               help="Patients per calibration step of a point (default: 100,000 for grid "
@@ -77,6 +88,8 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
           plot):
     """Sweep SCENARIO's figures over grids, or draw them for a PSA; each point is
     calibrated, simulated and summarised at the landmark days."""
+    import numpy as np
+
     from . import sweeps
     from .runner import landmark_days
 
@@ -99,9 +112,15 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         axes = [sweeps.parse_axis(loaded, g) for g in grids]
         if len({a.key for a in axes}) < len(axes):
             raise UserError("--grid: a key is given twice")
+        sizes = [len(a.values) for a in axes]
+        total = int(np.prod(sizes)) if factorial else 1 + sum(sizes)
+        if total > sweeps.MAX_POINTS:
+            raise UserError(f"--grid: {total:,} points; at most {sweeps.MAX_POINTS:,}")
         points, mode = sweeps.grid_points(axes, factorial), ("factorial" if factorial
                                                              else "one-way")
     else:
+        if psa > sweeps.MAX_POINTS:
+            raise UserError(f"--psa {psa}: at most {sweeps.MAX_POINTS:,} draws")
         points, mode = sweeps.psa_points(psa), "psa"
     config = sweeps.Settings(patients, seed, horizon, landmark_days(horizon),
                              calibration_patients)

@@ -69,6 +69,9 @@ class Settings:
     chunk_size: int = DEFAULT_CHUNK
 
 
+MAX_POINTS = 100_000  # a sweep of more points could not finish; refused up front
+
+
 def parse_axis(scenario, text):
     """``KEY=LOW:HIGH:STEPS`` into an :class:`Axis`, checked against the scenario.
 
@@ -85,25 +88,26 @@ def parse_axis(scenario, text):
     key = key.strip()
     parts = spec.split(":")
     if not sep or len(parts) != 3:
-        raise ScenarioError(scenario.path, key or text,
-                            f"--grid {text!r}: expected KEY=LOW:HIGH:STEPS, "
+        raise ScenarioError(f"--grid {text!r}", None, "expected KEY=LOW:HIGH:STEPS, "
                             "e.g. relapse.incidence=0.2:0.4:5")
     ranged = dict(scenario.ranges())
     if key not in ranged:
         from ..model.scenario import _hint
 
-        raise ScenarioError(scenario.path, key, "not a figure that can be swept; one of "
-                            f"the scenario's figures{_hint(key, ranged)}")
+        raise ScenarioError(f"--grid {text!r}", key, "not a ranged figure of "
+                            f"{scenario.name} (`hsctsim show` lists them){_hint(key, ranged)}")
     try:
         low, high, steps = float(parts[0]), float(parts[1]), int(parts[2])
     except ValueError:
-        raise ScenarioError(scenario.path, key, f"--grid {text!r}: LOW and HIGH must be "
+        raise ScenarioError(f"--grid {text!r}", None, "LOW and HIGH must be "
                             "numbers and STEPS a whole number") from None
     if steps < 1 or (steps == 1 and low != high) or low > high:
-        raise ScenarioError(scenario.path, key, f"--grid {text!r}: need LOW <= HIGH and "
+        raise ScenarioError(f"--grid {text!r}", None, "need LOW <= HIGH and "
                             "STEPS >= 2 (1 when LOW == HIGH)")
-    for value in (low, high):
-        set_value(scenario, key, repr(value))  # the file's own checks of the value
+    if steps > MAX_POINTS:  # np.linspace would fill memory before anything ran
+        raise ScenarioError(f"--grid {text!r}", None, f"at most {MAX_POINTS:,} STEPS")
+    for value in (low, high):  # the file's own checks of the value, blaming the --grid
+        set_value(scenario, key, repr(value), label=f"--grid {text}")
     return Axis(key, tuple(float(v) for v in np.linspace(low, high, steps)))
 
 

@@ -6,11 +6,12 @@ import click
 
 from ..api import DEFAULT_SEED
 from .cli import UserError, _load_arms, user_errors
+from .options import FiniteFloatRange
 
 DEFAULT_TRIALS = 2000
 
 
-def _observed(items):
+def _observed(items, size=None):
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -20,7 +21,24 @@ def _observed(items):
             sep = ""
         if not sep or not key.strip():
             raise UserError(f"--observed {item!r}: expected NAME=NUMBER, e.g. responses=22")
+        number = out[key.strip()]
+        # a count a trial of --size patients cannot show would get tail probabilities 0/1
+        if key.strip() == "median_os_days":
+            if not 0 <= number < float("inf"):
+                raise UserError(f"--observed {item!r}: a median survival is a day >= 0")
+        elif size is not None and not (0 <= number <= size and number == int(number)):
+            raise UserError(f"--observed {item!r}: a count of patients is a whole number "
+                            f"from 0 to --size {size}")
     return out
+
+
+def _day_of(name):
+    from ..analysis.trials import parse_statistic
+
+    try:
+        return parse_statistic(name)[1]
+    except ValueError:
+        return None  # unknown names are refused with the statistics
 
 
 @click.command()
@@ -29,9 +47,9 @@ def _observed(items):
               help="Patients per trial.")
 @click.option("--trials", type=click.IntRange(1, 1_000_000), default=DEFAULT_TRIALS,
               show_default=True, help="Simulated trials.")
-@click.option("--accrual-days", type=click.FloatRange(0, 36500), default=0.0,
+@click.option("--accrual-days", type=FiniteFloatRange(0, 36500), default=0.0,
               show_default=True, help="Patients enter uniformly over this many days.")
-@click.option("--analysis-day", type=click.FloatRange(0, 36500, min_open=True),
+@click.option("--analysis-day", type=FiniteFloatRange(0, 36500, min_open=True),
               help="Day of the analysis after the first entry (administrative censoring; "
                    "default: everyone followed to the scenario's horizon).")
 @click.option("--observed", "observed_items", multiple=True, metavar="NAME=VALUE",
@@ -70,7 +88,7 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
                         f"(--accrual-days {accrual_days:g})")
     if size * trials > 20_000_000:
         raise UserError("--size x --trials is above 20,000,000 patients")
-    observed = _observed(observed_items)
+    observed = _observed(observed_items, size)
     (what,) = _load_arms([scenario], settings).values()
     loaded = what.scenario
     if getattr(loaded, "kind", None) == "multistate":
@@ -84,6 +102,11 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
                           susceptible=what.susceptible)
         names = statistic_names(cohort)
         names += [n for n in observed if n not in names]
+        for n in observed:  # a count by a day past follow-up would be the count at its end
+            day = _day_of(n)
+            if day is not None and day > horizon:
+                raise UserError(f"--observed {n}: day {day:g} is after the follow-up "
+                                f"({horizon:g} days)")
         try:
             values = trial_statistics(cohort, design, names, seed)
         except ValueError as exc:

@@ -283,6 +283,14 @@ def parse_multistate(data, path):
         states=states, absorbing=absorbing, initial=initial, max_visits=max_visits,
         covariates=covariates, transitions=transitions,
         notes=reader.text(data, "notes", "notes", ""), raw=data)
+    cyclic = _cyclic_states(scenario)
+    if cyclic and "max_visits" not in data.get("states", {}):
+        # with the default of one visit every transition back into a state is dropped:
+        # a cycle written without max_visits would silently never be taken
+        again = ", ".join(f"'{states[i]}'" for i in cyclic)
+        reader.fail("states.max_visits", f"missing: the transitions re-enter {again}; give "
+                    "how often a state may be entered (a transition beyond it is not "
+                    "modelled), e.g. max_visits = 5")
     try:
         unroll(scenario)
     except ValueError as exc:

@@ -20,6 +20,8 @@ from .calibrate import CALIBRATION_PATIENTS, calibrate, expected_names
 from .hsct import calibration_targets
 
 CALIBRATED, HELD, RECALIBRATED = "calibrated", "held", "recalibrated"
+# a multi-state scenario's figures are hazards as given: nothing is calibrated
+UNCALIBRATED = "uncalibrated"
 
 # the processes an effect starts from: with all of them absent by design the effect
 # has nothing to act on
@@ -46,7 +48,8 @@ class WhatIf:
         Pass as ``susceptible=`` for the midpoint cohort; None means calibrate the
         point as usual (no change, or ``recalibrated``).
     mode : str
-        ``calibrated`` (nothing changed), ``held`` or ``recalibrated``.
+        ``calibrated`` (nothing changed), ``held`` or ``recalibrated``;
+        ``uncalibrated`` for a changed multi-state scenario.
     settings : tuple of str
         The ``KEY=VALUE`` changes, in order.
     held : tuple of str
@@ -73,6 +76,9 @@ class WhatIf:
         if self.mode == CALIBRATED:
             return "as configured (calibrated to its incidences)"
         changes = " ".join(f"--set {s}" for s in self.settings)
+        if self.mode == UNCALIBRATED:
+            return (f"{changes}; multi-state model: simulated as changed (its hazards are "
+                    "given, nothing is calibrated)")
         if self.mode == RECALIBRATED:
             return (f"{changes}; recalibrated: every incidence solved again to the "
                     "scenario's figures")
@@ -104,7 +110,7 @@ def what_if(base, changed, recalibrate=False, calibration_patients=CALIBRATION_P
     if not settings and changed == base:
         return WhatIf(changed, None, CALIBRATED)
     if getattr(changed, "kind", None) == "multistate":  # nothing calibrated: the new model
-        return WhatIf(changed, None, RECALIBRATED, settings)
+        return WhatIf(changed, None, UNCALIBRATED, settings)
     if recalibrate:
         return WhatIf(changed, None, RECALIBRATED, settings,
                       resolved=tuple(expected_names(changed)))
