@@ -294,6 +294,8 @@ def plot(run_dir, formats, patients):
 
 # Commands with a module of their own register here, one line each
 # (``cli.add_command(module.command)``); such modules import nothing heavy at the top.
+from .validate import validate  # noqa: E402  (needs UserError, user_errors from above)
+cli.add_command(validate)
 
 
 def main():

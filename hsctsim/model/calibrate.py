@@ -51,8 +51,10 @@ def cache_key(scenario, seed=CALIBRATION_SEED):
     for name in eng._fields:
         if name not in DERIVED_FIELDS:  # functions of the rest
             digest.update(np.ascontiguousarray(getattr(eng, name)).tobytes())
+    dar = scenario.processes["death_after_relapse"]  # solved alone, not in the arrays above
+    isolated = None if dar.incidence is None else [dar.incidence.mid, dar.landmark_day]
     digest.update(json.dumps([names, targets.tolist(), landmarks.tolist(), seed,
-                              __version__]).encode())
+                              __version__, isolated]).encode())
     return digest.hexdigest()[:32]
 
 
