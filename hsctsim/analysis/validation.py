@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtri
 
-from .endpoints import Tally
+from .endpoints import ENDPOINTS as KINDS, endpoint_day
 from .estimators import loglog_ci
 
 FIGURES_FILE = Path(__file__).resolve().parents[1] / "model" / "validation.toml"
@@ -79,7 +79,7 @@ class Figure:
 
     @property
     def horizon_days(self):
-        """Follow-up a simulation needs to estimate this figure."""
+        """Follow-up that estimates this figure well (open relapse windows get 2 years)."""
         if self.endpoint == "post_relapse_os":
             end = (self.relapse_to_day if math.isfinite(self.relapse_to_day)
                    else self.relapse_from_day + POST_RELAPSE_MARGIN_DAYS)
@@ -226,16 +226,25 @@ def simulated(figure, cohorts, level=0.95):
         Of the Monte Carlo interval.
     """
     cohort = cohorts[figure.arm]
-    if cohort.horizon_days < figure.horizon_days:
-        raise ValueError(f"{figure.label}: needs {figure.horizon_days:g} days of follow-up, "
+    least = figure.landmark_day + (figure.relapse_from_day
+                                   if figure.endpoint == "post_relapse_os" else 0.0)
+    if cohort.horizon_days < least:
+        raise ValueError(f"{figure.label}: needs more than {least:g} days of follow-up, "
                          f"the cohort has {cohort.horizon_days:g}")
     day = figure.landmark_day
     if figure.endpoint in LANDMARK_ENDPOINTS:
-        est, low, high = Tally((day,)).add(cohort).estimates(figure.endpoint, level)
-        return float(est[0]), float(low[0]), float(high[0])
+        return _landmark(cohort, figure.endpoint, day, level)
     if figure.endpoint == "post_relapse_os":
         return _post_relapse(figure, cohort, level)
     return _hazard_ratio(figure, cohort, cohorts[figure.reference_arm], level)
+
+
+def _landmark(cohort, name, day, level):
+    # complete follow-up: the proportion reached by `day`, as Tally.estimates has it
+    p = float(np.count_nonzero(endpoint_day(cohort, name) <= day)) / cohort.n_patients
+    est = 1.0 - p if KINDS[name][0] == "survival" else p
+    low, high = loglog_ci(np.array([est]), np.array([p * (1 - p) / cohort.n_patients]), level)
+    return est, float(low[0]), float(high[0])
 
 
 def _post_relapse(figure, cohort, level):
@@ -254,8 +263,7 @@ def _post_relapse(figure, cohort, level):
 def _hazard_ratio(figure, cohort, reference, level):
     # proportional hazards: the ratio of cumulative hazards -log S is the hazard ratio
     def survival(c):
-        est = Tally((figure.landmark_day,)).add(c).estimates("os", level)[0][0]
-        return float(est), c.n_patients
+        return _landmark(c, "os", figure.landmark_day, level)[0], c.n_patients
 
     (s_a, n_a), (s_r, n_r) = survival(cohort), survival(reference)
     if not (0 < s_a < 1 and 0 < s_r < 1):
@@ -284,8 +292,8 @@ class Comparison:
             return False
         if self.figure.is_ratio:
             low, high = self.figure.ci95
-            return low <= self.estimate <= high
-        return abs(self.estimate - self.figure.estimate) <= self.figure.tolerance + 1e-12
+            return bool(low <= self.estimate <= high)
+        return bool(abs(self.estimate - self.figure.estimate) <= self.figure.tolerance + 1e-12)
 
     def to_dict(self):
         f = self.figure

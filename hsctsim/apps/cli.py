@@ -83,9 +83,12 @@ def _load(name, settings=()):
                    "(repeatable; applies to every arm).")
 @click.option("--compare", is_flag=True,
               help="Also differences and ratios of each arm against the first, paired.")
+@click.option("--days", "days_text", metavar="DAY,DAY,...",
+              help="Landmark days to report besides the standard ones, e.g. 548,1461 "
+                   "(18 months, 4 years; within the horizon).")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
-        events, plot, fmt, settings, compare):
+        events, plot, fmt, settings, compare, days_text):
     """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
     from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
                          summary_rows, write_summary)
@@ -110,6 +113,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             raise UserError(f"{name}: arm '{scenario.name}' given twice")
         loaded[scenario.name] = scenario
     horizon = horizon_days or max(s.horizon_days for s in loaded.values())
+    extra_days = _parse_days(days_text, horizon) if days_text is not None else ()
     folder = RunFolder(out_dir, overwrite) if out_dir else None
     total = patients * (1 + replicates) * len(loaded)
     show = sys.stderr.isatty() and total >= PROGRESS_MIN_PATIENTS
@@ -118,7 +122,8 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                                hidden=not show) as bar:
             arms, comparisons = run_arms(
                 loaded, patients, seed, horizon, threads, replicates, compare,
-                on_chunk=bar.update, on_events=folder.append_events if events else None)
+                on_chunk=bar.update, on_events=folder.append_events if events else None,
+                extra_days=extra_days)
         document = summary_document(arms, seed, patients, horizon, replicates, comparisons)
         if folder is not None:
             write_summary(folder, document, loaded)
@@ -137,6 +142,24 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         click.echo(format_table(document), nl=False)
     if out_dir:
         click.echo(f"results written to {out_dir}", err=True)
+
+
+def _parse_days(text, horizon):
+    """``--days 548,1461`` as whole days within the horizon, or a UserError."""
+    days = []
+    for item in text.split(","):
+        try:
+            day = float(item.strip())
+        except ValueError:
+            raise UserError(f"--days {text!r}: {item.strip()!r} is not a number") from None
+        if not (0 < day < float("inf") and day == int(day)):
+            raise UserError(f"--days {text!r}: {item.strip()!r} is not a whole, positive "
+                            "number of days")
+        if day > horizon:
+            raise UserError(f"--days {text!r}: day {day:g} is beyond the horizon "
+                            f"({horizon:g} days); add --horizon {day:g}")
+        days.append(int(day))
+    return tuple(days)
 
 
 def _write_plots(folder, loaded, patients, seed, horizon):

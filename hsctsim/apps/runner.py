@@ -25,13 +25,14 @@ REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
 DEFAULT_CHUNK = 500_000  # per arm; the arms' chunks are alive together
 
 
-def landmark_days(horizon_days):
-    """The standard landmark days within a horizon."""
-    return tuple(d for d in LANDMARK_DAYS if d <= horizon_days)
+def landmark_days(horizon_days, extra_days=()):
+    """The standard landmark days within a horizon, with ``extra_days`` added (sorted)."""
+    return tuple(sorted({d for d in LANDMARK_DAYS if d <= horizon_days} | set(extra_days)))
 
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
-             compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None):
+             compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
+             extra_days=()):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -55,6 +56,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         Called with the number of patients done after each chunk (progress).
     on_events : callable, optional
         Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables).
+    extra_days : sequence of int
+        Landmark days summarised besides the standard ones (within the horizon).
 
     Returns
     -------
@@ -63,7 +66,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     comparisons : dict
         ``{arm: {"versus", "endpoints"}}`` (empty without ``compare``).
     """
-    days = landmark_days(horizon_days)
+    days = landmark_days(horizon_days, extra_days)
     names = list(scenarios)
     tallies = {arm: Tally(days) for arm in names}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
@@ -85,7 +88,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         endpoints = tallies[arm].summary()
         if replicates:
             _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads,
-                             replicates, chunk_size, on_chunk)
+                             replicates, chunk_size, on_chunk, days)
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
                      "calibration": susceptible[arm]}
@@ -95,9 +98,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
 
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, replicates,
-                     chunk_size, on_chunk):
+                     chunk_size, on_chunk, days):
     """``ui95``: the 2.5-97.5 percentiles of the replicates' estimates."""
-    days = landmark_days(horizon_days)
     draws = []
     for r in range(replicates):
         tally = Tally(days)
