@@ -98,7 +98,8 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
     susceptible : dict of str to float, optional
         Susceptible fractions (``1 - cure``) to use instead of calibrating, e.g.
         another point's ``cohort.susceptible`` with one entry changed: a what-if
-        that holds every other hazard fixed.
+        that holds every other hazard fixed.  :func:`hsctsim.what_if` gives them
+        for a scenario changed with ``set_value``.
 
     Returns
     -------
@@ -117,7 +118,7 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
 
 def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=None,
                 horizon_days=None, replicate=None, interventions=True,
-                calibration_patients=None):
+                calibration_patients=None, susceptible=None):
     """Simulate a large cohort chunk by chunk, keeping only one chunk in memory.
 
     Parameters are those of :func:`simulate`.  Yields :class:`Cohort` objects
@@ -126,7 +127,7 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
     """
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
-        calibration_patients)
+        calibration_patients, susceptible)
     for start in range(0, int(n_patients), int(chunk_size)):
         out = np.empty((min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES)))
         with _threads(threads):

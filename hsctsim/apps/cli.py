@@ -2,6 +2,7 @@
 
 import functools
 import json
+import math
 import os
 import sys
 
@@ -10,7 +11,8 @@ import click
 from .. import __version__
 from ..api import DEFAULT_SEED, scenario_point
 from ..model.calibrate import calibrate
-from ..model.scenario import ScenarioError, bundled_names, load_scenario, set_value
+from ..model.scenario import (ScenarioError, bundled_names, load_scenario, set_value,
+                              shadowed_note)
 
 PROGRESS_MIN_PATIENTS = 300_000  # below this a run takes about a second or less
 
@@ -49,14 +51,64 @@ def cli():
     """
 
 
-def _load(name, settings=()):
-    scenario = load_scenario(name)
+def _parse_settings(settings):
+    """``(arm or None, key, value, text)`` of each ``--set [ARM:]KEY=VALUE``."""
+    out = []
     for item in settings:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. agvhd.incidence=0.45")
-        scenario = set_value(scenario, key.strip(), value.strip())
-    return scenario
+        arm, colon, dotted = key.partition(":")
+        if not colon:
+            arm, dotted = None, key
+        if not sep or not dotted.strip() or (colon and not arm.strip()):
+            raise UserError(f"--set {item!r}: expected KEY=VALUE or ARM:KEY=VALUE, "
+                            "e.g. agvhd.incidence=0.45 or mst:relapse.incidence=0.5")
+        out.append((arm.strip() if colon else None, dotted.strip(), value.strip(), item))
+    return out
+
+
+def _load_arms(names, settings=(), recalibrate=False):
+    """Every arm as ``run``, ``show`` and ``check`` see it: loaded, changed, validated.
+
+    A plain ``--set`` changes every arm (with a warning where the arm's design
+    excludes what it changes); ``--set ARM:KEY=VALUE`` one arm, named as given or
+    by its scenario name.  Returns ``{arm: WhatIf}``.
+    """
+    from ..analysis.endpoints import LANDMARK_DAYS
+    from ..model.scenario import _hint
+    from ..model.whatif import excluded_by_design, what_if
+
+    parsed = _parse_settings(settings)
+    bases = {}
+    for name in names:
+        if note := shadowed_note(name):
+            click.echo(f"note: {note}", err=True)
+        scenario = load_scenario(name)
+        if scenario.name in bases:
+            raise UserError(f"{name}: arm '{scenario.name}' given twice")
+        if scenario.horizon_days < LANDMARK_DAYS[0]:
+            raise ScenarioError(scenario.path, "horizon_days",
+                                f"{scenario.horizon_days:g} is shorter than the first "
+                                f"landmark day ({LANDMARK_DAYS[0]}): nothing to report")
+        bases[scenario.name] = (name, scenario)
+    for target, _, _, item in parsed:
+        if target is not None and not any(target in (arm, given)
+                                          for arm, (given, _) in bases.items()):
+            raise UserError(f"--set {item}: no arm '{target}' here (arms: "
+                            f"{', '.join(bases)}){_hint(target, bases)}")
+    arms = {}
+    for arm, (given, base) in bases.items():
+        changed = base
+        for target, key, value, item in parsed:
+            if target is not None and target not in (arm, given):
+                continue
+            if target is None and (why := excluded_by_design(base, key)):
+                click.echo(f"warning: --set {item} changes {arm}, which {why}" +
+                           ("; use ARM:KEY=VALUE to change one arm" if len(bases) > 1
+                            else ""), err=True)
+            label = f"--set {item}" + (f" (arm {arm})" if len(bases) > 1 else "")
+            changed = set_value(changed, key, value, label=label)
+        arms[arm] = what_if(base, changed, recalibrate)
+    return arms
 
 
 @cli.command()
@@ -66,7 +118,8 @@ def _load(name, settings=()):
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Random seed; the same seed gives the same results.")
 @click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
-              help="Follow-up in days (default: each scenario's).")
+              help="Follow-up in days (default: each scenario's); at least 30, the "
+                   "first landmark day.")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
 @click.option("--replicates", type=click.IntRange(0), default=0, show_default=True,
               help="Extra cohorts drawing every figure from its reported range.")
@@ -78,9 +131,13 @@ def _load(name, settings=()):
 @click.option("--plot", is_flag=True, help="With --out: also figures (PNG).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+@click.option("--set", "settings", multiple=True, metavar="[ARM:]KEY=VALUE",
               help="Change one figure for a what-if run, e.g. agvhd.incidence=0.45 "
-                   "(repeatable; applies to every arm).")
+                   "(repeatable; every arm, or one with ARM:KEY=VALUE).  Holds the "
+                   "arm's calibrated baseline hazards; a changed incidence is solved for.")
+@click.option("--recalibrate", is_flag=True,
+              help="With --set: solve every incidence again (keep the published "
+                   "incidences) instead of holding the calibration.")
 @click.option("--compare", is_flag=True,
               help="Also differences and ratios of each arm against the first, paired.")
 @click.option("--days", "days_text", metavar="DAY,DAY,...",
@@ -88,7 +145,7 @@ def _load(name, settings=()):
                    "(18 months, 4 years; within the horizon).")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
-        events, plot, fmt, settings, compare, days_text):
+        events, plot, fmt, settings, recalibrate, compare, days_text):
     """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
     from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
                          summary_rows, write_summary)
@@ -106,12 +163,20 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
     names = scenarios or tuple(bundled_names())
     if not names:
         raise UserError("no scenario given and no bundled scenarios found")
-    loaded = {}
-    for name in names:
-        scenario = _load(name, settings)
-        if scenario.name in loaded:
-            raise UserError(f"{name}: arm '{scenario.name}' given twice")
-        loaded[scenario.name] = scenario
+    from ..analysis.endpoints import LANDMARK_DAYS
+    from ..model.whatif import HELD
+
+    if horizon_days is not None and not math.isfinite(horizon_days):
+        raise UserError(f"--horizon {horizon_days}: not a number of days")
+    if horizon_days is not None and horizon_days < LANDMARK_DAYS[0]:
+        raise UserError(f"--horizon {horizon_days:g}: shorter than the first landmark day "
+                        f"({LANDMARK_DAYS[0]}), so there would be nothing to report")
+    what_ifs = _load_arms(names, settings, recalibrate)
+    if replicates and any(w.mode == HELD for w in what_ifs.values()):
+        raise UserError("--replicates with --set: each replicate solves its draw from the "
+                        "reported ranges again, which a held what-if does not; add "
+                        "--recalibrate, or leave out --replicates")
+    loaded = {arm: w.scenario for arm, w in what_ifs.items()}
     horizon = horizon_days or max(s.horizon_days for s in loaded.values())
     extra_days = _parse_days(days_text, horizon) if days_text is not None else ()
     folder = RunFolder(out_dir, overwrite) if out_dir else None
@@ -123,12 +188,15 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             arms, comparisons = run_arms(
                 loaded, patients, seed, horizon, threads, replicates, compare,
                 on_chunk=bar.update, on_events=folder.append_events if events else None,
+                susceptible={arm: w.susceptible for arm, w in what_ifs.items()},
                 extra_days=extra_days)
+            for arm, w in what_ifs.items():
+                arms[arm]["what_if"] = w.to_dict()
         document = summary_document(arms, seed, patients, horizon, replicates, comparisons)
         if folder is not None:
             write_summary(folder, document, loaded)
             if plot:
-                _write_plots(folder, loaded, patients, seed, horizon)
+                _write_plots(folder, what_ifs, patients, seed, horizon)
             folder.commit()
     except BaseException:
         if folder is not None:
@@ -138,6 +206,9 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         click.echo(json.dumps(document, indent=1))
     elif fmt == "csv":
         click.echo(csv_text(summary_rows(document)), nl=False)
+        for arm, w in what_ifs.items():
+            if w.settings:
+                click.echo(f"what-if {arm}: {w.describe()}", err=True)
     else:
         click.echo(format_table(document), nl=False)
     if out_dir:
@@ -162,13 +233,14 @@ def _parse_days(text, horizon):
     return tuple(days)
 
 
-def _write_plots(folder, loaded, patients, seed, horizon):
+def _write_plots(folder, what_ifs, patients, seed, horizon):
     from ..api import simulate
     from ..analysis.plotting import write_figures
 
     # curves need no more than 10^5 patients; the same seed gives the run's first ones
-    cohorts = {arm: simulate(s, min(patients, 100_000), seed, horizon_days=horizon)
-               for arm, s in loaded.items()}
+    cohorts = {arm: simulate(w.scenario, min(patients, 100_000), seed, horizon_days=horizon,
+                             susceptible=w.susceptible)
+               for arm, w in what_ifs.items()}
     (folder.tmp / "figures").mkdir(exist_ok=True)
     write_figures(cohorts, folder.tmp / "figures")
 
@@ -207,22 +279,27 @@ def scenarios(fmt):
 @click.argument("scenario")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+@click.option("--set", "settings", multiple=True, metavar="[ARM:]KEY=VALUE",
               help="Change one figure first (as for `run`).")
+@click.option("--recalibrate", is_flag=True,
+              help="With --set: solve every incidence again (as for `run`).")
 @user_errors
-def show(scenario, fmt, settings):
+def show(scenario, fmt, settings, recalibrate):
     """Show SCENARIO's resolved parameters, after base scenarios and calibration."""
-    loaded = _load(scenario, settings)
+    (what,) = _load_arms([scenario], settings, recalibrate).values()
+    loaded = what.scenario
     point = scenario_point(loaded)
-    susceptible = calibrate(point)
+    susceptible = what.susceptible or calibrate(point)
     if fmt == "json":
         click.echo(json.dumps({"resolved_toml": loaded.to_dict(),
                                "midpoints": {k: r.mid for k, r in loaded.ranges()},
-                               "calibrated_susceptible": susceptible}, indent=1))
+                               "calibrated_susceptible": susceptible,
+                               "what_if": what.to_dict()}, indent=1))
         return
     click.echo(f"{loaded.name}: {loaded.title}\npopulation: {loaded.population}\n"
                f"file: {loaded.path}\nhorizon: {loaded.horizon_days:g} days; "
-               f"chimerism: {loaded.chimerism}\n\nprocesses:")
+               f"chimerism: {loaded.chimerism}\n" +
+               (f"what-if: {what.describe()}\n" if what.settings else "") + "\nprocesses:")
     for name, spec in loaded.processes.items():
         if spec.incidence is not None:
             r = spec.incidence
@@ -267,11 +344,14 @@ def check(files, do_calibrate):
     failed = False
     for name in files:
         try:
-            scenario = load_scenario(name)
+            (what,) = _load_arms([name]).values()  # exactly what `run` loads and checks
             if do_calibrate:
-                calibrate(scenario_point(scenario))
+                calibrate(scenario_point(what.scenario))
         except ScenarioError as exc:
             click.echo(f"error: {exc}", err=True)
+            failed = True
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
             failed = True
         else:
             click.echo(f"ok: {name}")
@@ -310,9 +390,27 @@ def plot(run_dir, formats, patients):
         resolved = json.loads(path.read_text())["resolved_toml"]
         scenario = parse(resolved, path)
         cohorts[arm] = simulate(scenario, n, document["seed"],
-                                horizon_days=document["horizon_days"])
+                                horizon_days=document["horizon_days"],
+                                susceptible=_held_susceptible(document["arms"][arm], path))
     written = write_figures(cohorts, folder / "figures", formats=formats)
     click.echo(f"{len(written)} figures written to {folder / 'figures'}")
+
+
+def _held_susceptible(arm_entry, path):
+    """The fractions a held what-if ran with (recorded beside it), or None to calibrate."""
+    from ..model.calibrate import valid_entry
+
+    if not (isinstance(arm_entry, dict) and isinstance(arm_entry.get("what_if"), dict)
+            and arm_entry["what_if"].get("calibration") == "held"):
+        return None
+    try:
+        susceptible = json.loads(path.read_text()).get("calibrated_susceptible")
+    except (OSError, ValueError, AttributeError):
+        susceptible = None
+    if not (isinstance(susceptible, dict)
+            and valid_entry({"n_patients": 1, "susceptible": susceptible}, susceptible)):
+        raise UserError(f"{path}: calibrated_susceptible: missing or not fractions in [0, 1]")
+    return susceptible
 
 
 # Commands with a module of their own register here, one line each

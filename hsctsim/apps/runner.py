@@ -32,7 +32,7 @@ def landmark_days(horizon_days, extra_days=()):
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
              compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
-             extra_days=()):
+             susceptible=None, extra_days=()):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -56,6 +56,10 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         Called with the number of patients done after each chunk (progress).
     on_events : callable, optional
         Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables).
+    susceptible : dict of str to dict, optional
+        Per arm, the susceptible fractions of its midpoint cohort (a what-if that
+        holds another calibration, see :func:`hsctsim.what_if`); an arm not given
+        or given None is calibrated.  Replicates always calibrate their draws.
     extra_days : sequence of int
         Landmark days summarised besides the standard ones (within the horizon).
 
@@ -69,10 +73,11 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     days = landmark_days(horizon_days, extra_days)
     names = list(scenarios)
     tallies = {arm: Tally(days) for arm in names}
+    given = susceptible or {}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
-    streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days)
-               for s in scenarios.values()]
+    streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days,
+                           susceptible=given.get(arm)) for arm, s in scenarios.items()]
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
             tallies[arm].add(chunk)
@@ -263,7 +268,10 @@ def format_table(document):
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     populations = [f"  {arm}: {a['title']}. {a['population']}" for arm, a in arms.items()]
-    text = "\n".join([header, note, "", *lines, "", "arms:", *populations]) + "\n"
+    what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in arms.items()
+                if a.get("what_if", {}).get("settings")]
+    text = "\n".join([header, note, "", *lines, "", "arms:", *populations,
+                      *(["", "what-if:", *what_ifs] if what_ifs else [])]) + "\n"
     return text + _format_comparisons(document.get("comparisons", {}))
 
 

@@ -14,9 +14,12 @@ counting events, and with common random numbers each Newton step is a cheap,
 deterministic function of the parameters.
 """
 
+import dataclasses
 import hashlib
 import json
+import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,14 @@ CALIBRATION_SEED = 20_240_601
 TOLERANCE = 0.005  # solve to 0.5% of a Monte Carlo standard error: see tolerance()
 MAX_ITERATIONS = 40
 BUNDLED_FILE = Path(__file__).with_name("calibrations.json")
+# how a solution is reached; part of the cache key, change it when the solver changes
+CALIBRATION_RULE = ("joint damped Newton on conditional Monte Carlo: n/8 patients to 1e-3, "
+                    f"then n patients to {TOLERANCE:g}/sqrt(n); death after relapse alone")
+# Scenario fields that never reach the engine: labels, sources, the follow-up (the
+# solve runs to each landmark) and what the scenario said before it became parameters
+_NOT_IN_ENGINE = frozenset({"name", "title", "population", "path", "notes", "raw",
+                            "settings", "horizon_days", "chimerism", "spec",
+                            "distribution"})
 
 _memory = {}
 
@@ -43,39 +54,101 @@ def _cache_dir():
     return Path(root) / "calibration"
 
 
-def cache_key(scenario, seed=CALIBRATION_SEED):
-    """Key of a scenario point's calibration: its model arrays, targets and version."""
-    names, targets, landmarks = calibration_targets(scenario)
+def _describe(value):
+    """A scenario point as plain JSON data: every field but those in _NOT_IN_ENGINE.
+
+    Generic over the dataclasses, so a field added to the scenario is in the key
+    unless it is listed as not reaching the engine.
+    """
+    if dataclasses.is_dataclass(value):
+        return {f.name: _describe(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.name not in _NOT_IN_ENGINE and not f.name.endswith("source")}
+    if isinstance(value, dict):
+        return {str(k): _describe(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_describe(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"cannot describe {type(value).__name__} in a calibration key")
+
+
+def fingerprint(scenario):
+    """Digest of everything of a scenario point that reaches the engine.
+
+    The resolved point itself (every process's timing, incidence, landmark day and
+    cure fraction, the effects, the grade III-IV share, the death-after-relapse
+    pieces, the interventions) and, so that a change to the model's wiring shows
+    too, its engine arrays.
+    """
     digest = hashlib.sha256()
+    digest.update(json.dumps(_describe(scenario), sort_keys=True).encode())
     eng = engine_arrays(scenario, {}, interventions=False)
     for name in eng._fields:
         if name not in DERIVED_FIELDS:  # functions of the rest
             digest.update(np.ascontiguousarray(getattr(eng, name)).tobytes())
-    dar = scenario.processes["death_after_relapse"]  # solved alone, not in the arrays above
-    isolated = None if dar.incidence is None else [dar.incidence.mid, dar.landmark_day]
-    digest.update(json.dumps([names, targets.tolist(), landmarks.tolist(), seed,
-                              __version__, isolated]).encode())
-    return digest.hexdigest()[:32]
+    return digest.hexdigest()
+
+
+def cache_key(scenario, seed=CALIBRATION_SEED, held=None):
+    """Key of a scenario point's calibration.
+
+    From the :func:`fingerprint` of the point, the seed, the solver
+    (:data:`CALIBRATION_RULE`), the package version and the susceptible fractions
+    held fixed (``held``, see :func:`calibrate`).
+    """
+    document = [fingerprint(scenario), int(seed), CALIBRATION_RULE, __version__,
+                sorted((held or {}).items())]
+    return hashlib.sha256(json.dumps(document).encode()).hexdigest()[:32]
+
+
+def expected_names(scenario):
+    """The processes a calibration of ``scenario`` gives a susceptible fraction."""
+    names = calibration_targets(scenario)[0]
+    if scenario.processes["death_after_relapse"].incidence is not None:
+        names = [*names, "death_after_relapse"]
+    return names
+
+
+def _fraction(value):
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and 0.0 <= value <= 1.0)
+
+
+def valid_entry(entry, names, n_patients=1):
+    """Whether a stored calibration can be used: right shape, names and values."""
+    return (isinstance(entry, dict)
+            and isinstance(entry.get("n_patients"), int)
+            and not isinstance(entry["n_patients"], bool)
+            and entry["n_patients"] >= n_patients
+            and isinstance(entry.get("susceptible"), dict)
+            and set(entry["susceptible"]) == set(names)
+            and all(_fraction(v) for v in entry["susceptible"].values()))
+
+
+def _read_json(path):
+    """A JSON file's content, or None when it is missing, unreadable or not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
 
 
 def _bundled():
-    try:
-        return json.loads(BUNDLED_FILE.read_text())
-    except (OSError, ValueError):
-        return {}
+    entries = _read_json(BUNDLED_FILE)
+    return entries if isinstance(entries, dict) else {}
 
 
-def _load(key, n_patients):
-    """A stored result from at least ``n_patients`` patients, or None."""
-    candidates = [_memory.get(key), _bundled().get(key)]
-    try:
-        candidates.append(json.loads((_cache_dir() / f"{key}.json").read_text()))
-    except (OSError, ValueError):
-        pass
+def _load(key, names, n_patients):
+    """A stored, valid result from at least ``n_patients`` patients, or None.
+
+    A cache file that is corrupt, of the wrong type or from a different point
+    (other names, fractions outside [0, 1]) is ignored, to be solved again.
+    """
+    candidates = [_memory.get(key), _bundled().get(key), _read_json(_cache_dir() / f"{key}.json")]
     for entry in candidates:
-        if entry and entry.get("n_patients", 0) >= n_patients:
+        if valid_entry(entry, names, n_patients):
             _memory[key] = entry
-            return entry["susceptible"]
+            return {k: float(v) for k, v in entry["susceptible"].items()}
     return None
 
 
@@ -109,7 +182,7 @@ def incidences(scenario, susceptible, names, landmarks, n_patients, seed):
 
 
 def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
-              use_cache=True, start=None):
+              use_cache=True, start=None, held=None):
     """Susceptible fractions that make the model reproduce the configured incidences.
 
     Parameters
@@ -121,13 +194,18 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
     seed : int
         Seed of the common random numbers used throughout the solve.
     use_cache : bool
-        Reuse (and store) a result for the same parameters from at least as many
+        Reuse (and store) a result for the same point from at least as many
         patients: in memory, shipped with the package for the bundled scenarios
         (``calibrations.json``), or in the user's cache folder
-        (``$HSCTSIM_CACHE_DIR``, default ``~/.cache/hsctsim``).
+        (``$HSCTSIM_CACHE_DIR``, default ``~/.cache/hsctsim``).  An entry is
+        checked when read; one that does not fit is ignored and solved again.
     start : dict of str to float, optional
         Susceptible fractions to start from (a nearby point's solution, e.g. the
         midpoints' for a replicate), which saves most of the Newton steps.
+    held : dict of str to float, optional
+        Susceptible fractions to keep as they are (a what-if that holds another
+        point's calibration); only the other processes given by an incidence are
+        solved, with these fixed.
 
     Returns
     -------
@@ -139,25 +217,34 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
     ScenarioError
         When the incidences cannot be reached together.
     """
-    names, targets, landmarks = calibration_targets(scenario)
-    key = cache_key(scenario, seed)
-    if use_cache and (cached := _load(key, n_patients)) is not None:
-        return dict(cached)
-    result = _solve(scenario, names, targets, landmarks, n_patients, seed, start)
+    names = expected_names(scenario)
+    held = {k: float(v) for k, v in (held or {}).items()}
+    if set(held) - set(names) or not all(_fraction(v) for v in held.values()):
+        raise ValueError(f"held must map some of {names} to fractions in [0, 1]: {held}")
+    key = cache_key(scenario, seed, held)
+    if use_cache and (cached := _load(key, names, n_patients)) is not None:
+        return cached
+    result = _solve(scenario, *calibration_targets(scenario), n_patients, seed, start, held)
     if use_cache:
         _store(key, n_patients, result)
     return dict(result)
 
 
-def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None):
+def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None, held=None):
+    held = held or {}
     dar = scenario.processes["death_after_relapse"]
-    fixed = {}
-    if dar.incidence is not None:
+    fixed = dict(held)
+    if dar.incidence is not None and "death_after_relapse" not in held:
         fixed["death_after_relapse"] = isolated_susceptible(dar)
-        if fixed["death_after_relapse"] > 1.0:
-            raise ScenarioError(scenario.path, "death_after_relapse.incidence",
+        if not fixed["death_after_relapse"] <= 1.0:
+            raise ScenarioError(scenario.origin, "death_after_relapse.incidence",
                                 f"{dar.incidence.mid:g} by day {dar.landmark_day:g} cannot "
                                 "be reached with this timing")
+    solved = [i for i, n in enumerate(names) if n not in held]
+    names = [names[i] for i in solved]
+    targets, landmarks = targets[solved], landmarks[solved]
+    if not names:
+        return fixed
     pi = np.clip(targets * 1.2 + 0.01, 0.0, 1.0)
     if start:
         pi = np.array([start.get(n, p) for n, p in zip(names, pi)])
@@ -165,7 +252,11 @@ def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None):
     # coarse steps on a subset of the same patients, then the full set
     for n, tol in ((max(n_patients // 8, 1000), 1e-3), (n_patients, tolerance(n_patients))):
         pi = _newton(scenario, names, targets, landmarks, n, seed, fixed, pi, tol)
-    return dict(fixed, **dict(zip(names, pi.tolist())))
+    result = dict(fixed, **dict(zip(names, pi.tolist())))
+    if not all(_fraction(v) for v in result.values()):
+        raise ScenarioError(scenario.origin, None, "calibration gave susceptible fractions "
+                            f"outside [0, 1] ({result}): a numeric blow-up in its figures")
+    return result
 
 
 def _newton(scenario, names, targets, landmarks, n_patients, seed, fixed, pi, tol):
@@ -185,7 +276,7 @@ def _newton(scenario, names, targets, landmarks, n_patients, seed, fixed, pi, to
         if stuck_for >= 3:
             k = int(np.argmax(stuck))
             raise ScenarioError(
-                scenario.path, f"{names[k]}.incidence",
+                scenario.origin, f"{names[k]}.incidence",
                 f"{targets[k]:g} by day {landmarks[k]:g} cannot be reached together with the "
                 f"competing processes (at most {p[k]:.3f} with this timing)")
         step = np.where(dp > 0, -resid / np.where(dp > 0, dp, 1.0), 0.0)
@@ -193,7 +284,7 @@ def _newton(scenario, names, targets, landmarks, n_patients, seed, fixed, pi, to
         pi = np.where(active, np.clip(pi + step, 0.5 * pi, np.minimum(1.0, 2.0 * pi + 1e-3)),
                       0.0)
     worst = int(np.argmax(np.abs(resid)))
-    raise ScenarioError(scenario.path, f"{names[worst]}.incidence",
+    raise ScenarioError(scenario.origin, f"{names[worst]}.incidence",
                         f"calibration did not converge (off by {resid[worst]:.2e})")
 
 
@@ -209,12 +300,55 @@ def update_bundled(names=None, n_patients=BUNDLED_PATIENTS):
         point = load_scenario(name).at_midpoints()
         susceptible = _solve(point, *calibration_targets(point), n_patients, CALIBRATION_SEED)
         entries[cache_key(point)] = {"scenario": name, "n_patients": n_patients,
+                                     "fingerprint": fingerprint(point),
                                      "susceptible": susceptible}
         print(f"{name}: {susceptible}", flush=True)
+    _write_bundled(entries)
+
+
+def _write_bundled(entries):
     tmp = BUNDLED_FILE.with_suffix(".tmp")
     tmp.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, BUNDLED_FILE)
 
 
+def rekey_bundled():
+    """Give the shipped calibrations the current :func:`cache_key`, without solving.
+
+    For a change of the key alone (how it is computed, the version): the
+    susceptible fractions stay as they are.  An entry that records the
+    :func:`fingerprint` of the point it was solved for is moved only when the
+    bundled scenario still has that fingerprint; one that does not (written before
+    fingerprints were recorded) is trusted and given one.  Run as
+    ``python -m hsctsim.model.calibrate --rekey``.
+
+    Returns
+    -------
+    list of str
+        Scenarios whose entry changed and need ``python -m hsctsim.model.calibrate``
+        (the file is not written then).
+    """
+    from .scenario import load_scenario
+
+    entries, stale = {}, []
+    for entry in _bundled().values():
+        name = entry["scenario"]
+        point = load_scenario(name).at_midpoints()
+        current = fingerprint(point)
+        if (not valid_entry(entry, expected_names(point))
+                or entry.get("fingerprint", current) != current):
+            stale.append(name)
+            continue
+        entries[cache_key(point)] = dict(entry, fingerprint=current)
+    if not stale:
+        _write_bundled(entries)
+    return stale
+
+
 if __name__ == "__main__":
-    update_bundled()
+    if sys.argv[1:] == ["--rekey"]:
+        if stale := rekey_bundled():
+            sys.exit(f"changed since they were solved, not re-keyed: {', '.join(stale)}; "
+                     "run python -m hsctsim.model.calibrate")
+    else:
+        update_bundled()

@@ -11,6 +11,8 @@ problem raises :class:`ScenarioError` naming the file, the key and what is wrong
 import dataclasses
 import difflib
 import math
+import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,9 @@ INTERVENTION_KEYS = {
 }
 DLI_TRIGGERS = ("mixed_chimerism", "relapse", "either")
 MAX_HORIZON_DAYS = 36500
+MAX_BASE_CHAIN = 32  # base scenarios named in a row; real chains are 2 or 3 long
+# a scenario name becomes file names (scenarios/<name>.json, events/<name>.csv)
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
 
 
 class ScenarioError(ValueError):
@@ -154,6 +159,14 @@ class Scenario:
     dli: DLI | None
     notes: str = ""
     raw: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    settings: tuple = ()  # the ``--set KEY=VALUE`` changes applied to the file, in order
+
+    @property
+    def origin(self):
+        """What to blame in an error: the file, or the ``--set`` changes made to it."""
+        if not self.settings:
+            return self.path
+        return " ".join(f"--set {item}" for item in self.settings)
 
     def ranges(self):
         """Every ranged quantity as ``(dotted key, Range)`` pairs, in a fixed order."""
@@ -231,19 +244,44 @@ def bundled_names():
     return [n for n in BUNDLED_ORDER if n in names] + sorted(names - set(BUNDLED_ORDER))
 
 
+def looks_like_path(text):
+    """Whether a scenario argument is a path (a suffix or a folder separator)."""
+    text = str(text)
+    return bool(Path(text).suffix) or "/" in text or (os.sep in text) or (
+        os.altsep is not None and os.altsep in text)
+
+
 def resolve_path(name_or_path):
-    """Path of a bundled scenario name or of a TOML file."""
+    """Path of a bundled scenario name or of a TOML file.
+
+    A bundled name wins over a file or folder of the same name in the working
+    directory (``run ric`` after ``run ric --out ric``); write ``./ric`` for the
+    file.  A bare name that is not bundled may still name a file.
+    """
     text = str(name_or_path)
     path = Path(text)
-    if path.suffix == ".toml" or path.exists() or "/" in text:
+    if not looks_like_path(text):
+        candidate = bundled_dir() / f"{text}.toml"
+        if candidate.is_file():
+            return candidate
+    if looks_like_path(text) or path.exists():
         if not path.is_file():
-            raise ScenarioError(text, None, "no such file")
+            raise ScenarioError(text, None, "no such file" if not path.exists()
+                                else "not a file")
         return path
-    candidate = bundled_dir() / f"{text}.toml"
-    if candidate.is_file():
-        return candidate
     raise ScenarioError(text, None, "unknown scenario" + _hint(text, bundled_names()) +
                         f"; bundled: {', '.join(bundled_names())}")
+
+
+def shadowed_note(name_or_path):
+    """A note when a bundled name is also a file or folder here (the bundled one is used)."""
+    text = str(name_or_path)
+    if (not looks_like_path(text) and (bundled_dir() / f"{text}.toml").is_file()
+            and Path(text).exists()):
+        kind = "folder" if Path(text).is_dir() else "file"
+        return (f"{text}: using the bundled scenario; to use the {kind} '{text}' here, "
+                f"write ./{text}")
+    return None
 
 
 def _read_toml(path):
@@ -252,6 +290,12 @@ def _read_toml(path):
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, None, f"not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(path, None, f"not a text file in UTF-8 (byte {exc.start}: "
+                            f"{exc.reason})") from None
+    except RecursionError:
+        raise ScenarioError(path, None, "not a scenario: arrays or tables nested too "
+                            "deeply") from None
     except OSError as exc:
         raise ScenarioError(path, None, f"cannot be read ({exc.strerror})") from None
 
@@ -277,6 +321,9 @@ def read_raw(name_or_path, _seen=()):
         raise ScenarioError(path, "base", "must be a scenario name or path")
     if path.resolve() in _seen:
         raise ScenarioError(path, "base", "scenarios name each other as base (a cycle)")
+    if len(_seen) >= MAX_BASE_CHAIN:
+        raise ScenarioError(path, "base", f"more than {MAX_BASE_CHAIN} base scenarios in a "
+                            "chain")
     base_ref = base if "/" not in base and not base.endswith(".toml") else str(
         (path.parent / base).resolve())
     try:
@@ -285,7 +332,10 @@ def read_raw(name_or_path, _seen=()):
         if exc.key is None and exc.file == base_ref:
             raise ScenarioError(path, "base", exc.problem + f": '{base}'") from None
         raise
-    merged = _merge(base_data, {k: v for k, v in data.items() if k != "base"})
+    try:
+        merged = _merge(base_data, {k: v for k, v in data.items() if k != "base"})
+    except RecursionError:
+        raise ScenarioError(path, None, "tables nested too deeply") from None
     for key in ("name", "title"):  # a derived scenario is not its base
         if key not in data:
             merged.pop(key, None)
@@ -325,7 +375,9 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.fail(where, f"must be a number, not {type(value).__name__} {value!r}")
         value = float(value)
-        if not (low <= value <= high) or math.isnan(value):
+        if not math.isfinite(value):
+            self.fail(where, f"must be a finite number, not {value:g}")
+        if not low <= value <= high:
             self.fail(where, f"{value:g} is outside [{low:g}, {high:g}]")
         return value
 
@@ -448,6 +500,10 @@ def parse(data, path):
     reader = _Reader(path)
     reader.check_keys(data, TOP_KEYS, "")
     name = reader.text(data, "name", "name", Path(path).stem)
+    if not NAME_PATTERN.fullmatch(name):
+        reader.fail("name", f"{name!r} cannot name an arm: use letters, digits, _ and - "
+                    "(at most 64, not starting with -)" + (
+                        "" if "name" in data else "; give the scenario a name = ..."))
     processes = {p: _parse_process(reader, data, p) for p in PROCESSES}
     effects_table = reader.table(data, "effects")
     reader.check_keys(effects_table, set(EFFECTS), "effects")
@@ -500,28 +556,43 @@ def load_scenario(name_or_path):
     return parse(data, path)
 
 
-def set_value(scenario, key, text):
+def set_value(scenario, key, text, label=None):
     """A scenario with one dotted key changed from a string (``--set`` on the CLI).
 
-    Any key of the TOML may be set; the result is validated like a file.
+    Any key of the TOML but ``base`` may be set; the result is validated like a
+    file, and a problem blames the setting (``label``, default ``--set KEY=VALUE``),
+    not the file.  The change is recorded in ``settings``.
     """
+    item = f"{key}={text}"
+    label = label or f"--set {item}"
+    parts = key.split(".")
+    if not all(parts):
+        raise ScenarioError(label, None, f"{key!r} is not a dotted key such as "
+                            "agvhd.incidence")
+    if parts[0] == "base":
+        raise ScenarioError(label, "base", "cannot be changed with --set (base scenarios "
+                            "are merged when a file is read); write a scenario file with "
+                            "base = ... and the changes instead")
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         value = text
     data = {k: v for k, v in scenario.raw.items()}
     node = data
-    parts = key.split(".")
     for part in parts[:-1]:
         child = node.get(part)
         if not isinstance(child, dict):
             if part not in TOP_KEYS and node is data:
-                raise ScenarioError(scenario.path, key, "unknown key" + _hint(part, TOP_KEYS))
+                raise ScenarioError(label, key, "unknown key" + _hint(part, TOP_KEYS))
             child = {}
         node[part] = dict(child)
         node = node[part]
     node[parts[-1]] = value
-    return parse(data, scenario.path)
+    try:
+        changed = parse(data, scenario.path)
+    except ScenarioError as exc:
+        raise ScenarioError(label, exc.key, exc.problem) from None
+    return dataclasses.replace(changed, settings=scenario.settings + (item,))
 
 
 def _hint(word, choices):

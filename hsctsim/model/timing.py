@@ -28,13 +28,42 @@ class Timing:
         return ", ".join(f"{k}={v}" for k, v in self.spec)
 
 
+# exp() of more than this overflows a double: a Gompertz shape * day beyond it has no
+# representable hazard
+_MAX_EXPONENT = 700.0
+
+
+def _number(value):
+    """``value`` as a finite float, or None (booleans, strings, NaN, inf are not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
 def _positive(table, key):
     value = table.get(key)
     if value is None:
         raise ValueError(f"'{key}' is missing")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"'{key}' must be a positive number, got {value!r}")
-    return float(value)
+    number = _number(value)
+    if number is None or not number > 0:
+        raise ValueError(f"'{key}' must be a finite positive number, got {value!r}")
+    return number
+
+
+def _finite_list(table, key, low):
+    """A list of finite numbers ``>= low``; says which element is wrong."""
+    values = table.get(key)
+    if not isinstance(values, list) or not values:
+        raise ValueError(f"'{key}' must be a non-empty list of numbers")
+    out = []
+    for i, value in enumerate(values):
+        number = _number(value)
+        if number is None or number < low:
+            raise ValueError(f"'{key}'[{i}] must be a finite number >= {low:g}, "
+                             f"got {value!r}")
+        out.append(number)
+    return tuple(out)
 
 
 def _only(table, allowed):
@@ -69,6 +98,18 @@ def parse_timing(table):
     ValueError
         With a message that names the offending key.
     """
+    try:
+        timing = _parse(table)
+    except (OverflowError, ZeroDivisionError) as exc:
+        raise ValueError(f"its figures overflow ({exc})") from None
+    family, params = timing.family, timing.params
+    flat = [*params[0], *params[1]] if family == "piecewise" else list(params)
+    if not all(math.isfinite(v) for v in flat):
+        raise ValueError(f"its figures give non-finite parameters {params!r}")
+    return timing
+
+
+def _parse(table):
     family = table.get("family")
     spec = tuple(sorted(table.items()))
     if family == "exponential":
@@ -96,34 +137,36 @@ def parse_timing(table):
         return Timing(family, (math.log(median), sigma), spec)
     if family == "gompertz":
         _only(table, {"shape", "median_day", "rate_per_day"})
-        b = table.get("shape")
-        if isinstance(b, bool) or not isinstance(b, int | float):
-            raise ValueError("'shape' (per day) must be a number")
-        b = float(b)
+        b = _number(table.get("shape"))
+        if b is None:
+            raise ValueError(f"'shape' (per day) must be a finite number, got "
+                             f"{table.get('shape')!r}")
         if "rate_per_day" in table:
             a = _positive(table, "rate_per_day")
         else:
             median = _positive(table, "median_day")
+            if b * median > _MAX_EXPONENT:
+                raise ValueError(f"shape {b:g} with median_day {median:g} overflows "
+                                 f"(shape * median_day must be at most {_MAX_EXPONENT:g})")
             a = _LN2 / median if b == 0 else b * _LN2 / math.expm1(b * median)
+        if not (math.isfinite(a) and a > 0):
+            raise ValueError(f"shape {b:g} gives no usable initial rate ({a!r})")
         return Timing(family, (b, a), spec)
     if family == "piecewise":
         _only(table, {"breaks_day", "rates_per_day"})
-        starts, rates = table.get("breaks_day"), table.get("rates_per_day")
-        if not isinstance(starts, list) or not isinstance(rates, list) or not starts:
-            raise ValueError("'breaks_day' and 'rates_per_day' must be lists")
+        starts = _finite_list(table, "breaks_day", 0.0)
+        rates = _finite_list(table, "rates_per_day", 0.0)
         if len(starts) != len(rates):
             raise ValueError("'breaks_day' and 'rates_per_day' must have the same length")
         if starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:])):
             raise ValueError("'breaks_day' must start at 0 and increase")
-        if any(isinstance(r, bool) or not isinstance(r, int | float) or r < 0 for r in rates):
-            raise ValueError("'rates_per_day' must be non-negative numbers")
-        return Timing(family, (tuple(map(float, starts)), tuple(map(float, rates))), spec)
+        return Timing(family, (starts, rates), spec)
     if family == "fixed":
         _only(table, {"day"})
-        day = table.get("day")
-        if isinstance(day, bool) or not isinstance(day, int | float) or day < 0:
-            raise ValueError("'day' must be a number >= 0")
-        return Timing(family, (float(day),), spec)
+        day = _number(table.get("day"))
+        if day is None or day < 0:
+            raise ValueError(f"'day' must be a finite number >= 0, got {table.get('day')!r}")
+        return Timing(family, (day,), spec)
     raise ValueError(f"family {family!r} is not one of exponential, weibull, lognormal, "
                      "gompertz, piecewise, fixed")
 
