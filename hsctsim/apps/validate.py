@@ -84,7 +84,10 @@ def format_table(results, patients, seed, horizon):
         rows.append((f.arm, f.label, f"{f.landmark_day:g}", published, simulated, within,
                      str(citations.index(f.citation) + 1)))
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
     counted = [r for r in results if r.figure.check]
     out = [f"hsctsim validate: {patients:,} patients per arm, seed {seed}, "
            f"horizon {horizon:g} days",
