@@ -12,7 +12,8 @@ from .model.cohort import Cohort  # noqa: E402
 from .model.scenario import (Scenario, ScenarioError, bundled_names, load_scenario,  # noqa: E402
                              set_value)
 from .model.whatif import WhatIf, what_if  # noqa: E402
+from .model.predict import predict  # noqa: E402
 
 __all__ = ["Cohort", "DEFAULT_SEED", "Scenario", "ScenarioError", "bundled_names", "endpoints",
-           "estimators", "iter_chunks", "load_scenario", "set_value", "simulate", "WhatIf", "what_if",
-           "__version__"]
+           "estimators", "iter_chunks", "load_scenario", "predict", "set_value", "simulate",
+           "WhatIf", "what_if", "__version__"]

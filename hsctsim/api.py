@@ -105,6 +105,9 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
     -------
     Cohort
     """
+    if _multistate(scenario):
+        return _simulate_multistate(scenario, n_patients, seed, threads, horizon_days,
+                                    chunk_size)
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
         calibration_patients, susceptible)
@@ -125,6 +128,11 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
     whose ``first_patient`` gives their place; put together they are the cohort
     :func:`simulate` returns for the same arguments.
     """
+    if _multistate(scenario):
+        for start in range(0, int(n_patients), int(chunk_size)):
+            yield _simulate_multistate(scenario, min(int(chunk_size), int(n_patients) - start),
+                                       seed, threads, horizon_days, first_patient=start)
+        return
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
         calibration_patients, susceptible)
@@ -134,3 +142,36 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
             simulate_into(eng, key, start, horizon, out)
         yield Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
                      first_patient=start)
+
+
+def _multistate(scenario):
+    """Whether ``scenario`` (loaded, a name or a path) is a plain multi-state model."""
+    from .model.multistate import is_multistate
+
+    return is_multistate(scenario if isinstance(scenario, Scenario) or hasattr(scenario, "kind")
+                         else load_scenario(scenario))
+
+
+def _simulate_multistate(scenario, n_patients, seed, threads, horizon_days, chunk_size=None,
+                         first_patient=0):
+    """A :class:`~hsctsim.model.mscohort.MultistateCohort` (see :func:`simulate`)."""
+    from .model.mscohort import MultistateCohort
+    from .model.multistate import simulate_multistate
+
+    if not hasattr(scenario, "kind"):
+        scenario = load_scenario(scenario)
+    horizon = float(scenario.horizon_days if horizon_days is None else horizon_days)
+    _check(n_patients, horizon)
+    n = int(n_patients)
+    step = int(chunk_size or n)
+    covariates = {}
+    out = None
+    with _threads(threads):
+        for start in range(0, n, step):
+            days, cov = simulate_multistate(scenario, min(step, n - start), seed, horizon,
+                                            first_patient + start)
+            out = days if out is None else np.concatenate([out, days])
+            for k, v in cov.items():
+                covariates[k] = np.concatenate([covariates[k], v]) if k in covariates else v
+    return MultistateCohort(out, scenario, int(seed), horizon, __version__, covariates,
+                            first_patient)

@@ -63,8 +63,8 @@ def test_out_folder_and_no_silent_overwrite(tmp_path):
     result = invoke("run", "haplo_ptcy", *SMALL, "--out", str(out), "--events")
     assert result.exit_code == 0, result.output
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert names == ["events/haplo_ptcy.csv", "scenarios/haplo_ptcy.json", "summary.csv",
-                     "summary.json"]
+    assert names == ["events/haplo_ptcy.csv", "scenarios/haplo_ptcy.json",
+                     "scenarios/haplo_ptcy.toml", "summary.csv", "summary.json"]
     assert json.loads((out / "summary.json").read_text())["patients"] == 2000
     assert (out / "events" / "haplo_ptcy.csv").read_text().startswith(
         "patient,from,to,start_day,stop_day\n0,transplant,")

@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 from scipy.special import ndtri
 
-from hsctsim.engine.hazards import (EXPONENTIAL, FIXED, GOMPERTZ, LOGNORMAL, WEIBULL, base_cumhaz,
+from hsctsim.engine.hazards import (EXPONENTIAL, FIXED, GOMPERTZ, LOGLOGISTIC, LOGNORMAL, WEIBULL,
+                             base_cumhaz,
                              cumhaz, cumhaz_dpi, cure_cumhaz, inverse, norm_ppf_lower,
                              piece_cumhaz, piece_inverse)
 
@@ -21,6 +22,8 @@ FAMILIES = [
     (LOGNORMAL, math.log(41.0), 0.35, stats.lognorm(0.35, scale=41.0)),
     (LOGNORMAL, math.log(200.0), 1.2, stats.lognorm(1.2, scale=200.0)),
     (GOMPERTZ, 0.01, 0.002, stats.gompertz(0.2, scale=100.0)),
+    (LOGLOGISTIC, 2.5, 60.0, stats.fisk(2.5, scale=60.0)),
+    (LOGLOGISTIC, 0.8, 300.0, stats.fisk(0.8, scale=300.0)),
 ]
 DAYS = np.array([0.5, 3.0, 14.0, 41.0, 100.0, 365.0, 1000.0])
 

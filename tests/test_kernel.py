@@ -52,6 +52,7 @@ def test_weibull_competing_risks():
 
 @pytest.mark.parametrize("family, params", [
     ("lognormal", (math.log(41.0), 0.35)),
+    ("loglogistic", (2.2, 45.0)),
     ("gompertz", (0.01, 0.002)),
     ("piecewise", ((0.0, 10.0, 50.0), (0.01, 0.05, 0.002))),
 ])
@@ -140,6 +141,7 @@ FAMILIES = [
     Process("gz", "gompertz", (-0.01, 0.02)),  # falling hazard: a cure of its own
     Process("pw", "piecewise", ((0.0, 10.0, 50.0), (0.01, 0.0, 0.002)), susceptible=0.8),
     Process("fx", "fixed", (28.0,), susceptible=0.3),
+    Process("ll", "loglogistic", (1.8, 90.0), susceptible=0.7),
 ]
 
 
@@ -177,6 +179,7 @@ def test_kernel_equals_reference_on_a_tangled_engine():
         Process("g", "fixed", (40.0,), at_start=False, multiplies={"e": 5.0}),
         Process("h", "fixed", (40.0,), multiplies={"e": 0.1, "c": 2.0}),
         Process("k", "weibull", (0.8, 200.0), 0.3, at_start=False, clock_reset=True),
+        Process("m", "loglogistic", (1.6, 400.0), 0.5, multiplies={"d": 1.5}),
     ]
     eng = build(procs)
     key, n = seed_key(5), 3000

@@ -210,3 +210,38 @@ def test_write_figures_formats_and_labels(arms, tmp_path):
     assert {"swimmer_mst_arm.png", "swimmer_mst_arm.pdf", "survival.pdf"} <= names
     assert len(paths) == 2 * (8 + 2 + 3)
     assert all(p.read_bytes().startswith(b"%PDF") for p in paths if p.suffix == ".pdf")
+
+
+# ---------------------------------------------------------------- slide-ready details
+def test_state_shares_gvhd_windows_are_parameters(arms):
+    cohort = arms["ric"]
+    grid = np.linspace(0, cohort.horizon_days, 60)
+    day = cohort.day
+    for acute, chronic in ((42.0, None), (100.0, 300.0)):
+        shares = plotting.state_shares(cohort, grid, agvhd_active_days=acute,
+                                       cgvhd_active_days=chronic)
+        chronic_len = np.inf if chronic is None else chronic
+        for j, t in enumerate(grid):
+            in_remission = ~(day("trm") <= t) & ~(day("relapse") <= t)
+            gvhd = in_remission & (((day("agvhd") <= t) & (t < day("agvhd") + acute))
+                                   | ((day("cgvhd") <= t) & (t < day("cgvhd") + chronic_len)))
+            assert shares[1, j] == pytest.approx(gvhd.mean(), abs=1e-12)
+    ax = plotting.plot_state_occupation(cohort, agvhd_active_days=42, cgvhd_active_days=300)
+    title = ax.get_legend().get_title().get_text()
+    assert "42 days" in title and "300 days" in title
+
+
+def test_slide_details_percent_axes_caption_early_axis_and_bands(arms):
+    ax = plotting.plot_incidence(arms, "agvhd")
+    assert ax.get_xlim() == (0.0, 180.0)
+    assert ax.yaxis.get_major_formatter()(0.5, 0).startswith("50")
+    captions = [t.get_text() for t in ax.figure.texts]
+    assert any("seed" in t and "hsctsim" in t and "n = " in t for t in captions)
+    assert plotting.plot_incidence(arms, "engraftment").get_xlim() == (0.0, 100.0)
+    assert plotting.plot_incidence(arms, "relapse", max_day=365).get_xlim() == (0.0, 365.0)
+    ax = plotting.plot_survival(arms, endpoints=("os",))
+    assert len(ax.collections) == 2  # a band per arm
+    # legends sit outside the axes, clear of the curves
+    ax = plotting.plot_incidence(arms, "relapse")
+    anchor = ax.get_legend().get_bbox_to_anchor()
+    assert ax.transAxes.inverted().transform((anchor.x0, anchor.y0))[0] > 1.0

@@ -17,6 +17,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
+from matplotlib.ticker import PercentFormatter
 
 from ..model.cohort import CHIMERISM_STATES, Cohort
 from .endpoints import ENDPOINTS, competing_day, endpoint_day
@@ -32,13 +33,20 @@ FONT = {"title": 14, "label": 12, "tick": 11, "legend": 10}
 FIGSIZE = (9, 5.5)
 DPI = 150
 LANDMARK_TICKS_DAYS = (0, 30, 100, 180, 365, 548, 730, 1095, 1461, 1826)
-GVHD_ACTIVE_DAYS = 100.0
+GVHD_ACTIVE_DAYS = 100.0  # default of the state-occupation figure's `agvhd_active_days`
+# early endpoints are read on a short axis (days): engraftment by day 100, GVHD and
+# CMV by day 180
+EARLY_AXIS_DAYS = {"engraftment": 100.0, "graft_failure": 100.0, "agvhd": 180.0,
+                   "agvhd_3_4": 180.0, "cmv": 180.0}
+# Okabe & Ito's palette: told apart with the common colour-vision deficiencies
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+           "#000000")
 
 OCCUPATION_STATES = ("alive in remission, no active GVHD", "alive with active GVHD",
                      "alive after relapse", "dead, non-relapse (TRM)", "dead after relapse")
-_OCCUPATION_COLORS = ("#4daf4a", "#ff7f00", "#984ea3", "#636363", "#e41a1c")
+_OCCUPATION_COLORS = ("#009E73", "#E69F00", "#CC79A7", "#999999", "#D55E00")
 _CHIMERISM_SHOWN = ("full", "mixed", "micro", "lost")
-_CHIMERISM_COLORS = ("#1f78b4", "#a6cee3", "#b2df8a", "#e31a1c")
+_CHIMERISM_COLORS = ("#0072B2", "#56B4E9", "#009E73", "#D55E00")
 # (process or "death", legend label, marker, colour); aGVHD II is aGVHD without III-IV
 _SWIMMER_EVENTS = (
     ("engraftment", "engraftment", "^", "#33a02c"),
@@ -69,9 +77,26 @@ def _slug(text):
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "arm"
 
 
-def _grid(cohorts):
+def _grid(cohorts, max_day=None):
     horizon = max(c.horizon_days for _, c in cohorts)
-    return np.linspace(0.0, horizon, GRID_POINTS)
+    return np.linspace(0.0, min(horizon, max_day or horizon), GRID_POINTS)
+
+
+def _caption(ax, arms):
+    """A line under the figure: what was simulated (version, patients, seed, horizon)."""
+    cohorts = [c for _, c in arms]
+    sizes = sorted({c.n_patients for c in cohorts})
+    seeds = sorted({c.seed for c in cohorts})
+    text = (f"hsctsim {cohorts[0].hsctsim_version}; n = "
+            + ", ".join(f"{n:,}" for n in sizes) + (" per arm" if len(cohorts) > 1 else "")
+            + "; seed " + ", ".join(str(x) for x in seeds)
+            + f"; horizon {max(c.horizon_days for c in cohorts):g} days")
+    fig = ax.figure
+    fig.text(0.005, 0.005, text, fontsize=FONT["tick"] - 3, color="0.35", ha="left",
+             va="bottom")
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(engine, "set"):
+        engine.set(rect=(0, 0.035, 1, 0.965))  # keep the caption clear of the x label
 
 
 def _axes(ax, figsize=FIGSIZE):
@@ -80,13 +105,19 @@ def _axes(ax, figsize=FIGSIZE):
     return ax
 
 
-def _finish(ax, title, ylabel, horizon_days, legend=True, legend_kw=None):
-    """Title, labels, day ticks at the usual landmarks and font sizes for a slide."""
+def _finish(ax, title, ylabel, horizon_days, legend=True, legend_kw=None, percent=True):
+    """Title, labels, day ticks at the usual landmarks and font sizes for a slide;
+    ``percent``: the y axis (a proportion) in percent."""
     ax.set_title(title, fontsize=FONT["title"])
     ax.set_xlabel(X_LABEL, fontsize=FONT["label"])
     ax.set_ylabel(ylabel, fontsize=FONT["label"])
     ax.set_xlim(0.0, horizon_days)
-    ticks = [d for d in LANDMARK_TICKS_DAYS if d <= horizon_days]
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    if horizon_days <= 200:
+        ticks = [d for d in (0, 14, 28, 42, 60, 80, 100, 120, 150, 180) if d <= horizon_days]
+    else:
+        ticks = [d for d in LANDMARK_TICKS_DAYS if d <= horizon_days]
     # day 30 crowds day 0 on a long axis
     ax.set_xticks([d for d in ticks if d != 30 or horizon_days <= 400])
     ax.tick_params(labelsize=FONT["tick"])
@@ -117,13 +148,19 @@ def _occupation(start_days, stop_days, grid_days):
             - np.searchsorted(np.sort(stop_days[keep]), grid_days, "right"))
 
 
-def state_shares(cohort, grid_days):
+def state_shares(cohort, grid_days, agvhd_active_days=GVHD_ACTIVE_DAYS,
+                 cgvhd_active_days=None):
     """Share of the cohort in each of :data:`OCCUPATION_STATES` at each grid day.
 
     Parameters
     ----------
     cohort : Cohort
     grid_days : array_like, shape (g,)
+    agvhd_active_days : float
+        Acute GVHD counts as active for this many days from its onset (the model
+        has onsets, not resolutions: a figure to state with the plot).
+    cgvhd_active_days : float, optional
+        Likewise for chronic GVHD; None: active until relapse or death.
 
     Returns
     -------
@@ -134,12 +171,14 @@ def state_shares(cohort, grid_days):
     day = cohort.day
     agvhd, cgvhd, relapse = day("agvhd"), day("cgvhd"), day("relapse")
     trm, dar = day("trm"), day("death_after_relapse")
-    # before relapse or TRM, GVHD is active on [aGVHD, aGVHD + 100) and [cGVHD, ...):
-    # count both intervals and take off their overlap once
+    # before relapse or TRM, GVHD is active on [aGVHD, aGVHD + window) and
+    # [cGVHD, cGVHD + window): count both intervals and take off their overlap once
     end = np.minimum(relapse, trm)
-    acute_end = np.minimum(agvhd + GVHD_ACTIVE_DAYS, end)
-    gvhd = (_occupation(agvhd, acute_end, grid) + _occupation(cgvhd, end, grid)
-            - _occupation(np.maximum(agvhd, cgvhd), acute_end, grid))
+    acute_end = np.minimum(agvhd + agvhd_active_days, end)
+    chronic_end = end if cgvhd_active_days is None else np.minimum(cgvhd + cgvhd_active_days,
+                                                                   end)
+    gvhd = (_occupation(agvhd, acute_end, grid) + _occupation(cgvhd, chronic_end, grid)
+            - _occupation(np.maximum(agvhd, cgvhd), np.minimum(acute_end, chronic_end), grid))
     counts = np.array([
         np.zeros_like(grid),
         gvhd,
@@ -152,7 +191,7 @@ def state_shares(cohort, grid_days):
 
 
 # ---------------------------------------------------------------- figures
-def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95):
+def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95, max_day=None):
     """Cumulative incidence of an endpoint, with competing risks, for one or more arms.
 
     Parameters
@@ -169,11 +208,15 @@ def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95):
         Draw pointwise log(-log) confidence bands.
     level : float
         Confidence level of the bands.
+    max_day : float, optional
+        Right end of the day axis; default :data:`EARLY_AXIS_DAYS` for early
+        endpoints (engraftment, GVHD, CMV), else the horizon.
 
     Returns
     -------
     matplotlib Axes
-        One step line per arm (and one band per arm when ``ci``), y in [0, 1].
+        One step line per arm (and one band per arm when ``ci``), y in [0, 1]
+        shown in percent; the legend outside the axes, clear of the curves.
     """
     kind, description = ENDPOINTS.get(endpoint, (None, None))
     if kind != "incidence":
@@ -181,12 +224,13 @@ def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95):
         raise ValueError(f"{endpoint!r} is not an incidence endpoint; one of {names}")
     arms = _arms(cohorts)
     ax = _axes(ax)
-    grid = _grid(arms)
+    grid = _grid(arms, max_day or EARLY_AXIS_DAYS.get(endpoint))
     top = 0.0
-    for label, cohort in arms:
+    for i, (label, cohort) in enumerate(arms):
         curve = _incidence_curves(cohort, endpoint)[1]
         y = curve.at(grid)
-        (line,) = ax.plot(grid, y, drawstyle="steps-post", lw=2, label=label)
+        (line,) = ax.plot(grid, y, drawstyle="steps-post", lw=2, label=label,
+                          color=PALETTE[i % len(PALETTE)])
         top = max(top, y.max())
         if ci:
             low, high = curve.ci(grid, level)
@@ -196,8 +240,10 @@ def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95):
     ax.set_ylim(0.0, min(1.0, np.ceil(top * 10.0 + 0.5) / 10.0))
     main, _, competing = description.partition(" (")
     title = f"Cumulative incidence of {main}" + (f"\n({competing}" if competing else "")
-    return _finish(ax, title,
-                   "cumulative incidence", grid[-1], legend_kw={"loc": "upper left"})
+    _caption(ax, arms)
+    return _finish(ax, title, "cumulative incidence", grid[-1],
+                   legend_kw={"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
+                              "frameon": False})
 
 
 def plot_competing(cohort, ax=None):
@@ -227,12 +273,14 @@ def plot_competing(cohort, ax=None):
         ax.annotate(f"{text}: {y[-1]:.0%}", (grid[-1], y[-1]), xytext=(-6, 4),
                     textcoords="offset points", ha="right", fontsize=FONT["legend"])
     ax.set_ylim(0.0, 1.0)
+    _caption(ax, [(None, cohort)])
     return _finish(ax, f"Relapse vs non-relapse death\n{_label(cohort)}",
                    "cumulative incidence (stacked)", grid[-1],
-                   legend_kw={"loc": "upper left", "framealpha": 0.9})
+                   legend_kw={"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
+                              "frameon": False})
 
 
-def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None):
+def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None, ci=True, level=0.95):
     """Kaplan-Meier curves of survival endpoints for one or more arms.
 
     Parameters
@@ -242,6 +290,10 @@ def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None):
         Survival endpoints of :data:`hsctsim.endpoints.ENDPOINTS` (``os``, ``rfs``,
         ``grfs``): colour tells the arm, line style the endpoint.
     ax : matplotlib Axes, optional
+    ci : bool
+        Draw pointwise confidence bands (as for :func:`plot_incidence`).
+    level : float
+        Confidence level of the bands.
 
     Returns
     -------
@@ -255,7 +307,7 @@ def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None):
     ax = _axes(ax, figsize=(FIGSIZE[0] + 3, FIGSIZE[1] + 0.5))
     grid = _grid(arms)
     styles = dict(zip(endpoints, ("-", "--", ":", "-.")))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = PALETTE
     for i, (label, cohort) in enumerate(arms):
         for name in endpoints:
             day = endpoint_day(cohort, name)
@@ -264,6 +316,10 @@ def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None):
             ax.plot(grid, curve.at(grid), drawstyle="steps-post", lw=2,
                     color=colors[i % len(colors)], ls=styles[name],
                     label=f"{label}: {name.upper()}")
+            if ci:
+                low, high = curve.ci(grid, level)
+                ax.fill_between(grid, low, high, step="post", color=colors[i % len(colors)],
+                                alpha=0.15, lw=0)
     ax.set_ylim(0.0, 1.0)
     # a legend of arms (colour) and one of endpoints (line style) instead of one entry
     # per line, which for five arms would be fifteen; both outside, clear of the curves
@@ -277,10 +333,12 @@ def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None):
     ax.legend([Line2D([], [], color="0.3", ls=styles[e], lw=2) for e in endpoints],
               [textwrap.fill(f"{e.upper()}: {ENDPOINTS[e][1]}", 32) for e in endpoints],
               title="endpoint", loc="lower left", bbox_to_anchor=(1.01, 0.0), **outside)
+    _caption(ax, arms)
     return _finish(ax, "Survival (Kaplan-Meier)", "probability", grid[-1], legend=False)
 
 
-def plot_state_occupation(cohort, ax=None, times_days=None):
+def plot_state_occupation(cohort, ax=None, times_days=None,
+                          agvhd_active_days=GVHD_ACTIVE_DAYS, cgvhd_active_days=None):
     """Where the patients of one arm are over time, as stacked areas.
 
     States (each patient in exactly one at each day ``t``; complete follow-up, so
@@ -289,8 +347,9 @@ def plot_state_occupation(cohort, ax=None, times_days=None):
     - *alive in remission, no active GVHD*: alive, no relapse by ``t``, and not
       in the next state (includes graft failure and rejection);
     - *alive with active GVHD*: alive without relapse, with acute GVHD (II-IV)
-      onset in ``(t - 100, t]`` or chronic GVHD onset at or before ``t`` (chronic
-      GVHD counts as active until relapse or death);
+      onset in ``(t - agvhd_active_days, t]`` or chronic GVHD onset in
+      ``(t - cgvhd_active_days, t]`` (by default chronic GVHD counts as active
+      until relapse or death); the windows are written on the figure;
     - *alive after relapse*;
     - *dead, non-relapse (TRM)*;
     - *dead after relapse*.
@@ -301,20 +360,30 @@ def plot_state_occupation(cohort, ax=None, times_days=None):
     ax : matplotlib Axes, optional
     times_days : array_like, optional
         Grid of days; default :data:`GRID_POINTS` days from 0 to the horizon.
+    agvhd_active_days, cgvhd_active_days : float
+        How long GVHD counts as active (see :func:`state_shares`).
 
     Returns
     -------
     matplotlib Axes
-        One filled area per state, y in [0, 1].
+        One filled area per state, y in [0, 1]; the legend's title states the
+        GVHD windows.
     """
     ax = _axes(ax)
     grid = _grid([(None, cohort)]) if times_days is None else np.asarray(times_days, float)
-    ax.stackplot(grid, state_shares(cohort, grid), labels=OCCUPATION_STATES,
-                 colors=_OCCUPATION_COLORS)
+    ax.stackplot(grid, state_shares(cohort, grid, agvhd_active_days, cgvhd_active_days),
+                 labels=OCCUPATION_STATES, colors=_OCCUPATION_COLORS)
     ax.set_ylim(0.0, 1.0)
+    chronic = ("until relapse or death" if cgvhd_active_days is None
+               else f"{cgvhd_active_days:g} days from onset")
+    _caption(ax, [(None, cohort)])
     return _finish(ax, f"State occupation\n{_label(cohort)}", "share of patients", grid[-1],
                    legend_kw={"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
-                              "frameon": False})
+                              "frameon": False,
+                              "title": f"active GVHD: acute {agvhd_active_days:g} days\n"
+                                       f"from onset, chronic {chronic}",
+                              "title_fontsize": FONT["legend"],
+                              "alignment": "left"})
 
 
 def plot_swimmer(cohort, n=30, seed=0, ax=None):
@@ -359,8 +428,9 @@ def plot_swimmer(cohort, n=30, seed=0, ax=None):
                    edgecolors="black", linewidths=0.5, zorder=3)
     ax.set_ylim(-1, pick.size)
     ax.set_yticks([])
+    _caption(ax, [(None, cohort)])
     return _finish(ax, f"Course of {pick.size} sampled patients\n{_label(cohort)}",
-                   "patient", cohort.horizon_days,
+                   "patient", cohort.horizon_days, percent=False,
                    legend_kw={"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
                               "frameon": False})
 
@@ -426,6 +496,8 @@ def plot_chimerism(cohorts, days=(30, 100, 180, 365), ax=None):
                   [textwrap.fill(label, 22) for label, _ in arms], fontsize=FONT["tick"] - 1)
     ax.set_ylim(0.0, 1.08)
     ax.set_yticks(np.linspace(0, 1, 6))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    _caption(ax, arms)
     ax.tick_params(axis="y", labelsize=FONT["tick"])
     ax.set_ylabel("share of living engrafted patients", fontsize=FONT["label"])
     ax.set_title("Donor chimerism on check days", fontsize=FONT["title"])

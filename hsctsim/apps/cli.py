@@ -11,6 +11,7 @@ import click
 from .. import __version__
 from ..api import DEFAULT_SEED, scenario_point
 from ..model.calibrate import calibrate
+from ..model.economics import parse_economics
 from ..model.scenario import (ScenarioError, bundled_names, load_scenario, set_value,
                               shadowed_note)
 
@@ -49,6 +50,14 @@ def cli():
 
     Scenarios are TOML files; the bundled ones are listed by `hsctsim scenarios`.
     """
+
+
+def complete_scenarios(ctx, param, incomplete):
+    """Shell completion of a scenario argument: bundled names, then TOML paths."""
+    from click.shell_completion import CompletionItem
+
+    names = [CompletionItem(n) for n in bundled_names() if n.startswith(incomplete)]
+    return names + [CompletionItem(incomplete, type="file")]
 
 
 def _parse_settings(settings):
@@ -111,8 +120,19 @@ def _load_arms(names, settings=(), recalibrate=False):
     return arms
 
 
-@cli.command()
-@click.argument("scenarios", nargs=-1)
+RUN_EXAMPLES = """\b
+Examples:
+  hsctsim run                                   # all bundled arms, 100,000 patients each
+  hsctsim run mac ric --compare                 # + paired differences against mac
+  hsctsim run ric -n 1000000 --seed 7 --out ric-1m --events --plot
+  hsctsim run ric-1m/scenarios/ric.toml --seed 7  # repeat a run from its folder
+  hsctsim run ric --set agvhd.incidence=0.45 --replicates 20
+  hsctsim run mac ric --horizon 1461 --days 548,1461  # + 18 months and 4 years
+"""
+
+
+@cli.command(epilog=RUN_EXAMPLES)
+@click.argument("scenarios", nargs=-1, shell_complete=complete_scenarios)
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
               help="Patients per arm (and per replicate).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
@@ -127,7 +147,12 @@ def _load_arms(names, settings=(), recalibrate=False):
               help="Write summary.json, summary.csv (and comparisons.csv with --compare) "
                    "and the resolved scenarios here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
-@click.option("--events", is_flag=True, help="With --out: also the long event table (CSV).")
+@click.option("--events", is_flag=True, help="With --out: also the long event table.")
+@click.option("--events-format", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True, help="Event table format (parquet needs pyarrow).")
+@click.option("--events-layout", type=click.Choice(["hsctsim", "mstate"]), default="hsctsim",
+              show_default=True, help="mstate: msprep's long layout with at-risk rows and a "
+                                      "transition matrix (multi-state scenarios).")
 @click.option("--plot", is_flag=True, help="With --out: also figures (PNG).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
@@ -145,7 +170,8 @@ def _load_arms(names, settings=(), recalibrate=False):
                    "(18 months, 4 years; within the horizon).")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
-        events, plot, fmt, settings, recalibrate, compare, days_text):
+        events, events_layout, plot, fmt, settings, recalibrate, compare, events_format,
+        days_text):
     """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
     from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
                          summary_rows, write_summary)
@@ -179,7 +205,25 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
     loaded = {arm: w.scenario for arm, w in what_ifs.items()}
     horizon = horizon_days or max(s.horizon_days for s in loaded.values())
     extra_days = _parse_days(days_text, horizon) if days_text is not None else ()
-    folder = RunFolder(out_dir, overwrite) if out_dir else None
+    if events and events_format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UserError("--events-format parquet needs pyarrow "
+                            "(pip install 'hsctsim[parquet]')") from None
+    if any(getattr(s, "kind", None) == "multistate" for s in loaded.values()):
+        if events and events_format != "csv":
+            raise UserError("--events-format parquet: multi-state event tables are CSV")
+        from .msrunner import run_command
+
+        if extra_days:
+            raise UserError("--days: not for multi-state scenarios (kind = \"multistate\")")
+        return run_command(loaded, patients, seed, horizon, threads, replicates, out_dir,
+                           overwrite, events, events_layout, plot, fmt, compare)
+    if events_layout == "mstate":
+        raise UserError("--events-layout mstate: only for multi-state scenarios "
+                        "(kind = \"multistate\")")
+    folder = RunFolder(out_dir, overwrite, events_format) if out_dir else None
     total = patients * (1 + replicates) * len(loaded)
     show = sys.stderr.isatty() and total >= PROGRESS_MIN_PATIENTS
     try:
@@ -250,18 +294,21 @@ def _sources(table):
     for key, value in table.items():
         if isinstance(value, dict):
             yield from _sources(value)
+        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            for item in value:  # [[transitions]] of a multi-state scenario
+                yield from _sources(item)
         elif key.endswith("source") and value:
             yield value
 
 
-@cli.command()
+@cli.command(epilog="\b\nExamples:\n  hsctsim scenarios\n  hsctsim scenarios --format json")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @user_errors
 def scenarios(fmt):
     """List the bundled scenarios with their populations and sources."""
     rows = []
-    for name in bundled_names():
+    for name in bundled_names("all"):
         s = load_scenario(name)
         sources = sorted(set(_sources(s.to_dict())))
         rows.append({"name": name, "title": s.title, "population": s.population,
@@ -275,8 +322,10 @@ def scenarios(fmt):
                    "  sources:\n" + "".join(f"    - {s}\n" for s in row["sources"]))
 
 
-@cli.command()
-@click.argument("scenario")
+@cli.command(epilog="\b\nExamples:\n  hsctsim show haplo_nk\n"
+                    "  hsctsim show my_arm.toml --format json\n"
+                    "  hsctsim show ric --set agvhd.incidence=0.45")
+@click.argument("scenario", shell_complete=complete_scenarios)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--set", "settings", multiple=True, metavar="[ARM:]KEY=VALUE",
@@ -288,6 +337,10 @@ def show(scenario, fmt, settings, recalibrate):
     """Show SCENARIO's resolved parameters, after base scenarios and calibration."""
     (what,) = _load_arms([scenario], settings, recalibrate).values()
     loaded = what.scenario
+    if getattr(loaded, "kind", None) == "multistate":
+        from .msrunner import show_multistate
+
+        return click.echo(show_multistate(loaded, fmt), nl=False)
     point = scenario_point(loaded)
     susceptible = what.susceptible or calibrate(point)
     if fmt == "json":
@@ -335,8 +388,9 @@ def show(scenario, fmt, settings, recalibrate):
         click.echo(f"  source: {iv.source}")
 
 
-@cli.command()
-@click.argument("files", nargs=-1, required=True)
+@cli.command(epilog="\b\nExamples:\n  hsctsim check my_arm.toml\n"
+                    "  hsctsim check configs/*.toml --calibrate")
+@click.argument("files", nargs=-1, required=True, shell_complete=complete_scenarios)
 @click.option("--calibrate", "do_calibrate", is_flag=True,
               help="Also check that the incidences can be reached together (slower).")
 def check(files, do_calibrate):
@@ -345,7 +399,10 @@ def check(files, do_calibrate):
     for name in files:
         try:
             (what,) = _load_arms([name]).values()  # exactly what `run` loads and checks
-            if do_calibrate:
+            multistate = getattr(what.scenario, "kind", None) == "multistate"
+            if not multistate:
+                parse_economics(what.scenario.to_dict(), what.scenario.path)  # [costs], ...
+            if do_calibrate and not multistate:
                 calibrate(scenario_point(what.scenario))
         except ScenarioError as exc:
             click.echo(f"error: {exc}", err=True)
@@ -359,7 +416,8 @@ def check(files, do_calibrate):
         sys.exit(2)
 
 
-@cli.command()
+@cli.command(epilog="\b\nExamples:\n  hsctsim plot mac-vs-ric\n"
+                    "  hsctsim plot mac-vs-ric --format svg --format pdf")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--format", "formats", multiple=True, type=click.Choice(["png", "svg", "pdf"]),
               default=("png",), show_default=True, help="Figure formats (repeatable).")
@@ -392,6 +450,8 @@ def plot(run_dir, formats, patients):
         cohorts[arm] = simulate(scenario, n, document["seed"],
                                 horizon_days=document["horizon_days"],
                                 susceptible=_held_susceptible(document["arms"][arm], path))
+    if any(getattr(c.scenario, "kind", None) == "multistate" for c in cohorts.values()):
+        from .msrunner import write_figures  # noqa: F811 (multi-state runs have their own)
     written = write_figures(cohorts, folder / "figures", formats=formats)
     click.echo(f"{len(written)} figures written to {folder / 'figures'}")
 
@@ -415,8 +475,15 @@ def _held_susceptible(arm_entry, path):
 
 # Commands with a module of their own register here, one line each
 # (``cli.add_command(module.command)``); such modules import nothing heavy at the top.
-from .validate import validate  # noqa: E402  (needs UserError, user_errors from above)
-cli.add_command(validate)
+from .fit import fit as _fit_command  # noqa: E402
+from .predict import predict as _predict  # noqa: E402
+from .cea import cea as _cea  # noqa: E402  (costs and QALYs)
+from .validate import validate as _validate  # noqa: E402  (published survival figures)
+
+cli.add_command(_fit_command)
+cli.add_command(_predict)
+cli.add_command(_cea)
+cli.add_command(_validate)
 
 
 def main():

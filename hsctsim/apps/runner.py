@@ -137,7 +137,8 @@ def _by_day(sections):
     for arm, data in sections.items():
         for name, ep in data["endpoints"].items():
             for day, v in ep["at"].items():
-                yield arm, name, ep["kind"], int(day[1:]), v
+                number = float(day[1:])  # d30; a multi-state horizon may be d3652.5
+                yield arm, name, ep["kind"], int(number) if number.is_integer() else number, v
 
 
 def summary_rows(document):
@@ -176,8 +177,9 @@ class RunFolder:
     refused unless ``overwrite``.
     """
 
-    def __init__(self, path, overwrite=False):
+    def __init__(self, path, overwrite=False, events_format="csv"):
         self.path = Path(path)
+        self.events_format = events_format
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             if not overwrite:
                 raise FileExistsError(f"{self.path} exists and is not empty "
@@ -198,7 +200,10 @@ class RunFolder:
         return target
 
     def append_events(self, arm, cohort):
-        """Append a chunk's long event table to ``events/<arm>.csv``."""
+        """Append a chunk's long event table to ``events/<arm>.csv`` (or ``.parquet``)."""
+        if self.events_format == "parquet":
+            self._append_parquet(arm, cohort)
+            return
         if arm not in self._events:
             (self.tmp / "events").mkdir(exist_ok=True)
             fh = open(self.tmp / "events" / f"{arm}.csv", "w", newline="")
@@ -211,6 +216,30 @@ class RunFolder:
                    names[table["to_state"]].tolist(), table["start_day"].tolist(),
                    table["stop_day"].tolist())
         self._events[arm].write("".join(map("%d,%s,%s,%.6f,%.6f\n".__mod__, rows)))
+
+    def _append_parquet(self, arm, cohort):
+        """One row group per chunk; states as dictionary-encoded strings (small, and
+        read back by pandas as categoricals)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = cohort.event_table()
+        states = pa.array(STATES)
+        columns = {
+            "patient": pa.array(table["patient"]),
+            "from": pa.DictionaryArray.from_arrays(pa.array(table["from_state"], pa.int16()),
+                                                   states),
+            "to": pa.DictionaryArray.from_arrays(pa.array(table["to_state"], pa.int16()),
+                                                 states),
+            "start_day": pa.array(table["start_day"]),
+            "stop_day": pa.array(table["stop_day"]),
+        }
+        batch = pa.table(columns)
+        if arm not in self._events:
+            (self.tmp / "events").mkdir(exist_ok=True)
+            self._events[arm] = pq.ParquetWriter(self.tmp / "events" / f"{arm}.parquet",
+                                                 batch.schema, compression="zstd")
+        self._events[arm].write_table(batch)
 
     def commit(self):
         for fh in self._events.values():
@@ -227,7 +256,7 @@ class RunFolder:
 
 def write_summary(folder, document, scenarios):
     """``summary.json``, ``summary.csv``, ``comparisons.csv`` (with comparisons) and
-    ``scenarios/<arm>.json`` into a RunFolder."""
+    ``scenarios/<arm>.json`` and ``.toml`` into a RunFolder."""
     folder.write_text("summary.json", json.dumps(document, indent=1) + "\n")
     folder.write_text("summary.csv", csv_text(summary_rows(document)))
     if document.get("comparisons"):
@@ -237,6 +266,34 @@ def write_summary(folder, document, scenarios):
                     "midpoints": {k: r.mid for k, r in scenario.ranges()},
                     "calibrated_susceptible": document["arms"][arm]["calibration"]}
         folder.write_text(f"scenarios/{arm}.json", json.dumps(resolved, indent=1) + "\n")
+    held = {arm for arm, a in document["arms"].items()
+            if a.get("what_if", {}).get("calibration") == "held"}
+    write_resolved_scenarios(folder, scenarios, held)
+
+
+def resolved_toml(scenario, held=False):
+    """The scenario as one self-contained TOML text (bases merged, --set applied) that
+    ``run``, ``show`` and ``check`` accept: the run can be repeated from its folder."""
+    from ..model.tomlwrite import dumps
+
+    data = {k: v for k, v in scenario.to_dict().items() if k != "base"}
+    data["name"] = scenario.name
+    data = {"name": data.pop("name"), **data}
+    header = (f"Scenario '{scenario.name}' as resolved by hsctsim {__version__} "
+              f"(base scenarios merged in, --set applied).\n"
+              f"Repeat the run: hsctsim run scenarios/{scenario.name}.toml ...")
+    if held:
+        header += ("\nThe run held the unmodified arm's baseline hazards (a what-if, see "
+                   "scenarios/" f"{scenario.name}.json);\nthis file is calibrated afresh "
+                   "when run, as the run would have been with --recalibrate.")
+    return dumps(data, header)
+
+
+def write_resolved_scenarios(folder, scenarios, held=()):
+    """``scenarios/<arm>.toml`` of each arm into a RunFolder (``held``: arms run as
+    what-ifs holding another calibration, said in the file's header)."""
+    for arm, scenario in scenarios.items():
+        folder.write_text(f"scenarios/{arm}.toml", resolved_toml(scenario, arm in held))
 
 
 def _cell(value):

@@ -10,7 +10,8 @@ from .cli import UserError, user_errors
 DEFAULT_PATIENTS = 100_000
 
 
-@click.command()
+@click.command(epilog="\b\nExamples:\n  hsctsim validate\n  hsctsim validate mac ric -n 200000\n"
+                      "  hsctsim validate --format json")
 @click.argument("arms", nargs=-1)
 @click.option("-n", "--patients", type=click.IntRange(1), default=DEFAULT_PATIENTS,
               show_default=True, help="Patients per arm.")

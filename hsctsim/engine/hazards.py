@@ -21,7 +21,10 @@ LOGNORMAL      mu (log days)         sigma
 GOMPERTZ       shape b per day       initial rate a per day
 PIECEWISE      first piece index     number of pieces
 FIXED          day                   --
+LOGLOGISTIC    shape                 scale (days)
 =============  ====================  ======================
+
+Log-logistic: ``S0(s) = 1 / (1 + (s / scale)^shape)``, so ``H0(s) = log1p((s / scale)^shape)``.
 """
 
 import math
@@ -29,7 +32,7 @@ import math
 import numpy as np
 from numba import njit
 
-EXPONENTIAL, WEIBULL, LOGNORMAL, GOMPERTZ, PIECEWISE, FIXED = 0, 1, 2, 3, 4, 5
+EXPONENTIAL, WEIBULL, LOGNORMAL, GOMPERTZ, PIECEWISE, FIXED, LOGLOGISTIC = 0, 1, 2, 3, 4, 5, 6
 FAMILY_CODES = {
     "exponential": EXPONENTIAL,
     "weibull": WEIBULL,
@@ -37,6 +40,7 @@ FAMILY_CODES = {
     "gompertz": GOMPERTZ,
     "piecewise": PIECEWISE,
     "fixed": FIXED,
+    "loglogistic": LOGLOGISTIC,
 }
 
 _SQRT2 = math.sqrt(2.0)
@@ -131,6 +135,8 @@ def base_cumhaz(family, p0, p1, s):
         if p0 == 0.0:
             return p1 * s
         return p1 / p0 * math.expm1(p0 * s)
+    if family == LOGLOGISTIC:
+        return math.log1p((s / p1) ** p0)
     # FIXED: left-continuous step at the day, so a process opened at its own day
     # (delay 0) still starts from zero and fires at once.
     return 0.0 if s <= p0 else np.inf
@@ -157,6 +163,11 @@ def base_inverse(family, p0, p1, y, f0):
         if arg <= -1.0:
             return np.inf
         return math.log1p(arg) / p0
+    if family == LOGLOGISTIC:
+        # (s / scale)^shape = e^y - 1: expm1 keeps small targets exact, and its log
+        # is y + log1p(-e^-y) where e^y would overflow
+        log_odds = math.log(math.expm1(y)) if y < 30.0 else y + math.log1p(-math.exp(-y))
+        return p1 * math.exp(log_odds / p0)
     return p0
 
 

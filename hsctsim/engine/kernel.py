@@ -161,19 +161,51 @@ def _remove(items, n, q):
     return n - 1
 
 
+@njit(cache=True, inline="always")
+def _arm(eng, q, t, rng, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor, live,
+         n_live):
+    """Draw open process ``q``'s budget on day ``t`` and rank it; returns (rng, n_live)."""
+    rng, e = _exponential(rng)
+    if e >= m[q] * eng.max_growth[q] * eng.max_cumhaz[q]:
+        # beyond the cure bound even under every multiplier still to come:
+        # it never fires, and no hazard of it need ever be evaluated
+        y[q] = np.inf
+        return rng, n_live
+    y[q] = e / m[q]  # plus H at opening, queued unless it is H(0) = 0
+    n_queued[q] = 0
+    if t > origin[q]:
+        q_day[q, 0] = t
+        q_factor[q, 0] = 0.0  # marks the opening
+        n_queued[q] = 1
+    ylow[q] = y[q]
+    hlow[q] = 0.0
+    exact[q] = False
+    key[q] = origin[q] + _lower_day(eng, q, ylow[q])
+    return rng, _insert(live, n_live, q)
+
+
 # inlined into the drivers: a call per patient would hand over the engine's two dozen
 # arrays, each reference-counted, which cost a fifth of the time
 @njit(cache=True, inline="always")
 def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, origin, ylow,
-                hlow, exact, n_queued, q_day, q_factor, live):
+                hlow, exact, n_queued, q_day, q_factor, live, start_day, start_state,
+                start_origin, start_m, start_out):
     """Simulate one patient; event days go to ``out`` (inf where none).
+
+    With ``start_day > 0`` the patient is resumed on that day from the course so far
+    (``start_state``, ``start_origin``, ``start_m``, ``start_out``: each process's
+    state, clock origin, hazard multiplier and event day, from
+    :func:`hsctsim.engine.resume.course_until`): every open process draws its
+    budget then, so its event day comes from its law given that it has not fired
+    by ``start_day`` (next-reaction sampling, the target starting at ``H(start)``).
 
     With ``silent >= 0`` that process never fires; instead its cumulative hazard
     accrued along the course up to ``horizon`` is returned with its derivative
     with respect to the process's susceptible fraction (for calibration: the
     probability that it would have fired by ``horizon`` is ``1 - exp(-acc)``).
     Otherwise returns ``(0.0, 0.0)``.  The arrays after ``out`` are scratch, from
-    :func:`_scratch`.
+    :func:`_scratch`.  A fresh course passes ``start_day = 0`` (the ``start_*``
+    arrays are then not read: any arrays of the right types do).
 
     Lazy evaluation, with the same arithmetic in the same order as evaluating
     everything at once: an opening after day 0 on its clock and each rescaling are
@@ -185,15 +217,27 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
     n_proc = eng.family.shape[0]
     none = np.uint64(n_proc)  # also 'no process' (uint64 indices, see _U1)
     rng = stream_start(seed_key, patient)
-    for q in range(n_proc):
-        state[q] = NOT_OPEN
-        m[q] = 1.0
-        out[q] = np.inf
     n_live = 0  # live[:n_live], ascending: open processes that may still fire
+    t = 0.0
+    if start_day > 0.0:  # resumed (predict): the course so far is start_*, see resume.py
+        t = start_day
+        for q in range(n_proc):
+            state[q] = start_state[q]
+            m[q] = start_m[q]
+            out[q] = start_out[q]
+            origin[q] = start_origin[q]
+        for q in range(n_proc):  # the rest of each open process's life, from start_day
+            if state[q] == OPEN:
+                rng, n_live = _arm(eng, np.uint64(q), t, rng, y, key, m, origin, ylow, hlow,
+                                   exact, n_queued, q_day, q_factor, live, n_live)
+    else:
+        for q in range(n_proc):
+            state[q] = NOT_OPEN
+            m[q] = 1.0
+            out[q] = np.inf
     acc = 0.0
     dacc = 0.0
     t_acc = 0.0
-    t = 0.0
     ended = False
     row = none  # the adjacency row of "day 0": processes open from the start
     for _ in range(2 * n_proc + 1):
@@ -207,23 +251,8 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
             if q == silent:
                 t_acc = t
                 continue
-            rng, e = _exponential(rng)
-            if e >= m[q] * eng.max_growth[q] * eng.max_cumhaz[q]:
-                # beyond the cure bound even under every multiplier still to come:
-                # it never fires, and no hazard of it need ever be evaluated
-                y[q] = np.inf
-                continue
-            y[q] = e / m[q]  # plus H at opening, queued unless it is H(0) = 0
-            n_queued[q] = 0
-            if t > origin[q]:
-                q_day[q, 0] = t
-                q_factor[q, 0] = 0.0  # marks the opening
-                n_queued[q] = 1
-            ylow[q] = y[q]
-            hlow[q] = 0.0
-            exact[q] = False
-            key[q] = origin[q] + _lower_day(eng, q, ylow[q])
-            n_live = _insert(live, n_live, q)
+            rng, n_live = _arm(eng, q, t, rng, y, key, m, origin, ylow, hlow, exact, n_queued,
+                               q_day, q_factor, live, n_live)
         while True:  # the next event: invert only processes that could be it
             best = none
             t_next = np.inf
@@ -325,7 +354,55 @@ def simulate_into(eng, seed_key, first_patient, horizon, out):
          live) = _scratch(n_proc)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             run_patient(eng, seed_key, first_patient + i, horizon, -1, out[i], state, y, key, m,
-                        origin, ylow, hlow, exact, n_queued, q_day, q_factor, live)
+                        origin, ylow, hlow, exact, n_queued, q_day, q_factor, live, 0.0, state,
+                        origin, m, y)
+
+
+@njit(parallel=True, cache=True)
+def simulate_patients_into(eng, seed_key, patients, horizon, out):
+    """Simulate the patients numbered ``patients`` (row ``i`` is patient ``patients[i]``).
+
+    As :func:`simulate_into` for any set of patient indices: a patient's course
+    depends only on the seed and the index, so a cohort split into covariate
+    strata, each simulated with its own engine, keeps every patient's stream.
+    """
+    n, n_proc = out.shape
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        (state, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor,
+         live) = _scratch(n_proc)
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            run_patient(eng, seed_key, patients[i], horizon, -1, out[i], state, y, key, m,
+                        origin, ylow, hlow, exact, n_queued, q_day, q_factor, live, 0.0, state,
+                        origin, m, y)
+
+
+@njit(parallel=True, cache=True)
+def simulate_from_into(eng, seed_key, patients, horizon, start_day, start_state, start_origin,
+                       start_m, start_out, out):
+    """Simulate ``patients`` onwards from ``start_day`` after a given course so far.
+
+    Parameters
+    ----------
+    eng : EngineArrays
+    seed_key : uint64
+    patients : int64 array (n,)
+        Patient indices (their random streams).
+    horizon : float
+    start_day : float
+        Day the patients are known to be alive with the course ``start_*``; 0 runs
+        the course from the start, as :func:`simulate_into`.
+    start_state, start_origin, start_m, start_out : arrays (P,)
+        The course until ``start_day`` (see :func:`hsctsim.engine.resume.course_until`).
+    out : float64 array (n, P)
+    """
+    n, n_proc = out.shape
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        (state, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor,
+         live) = _scratch(n_proc)
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            run_patient(eng, seed_key, patients[i], horizon, -1, out[i], state, y, key, m,
+                        origin, ylow, hlow, exact, n_queued, q_day, q_factor, live, start_day,
+                        start_state, start_origin, start_m, start_out)
 
 
 @njit(parallel=True, cache=True)
@@ -346,7 +423,7 @@ def accrued_hazard_into(eng, seed_key, targets, landmarks, acc, dacc):
             for k in range(n_targets):
                 a, d = run_patient(eng, seed_key, i, landmarks[k], targets[k], out, state, y,
                                    key, m, origin, ylow, hlow, exact, n_queued, q_day,
-                                   q_factor, live)
+                                   q_factor, live, 0.0, state, origin, m, y)
                 acc[i, k] = a
                 dacc[i, k] = d
 

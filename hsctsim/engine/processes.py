@@ -33,7 +33,7 @@ class Process:
     name : str
         Identifier, unique within the engine.
     family : str
-        One of ``exponential, weibull, lognormal, gompertz, piecewise, fixed``.
+        One of ``exponential, weibull, lognormal, gompertz, loglogistic, piecewise, fixed``.
     params : tuple of float
         Family parameters (see :mod:`hsctsim.hazards`); for ``piecewise`` the
         piece start days and the rates per day, as ``(starts, rates)``.

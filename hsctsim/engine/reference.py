@@ -10,7 +10,7 @@ rounding, which the tests check.  Also the baseline the benchmarks compare with.
 import math
 from statistics import NormalDist
 
-from .hazards import EXPONENTIAL, GOMPERTZ, LOGNORMAL, PIECEWISE, WEIBULL
+from .hazards import EXPONENTIAL, GOMPERTZ, LOGLOGISTIC, LOGNORMAL, PIECEWISE, WEIBULL
 
 _MASK = 2**64 - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -60,6 +60,8 @@ class _Hazard:
             return -math.log(sf) if sf > 0 else math.inf
         if f == GOMPERTZ:
             return b * s if a == 0 else b / a * (math.exp(a * s) - 1.0)
+        if f == LOGLOGISTIC:  # S0 = 1 / (1 + (s / b)^a)
+            return math.log(1.0 + (s / b) ** a)
         if f == PIECEWISE:
             ends = self.starts[1:] + [math.inf]
             return sum(r * (min(s, e) - lo) for lo, e, r in zip(self.starts, ends, self.rates)
@@ -79,6 +81,9 @@ class _Hazard:
                 return h / b
             arg = 1.0 + a * h / b
             return math.log(arg) / a if arg > 0 else math.inf
+        if f == LOGLOGISTIC:
+            log_odds = math.log(math.expm1(h)) if h < 30 else h + math.log1p(-math.exp(-h))
+            return b * math.exp(log_odds / a)
         if f == PIECEWISE:
             total = 0.0
             ends = self.starts[1:] + [math.inf]

@@ -131,6 +131,38 @@ class Cohort:
             "stop_day": ext_times[keep],
         }
 
+    def to_pandas(self):
+        """One row per patient as a pandas DataFrame (pandas is an optional extra).
+
+        Columns: ``patient`` (global index), ``<process>_day`` (NaN where the event
+        did not happen by the horizon), ``death_day`` and ``final_state`` (a
+        categorical of :data:`FINAL_STATES`); :meth:`metadata` goes to ``.attrs``.
+        """
+        import pandas as pd
+
+        def nan_for_none(days):
+            return np.where(np.isfinite(days), days, np.nan)
+
+        frame = pd.DataFrame(nan_for_none(self.event_day),
+                             columns=[f"{name}_day" for name in self.process_names])
+        frame.insert(0, "patient", np.arange(self.n_patients, dtype=np.int64) + self.first_patient)
+        frame["death_day"] = nan_for_none(self.death_day)
+        frame["final_state"] = pd.Categorical.from_codes(self.final_state(),
+                                                         categories=list(FINAL_STATES))
+        frame.attrs.update(self.metadata())
+        return frame
+
+    def events_to_pandas(self):
+        """:meth:`event_table` as a DataFrame, states as categoricals of :data:`STATES`."""
+        import pandas as pd
+
+        table = self.event_table()
+        return pd.DataFrame({
+            "patient": table["patient"],
+            "from": pd.Categorical.from_codes(table["from_state"], categories=list(STATES)),
+            "to": pd.Categorical.from_codes(table["to_state"], categories=list(STATES)),
+            "start_day": table["start_day"], "stop_day": table["stop_day"]})
+
     def metadata(self):
         """Provenance: version, scenario, seed, patients, horizon, replicate."""
         return {

@@ -40,7 +40,8 @@ EFFECTS = {
 CHIMERISM_KINDS = ("donor", "micro")
 RANGE_DISTRIBUTIONS = ("uniform", "triangular")
 TOP_KEYS = {"name", "base", "title", "population", "horizon_days", "chimerism", "notes",
-            "effects", "nk_cells", "dli", *PROCESSES}
+            "effects", "nk_cells", "dli", *PROCESSES,
+            "costs", "utilities", "durations", "lifetime"}  # read by model/economics.py
 PROCESS_KEYS = {"incidence", "landmark_day", "timing", "cure_fraction", "source",
                 "timing_source", "range_distribution"}
 EXTRA_KEYS = {
@@ -238,10 +239,24 @@ def bundled_dir():
 BUNDLED_ORDER = ("mac", "ric", "mst", "haplo_ptcy", "haplo_nk")
 
 
-def bundled_names():
-    """Names of the bundled scenarios: the four arms with the comparator first."""
-    names = {p.stem for p in bundled_dir().glob("*.toml")}
+def bundled_names(kind="hsct"):
+    """Names of the bundled scenarios: the arms with the comparator first.
+
+    ``kind``: ``"hsct"`` (the transplant arms), ``"multistate"`` (plain multi-state
+    models) or ``"all"``.
+    """
+    paths = {p.stem: p for p in bundled_dir().glob("*.toml")}
+    if kind != "all":
+        paths = {n: p for n, p in paths.items() if _kind_of(p) == kind}
+    names = set(paths)
     return [n for n in BUNDLED_ORDER if n in names] + sorted(names - set(BUNDLED_ORDER))
+
+
+def _kind_of(path):
+    try:
+        return _read_toml(path).get("kind", "hsct")
+    except ScenarioError:
+        return "hsct"
 
 
 def looks_like_path(text):
@@ -269,8 +284,8 @@ def resolve_path(name_or_path):
             raise ScenarioError(text, None, "no such file" if not path.exists()
                                 else "not a file")
         return path
-    raise ScenarioError(text, None, "unknown scenario" + _hint(text, bundled_names()) +
-                        f"; bundled: {', '.join(bundled_names())}")
+    raise ScenarioError(text, None, "unknown scenario" + _hint(text, bundled_names("all")) +
+                        f"; bundled: {', '.join(bundled_names('all'))}")
 
 
 def shadowed_note(name_or_path):
@@ -496,7 +511,12 @@ def _parse_by_relapse_day(reader, table):
 
 
 def parse(data, path):
-    """Validate a merged TOML dict into a :class:`Scenario`."""
+    """Validate a merged TOML dict into a :class:`Scenario` (or, with ``kind =
+    "multistate"``, a :class:`~hsctsim.model.multistate.MultistateScenario`)."""
+    if data.get("kind") == "multistate":
+        from .multistate import parse_multistate
+
+        return parse_multistate(data, path)
     reader = _Reader(path)
     reader.check_keys(data, TOP_KEYS, "")
     name = reader.text(data, "name", "name", Path(path).stem)

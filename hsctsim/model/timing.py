@@ -152,6 +152,14 @@ def _parse(table):
         if not (math.isfinite(a) and a > 0):
             raise ValueError(f"shape {b:g} gives no usable initial rate ({a!r})")
         return Timing(family, (b, a), spec)
+    if family == "loglogistic":
+        # S(t) = 1 / (1 + (t / scale)^shape): the scale is the median
+        _only(table, {"shape", "scale_day", "median_day"})
+        if "scale_day" in table and "median_day" in table:
+            raise ValueError("give 'scale_day' or 'median_day' (the same for this family), "
+                             "not both")
+        scale = _positive(table, "scale_day" if "scale_day" in table else "median_day")
+        return Timing(family, (_positive(table, "shape"), scale), spec)
     if family == "piecewise":
         _only(table, {"breaks_day", "rates_per_day"})
         starts = _finite_list(table, "breaks_day", 0.0)
@@ -168,7 +176,7 @@ def _parse(table):
             raise ValueError(f"'day' must be a finite number >= 0, got {table.get('day')!r}")
         return Timing(family, (day,), spec)
     raise ValueError(f"family {family!r} is not one of exponential, weibull, lognormal, "
-                     "gompertz, piecewise, fixed")
+                     "gompertz, loglogistic, piecewise, fixed")
 
 
 def fixed(day):

@@ -102,6 +102,8 @@ def what_if(base, changed, recalibrate=False, calibration_patients=CALIBRATION_P
     settings = changed.settings[len(base.settings):]
     if not settings and changed == base:
         return WhatIf(changed, None, CALIBRATED)
+    if getattr(changed, "kind", None) == "multistate":  # nothing calibrated: the new model
+        return WhatIf(changed, None, RECALIBRATED, settings)
     if recalibrate:
         return WhatIf(changed, None, RECALIBRATED, settings,
                       resolved=tuple(expected_names(changed)))
@@ -127,6 +129,8 @@ def excluded_by_design(scenario, key):
     source processes are so, or an intervention the scenario does not give.
     """
     parts = key.split(".")
+    if getattr(scenario, "kind", None) == "multistate":
+        return None
 
     def absent(name):
         spec = scenario.processes.get(name)

@@ -1,0 +1,405 @@
+"""``hsctsim cea``: costs, life years and QALYs of arms, and their cost-effectiveness.
+
+:func:`run_cea` is the plain-Python driver: it simulates the arms chunk by chunk in
+step (the same seed: common random numbers), turns each chunk's event days into
+per-patient discounted costs and QALYs, and returns the document that ``cea.json``
+holds.  The click command below is a thin shell over it.
+"""
+
+import dataclasses
+import json
+import sys
+
+import click
+
+DEFAULT_WTP = (50_000, 100_000, 150_000)
+DEFAULT_CHUNK = 200_000
+CEAC_POINTS = 101
+
+
+def _interval(mean, ci):
+    return {"mean": round(float(mean), 6), "ci95": [round(float(ci[0]), 6),
+                                                    round(float(ci[1]), 6)]}
+
+
+def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifetime=False,
+            wtp=DEFAULT_WTP, replicates=0, threads=None, chunk_size=DEFAULT_CHUNK,
+            on_chunk=None, susceptible=None):
+    """Cost-effectiveness of arms against the first.
+
+    Parameters
+    ----------
+    scenarios : dict of str to Scenario
+        Arms by name, each with ``[costs]``, ``[utilities]``, ``[durations]`` (and
+        ``[lifetime]`` for ``lifetime``); the first is the reference.
+    n_patients, seed, threads
+        As for :func:`hsctsim.simulate`; every arm gets the same seed.
+    horizon_days : float, optional
+        Simulated window (default: the longest of the arms' horizons).
+    discount : Discount, optional
+        Default 3% a year, continuous.
+    lifetime : bool
+        Extend beyond the window with the life table and excess mortality of
+        long-term survivors (``[lifetime]``).
+    wtp : sequence of float
+        Willingness-to-pay per QALY for the net monetary benefit.
+    replicates : int
+        Cohorts drawing every ranged figure from its range (clinical figures and
+        ranged costs, utilities and durations): the CE plane and CEAC.
+    susceptible : dict of str to dict, optional
+        Per arm, the susceptible fractions of its midpoint cohort (a what-if that
+        holds another calibration, see :func:`hsctsim.what_if`).
+
+    Returns
+    -------
+    dict
+        The ``cea.json`` document.
+    """
+    from .. import __version__
+    from ..analysis.costeffectiveness import (ArmTally, ceac, fieller_interval, icer,
+                                              nmb_increment)
+    from ..api import iter_chunks
+    from ..model.economics import (Discount, ScenarioError, cohort_values, economics_of,
+                                   economics_tail)
+    from .runner import REPLICATE_CALIBRATION_PATIENTS
+
+    discount = discount or Discount()
+    names = list(scenarios)
+    econ = {arm: economics_of(s) for arm, s in scenarios.items()}
+    first = econ[names[0]]
+    for arm, e in econ.items():
+        if (e.currency, e.price_year) != (first.currency, first.price_year):
+            raise ScenarioError(scenarios[arm].path, "costs.currency",
+                                f"{e.currency} {e.price_year} differs from {names[0]}'s "
+                                f"{first.currency} {first.price_year}")
+    horizon = float(horizon_days or max(s.horizon_days for s in scenarios.values()))
+    if lifetime:
+        for arm, e in econ.items():
+            if e.lifetime is None:
+                raise ScenarioError(scenarios[arm].path, "lifetime",
+                                    "missing: --lifetime needs a [lifetime] table")
+    tails = {arm: economics_tail(e, horizon, discount) if lifetime else None
+             for arm, e in econ.items()}
+
+    def tally_arms(replicate, n, calibration_patients=None):
+        figures = econ if replicate is None else {
+            arm: e.draw(seed, replicate) for arm, e in econ.items()}
+        tallies = {arm: ArmTally() for arm in names}
+        given = (susceptible or {}) if replicate is None else {}
+        streams = [iter_chunks(s, n, chunk_size, seed, threads, horizon, replicate,
+                               calibration_patients=calibration_patients,
+                               susceptible=given.get(arm))
+                   for arm, s in scenarios.items()]
+        for chunks in zip(*streams):
+            values = {arm: cohort_values(c, figures[arm], discount, tails[arm])
+                      for arm, c in zip(names, chunks)}
+            for arm in names:
+                tallies[arm].add(values[arm], values[names[0]] if arm != names[0] else None)
+                if on_chunk is not None:
+                    on_chunk(len(values[arm]["costs"]))
+        return tallies
+
+    tallies = tally_arms(None, n_patients)
+    arms = {}
+    for arm, s in scenarios.items():
+        t = tallies[arm]
+        arms[arm] = {"title": s.title, **{m: _interval(*t.interval(m))
+                                           for m in ("costs", "life_years", "qalys")}}
+    increments = {}
+    for arm in names[1:]:
+        t = tallies[arm]
+        mc, mq, vc, vq, cov = t.increment_cov()
+        ratio = icer(mc, mq)
+        fieller = fieller_interval(mc, mq, vc, vq, cov) if not isinstance(ratio, str) else None
+        increments[arm] = {
+            "versus": names[0],
+            **{m: _interval(*t.increment(m)) for m in ("costs", "life_years", "qalys")},
+            "icer": round(ratio, 2) if isinstance(ratio, float) else ratio,
+            # where the point lies on the CE plane; in the south-west the ratio is the
+            # saving per QALY given up
+            "quadrant": ("NE" if mq > 0 else "SW") if isinstance(ratio, float) else ratio,
+            "icer_ci95": [round(v, 2) for v in fieller] if fieller else None,
+            "nmb": {f"{w:g}": _interval(*nmb_increment(t, w)) for w in wtp},
+        }
+    document = {
+        "hsctsim_version": __version__, "seed": int(seed), "patients": int(n_patients),
+        "horizon_days": horizon, "lifetime": bool(lifetime),
+        "discount": {"rate": discount.rate, "method": discount.method},
+        "currency": first.currency, "price_year": first.price_year,
+        "wtp": [float(w) for w in wtp], "replicates": int(replicates),
+        "arms": arms, "increments": increments,
+    }
+    if replicates:
+        draws = {arm: ([], []) for arm in names}
+        for r in range(replicates):
+            rep = tally_arms(r, n_patients, REPLICATE_CALIBRATION_PATIENTS)
+            for arm in names:
+                draws[arm][0].append(rep[arm].mean("costs"))
+                draws[arm][1].append(rep[arm].mean("qalys"))
+        top = 2.0 * max(wtp) if len(wtp) else 200_000.0
+        grid = sorted(set(float(x) for x in
+                          list(range(0, int(top) + 1, max(int(top) // (CEAC_POINTS - 1), 1)))
+                          + list(wtp)))
+        probabilities = ceac(draws, grid)
+        document["replicate_means"] = {arm: {"costs": [round(x, 2) for x in c],
+                                             "qalys": [round(x, 6) for x in q]}
+                                       for arm, (c, q) in draws.items()}
+        document["ceac"] = {"wtp": grid,
+                            "probability_best": {arm: [round(float(p), 4) for p in v]
+                                                 for arm, v in probabilities.items()}}
+    return document
+
+
+# -- presenting ----------------------------------------------------------------------
+
+
+def _money(x):
+    return f"{x:,.0f}"
+
+
+def format_cea(doc):
+    """Plain-text tables of a :func:`run_cea` document."""
+    cur = f"{doc['currency']} {doc['price_year']}"
+    horizon = ("lifetime (simulated "
+               f"{doc['horizon_days']:g} days, then life table x excess mortality)"
+               if doc["lifetime"] else f"{doc['horizon_days']:g} days")
+    d = doc["discount"]
+    lines = [f"hsctsim {doc['hsctsim_version']}: {doc['patients']:,} patients per arm, seed "
+             f"{doc['seed']}, horizon {horizon}",
+             f"discounted at {100 * d['rate']:g}% a year ({d['method']}); costs in {cur}; "
+             "mean (95% CI of the Monte Carlo estimate)", ""]
+    rows = [["arm", "costs", "life years", "QALYs"]]
+    for arm, a in doc["arms"].items():
+        rows.append([arm, f"{_money(a['costs']['mean'])} ({_money(a['costs']['ci95'][0])}-"
+                          f"{_money(a['costs']['ci95'][1])})",
+                     _num(a["life_years"]), _num(a["qalys"])])
+    lines += _table(rows)
+    if doc["increments"]:
+        versus = next(iter(doc["increments"].values()))["versus"]
+        lines += ["", f"against {versus} (paired: the arms share each patient's random numbers)",
+                  ""]
+        rows = [["arm", "incremental costs", "incremental QALYs", "ICER (per QALY)",
+                 *(f"NMB at {float(w):,.0f}" for w in doc["wtp"])]]
+        for arm, inc in doc["increments"].items():
+            c = inc["costs"]
+            rows.append([arm, f"{c['mean']:+,.0f} ({c['ci95'][0]:+,.0f} to {c['ci95'][1]:+,.0f})",
+                         _num(inc["qalys"], signed=True), _icer(inc),
+                         *(f"{v['mean']:+,.0f} ({v['ci95'][0]:+,.0f} to {v['ci95'][1]:+,.0f})"
+                           for v in inc["nmb"].values())])
+        lines += _table(rows)
+    if "ceac" in doc:
+        lines += ["", f"probability of the highest net monetary benefit over {doc['replicates']} "
+                      "replicates drawn from the reported ranges", ""]
+        grid = doc["ceac"]["wtp"]
+        shown = [w for w in grid if w in doc["wtp"] or w == 0]
+        rows = [["arm", *(f"WTP {w:,.0f}" for w in shown)]]
+        for arm, probs in doc["ceac"]["probability_best"].items():
+            rows.append([arm, *(f"{probs[grid.index(w)]:.2f}" for w in shown)])
+        lines += _table(rows)
+    return "\n".join(lines) + "\n"
+
+
+def _num(v, signed=False):
+    f = "{:+.3f}" if signed else "{:.3f}"
+    return (f.format(v["mean"]) + " (" + f.format(v["ci95"][0]) + " to "
+            + f.format(v["ci95"][1]) + ")")
+
+
+def _icer(inc):
+    value = inc["icer"]
+    if value is None or isinstance(value, str):
+        return value or "-"
+    ci = inc["icer_ci95"]
+    text = f"{value:,.0f}" + (f" ({ci[0]:,.0f} to {ci[1]:,.0f})" if ci else " (CI unbounded)")
+    return text + (" SW: saved per QALY lost" if inc.get("quadrant") == "SW" else "")
+
+
+def _table(rows):
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return out
+
+
+def cea_rows(doc):
+    """Flat rows (arm, versus, measure, mean, ci95) for CSV: levels and increments."""
+    rows = []
+    for arm, a in doc["arms"].items():
+        for m in ("costs", "life_years", "qalys"):
+            rows.append({"arm": arm, "versus": "", "measure": m, "mean": a[m]["mean"],
+                         "ci95_low": a[m]["ci95"][0], "ci95_high": a[m]["ci95"][1]})
+    for arm, inc in doc["increments"].items():
+        for m in ("costs", "life_years", "qalys"):
+            rows.append({"arm": arm, "versus": inc["versus"], "measure": f"incremental_{m}",
+                         "mean": inc[m]["mean"], "ci95_low": inc[m]["ci95"][0],
+                         "ci95_high": inc[m]["ci95"][1]})
+        ci = inc["icer_ci95"] or [None, None]
+        rows.append({"arm": arm, "versus": inc["versus"], "measure": "icer",
+                     "mean": inc["icer"], "ci95_low": ci[0], "ci95_high": ci[1]})
+        for w, v in inc["nmb"].items():
+            rows.append({"arm": arm, "versus": inc["versus"], "measure": f"nmb_at_{w}",
+                         "mean": v["mean"], "ci95_low": v["ci95"][0],
+                         "ci95_high": v["ci95"][1]})
+    return rows
+
+
+def write_cea(folder, doc, scenarios):
+    """``cea.json``, ``cea.csv`` and, with replicates, ``ce_plane.csv``, ``ceac.csv`` and
+    their figures, into a RunFolder."""
+    from .runner import csv_text
+
+    folder.write_text("cea.json", json.dumps(doc, indent=1) + "\n")
+    folder.write_text("cea.csv", csv_text(cea_rows(doc)))
+    if "ceac" in doc:
+        from ..analysis.ceaplots import plot_ce_plane, plot_ceac
+
+        ref = next(iter(doc["arms"]))
+        base = doc["replicate_means"][ref]
+        plane = [{"replicate": r, "arm": arm, "versus": ref,
+                  "incremental_costs": round(c - base["costs"][r], 2),
+                  "incremental_qalys": round(q - base["qalys"][r], 6)}
+                 for arm, m in doc["replicate_means"].items() if arm != ref
+                 for r, (c, q) in enumerate(zip(m["costs"], m["qalys"]))]
+        folder.write_text("ce_plane.csv", csv_text(plane))
+        grid = doc["ceac"]["wtp"]
+        folder.write_text("ceac.csv", csv_text(
+            [{"wtp": w, **{arm: p[i] for arm, p in doc["ceac"]["probability_best"].items()}}
+             for i, w in enumerate(grid)]))
+        (folder.tmp / "figures").mkdir(exist_ok=True)
+        for name, fn in (("ce_plane", plot_ce_plane), ("ceac", plot_ceac)):
+            ax = fn(doc)
+            ax.figure.savefig(folder.tmp / "figures" / f"{name}.png", dpi=150)
+            import matplotlib.pyplot as plt
+
+            plt.close(ax.figure)
+    from .runner import write_resolved_scenarios
+
+    write_resolved_scenarios(folder, scenarios)
+
+
+def _is_economic(setting):
+    """Whether a ``--set [ARM:]KEY=VALUE`` changes an economic table only."""
+    from ..model.economics import SECTIONS
+
+    key = setting.partition("=")[0]
+    key = key.partition(":")[2] if ":" in key else key
+    return key.strip().split(".")[0] in SECTIONS
+
+
+def _wtp_list(ctx, param, value):
+    try:
+        out = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected numbers separated by commas, "
+                                 "e.g. 50000,100000") from None
+    if not out or any(w < 0 for w in out):
+        raise click.BadParameter("give one or more amounts >= 0")
+    return out
+
+
+EPILOG = """\b
+Examples:
+  hsctsim cea mac ric                              # 2 years, 3% continuous discounting
+  hsctsim cea haplo_ptcy haplo_nk --lifetime       # + life table after the window
+  hsctsim cea mac ric --discount 0.035 --discounting annual --wtp 20000,30000
+  hsctsim cea mac ric --replicates 50 -n 20000 --out cea-mac-ric   # CE plane, CEAC
+  hsctsim cea haplo_ptcy haplo_nk --set 'costs.nk_infusion={ value = 60000, source = "what-if" }'
+"""
+
+
+def _scenario_names(ctx, param, incomplete):
+    from ..apps.cli import complete_scenarios
+
+    return complete_scenarios(ctx, param, incomplete)
+
+
+@click.command(epilog=EPILOG)
+@click.argument("arms", nargs=-1, required=True, shell_complete=_scenario_names)
+@click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
+              help="Patients per arm (and per replicate).")
+@click.option("--seed", type=int, default=None, help="Random seed (default: hsctsim's).")
+@click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
+              help="Simulated window in days (default: the arms' horizon).")
+@click.option("--lifetime", is_flag=True,
+              help="Lifetime horizon: after the window, the life table times the excess "
+                   "mortality of long-term HSCT survivors ([lifetime] of each arm).")
+@click.option("--discount", type=click.FloatRange(0, 0.5, max_open=True), default=0.03,
+              show_default=True, help="Discount rate per year (0.03 US practice, 0.035 NICE).")
+@click.option("--discounting", type=click.Choice(["continuous", "annual"]),
+              default="continuous", show_default=True,
+              help="Continuously, or in steps on each anniversary of the transplant.")
+@click.option("--wtp", default=",".join(str(w) for w in DEFAULT_WTP), show_default=True,
+              callback=_wtp_list, help="Willingness-to-pay per QALY, comma-separated.")
+@click.option("--replicates", type=click.IntRange(0), default=0, show_default=True,
+              help="Cohorts drawing each figure from its reported range: CE plane, CEAC.")
+@click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
+@click.option("--set", "settings", multiple=True, metavar="[ARM:]KEY=VALUE",
+              help="Change one figure, e.g. costs.transplant.value=250000 (repeatable; "
+                   "every arm, or ARM:KEY=VALUE one; a new figure needs its source: "
+                   "KEY={ value = ..., source = \"...\" }). Clinical figures as for `run`.")
+@click.option("--recalibrate", is_flag=True,
+              help="With --set of a clinical figure: solve every incidence again (as for "
+                   "`run`).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Write cea.json, cea.csv (with --replicates: ce_plane.csv, ceac.csv, "
+                   "figures/) and the resolved scenarios here.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="What to print.")
+def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp, replicates,
+        threads, settings, recalibrate, out_dir, overwrite, fmt):
+    """Costs, life years and QALYs of ARMS, and cost-effectiveness against the first.
+
+    ARMS are bundled scenario names or TOML paths with [costs], [utilities] and
+    [durations]; all arms get the same seed, so the increments are paired.
+    """
+    from .cli import UserError, _load_arms, user_errors
+
+    @user_errors
+    def body():
+        from ..api import DEFAULT_SEED
+        from ..model.economics import Discount
+        from .runner import RunFolder, csv_text
+
+        from ..model.whatif import HELD
+
+        if len(arms) < 2:
+            raise UserError("cea needs two arms or more (the first is the reference)")
+        what_ifs = _load_arms(arms, settings, recalibrate)
+        # costs and utilities leave the course alone: nothing to hold or solve again
+        clinical = [s for s in settings if not _is_economic(s)]
+        if not clinical:
+            what_ifs = {arm: dataclasses.replace(w, susceptible=None)
+                        for arm, w in what_ifs.items()}
+        if replicates and clinical and any(w.mode == HELD for w in what_ifs.values()):
+            raise UserError("--replicates with a --set of a clinical figure: each replicate "
+                            "solves its draw again, which a held what-if does not; add "
+                            "--recalibrate, or leave out --replicates")
+        loaded = {arm: w.scenario for arm, w in what_ifs.items()}
+        held = {arm: w.susceptible for arm, w in what_ifs.items() if w.susceptible}
+        folder = RunFolder(out_dir, overwrite) if out_dir else None
+        try:
+            total = patients * (1 + replicates) * len(loaded)
+            show = sys.stderr.isatty() and total >= 300_000
+            with click.progressbar(length=total, label="simulating", file=sys.stderr,
+                                   hidden=not show) as bar:
+                doc = run_cea(loaded, patients, DEFAULT_SEED if seed is None else seed,
+                              horizon_days, Discount(discount, discounting), lifetime, wtp,
+                              replicates, threads, on_chunk=bar.update, susceptible=held)
+            if folder is not None:
+                write_cea(folder, doc, loaded)
+                folder.commit()
+        except BaseException:
+            if folder is not None:
+                folder.discard()
+            raise
+        if fmt == "json":
+            click.echo(json.dumps(doc, indent=1))
+        elif fmt == "csv":
+            click.echo(csv_text(cea_rows(doc)), nl=False)
+        else:
+            click.echo(format_cea(doc), nl=False)
+        if out_dir:
+            click.echo(f"results written to {out_dir}", err=True)
+
+    body()

@@ -1,0 +1,126 @@
+"""``hsctsim fit``: fit a multi-state model to transition data, write a scenario."""
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import click
+
+from .cli import UserError, user_errors
+
+FAMILY_NAMES = ("auto", "exponential", "weibull", "gompertz", "lognormal", "loglogistic",
+                "piecewise")
+
+
+def _split(text):
+    return [s.strip() for s in text.split(",") if s.strip()] if text else []
+
+
+def _families(items):
+    """``--family`` values: one family for all, or TRANS=FAMILY (number or from->to)."""
+    every, per = None, {}
+    for item in items:
+        key, sep, value = item.rpartition("=")
+        value = value.strip()
+        if value not in FAMILY_NAMES:
+            raise UserError(f"--family {item!r}: {value!r} is not one of {', '.join(FAMILY_NAMES)}")
+        if not sep:
+            every = value
+        elif not key.strip():
+            raise UserError(f"--family {item!r}: expected FAMILY or TRANS=FAMILY")
+        else:
+            per[key.strip().replace(" ", "")] = value
+    if not per:
+        return every
+    return per | {"*": every} if every else per
+
+
+def _transitions(text):
+    pairs = []
+    for item in _split(text):
+        a, sep, b = item.partition(">")
+        if not sep or not a.strip() or not b.strip():
+            raise UserError(f"--transitions {item!r}: expected FROM>TO, e.g. transplant>relapse")
+        pairs.append((a.strip().rstrip("-"), b.strip()))
+    return pairs or None
+
+
+def _numbers(text, option):
+    try:
+        return [float(v) for v in _split(text)]
+    except ValueError:
+        raise UserError(f"{option} {text!r}: expected numbers separated by commas") from None
+
+
+def _write_atomic(path, text, overwrite):
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise UserError(f"{path}: exists (add --overwrite to replace it)")
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: the folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.command()
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write the fitted multi-state scenario (TOML) here.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@click.option("--clock", type=click.Choice(["forward", "reset"]), default="forward",
+              show_default=True,
+              help="Hazards in time since time 0 (Markov; Tstart > 0 is delayed entry) "
+                   "or since entering the state (semi-Markov).")
+@click.option("--family", "families", multiple=True, metavar="FAMILY|TRANS=FAMILY",
+              help="Hazard family for every transition, or for one (its number or "
+                   "from->to); repeatable. Default auto: lowest AIC among exponential, "
+                   "weibull, gompertz, lognormal, loglogistic (+ piecewise with --breaks).")
+@click.option("--breaks", "breaks", metavar="DAYS",
+              help="Piece starts for the piecewise exponential family, e.g. 0,30,100.")
+@click.option("--covariates", metavar="A,B", help="Covariate columns (log hazard ratios).")
+@click.option("--states", metavar="NAMES",
+              help="State names: for integer states, names of 1, 2, ...; for named "
+                   "states, the order.")
+@click.option("--transitions", metavar="FROM>TO,...",
+              help="The allowed transitions by name, numbered 1, 2, ... (mstate's trans); "
+                   "default: those in the data.")
+@click.option("--name", help="Scenario name (default: from the --out file name).")
+@click.option("--title", help="Scenario title.")
+@user_errors
+def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, transitions,
+        name, title):
+    """Fit per-transition hazards to DATA (mstate msprep CSV) by maximum likelihood.
+
+    DATA has columns id, from, to, trans, Tstart, Tstop, status (one row per
+    transition at risk per stay, as mstate's msprep writes them) plus covariates.
+    Prints each family's AIC and the chosen fit's estimates with standard errors;
+    --out writes a scenario that `hsctsim run` simulates.
+    """
+    from ..analysis.fit import FitError, fit_msm, safe_name
+    from ..analysis.msdata import DataError
+
+    family = _families(families)
+    if name is not None and not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", name):
+        raise UserError(f"--name {name!r}: a letter, then letters, digits, _ and - only")
+    if not Path(data).is_file():
+        raise UserError(f"{data}: no such file")
+    try:
+        result = fit_msm(data, clock=clock, family=family, covariates=_split(covariates),
+                         states=_split(states) or None, transitions=_transitions(transitions),
+                         breaks_day=_numbers(breaks, "--breaks") if breaks else None)
+        if out_path and name is None:
+            name = safe_name(Path(out_path).stem)
+        text = result.to_toml(name=name, title=title) if out_path else None
+    except (DataError, FitError) as exc:
+        raise UserError(str(exc)) from None
+    click.echo(result.report())
+    if out_path:
+        _write_atomic(out_path, text, overwrite)
+        click.echo(f"scenario written to {out_path}", err=True)

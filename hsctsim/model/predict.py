@@ -1,0 +1,172 @@
+"""Start from where a patient is now: simulate the course after a given day and history.
+
+A patient alive on day ``at_day`` with some events behind them (engrafted on day
+15, acute GVHD on day 30, no relapse) is simulated onwards: the course up to
+``at_day`` is replayed (:func:`hsctsim.engine.resume.course_until`), and every
+process still open then is drawn from its law given that it has not fired by
+``at_day``.  For a plain multi-state scenario the history is the states entered
+and their days (the last is the state the patient is in).
+"""
+
+import numpy as np
+
+from .. import __version__
+from ..engine.kernel import seed_key, simulate_from_into, simulate_into
+from ..engine.processes import build
+from ..engine.resume import HistoryError, course_until
+from .scenario import Scenario, load_scenario
+
+
+def parse_history(text):
+    """``"engraftment=15,agvhd=30"`` -> ``[("engraftment", 15.0), ("agvhd", 30.0)]``."""
+    out = []
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        name, sep, day = item.partition("=")
+        try:
+            value = float(day)
+        except ValueError:
+            value = None
+        if not sep or not name.strip() or value is None:
+            raise HistoryError(f"'{item}': expected EVENT=DAY, e.g. engraftment=15")
+        out.append((name.strip(), value))
+    return out
+
+
+def predict(scenario, at_day, history=(), n_patients=100_000, seed=None, horizon_days=None,
+            threads=None, susceptible=None):
+    """Simulate patients alive on ``at_day`` with ``history`` behind them.
+
+    Parameters
+    ----------
+    scenario : Scenario, MultistateScenario, str or Path
+    at_day : float
+        The day the patients are known to be alive (0: from the start, the same
+        cohort as :func:`hsctsim.simulate`).
+    history : sequence of (str, float) or dict
+        Events before ``at_day`` and their days: HSCT process names
+        (``engraftment``, ``agvhd``, ``cgvhd``, ``cmv``, ``relapse``, ...), or, for a
+        multi-state scenario, the states entered.
+    n_patients, seed, horizon_days, threads, susceptible
+        As for :func:`hsctsim.simulate` (``susceptible``: HSCT arms only).
+
+    Returns
+    -------
+    Cohort or MultistateCohort
+        Event days include the history; every patient is alive on ``at_day``.
+
+    Raises
+    ------
+    HistoryError
+        An unknown event, one after ``at_day``, a death, or events in an order the
+        model cannot produce.
+    """
+    from ..api import DEFAULT_SEED, _check
+
+    seed = DEFAULT_SEED if seed is None else seed
+    if not hasattr(scenario, "kind") and not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    history = list(history.items()) if isinstance(history, dict) else list(history)
+    at_day = float(at_day)
+    if at_day < 0:
+        raise HistoryError(f"--at {at_day:g}: the day must be >= 0")
+    horizon = float(scenario.horizon_days if horizon_days is None else horizon_days)
+    _check(n_patients, horizon)
+    if at_day >= horizon:
+        raise HistoryError(f"--at {at_day:g}: the day must be before the horizon {horizon:g}")
+    if getattr(scenario, "kind", None) == "multistate":
+        return _predict_multistate(scenario, at_day, history, int(n_patients), seed, horizon,
+                                   threads)
+    return _predict_hsct(scenario, at_day, history, int(n_patients), seed, horizon, threads,
+                         susceptible)
+
+
+def _indices(names, history):
+    index = {n: i for i, n in enumerate(names)}
+    out = []
+    for name, day in history:
+        if name not in index:
+            raise HistoryError(f"'{name}' is not an event of this model "
+                               f"(events: {', '.join(names)})")
+        out.append((index[name], float(day)))
+    return out
+
+
+def _run(eng, names, events, at_day, patients, seed, horizon, out):
+    key = seed_key(seed)
+    if at_day == 0.0 and not events and np.array_equal(
+            patients, np.arange(patients[0], patients[0] + patients.size)):
+        simulate_into(eng, key, int(patients[0]), horizon, out)  # what `run` does
+        return
+    state, origin, m, days = course_until(eng, names, events, at_day)
+    # the kernel resumes only after day 0; just after it, the course is a fresh one
+    simulate_from_into(eng, key, patients, horizon, max(at_day, 1e-300), state, origin, m, days,
+                       out)
+
+
+def _predict_hsct(scenario, at_day, history, n, seed, horizon, threads, susceptible=None):
+    from ..api import _prepare, _threads
+    from .cohort import Cohort
+    from .hsct import PROCESS_NAMES
+
+    point, horizon, susceptible, eng, _ = _prepare(scenario, n, seed, horizon, None, True, None,
+                                                   susceptible)
+    events = _indices(PROCESS_NAMES, history)
+    out = np.empty((n, len(PROCESS_NAMES)))
+    with _threads(threads):
+        _run(eng, PROCESS_NAMES, events, at_day, np.arange(n, dtype=np.int64), seed, horizon, out)
+    return Cohort(out, point, int(seed), horizon, susceptible, __version__)
+
+
+def multistate_events(scenario, history):
+    """The engine processes a path of state entries fires: ``[(process, day)]``.
+
+    ``history`` lists the states entered after the initial one, with their days,
+    in order; each must be reachable from the state before by one transition.
+    """
+    from .multistate import layout
+
+    lay = layout(scenario)
+    node, last_day, events = 0, 0.0, []
+    for name, day in sorted(history, key=lambda item: item[1]):
+        if name not in scenario.states:
+            raise HistoryError(f"'{name}' is not a state of this model "
+                               f"(states: {', '.join(scenario.states)})")
+        if day < last_day:
+            raise HistoryError(f"{name}={day:g}: states must be entered in order")
+        target = scenario.states.index(name)
+        step = [k for k in range(len(lay.proc_from_node))
+                if lay.proc_from_node[k] == node and lay.proc_to_state[k] == target]
+        if not step:
+            here = scenario.states[lay.node_state[node]]
+            raise HistoryError(f"{name}={day:g} is not possible: no transition "
+                               f"{here}->{name}" + (" (within max_visits)" if any(
+                                   t.from_state == here and t.to_state == name
+                                   for t in scenario.transitions) else ""))
+        events.append((step[0], float(day)))
+        node, last_day = int(lay.proc_to_node[step[0]]), day
+    return events
+
+
+def _predict_multistate(scenario, at_day, history, n, seed, horizon, threads):
+    from ..api import _threads
+    from .mscohort import MultistateCohort
+    from .multistate import draw_covariates, layout, processes, strata
+
+    names = layout(scenario).process_names
+    events = multistate_events(scenario, history)
+    patients = np.arange(n, dtype=np.int64)
+    covariates = draw_covariates(scenario, seed, patients)
+    index, ratios = strata(scenario, covariates)
+    if len(ratios) == 1:
+        index = np.zeros(n, np.int64)
+    out = np.empty((n, len(names)))
+    with _threads(threads):
+        for s, hr in enumerate(ratios):
+            rows = np.flatnonzero(index == s)
+            if rows.size == 0:
+                continue
+            eng = build(processes(scenario, hr))
+            part = np.empty((rows.size, len(names)))
+            _run(eng, names, events, at_day, patients[rows], seed, horizon, part)
+            out[rows] = part
+    return MultistateCohort(out, scenario, int(seed), horizon, __version__, covariates)
