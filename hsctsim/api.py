@@ -9,6 +9,7 @@ import numpy as np
 from . import __version__
 from .model.calibrate import CALIBRATION_PATIENTS, calibrate
 from .model.cohort import Cohort
+from .analysis.landmark_counts import simulate_counted_into
 from .engine.kernel import seed_key, simulate_into
 from .model.hsct import PROCESS_NAMES, engine_arrays
 from .model.scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
@@ -121,12 +122,17 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
 
 def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=None,
                 horizon_days=None, replicate=None, interventions=True,
-                calibration_patients=None, susceptible=None):
+                calibration_patients=None, susceptible=None, tally=None, reuse_buffer=False):
     """Simulate a large cohort chunk by chunk, keeping only one chunk in memory.
 
-    Parameters are those of :func:`simulate`.  Yields :class:`Cohort` objects
-    whose ``first_patient`` gives their place; put together they are the cohort
-    :func:`simulate` returns for the same arguments.
+    Parameters are those of :func:`simulate`, and ``tally``: a
+    :class:`~hsctsim.analysis.endpoints.Tally` that counts each chunk in as it is
+    simulated, in the same pass (as ``tally.add(chunk)`` would, but faster); and
+    ``reuse_buffer``: simulate every chunk into the same array, so that each
+    chunk's event days are only valid until the next chunk is simulated (for a
+    caller that keeps nothing: it saves fresh memory, and faulting it in, per chunk).
+    Yields :class:`Cohort` objects whose ``first_patient`` gives their place; put
+    together they are the cohort :func:`simulate` returns for the same arguments.
     """
     if _multistate(scenario):
         for start in range(0, int(n_patients), int(chunk_size)):
@@ -136,10 +142,21 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
         calibration_patients, susceptible)
+    buffer = None
     for start in range(0, int(n_patients), int(chunk_size)):
-        out = np.empty((min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES)))
+        shape = (min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES))
+        if not reuse_buffer:
+            out = np.empty(shape)
+        else:
+            buffer = np.empty(shape) if buffer is None else buffer
+            out = buffer[:shape[0]]
         with _threads(threads):
-            simulate_into(eng, key, start, horizon, out)
+            if tally is None:
+                simulate_into(eng, key, start, horizon, out)
+            else:
+                args = tally.counting_arrays(PROCESS_NAMES, point.chimerism, len(out))
+                simulate_counted_into(eng, key, start, horizon, out, *args)
+                tally.add_differences(args[-1], len(out))
         yield Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
                      first_patient=start)
 

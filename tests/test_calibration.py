@@ -105,3 +105,13 @@ def test_nk_cells_lower_early_relapse_without_more_gvhd(arms):
             curves.append(kaplan_meier(stop, cohort.day(process) <= stop))
         (s_nk, v_nk), (s_c, v_c) = [(c.at(day), c.variance_at(day)) for c in curves]
         assert s_nk > s_c - 3 * np.sqrt(v_nk + v_c), process
+
+
+def test_cached_result_from_more_patients_is_not_reused():
+    """A cohort must not depend on what an earlier, larger calibration left behind."""
+    point = scenario_point(hsctsim.load_scenario("ric")).with_values({"cmv.incidence": 0.33})
+    larger = calibrate(point, n_patients=4000)
+    requested = calibrate(point, n_patients=2000)
+    fresh = calibrate(point, n_patients=2000, use_cache=False)
+    assert requested == fresh
+    assert requested != larger

@@ -15,6 +15,8 @@ import numpy as np
 from scipy.special import ndtri
 
 from .estimators import loglog_ci
+from .landmark_counts import (DONOR, MICRO, OTHER_GRAFT, counts_at, n_blocks, paired_differences,
+                              tally_differences)
 
 LANDMARK_DAYS = (30, 100, 180, 365, 730)
 ENDPOINTS = {
@@ -34,6 +36,17 @@ ENDPOINTS = {
 }
 
 
+# processes whose earliest event is the endpoint (others: the process of that name)
+FIRST_OF = {
+    "graft_failure": ("graft_failure", "rejection"),
+    "os": ("trm", "death_after_relapse"),
+    "rfs": ("relapse", "trm", "death_after_relapse"),
+    "grfs": ("relapse", "trm", "death_after_relapse", "agvhd_3_4", "cgvhd"),
+}
+_CHIMERISM_COLUMNS = ("engraftment", "graft_failure", "rejection", "mixed_chimerism", "dli",
+                      "trm", "death_after_relapse")
+
+
 def endpoint_day(cohort, name):
     """Day each patient reaches an incidence or survival endpoint (``inf`` if not).
 
@@ -41,17 +54,8 @@ def endpoint_day(cohort, name):
     day a competing event made it impossible.  For survival endpoints, the day of
     the first failure.
     """
-    day = cohort.day
-    if name == "graft_failure":
-        return np.minimum(day("graft_failure"), day("rejection"))
-    if name == "os":
-        return cohort.death_day
-    if name == "rfs":
-        return np.minimum(day("relapse"), cohort.death_day)
-    if name == "grfs":
-        return np.minimum.reduce([day("relapse"), cohort.death_day, day("agvhd_3_4"),
-                                  day("cgvhd")])
-    return day(name)
+    names = FIRST_OF.get(name, (name,))
+    return np.minimum.reduce([cohort.day(n) for n in names]) if len(names) > 1 else cohort.day(name)
 
 
 def competing_day(cohort, name):
@@ -63,16 +67,6 @@ def competing_day(cohort, name):
     if name == "trm":
         return cohort.day("relapse")
     return cohort.death_day
-
-
-def _prevalence_counts(cohort, name, days):
-    from ..model.cohort import CHIMERISM_STATES
-
-    state = cohort.chimerism(days)
-    target = CHIMERISM_STATES.index("full" if name == "full_chimerism" else "micro")
-    alive = cohort.death_day[:, None] > np.asarray(days, float)[None, :]
-    engrafted = cohort.day("engraftment")[:, None] <= np.asarray(days, float)[None, :]
-    return (state == target).sum(axis=0), (alive & engrafted).sum(axis=0)
 
 
 @dataclass
@@ -91,17 +85,36 @@ class Tally:
     base: dict = field(default_factory=dict)
 
     def add(self, cohort):
-        """Count one cohort (or chunk) in."""
-        d = np.asarray(self.days, float)
-        self.n += cohort.n_patients
-        for name, (kind, _) in ENDPOINTS.items():
-            if kind == "prevalence":
-                hit, base = _prevalence_counts(cohort, name, d)
-            else:
-                hit = np.searchsorted(np.sort(endpoint_day(cohort, name)), d, side="right")
-                base = np.full(len(d), cohort.n_patients)
+        """Count one cohort (or chunk) in: one O(n) pass (see :mod:`.landmark_counts`)."""
+        args = self.counting_arrays(cohort.process_names, cohort.scenario.chimerism,
+                                    cohort.n_patients)
+        tally_differences(cohort.event_day, *args)
+        return self.add_differences(args[-1], cohort.n_patients)
+
+    def counting_arrays(self, process_names, chimerism, n_patients):
+        """``(members, chimerism_cols, graft, grid, diff)``: what the counting kernels of
+        :mod:`.landmark_counts` take after the event days, for ``n_patients`` patients
+        of cohorts with these process columns and kind of chimerism."""
+        grid = np.unique(np.asarray(self.days, float))
+        diff = np.zeros((n_blocks(n_patients), len(_TALLIED) + 3, grid.size + 1), np.int64)
+        cols = np.array([process_names.index(c) for c in _CHIMERISM_COLUMNS])
+        graft = {"donor": DONOR, "micro": MICRO}.get(chimerism, OTHER_GRAFT)
+        return _members(process_names), cols, graft, grid, diff
+
+    def add_differences(self, diff, n_patients):
+        """Count in the difference arrays of :meth:`counting_arrays`, once filled."""
+        d = np.asarray(self.days, float).reshape(-1)
+        counts = counts_at(diff, np.unique(d), d)
+        self.n += n_patients
+        rows = {name: (counts[e], n_patients) for e, name in enumerate(_TALLIED)}
+        living_engrafted = counts[len(_TALLIED) + 2]
+        rows["full_chimerism"] = counts[len(_TALLIED)], living_engrafted
+        rows["microchimerism"] = counts[len(_TALLIED) + 1], living_engrafted
+        for name in ENDPOINTS:
+            hit, base = rows[name]
             self.hits[name] = self.hits.get(name, 0) + hit
-            self.base[name] = self.base.get(name, 0) + base
+            self.base[name] = self.base.get(name, 0) + (
+                np.full(len(d), base, np.int64) if np.isscalar(base) else base)
         return self
 
     def estimates(self, name, level=0.95):
@@ -151,16 +164,17 @@ class PairedTally:
         """Count in one pair of matched cohorts (or chunks)."""
         if arm.n_patients != reference.n_patients or arm.first_patient != reference.first_patient:
             raise ValueError("paired cohorts must hold the same patients")
-        d = np.asarray(self.days, float)[None, :]
+        d = np.asarray(self.days, float).reshape(-1)
+        grid = np.unique(d)
+        diff = np.zeros((n_blocks(arm.n_patients), 3 * len(_TALLIED), grid.size + 1), np.int64)
+        paired_differences(arm.event_day, reference.event_day, _members(arm.process_names),
+                           grid, diff)
+        counts = counts_at(diff, grid, d)
         self.n += arm.n_patients
-        for name, (kind, _) in ENDPOINTS.items():
-            if kind == "prevalence":
-                continue
-            hit_a = endpoint_day(arm, name)[:, None] <= d
-            hit_r = endpoint_day(reference, name)[:, None] <= d
-            for which, count in (("a", hit_a), ("r", hit_r), ("ar", hit_a & hit_r)):
+        for e, name in enumerate(_TALLIED):
+            for k, which in enumerate(("a", "r", "ar")):
                 key = (name, which)
-                self.sums[key] = self.sums.get(key, 0) + count.sum(axis=0)
+                self.sums[key] = self.sums.get(key, 0) + counts[3 * e + k]
         return self
 
     def contrasts(self, level=0.95):
@@ -189,6 +203,19 @@ class PairedTally:
                               "ratio_ci95": [_num(np.exp(lr - z * sl)), _num(np.exp(lr + z * sl))]}
                 for day, dd, sd, lr, sl in zip(self.days, diff, se_diff, log_ratio, se_log)}}
         return out
+
+
+_TALLIED = tuple(name for name, (kind, _) in ENDPOINTS.items() if kind != "prevalence")
+
+
+def _members(process_names):
+    """Process columns of each tallied endpoint, padded with -1 (see ``FIRST_OF``)."""
+    width = max(len(v) for v in FIRST_OF.values())
+    members = np.full((len(_TALLIED), width), -1, np.int64)
+    for e, name in enumerate(_TALLIED):
+        for k, process in enumerate(FIRST_OF.get(name, (name,))):
+            members[e, k] = process_names.index(process)
+    return members
 
 
 def _wilson(hit, base, level):

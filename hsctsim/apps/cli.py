@@ -484,6 +484,9 @@ cli.add_command(_fit_command)
 cli.add_command(_predict)
 cli.add_command(_cea)
 cli.add_command(_validate)
+from .sweep import sweep as _sweep  # noqa: E402  (parameter sweeps, PSA)
+
+cli.add_command(_sweep)
 
 
 def main():

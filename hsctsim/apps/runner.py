@@ -55,7 +55,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     on_chunk : callable, optional
         Called with the number of patients done after each chunk (progress).
     on_events : callable, optional
-        Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables).
+        Called as ``on_events(arm, chunk)`` with each midpoint chunk (event tables),
+        valid during the call only (the next chunk is simulated into the same array).
     susceptible : dict of str to dict, optional
         Per arm, the susceptible fractions of its midpoint cohort (a what-if that
         holds another calibration, see :func:`hsctsim.what_if`); an arm not given
@@ -76,11 +77,12 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     given = susceptible or {}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
+    # nothing below keeps a chunk past its turn: each arm's chunks may share one array
     streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days,
-                           susceptible=given.get(arm)) for arm, s in scenarios.items()]
+                           susceptible=given.get(arm), tally=tallies[arm], reuse_buffer=True)
+               for arm, s in scenarios.items()]
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
-            tallies[arm].add(chunk)
             susceptible[arm] = chunk.susceptible
             if arm in paired:
                 paired[arm].add(chunk, chunks[0])
@@ -109,8 +111,8 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
     for r in range(replicates):
         tally = Tally(days)
         for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
-                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS):
-            tally.add(chunk)
+                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS,
+                                 tally=tally, reuse_buffer=True):
             if on_chunk is not None:
                 on_chunk(chunk.n_patients)
         draws.append(tally)

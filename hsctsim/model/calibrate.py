@@ -139,14 +139,20 @@ def _bundled():
 
 
 def _load(key, names, n_patients):
-    """A stored, valid result from at least ``n_patients`` patients, or None.
+    """A stored, valid result for ``n_patients`` patients, or None.
 
-    A cache file that is corrupt, of the wrong type or from a different point
-    (other names, fractions outside [0, 1]) is ignored, to be solved again.
+    The shipped result of a bundled point (solved with more patients) serves any
+    request; a result in memory or in the user's cache only a request for the same
+    number of patients, so that a cohort never depends on what an earlier, larger
+    calibration left behind.  A cache file that is corrupt, of the wrong type or
+    from a different point (other names, fractions outside [0, 1]) is ignored, to
+    be solved again.
     """
-    candidates = [_memory.get(key), _bundled().get(key), _read_json(_cache_dir() / f"{key}.json")]
-    for entry in candidates:
-        if valid_entry(entry, names, n_patients):
+    shipped = _bundled().get(key)
+    if valid_entry(shipped, names, n_patients):
+        return {k: float(v) for k, v in shipped["susceptible"].items()}
+    for entry in (_memory.get(key), _read_json(_cache_dir() / f"{key}.json")):
+        if valid_entry(entry, names, n_patients) and entry["n_patients"] == n_patients:
             _memory[key] = entry
             return {k: float(v) for k, v in entry["susceptible"].items()}
     return None
@@ -194,11 +200,12 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
     seed : int
         Seed of the common random numbers used throughout the solve.
     use_cache : bool
-        Reuse (and store) a result for the same point from at least as many
-        patients: in memory, shipped with the package for the bundled scenarios
-        (``calibrations.json``), or in the user's cache folder
-        (``$HSCTSIM_CACHE_DIR``, default ``~/.cache/hsctsim``).  An entry is
-        checked when read; one that does not fit is ignored and solved again.
+        Reuse (and store) a result for the same point: shipped with the package
+        for the bundled scenarios (``calibrations.json``, from more patients), or
+        from the same number of patients in memory or in the user's cache folder
+        (``$HSCTSIM_CACHE_DIR``, default ``~/.cache/hsctsim``), so the result never
+        depends on what ran before.  An entry is checked when read; one that does
+        not fit is ignored and solved again.
     start : dict of str to float, optional
         Susceptible fractions to start from (a nearby point's solution, e.g. the
         midpoints' for a replicate), which saves most of the Newton steps.

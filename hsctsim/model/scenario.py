@@ -39,6 +39,11 @@ EFFECTS = {
 }
 CHIMERISM_KINDS = ("donor", "micro")
 RANGE_DISTRIBUTIONS = ("uniform", "triangular")
+# where a source gives a distribution: beta for an incidence (a probability),
+# log-normal for a hazard ratio; the range is then read as its 95% interval
+INCIDENCE_DISTRIBUTIONS = (*RANGE_DISTRIBUTIONS, "beta")
+HR_DISTRIBUTIONS = (*RANGE_DISTRIBUTIONS, "lognormal")
+Z95 = 1.959963984540054  # a 95% interval is mean +- Z95 standard deviations
 TOP_KEYS = {"name", "base", "title", "population", "horizon_days", "chimerism", "notes",
             "effects", "nk_cells", "dli", *PROCESSES,
             "costs", "utilities", "durations", "lifetime"}  # read by model/economics.py
@@ -82,14 +87,36 @@ class Range:
         return 0.5 * (self.low + self.high)
 
     def draw(self, rng):
-        """One draw from the range (a point returns itself)."""
+        """One draw from the range (a point returns itself).
+
+        ``beta``: mean at the midpoint, standard deviation ``(high - low) / 3.92``
+        (the range as a 95% interval), by the method of moments; ``lognormal``:
+        median ``sqrt(low * high)``, ``log`` standard deviation
+        ``log(high / low) / 3.92``.
+        """
         if self.low == self.high:
             return self
         if self.distribution == "triangular":
             value = rng.triangular(self.low, self.mid, self.high)
+        elif self.distribution == "beta":
+            a, b = self.beta_parameters()
+            value = rng.beta(a, b)
+        elif self.distribution == "lognormal":
+            value = rng.lognormal(0.5 * math.log(self.low * self.high),
+                                  math.log(self.high / self.low) / (2 * Z95))
         else:
             value = rng.uniform(self.low, self.high)
         return Range(float(value), float(value), self.distribution)
+
+    def beta_parameters(self):
+        """``(a, b)`` of the beta with the range's mean and 95%-interval spread.
+
+        Both are positive for any range within [0, 1]: its standard deviation is at
+        most 1 / 3.92, below ``sqrt(mean (1 - mean))`` for every mean in (0, 1).
+        """
+        mean, sd = self.mid, (self.high - self.low) / (2 * Z95)
+        k = mean * (1 - mean) / sd**2 - 1
+        return mean * k, (1 - mean) * k
 
     def to_toml_value(self):
         return self.low if self.low == self.high else [self.low, self.high]
@@ -430,7 +457,7 @@ def _parse_process(reader, data, name):
     except ValueError as exc:
         reader.fail(f"{name}.timing", str(exc))
     distribution = reader.text(table, "range_distribution", f"{name}.range_distribution",
-                               "uniform", RANGE_DISTRIBUTIONS)
+                               "uniform", INCIDENCE_DISTRIBUTIONS)
     incidence = landmark = None
     if "incidence" in table:
         if "cure_fraction" in table:
@@ -456,8 +483,10 @@ def _parse_process(reader, data, name):
 
 def _parse_effect(reader, effects, name):
     table = reader.table(effects, name, "effects")
-    reader.check_keys(table, {"hr", "source"}, f"effects.{name}")
-    hr = reader.range(table, "hr", f"effects.{name}.hr", 1e-6, 1e6)
+    reader.check_keys(table, {"hr", "source", "range_distribution"}, f"effects.{name}")
+    distribution = reader.text(table, "range_distribution", f"effects.{name}.range_distribution",
+                               "uniform", HR_DISTRIBUTIONS)
+    hr = reader.range(table, "hr", f"effects.{name}.hr", 1e-6, 1e6, distribution)
     source = reader.text(table, "source", f"effects.{name}.source")
     return Effect(hr, source)
 

@@ -1,0 +1,158 @@
+"""``hsctsim sweep``: parameter sweeps and PSA, on dask.distributed or in this process."""
+
+import os
+import sys
+
+import click
+
+from ..api import DEFAULT_SEED
+from .cli import UserError, user_errors
+
+DASK_HINT = ("needs dask.distributed: pip install 'hsctsim[dask]' "
+             "(or run a small sweep here with --local)")
+
+
+def _require_dask():
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        raise UserError(f"sweep {DASK_HINT}") from None
+
+
+def _client(workers, scheduler):
+    """A dask client: on ``scheduler``, or on a LocalCluster of ``workers`` processes."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except (OSError, TimeoutError) as exc:
+            raise UserError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")
+    return Client(cluster), cluster
+
+
+@click.command()
+@click.argument("scenario")
+@click.option("--grid", "grids", multiple=True, metavar="KEY=LOW:HIGH:STEPS",
+              help="Sweep a ranged figure over STEPS values from LOW to HIGH, e.g. "
+                   "relapse.incidence=0.2:0.4:5 (repeatable: one-way over each key).")
+@click.option("--factorial", is_flag=True, help="Every combination of the --grid values "
+              "(a two-key grid gives a heat map) instead of one key at a time.")
+@click.option("--psa", "psa", type=click.IntRange(1), metavar="N",
+              help="Probabilistic sensitivity analysis: N draws of every ranged figure "
+                   "from its range (draw r is replicate r of `run --replicates`).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Folder for sweep.csv (and sweep.parquet with pyarrow), the per-point "
+                   "results and the figures.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted sweep in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
+@click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
+              help="Patients per point.")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Random seed; the same seed gives the same table however it is run.")
+@click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
+              help="Follow-up in days (default: the scenario's).")
+@click.option("--calibration-patients", type=click.IntRange(1000),
+              help="Patients per calibration step of a point (default: 100,000 for grid "
+                   "points, 10,000 for PSA draws).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Change one figure before sweeping (as for `run`; recalibrated, as "
+                   "every point is).")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Worker processes of the local dask cluster (default: the cores).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Use the dask cluster at ADDRESS (e.g. tcp://10.0.0.5:8786) instead.")
+@click.option("--local", "local", is_flag=True,
+              help="No dask: run the points one after another in this process.")
+@click.option("--retries", type=click.IntRange(0), default=2, show_default=True,
+              help="Retries of a point whose task fails.")
+@click.option("--plot", is_flag=True, help="Also figures: tornado plot (one-way), heat map "
+              "(two-key --factorial), distributions (--psa).")
+@user_errors
+def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients, seed,
+          horizon_days, calibration_patients, settings, workers, scheduler, local, retries,
+          plot):
+    """Sweep SCENARIO's figures over grids, or draw them for a PSA; each point is
+    calibrated, simulated and summarised at the landmark days."""
+    from . import sweeps
+    from .runner import landmark_days
+
+    if bool(grids) == bool(psa):
+        raise UserError("give --grid KEY=LOW:HIGH:STEPS (one or more) or --psa N")
+    if factorial and not grids:
+        raise UserError("--factorial needs --grid")
+    if local and (scheduler or workers):
+        raise UserError("--local runs here: no --workers or --scheduler")
+    if not local:
+        _require_dask()
+    from .cli import _load_arms
+
+    # every point is calibrated afresh, so a --set here is recalibrated too
+    loaded = next(iter(_load_arms((scenario,), settings, recalibrate=True).values())).scenario
+    if getattr(loaded, "kind", None) == "multistate":
+        raise UserError(f"{scenario}: sweeps of multi-state scenarios are not supported yet")
+    horizon = float(horizon_days or loaded.horizon_days)
+    if grids:
+        axes = [sweeps.parse_axis(loaded, g) for g in grids]
+        if len({a.key for a in axes}) < len(axes):
+            raise UserError("--grid: a key is given twice")
+        points, mode = sweeps.grid_points(axes, factorial), ("factorial" if factorial
+                                                             else "one-way")
+    else:
+        points, mode = sweeps.psa_points(psa), "psa"
+    config = sweeps.Settings(patients, seed, horizon, landmark_days(horizon),
+                             calibration_patients)
+    folder = sweeps.SweepFolder(out_dir, sweeps.manifest(loaded, points, config, mode),
+                                resume, overwrite)
+    results = folder.done() if resume else {}
+    todo = [p for p in points if p.index not in results]
+    show = sys.stderr.isatty()
+
+    with click.progressbar(length=len(points), label="points", file=sys.stderr,
+                           hidden=not show) as bar:
+        bar.update(len(results))
+
+        def on_result(result):
+            folder.save_point(result)
+            results[result["index"]] = result
+            bar.update(1)
+            if not show:
+                click.echo(f"point {result['index']} done ({len(results)} of {len(points)})",
+                           err=True)
+
+        try:
+            if local or not todo:
+                sweeps.run_local(loaded, todo, config, on_result)
+            else:
+                n_workers = workers or os.cpu_count() or 1
+                client, cluster = _client(n_workers, scheduler)
+                try:
+                    # numba threads per task: the cores shared out among local workers
+                    threads = None if scheduler else max(1, (os.cpu_count() or 1) // n_workers)
+                    sweeps.run_dask(client, loaded, todo, config, on_result, retries, threads)
+                finally:
+                    client.close()
+                    if cluster is not None:
+                        cluster.close()
+        except KeyboardInterrupt:
+            click.echo(f"\ninterrupted: {len(results)} of {len(points)} points saved in "
+                       f"{out_dir}; --resume continues", err=True)
+            sys.exit(130)
+    rows = sweeps.table_rows(results.values(), loaded.name)
+    folder.write_text("sweep.csv", sweeps.csv_text(rows))
+    parquet = sweeps.parquet_bytes(rows)
+    if parquet is not None:
+        folder.write_bytes("sweep.parquet", parquet)
+    written = ["sweep.csv"] + (["sweep.parquet"] if parquet is not None else [])
+    if mode == "psa":
+        folder.write_text("psa_summary.csv", sweeps.csv_text(sweeps.psa_summary_rows(rows)))
+        written.append("psa_summary.csv")
+    if plot:
+        from ..analysis.sweep_plots import write_sweep_figures
+
+        written += [f"figures/{p.name}" for p in
+                    write_sweep_figures(rows, mode, folder.path / "figures")]
+    click.echo(f"{len(points)} points ({len(points) - len(todo)} resumed), {len(rows)} rows: "
+               + ", ".join(f"{out_dir}/{w}" for w in written))
