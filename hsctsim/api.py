@@ -11,7 +11,7 @@ from .model.calibrate import CALIBRATION_PATIENTS, calibrate
 from .model.cohort import Cohort
 from .analysis.landmark_counts import simulate_counted_into
 from .engine.kernel import seed_key, simulate_into
-from .model.hsct import PROCESS_NAMES, engine_arrays
+from .model.hsct import engine_arrays, process_names
 from .model.scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
 
 DEFAULT_SEED = 20_251_121
@@ -112,12 +112,13 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
         calibration_patients, susceptible)
-    out = np.empty((int(n_patients), len(PROCESS_NAMES)))
+    out = np.empty((int(n_patients), len(eng.family)))
     step = int(chunk_size or n_patients)
     with _threads(threads):
         for start in range(0, int(n_patients), step):
             simulate_into(eng, key, start, horizon, out[start:start + step])
-    return Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate)
+    return Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
+                  process_names=process_names(point))
 
 
 def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=None,
@@ -144,7 +145,7 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
         calibration_patients, susceptible)
     buffer = None
     for start in range(0, int(n_patients), int(chunk_size)):
-        shape = (min(int(chunk_size), int(n_patients) - start), len(PROCESS_NAMES))
+        shape = (min(int(chunk_size), int(n_patients) - start), len(eng.family))
         if not reuse_buffer:
             out = np.empty(shape)
         else:
@@ -154,11 +155,11 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
             if tally is None:
                 simulate_into(eng, key, start, horizon, out)
             else:
-                args = tally.counting_arrays(PROCESS_NAMES, point.chimerism, len(out))
+                args = tally.counting_arrays(process_names(point), point.chimerism, len(out))
                 simulate_counted_into(eng, key, start, horizon, out, *args)
                 tally.add_differences(args[-1], len(out))
         yield Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
-                     first_patient=start)
+                     first_patient=start, process_names=process_names(point))
 
 
 def _multistate(scenario):

@@ -22,6 +22,7 @@ from matplotlib.ticker import PercentFormatter
 from ..model.cohort import CHIMERISM_STATES, Cohort
 from .endpoints import ENDPOINTS, competing_day, endpoint_day
 from .estimators import aalen_johansen, kaplan_meier
+from .response import has_tumour, plot_response_swimmer
 
 __all__ = ["plot_incidence", "plot_competing", "plot_survival", "plot_state_occupation",
            "plot_swimmer", "plot_chimerism", "write_figures", "state_shares",
@@ -559,4 +560,7 @@ def write_figures(cohorts, out_dir, formats=("png",)):
         for stem, plot in (("competing", plot_competing), ("swimmer", plot_swimmer),
                            ("state_occupation", plot_state_occupation)):
             paths += _save(plot(cohort), out_dir, f"{stem}_{arm}", formats)
+        if has_tumour(cohort):
+            paths += _save(plot_response_swimmer(cohort), out_dir, f"response_swimmer_{arm}",
+                           formats)
     return paths

@@ -12,8 +12,8 @@ from .. import __version__
 from ..api import DEFAULT_SEED, scenario_point
 from ..model.calibrate import calibrate
 from ..model.economics import parse_economics
-from ..model.scenario import (ScenarioError, bundled_names, load_scenario, set_value,
-                              shadowed_note)
+from ..model.scenario import (BUNDLED_ORDER, ScenarioError, bundled_names, load_scenario,
+                              set_value, shadowed_note)
 
 PROGRESS_MIN_PATIENTS = 300_000  # below this a run takes about a second or less
 
@@ -172,7 +172,7 @@ Examples:
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
         events, events_layout, plot, fmt, settings, recalibrate, compare, events_format,
         days_text):
-    """Simulate SCENARIOS (bundled names or TOML paths; default: all bundled arms)."""
+    """Simulate SCENARIOS (bundled names or TOML paths; default: the allogeneic arms)."""
     from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
                          summary_rows, write_summary)
 
@@ -186,7 +186,9 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         if threads > numba.config.NUMBA_NUM_THREADS:
             raise UserError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} "
                             "on this machine")
-    names = scenarios or tuple(bundled_names())
+    # the default set is the allogeneic arms; solid tumours and autologous arms are listed
+    # by `hsctsim scenarios` and run by name
+    names = scenarios or tuple(n for n in bundled_names() if n in BUNDLED_ORDER)
     if not names:
         raise UserError("no scenario given and no bundled scenarios found")
     from ..analysis.endpoints import LANDMARK_DAYS
@@ -386,6 +388,10 @@ def show(scenario, fmt, settings, recalibrate):
                          else f"[{value.low:g}, {value.high:g}] -> {value.mid:g}")
             click.echo(f"  {field}: {value}")
         click.echo(f"  source: {iv.source}")
+    if loaded.extensions:  # solid tumour, covariates, recovery after graft failure, MSCs
+        from ..model.extensions import describe
+
+        click.echo("\n".join(describe(loaded, susceptible)))
 
 
 @cli.command(epilog="\b\nExamples:\n  hsctsim check my_arm.toml\n"
@@ -478,15 +484,16 @@ def _held_susceptible(arm_entry, path):
 from .fit import fit as _fit_command  # noqa: E402
 from .predict import predict as _predict  # noqa: E402
 from .cea import cea as _cea  # noqa: E402  (costs and QALYs)
+from .sweep import sweep as _sweep  # noqa: E402  (parameter sweeps, PSA)
+from .trial import trial as _trial  # noqa: E402  (small trials)
 from .validate import validate as _validate  # noqa: E402  (published survival figures)
 
 cli.add_command(_fit_command)
 cli.add_command(_predict)
 cli.add_command(_cea)
-cli.add_command(_validate)
-from .sweep import sweep as _sweep  # noqa: E402  (parameter sweeps, PSA)
-
 cli.add_command(_sweep)
+cli.add_command(_trial)
+cli.add_command(_validate)
 
 
 def main():

@@ -18,8 +18,8 @@ import numpy as np
 
 from .. import __version__
 from ..api import iter_chunks
-from ..model.cohort import STATES
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
+from ..analysis.response import ResponseTally, format_response, response_rows
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
 DEFAULT_CHUNK = 500_000  # per arm; the arms' chunks are alive together
@@ -74,6 +74,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     days = landmark_days(horizon_days, extra_days)
     names = list(scenarios)
     tallies = {arm: Tally(days) for arm in names}
+    responses = {arm: ResponseTally() for arm in names}  # solid tumours only
     given = susceptible or {}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
@@ -83,6 +84,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
                for arm, s in scenarios.items()]
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
+            responses[arm].add(chunk)  # copies what it keeps: chunks share one array
             susceptible[arm] = chunk.susceptible
             if arm in paired:
                 paired[arm].add(chunk, chunks[0])
@@ -99,6 +101,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
                      "calibration": susceptible[arm]}
+        if (response := responses[arm].summary()) is not None:
+            arms[arm]["response"] = response
     comparisons = {arm: {"versus": names[0], "endpoints": p.contrasts()}
                    for arm, p in paired.items()}
     return arms, comparisons
@@ -149,7 +153,7 @@ def summary_rows(document):
              "estimate": v["estimate"], "ci95_low": v["ci95"][0], "ci95_high": v["ci95"][1],
              "ui95_low": v.get("ui95", [None, None])[0],
              "ui95_high": v.get("ui95", [None, None])[1]}
-            for arm, name, kind, day, v in _by_day(document["arms"])]
+            for arm, name, kind, day, v in _by_day(document["arms"])] + response_rows(document)
 
 
 def comparison_rows(document):
@@ -212,7 +216,7 @@ class RunFolder:
             fh.write("patient,from,to,start_day,stop_day\n")
             self._events[arm] = fh
         table = cohort.event_table()
-        names = np.array(STATES)
+        names = np.array(cohort.states)
         # plain Python values and one join: twice as fast as writing numpy scalars by row
         rows = zip(table["patient"].tolist(), names[table["from_state"]].tolist(),
                    names[table["to_state"]].tolist(), table["start_day"].tolist(),
@@ -226,7 +230,7 @@ class RunFolder:
         import pyarrow.parquet as pq
 
         table = cohort.event_table()
-        states = pa.array(STATES)
+        states = pa.array(cohort.states)
         columns = {
             "patient": pa.array(table["patient"]),
             "from": pa.DictionaryArray.from_arrays(pa.array(table["from_state"], pa.int16()),
@@ -329,7 +333,8 @@ def format_table(document):
     populations = [f"  {arm}: {a['title']}. {a['population']}" for arm, a in arms.items()]
     what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in arms.items()
                 if a.get("what_if", {}).get("settings")]
-    text = "\n".join([header, note, "", *lines, "", "arms:", *populations,
+    text = "\n".join([header, note, "", *lines, *format_response(arms), "", "arms:",
+                      *populations,
                       *(["", "what-if:", *what_ifs] if what_ifs else [])]) + "\n"
     return text + _format_comparisons(document.get("comparisons", {}))
 

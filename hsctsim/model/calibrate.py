@@ -27,7 +27,8 @@ import numpy as np
 from .. import __version__
 from ..engine.processes import DERIVED_FIELDS
 from ..engine.kernel import accrued_hazard_into, seed_key
-from .hsct import INDEX, calibration_targets, engine_arrays, isolated_susceptible
+from .hsct import calibration_targets, engine_arrays, isolated_susceptible, process_names
+from .extensions import reference_point
 from .scenario import ScenarioError
 
 CALIBRATION_PATIENTS = 100_000
@@ -61,8 +62,10 @@ def _describe(value):
     unless it is listed as not reaching the engine.
     """
     if dataclasses.is_dataclass(value):
+        # a scenario without optional sections keeps the key it had before they existed
         return {f.name: _describe(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.name not in _NOT_IN_ENGINE and not f.name.endswith("source")}
+                if f.name not in _NOT_IN_ENGINE and not f.name.endswith("source")
+                and not (f.name == "extensions" and not getattr(value, f.name))}
     if isinstance(value, dict):
         return {str(k): _describe(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
@@ -179,7 +182,8 @@ def tolerance(n_patients):
 def incidences(scenario, susceptible, names, landmarks, n_patients, seed):
     """Conditional-MC incidences and their derivatives in each target's ``pi``."""
     eng = engine_arrays(scenario, susceptible, interventions=False)
-    targets = np.array([INDEX[n] for n in names], np.int64)
+    columns = process_names(scenario)
+    targets = np.array([columns.index(n) for n in names], np.int64)
     acc = np.empty((n_patients, len(names)))
     dacc = np.empty_like(acc)
     accrued_hazard_into(eng, seed_key(seed), targets, np.asarray(landmarks, float), acc, dacc)
@@ -224,6 +228,7 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
     ScenarioError
         When the incidences cannot be reached together.
     """
+    scenario = reference_point(scenario)  # a covariate mix is solved at the published one
     names = expected_names(scenario)
     held = {k: float(v) for k, v in (held or {}).items()}
     if set(held) - set(names) or not all(_fraction(v) for v in held.values()):
@@ -302,15 +307,18 @@ def update_bundled(names=None, n_patients=BUNDLED_PATIENTS):
     """
     from .scenario import bundled_names, load_scenario
 
-    entries = {}
+    # merge: entries of other scenarios stay (a partial update keeps the rest); the
+    # file is rewritten after each scenario, so an interrupted update keeps its work
+    entries = {} if names is None else {
+        k: v for k, v in _bundled().items() if v.get("scenario") not in names}
     for name in names or bundled_names():
-        point = load_scenario(name).at_midpoints()
+        point = reference_point(load_scenario(name).at_midpoints())
         susceptible = _solve(point, *calibration_targets(point), n_patients, CALIBRATION_SEED)
         entries[cache_key(point)] = {"scenario": name, "n_patients": n_patients,
                                      "fingerprint": fingerprint(point),
                                      "susceptible": susceptible}
         print(f"{name}: {susceptible}", flush=True)
-    _write_bundled(entries)
+        _write_bundled(entries)
 
 
 def _write_bundled(entries):
@@ -340,7 +348,7 @@ def rekey_bundled():
     entries, stale = {}, []
     for entry in _bundled().values():
         name = entry["scenario"]
-        point = load_scenario(name).at_midpoints()
+        point = reference_point(load_scenario(name).at_midpoints())
         current = fingerprint(point)
         if (not valid_entry(entry, expected_names(point))
                 or entry.get("fingerprint", current) != current):
@@ -358,4 +366,4 @@ if __name__ == "__main__":
             sys.exit(f"changed since they were solved, not re-keyed: {', '.join(stale)}; "
                      "run python -m hsctsim.model.calibrate")
     else:
-        update_bundled()
+        update_bundled(sys.argv[1:] or None)

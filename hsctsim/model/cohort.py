@@ -9,7 +9,7 @@ from .hsct import PROCESS_NAMES, TERMINAL
 STATES = ("transplant", *PROCESS_NAMES, "end_of_follow_up")
 FINAL_STATES = ("alive_without_relapse", "alive_after_relapse", "dead_trm",
                 "dead_after_relapse")
-CHIMERISM_STATES = ("not_engrafted", "full", "mixed", "micro", "lost", "dead")
+CHIMERISM_STATES = ("not_engrafted", "full", "mixed", "micro", "lost", "dead", "autologous")
 CHIMERISM_CHECK_DAYS = (30, 100, 180)
 
 
@@ -44,6 +44,11 @@ class Cohort:
     replicate: int | None = None
     first_patient: int = 0
     process_names: tuple = field(default=PROCESS_NAMES)
+
+    @property
+    def states(self):
+        """States of :meth:`event_table`: transplant, each process, end of follow-up."""
+        return ("transplant", *self.process_names, "end_of_follow_up")
 
     @property
     def n_patients(self):
@@ -86,6 +91,8 @@ class Cohort:
         out = np.zeros((self.n_patients, d.shape[1]), np.int8)
         if self.scenario.chimerism == "micro":
             out[engrafted] = 3
+        elif self.scenario.chimerism == "autologous":  # the patient's own cells
+            out[engrafted] = 6
         else:
             out[engrafted] = 1
             out[engrafted & by("mixed_chimerism") & ~by("dli")] = 2
@@ -105,7 +112,8 @@ class Cohort:
         -------
         dict of numpy arrays
             ``patient`` (global index), ``from_state``, ``to_state`` (indices into
-            ``STATES``), ``start_day``, ``stop_day``.
+            ``self.states``; ``STATES`` without optional sections), ``start_day``,
+            ``stop_day``.
         """
         times = self.event_day
         n = self.n_patients
@@ -115,10 +123,11 @@ class Cohort:
         # the end-of-follow-up column takes the place of the first inf of the living
         n_events = np.isfinite(sorted_times).sum(axis=1)
         ext_times = np.concatenate([sorted_times, np.full((n, 1), np.inf)], axis=1)
-        ext_states = np.concatenate([order + 1, np.full((n, 1), len(STATES) - 1)], axis=1)
+        last = len(self.states) - 1
+        ext_states = np.concatenate([order + 1, np.full((n, 1), last)], axis=1)
         rows = np.arange(n)
         ext_times[rows[alive], n_events[alive]] = self.horizon_days
-        ext_states[rows[alive], n_events[alive]] = len(STATES) - 1
+        ext_states[rows[alive], n_events[alive]] = last
         keep = np.isfinite(ext_times)
         prev_times = np.concatenate([np.zeros((n, 1)), ext_times[:, :-1]], axis=1)
         prev_states = np.concatenate([np.zeros((n, 1), int), ext_states[:, :-1]], axis=1)
@@ -153,14 +162,15 @@ class Cohort:
         return frame
 
     def events_to_pandas(self):
-        """:meth:`event_table` as a DataFrame, states as categoricals of :data:`STATES`."""
+        """:meth:`event_table` as a DataFrame, states as categoricals of :attr:`states`."""
         import pandas as pd
 
         table = self.event_table()
         return pd.DataFrame({
             "patient": table["patient"],
-            "from": pd.Categorical.from_codes(table["from_state"], categories=list(STATES)),
-            "to": pd.Categorical.from_codes(table["to_state"], categories=list(STATES)),
+            "from": pd.Categorical.from_codes(table["from_state"],
+                                              categories=list(self.states)),
+            "to": pd.Categorical.from_codes(table["to_state"], categories=list(self.states)),
             "start_day": table["start_day"], "stop_day": table["stop_day"]})
 
     def metadata(self):

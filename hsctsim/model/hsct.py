@@ -106,7 +106,21 @@ def processes(scenario, susceptible):
                     "death_after_relapse": dli.death_after_relapse_hr.mid}),
     ]
     assert tuple(p.name for p in out) == PROCESS_NAMES
+    if scenario.extensions:  # solid tumour, covariates, recovery after graft failure
+        from .extensions import processes as extended
+
+        out = extended(scenario, susceptible, out)
     return out
+
+
+def process_names(scenario):
+    """Names of the engine processes of a scenario, in column order of its cohorts.
+
+    :data:`PROCESS_NAMES` first; optional sections add theirs after them.
+    """
+    if not scenario.extensions:
+        return PROCESS_NAMES
+    return tuple(p.name for p in processes(scenario, {}))
 
 
 def engine_arrays(scenario, susceptible, interventions=True):
@@ -121,10 +135,15 @@ def calibration_targets(scenario):
     death after relapse, measured from relapse, is solved alone (see
     :func:`isolated_susceptible`).
     """
-    names = [n for n, p in scenario.processes.items()
+    given = [(n, p.incidence, p.landmark_day) for n, p in scenario.processes.items()
              if p.incidence is not None and n != "death_after_relapse"]
-    incidence = np.array([scenario.processes[n].incidence.mid for n in names])
-    landmark = np.array([scenario.processes[n].landmark_day for n in names])
+    if scenario.extensions:
+        from .extensions import calibration_targets as extended
+
+        given += extended(scenario)
+    names = [n for n, _, _ in given]
+    incidence = np.array([r.mid for _, r, _ in given])
+    landmark = np.array([day for _, _, day in given])
     return names, incidence, landmark
 
 

@@ -106,15 +106,17 @@ def _run(eng, names, events, at_day, patients, seed, horizon, out):
 def _predict_hsct(scenario, at_day, history, n, seed, horizon, threads, susceptible=None):
     from ..api import _prepare, _threads
     from .cohort import Cohort
-    from .hsct import PROCESS_NAMES
+    from .hsct import process_names
 
     point, horizon, susceptible, eng, _ = _prepare(scenario, n, seed, horizon, None, True, None,
                                                    susceptible)
-    events = _indices(PROCESS_NAMES, history)
-    out = np.empty((n, len(PROCESS_NAMES)))
+    names = process_names(point)  # optional sections (tumour, recovery) add processes
+    events = _indices(names, history)
+    out = np.empty((n, len(names)))
     with _threads(threads):
-        _run(eng, PROCESS_NAMES, events, at_day, np.arange(n, dtype=np.int64), seed, horizon, out)
-    return Cohort(out, point, int(seed), horizon, susceptible, __version__)
+        _run(eng, names, events, at_day, np.arange(n, dtype=np.int64), seed, horizon, out)
+    return Cohort(out, point, int(seed), horizon, susceptible, __version__,
+                  process_names=names)
 
 
 def multistate_events(scenario, history):

@@ -37,15 +37,17 @@ EFFECTS = {
     "graft_loss_on_relapse": "primary graft failure or rejection (no donor GVT) multiplies relapse",
     "graft_loss_on_trm": "primary graft failure or rejection multiplies non-relapse death",
 }
-CHIMERISM_KINDS = ("donor", "micro")
+CHIMERISM_KINDS = ("donor", "micro", "autologous")
 RANGE_DISTRIBUTIONS = ("uniform", "triangular")
+# sections read by hsctsim.model.extensions (solid tumours, covariates, autologous rescue)
+EXTENSION_KEYS = ("tumour", "covariates", "recovery", "msc")
 # where a source gives a distribution: beta for an incidence (a probability),
 # log-normal for a hazard ratio; the range is then read as its 95% interval
 INCIDENCE_DISTRIBUTIONS = (*RANGE_DISTRIBUTIONS, "beta")
 HR_DISTRIBUTIONS = (*RANGE_DISTRIBUTIONS, "lognormal")
 Z95 = 1.959963984540054  # a 95% interval is mean +- Z95 standard deviations
 TOP_KEYS = {"name", "base", "title", "population", "horizon_days", "chimerism", "notes",
-            "effects", "nk_cells", "dli", *PROCESSES,
+            "effects", "nk_cells", "dli", *PROCESSES, *EXTENSION_KEYS,
             "costs", "utilities", "durations", "lifetime"}  # read by model/economics.py
 PROCESS_KEYS = {"incidence", "landmark_day", "timing", "cure_fraction", "source",
                 "timing_source", "range_distribution"}
@@ -187,6 +189,7 @@ class Scenario:
     dli: DLI | None
     notes: str = ""
     raw: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    extensions: dict = dataclasses.field(default_factory=dict)  # see model.extensions
     settings: tuple = ()  # the ``--set KEY=VALUE`` changes applied to the file, in order
 
     @property
@@ -207,7 +210,9 @@ class Scenario:
                 items += [(f"{name}.{f.name}", getattr(iv, f.name))
                           for f in dataclasses.fields(iv)
                           if isinstance(getattr(iv, f.name), Range)]
-        return items
+        from .extensions import ranges as extension_ranges
+
+        return items + extension_ranges(self.extensions)
 
     def with_values(self, values):
         """A copy with the given dotted keys replaced by points (floats or Ranges)."""
@@ -227,6 +232,11 @@ class Scenario:
                 changes["share_3_4"] = as_range(value)
             elif parts[0] == "effects" and parts[1] in effects:
                 effects[parts[1]] = dataclasses.replace(effects[parts[1]], hr=as_range(value))
+            elif parts[0] in self.extensions:
+                from .extensions import with_value
+
+                changes["extensions"] = with_value(changes.get("extensions", self.extensions),
+                                                   key, as_range(value))
             elif parts[0] in ivs and ivs[parts[0]] is not None:
                 ivs[parts[0]] = dataclasses.replace(ivs[parts[0]], **{parts[1]: as_range(value)})
             else:
@@ -581,7 +591,14 @@ def parse(data, path):
         dli=_parse_dli(reader, reader.table(data, "dli")) if "dli" in data else None,
         notes=reader.text(data, "notes", "notes", ""),
         raw=data,
+        extensions=_parse_extensions(reader, data, processes, effects),
     )
+
+
+def _parse_extensions(reader, data, processes, effects):
+    from .extensions import parse as parse_extensions
+
+    return parse_extensions(reader, data, processes, effects)
 
 
 def load_scenario(name_or_path):

@@ -17,6 +17,7 @@ incidence.  So a what-if has two meanings, made explicit here:
 from dataclasses import dataclass
 
 from .calibrate import CALIBRATION_PATIENTS, calibrate, expected_names
+from .hsct import calibration_targets
 
 CALIBRATED, HELD, RECALIBRATED = "calibrated", "held", "recalibrated"
 
@@ -111,6 +112,9 @@ def what_if(base, changed, recalibrate=False, calibration_patients=CALIBRATION_P
     reference = calibrate(before)
 
     def requested(name):
+        if name not in before.processes:  # a process of an optional section (tumour)
+            return name not in reference or _targets(before).get(name) != _targets(
+                after).get(name)
         old, new = before.processes[name], after.processes[name]
         return (name not in reference or old.incidence != new.incidence
                 or old.landmark_day != new.landmark_day)
@@ -120,6 +124,12 @@ def what_if(base, changed, recalibrate=False, calibration_patients=CALIBRATION_P
     susceptible = calibrate(after, calibration_patients, held=held)
     return WhatIf(changed, susceptible, HELD, settings, tuple(held),
                   tuple(n for n in names if n not in held))
+
+
+def _targets(point):
+    """``{process: (incidence, landmark day)}`` of a point's calibration targets."""
+    names, incidences, landmarks = calibration_targets(point)
+    return {n: (float(i), float(d)) for n, i, d in zip(names, incidences, landmarks)}
 
 
 def excluded_by_design(scenario, key):

@@ -1,0 +1,230 @@
+"""Small trials: what a series of N patients would observe, and how it varies.
+
+The seed series had 5 to 50 patients.  :func:`trial_statistics` splits a simulated
+cohort of ``K * N`` patients into ``K`` trials of ``N``; each patient enters at a
+day drawn uniformly over the accrual period and is followed to the analysis day
+(administrative censoring), so an event counts only if it happened within the
+patient's follow-up.  Each trial then reports what a paper would: counts of
+engraftment, graft failure, GVHD, relapse or progression, TRM, deaths and tumour
+responses, counts by a day after transplant (``relapse_d100``), and the
+Kaplan-Meier median survival.  :func:`tail` places a reported result in that
+spread.
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+COUNTS = {
+    "engraftment": ("engraftment",),
+    "graft_failure": ("graft_failure", "rejection"),
+    "agvhd": ("agvhd",),
+    "agvhd_3_4": ("agvhd_3_4",),
+    "cgvhd": ("cgvhd",),
+    "relapse": ("relapse",),
+    "trm": ("trm",),
+    "deaths": ("trm", "death_after_relapse"),
+    "relapse_or_death": ("relapse", "trm", "death_after_relapse"),
+    "responses": ("chemo_response", "gvt_response"),
+    "complete_responses": ("complete_response",),
+    "count_recovery": ("count_recovery",),
+}
+DEFAULT_STATISTICS = ("engraftment", "graft_failure", "agvhd", "relapse", "trm", "deaths",
+                      "relapse_or_death",
+                      "responses", "complete_responses", "count_recovery", "median_os_days")
+_BY_DAY = re.compile(r"^(?P<count>[a-z_0-9]+?)_d(?P<day>\d+(\.\d+)?)$")
+# entry days of trial patients: a stream of their own, apart from the patients' own
+ENTRY_STREAM = 0x7472_6961_6C73
+
+
+@dataclass(frozen=True)
+class TrialDesign:
+    """Size, number of trials, accrual and analysis day of a simulated trial series."""
+
+    size: int
+    trials: int
+    accrual_days: float = 0.0
+    analysis_day: float | None = None  # None: every patient followed to the horizon
+
+    def follow_up_days(self, horizon_days, seed):
+        """Per trial and patient, days of follow-up, shape (trials, size)."""
+        if self.accrual_days > 0:
+            rng = np.random.default_rng([int(seed) % 2**63, ENTRY_STREAM])
+            entry = rng.uniform(0.0, self.accrual_days, size=(self.trials, self.size))
+        else:
+            entry = np.zeros((self.trials, self.size))
+        if self.analysis_day is None:
+            return np.full_like(entry, float(horizon_days))
+        return np.minimum(self.analysis_day - entry, horizon_days)
+
+
+def statistic_names(cohort):
+    """The statistics this cohort's processes allow (``DEFAULT_STATISTICS`` order)."""
+    have = set(cohort.process_names)
+    return [s for s in DEFAULT_STATISTICS
+            if s == "median_os_days" or set(COUNTS[s]) & have]
+
+
+def parse_statistic(name, cohort=None):
+    """``(count name, day or None)`` of ``relapse`` or ``relapse_d100``; ValueError if unknown."""
+    if name == "median_os_days":
+        return name, None
+    match = _BY_DAY.match(name)
+    base, day = (match["count"], float(match["day"])) if match else (name, None)
+    if base not in COUNTS:
+        raise ValueError(f"unknown statistic '{name}'; one of {', '.join(DEFAULT_STATISTICS)}"
+                         " or a count by a day after transplant such as relapse_d100")
+    if cohort is not None and not set(COUNTS[base]) & set(cohort.process_names):
+        raise ValueError(f"statistic '{name}': this scenario has no "
+                         f"{' or '.join(COUNTS[base])} process")
+    return base, day
+
+
+def km_median(time, event):
+    """Kaplan-Meier median of each row (``inf`` where the curve stays above 1/2).
+
+    Parameters
+    ----------
+    time, event : arrays of shape (K, N)
+        Follow-up days and whether the row's subject had the event then.
+
+    Returns
+    -------
+    ndarray (K,)
+        The first time the survival estimate is at or below 0.5 (events before
+        censorings at a tie, as usual; an estimate of exactly 1/2 counts as
+        reached, whatever the rounding of the product).
+    """
+    time = np.asarray(time, float)
+    event = np.asarray(event, bool)
+    k, n = time.shape
+    order = _row_order(time, event)
+    t = np.take_along_axis(time, order, axis=1)
+    d = np.take_along_axis(event, order, axis=1)
+    at_risk = n - np.arange(n)[None, :]
+    surv = np.cumprod(np.where(d, 1.0 - 1.0 / at_risk, 1.0), axis=1)
+    below = surv <= 0.5 + 1e-12  # a product that is 1/2 exactly, less its rounding
+    first = np.argmax(below, axis=1)
+    return np.where(below.any(axis=1), t[np.arange(k), first], np.inf)
+
+
+def _row_order(time, event):
+    # sort by time, events first at ties: a stable sort of time after ordering by ~event
+    pre = np.argsort(~event, axis=1, kind="stable")
+    t = np.take_along_axis(time, pre, axis=1)
+    return np.take_along_axis(pre, np.argsort(t, axis=1, kind="stable"), axis=1)
+
+
+def trial_statistics(cohort, design, statistics=None, seed=0):
+    """Per trial, each statistic a trial of ``design.size`` patients would report.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        At least ``design.size * design.trials`` patients; patient ``i`` of trial
+        ``j`` is cohort patient ``j * size + i``.
+    design : TrialDesign
+    statistics : sequence of str, optional
+        Names (see :data:`COUNTS`, ``<count>_d<day>``, ``median_os_days``);
+        default :func:`statistic_names`.
+    seed : int
+        Seed of the entry days.
+
+    Returns
+    -------
+    dict of str to ndarray (trials,)
+    """
+    k, n = design.trials, design.size
+    if cohort.n_patients < k * n:
+        raise ValueError("the cohort has fewer patients than trials x size")
+    follow = design.follow_up_days(cohort.horizon_days, seed)
+    out = {}
+    for name in statistics or statistic_names(cohort):
+        base, day = parse_statistic(name, cohort)
+        if base == "median_os_days":
+            death = cohort.death_day[: k * n].reshape(k, n)
+            out[name] = km_median(np.minimum(death, follow), death <= follow)
+            continue
+        first = np.full(k * n, np.inf)
+        for process in COUNTS[base]:
+            if process in cohort.process_names:
+                first = np.minimum(first, cohort.day(process)[: k * n])
+        first = first.reshape(k, n)
+        seen = first <= follow
+        if day is not None:
+            seen &= first <= day
+        out[name] = seen.sum(axis=1)
+    return out
+
+
+def tail(values, observed):
+    """Where a reported value falls among simulated ones.
+
+    Returns
+    -------
+    dict
+        ``p_at_most`` = P(X <= observed), ``p_at_least`` = P(X >= observed) and
+        ``p_two_sided`` = min(1, 2 min(...)), the simulated tail probabilities.
+    """
+    values = np.asarray(values, float)
+    low = float(np.mean(values <= observed))
+    high = float(np.mean(values >= observed))
+    return {"p_at_most": low, "p_at_least": high, "p_two_sided": min(1.0, 2 * min(low, high))}
+
+
+def spread(values):
+    """Mean, median and the central 95% range of simulated values (``inf`` kept)."""
+    values = np.asarray(values, float)
+    finite = np.isfinite(values)
+    mean = float(values[finite].mean()) if finite.all() else None
+    q = np.percentile(values, [2.5, 50, 97.5], method="inverted_cdf")
+    return {"mean": mean, "median": _num(q[1]), "range95": [_num(q[0]), _num(q[2])],
+            "share_not_reached": float(np.mean(~finite)) if not finite.all() else 0.0}
+
+
+def _num(x):
+    x = float(x)
+    return None if not np.isfinite(x) else x
+
+
+def plot_trial_counts(values, name, observed=None, title=None, ax=None):
+    """Histogram of a statistic over simulated trials, the reported value marked.
+
+    Parameters
+    ----------
+    values : array (trials,)
+    name : str
+        The statistic (axis label).
+    observed : float, optional
+        The reported value: a vertical line, with the simulated tail probabilities.
+    title : str, optional
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    values = np.asarray(values, float)
+    finite = values[np.isfinite(values)]
+    if name == "median_os_days":
+        ax.hist(finite, bins=40, color="#a6cee3", edgecolor="white")
+    else:
+        counts = np.bincount(finite.astype(np.int64))
+        ax.bar(np.arange(counts.size), counts / values.size, color="#a6cee3",
+               edgecolor="#1f78b4", width=0.8)
+        ax.set_ylabel("share of trials")
+    if observed is not None:
+        p = tail(values, observed)
+        ax.axvline(observed, color="#e31a1c", lw=2,
+                   label=f"reported {observed:g}: P(X<=obs) {p['p_at_most']:.3f}, "
+                         f"P(X>=obs) {p['p_at_least']:.3f}")
+        ax.legend(frameon=False, loc="upper left")
+    ax.set_xlabel(name.replace("_", " "))
+    if title:
+        ax.set_title(title)
+    return ax

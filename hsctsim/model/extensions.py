@@ -1,0 +1,126 @@
+"""Optional scenario sections beyond the allogeneic HSCT course.
+
+- ``[tumour]``: a solid tumour after non-myeloablative allogeneic HSCT (NMHCT),
+  with early chemotherapy responses that do not last, a ciclosporin taper on a
+  fixed day and a graft-versus-tumour (GVT) response opened only by the taper and
+  raised by acute and chronic GVHD (see :mod:`hsctsim.model.solid`);
+- ``[covariates.<name>]``: patient characteristics of a cohort mix, each a share
+  and hazard ratios of its unfavourable level (see :mod:`hsctsim.model.covariates`);
+- ``[recovery]`` and ``[msc]``: count recovery after graft failure and its
+  consequences, and third-party mesenchymal stromal cells given on graft failure
+  (see :mod:`hsctsim.model.autologous`).
+
+Each section is parsed into frozen objects stored in ``Scenario.extensions``
+(name -> object); this module dispatches to the section's own module.  Every
+ranged figure is a :class:`~hsctsim.model.scenario.Range`, visited by
+``Scenario.ranges`` and replaced by ``Scenario.with_values`` like the core ones.
+"""
+
+import dataclasses
+
+from . import autologous, covariates, solid
+
+SECTIONS = {"tumour": solid, "covariates": covariates, "recovery": autologous,
+            "msc": autologous}
+
+
+def parse(reader, data, processes, effects):
+    """Parse the optional sections present in ``data`` (a merged TOML dict)."""
+    out = {}
+    for key in ("tumour", "recovery", "msc", "covariates"):
+        if key in data:
+            out[key] = SECTIONS[key].parse(reader, data, key, out)
+    autologous.check(reader, data, processes, effects, out)
+    return out
+
+
+def ranges(extensions):
+    """Every ranged figure of the sections as ``(dotted key, Range)`` pairs."""
+    items = []
+    for key in sorted(extensions):
+        items += SECTIONS[key].ranges(key, extensions[key])
+    return items
+
+
+def with_value(extensions, key, value):
+    """A copy of ``extensions`` with one dotted key replaced by ``value`` (a Range)."""
+    section = key.split(".")[0]
+    out = dict(extensions)
+    out[section] = SECTIONS[section].with_value(extensions[section], key, value)
+    return out
+
+
+def processes(scenario, susceptible, base):
+    """The engine processes with the sections' added (and ties to the core ones).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    susceptible : dict of str to float
+        Calibrated susceptible fractions (by process name).
+    base : list of Process
+        The core HSCT processes.
+
+    Returns
+    -------
+    list of Process
+        ``base`` (some with more ties) followed by the sections' processes.
+    """
+    out = list(base)
+    for key in ("recovery", "msc", "tumour", "covariates"):
+        if key in scenario.extensions:
+            out = SECTIONS[key].extend(scenario, susceptible, out)
+    return out
+
+
+def calibration_targets(scenario):
+    """``[(process, incidence Range, landmark day)]`` of the sections' processes."""
+    out = []
+    for key in sorted(scenario.extensions):
+        out += getattr(SECTIONS[key], "calibration_targets", lambda s: [])(scenario)
+    return out
+
+
+def reference_point(scenario):
+    """The scenario as the published figures describe it (calibration runs on it).
+
+    A covariate mix changed by the user is not the published cohort's: the
+    incidences are reached with the reference mix, then the hazards are kept.
+    """
+    if "covariates" not in scenario.extensions:
+        return scenario
+    ext = dict(scenario.extensions)
+    ext["covariates"] = covariates.reference(ext["covariates"])
+    return dataclasses.replace(scenario, extensions=ext)
+
+
+def describe(scenario, susceptible):
+    """Lines for ``hsctsim show``: each optional section's figures, with sources."""
+    from .scenario import ProcessSpec, Range
+
+    def value(v):
+        if isinstance(v, Range):
+            return f"{v.low:g}" if v.low == v.high else f"[{v.low:g}, {v.high:g}] -> {v.mid:g}"
+        if isinstance(v, ProcessSpec):
+            given = (f"incidence {value(v.incidence)} by day {v.landmark_day:g}"
+                     if v.incidence is not None else f"cure fraction {v.cure_fraction:g}")
+            pi = susceptible.get(v.name)
+            solved = f"; calibrated cure fraction {1 - pi:.4f}" if pi is not None else ""
+            return f"{given}{solved}; timing: {v.timing.describe()}; source: {v.source}"
+        if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], Range):
+            return f"{value(v[0])} ({v[1]})"
+        if isinstance(v, dict):
+            return "; ".join(f"{k} {value(x)}" for k, x in v.items())
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    lines = []
+    for key, section in scenario.extensions.items():
+        lines.append(f"\n[{key}]")
+        items = section.items() if isinstance(section, dict) else [(None, section)]
+        for name, obj in items:
+            if name is not None:
+                lines.append(f"  {name}:")
+            indent = "    " if name is not None else "  "
+            for field in dataclasses.fields(obj):
+                lines.append(f"{indent}{field.name}: {value(getattr(obj, field.name))}")
+    return lines
