@@ -1,5 +1,5 @@
 """``python -m hsctsim``: the command line."""
 
-from .apps.cli import main
+from .apps.entry import main
 
 main()

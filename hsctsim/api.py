@@ -9,12 +9,51 @@ import numpy as np
 from . import __version__
 from .model.calibrate import CALIBRATION_PATIENTS, calibrate
 from .model.cohort import Cohort
-from .analysis.landmark_counts import simulate_counted_into
+from .analysis.landmark_counts import simulate_counted_into, tally_differences
 from .engine.kernel import seed_key, simulate_into
 from .model.hsct import engine_arrays, process_names
 from .model.scenario import MAX_HORIZON_DAYS, Scenario, load_scenario, replicate_rng
 
 DEFAULT_SEED = 20_251_121
+# Seeds from 0 to 2^63 - 1 each give their own patient streams and replicate draws;
+# beyond, a seed aliases a smaller one (streams are keyed by the seed modulo 2^64,
+# replicate draws modulo 2^63).  The command line refuses them, so that summary.json
+# never records a seed other than the one used; the Python API takes any integer
+# (replicates pass derived stream seeds beyond 2^64 through it).
+MAX_SEED = 2**63 - 1
+BACKENDS = ("cpu", "cuda", "auto")
+
+
+class BackendError(ValueError):
+    """The backend asked for cannot run here (no numba-cuda, no device)."""
+
+
+def resolve_backend(backend):
+    """``"cpu"`` or ``"cuda"``: what ``backend`` (``cpu``, ``cuda`` or ``auto``) runs on.
+
+    ``auto`` is ``cuda`` when numba's CUDA target finds a device, else ``cpu``.
+
+    Raises
+    ------
+    BackendError
+        ``cuda`` without numba-cuda or without a device; an unknown name.
+    """
+    if backend not in BACKENDS:
+        raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "cpu":
+        return "cpu"
+    try:  # numba.cuda is imported only here: it is optional and slow to import
+        from .engine import cuda_kernel
+    except ImportError as exc:
+        if backend == "auto":
+            return "cpu"
+        raise BackendError("the CUDA backend needs numba-cuda (pip install 'hsctsim[cuda]'): "
+                           f"{exc}") from None
+    if cuda_kernel.device_available():
+        return "cuda"
+    if backend == "auto":
+        return "cpu"
+    raise BackendError("numba's CUDA target finds no GPU here (use the cpu or auto backend)")
 
 
 @contextlib.contextmanager
@@ -54,23 +93,24 @@ def _check(n_patients, horizon_days):
 
 
 def _prepare(scenario, n_patients, seed, horizon_days, replicate, interventions,
-             calibration_patients, susceptible=None):
+             calibration_patients, susceptible=None, backend="cpu"):
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     point = scenario_point(scenario, seed, replicate)
     horizon = float(point.horizon_days if horizon_days is None else horizon_days)
     _check(n_patients, horizon)
     if susceptible is None:
-        start = None if replicate is None else calibrate(scenario_point(scenario))
+        start = None if replicate is None else calibrate(scenario_point(scenario),
+                                                         backend=backend)
         susceptible = calibrate(point, calibration_patients or CALIBRATION_PATIENTS,
-                                start=start)
+                                start=start, backend=backend)
     eng = engine_arrays(point, susceptible, interventions=interventions)
     return point, horizon, susceptible, eng, seed_key(_stream_seed(seed, replicate))
 
 
 def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days=None,
              replicate=None, interventions=True, chunk_size=None, calibration_patients=None,
-             susceptible=None):
+             susceptible=None, backend="cpu"):
     """Simulate a cohort through the post-transplant course.
 
     Parameters
@@ -101,29 +141,38 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
         another point's ``cohort.susceptible`` with one entry changed: a what-if
         that holds every other hazard fixed.  :func:`hsctsim.what_if` gives them
         for a scenario changed with ``set_value``.
+    backend : {"cpu", "cuda", "auto"}
+        Where to simulate (and calibrate, when the point is not cached): numba on
+        the CPU's cores, or a CUDA GPU (needs numba-cuda: ``pip install
+        'hsctsim[cuda]'``); ``auto`` takes the GPU when numba finds one.  The GPU
+        draws the same per-patient random streams; an event day can differ from
+        the CPU's in the last bits where the device's math library rounds
+        differently.  ``threads`` does not apply to the GPU.
 
     Returns
     -------
     Cohort
     """
+    backend = resolve_backend(backend)
     if _multistate(scenario):
         return _simulate_multistate(scenario, n_patients, seed, threads, horizon_days,
-                                    chunk_size)
+                                    chunk_size, backend=backend)
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
-        calibration_patients, susceptible)
+        calibration_patients, susceptible, backend)
     out = np.empty((int(n_patients), len(eng.family)))
     step = int(chunk_size or n_patients)
     with _threads(threads):
         for start in range(0, int(n_patients), step):
-            simulate_into(eng, key, start, horizon, out[start:start + step])
+            _simulate_into(backend, eng, key, start, horizon, out[start:start + step])
     return Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
                   process_names=process_names(point))
 
 
 def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=None,
                 horizon_days=None, replicate=None, interventions=True,
-                calibration_patients=None, susceptible=None, tally=None, reuse_buffer=False):
+                calibration_patients=None, susceptible=None, tally=None, reuse_buffer=False,
+                backend="cpu"):
     """Simulate a large cohort chunk by chunk, keeping only one chunk in memory.
 
     Parameters are those of :func:`simulate`, and ``tally``: a
@@ -135,14 +184,16 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
     Yields :class:`Cohort` objects whose ``first_patient`` gives their place; put
     together they are the cohort :func:`simulate` returns for the same arguments.
     """
+    backend = resolve_backend(backend)
     if _multistate(scenario):
         for start in range(0, int(n_patients), int(chunk_size)):
             yield _simulate_multistate(scenario, min(int(chunk_size), int(n_patients) - start),
-                                       seed, threads, horizon_days, first_patient=start)
+                                       seed, threads, horizon_days, first_patient=start,
+                                       backend=backend)
         return
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
-        calibration_patients, susceptible)
+        calibration_patients, susceptible, backend)
     buffer = None
     for start in range(0, int(n_patients), int(chunk_size)):
         shape = (min(int(chunk_size), int(n_patients) - start), len(eng.family))
@@ -152,7 +203,13 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
             buffer = np.empty(shape) if buffer is None else buffer
             out = buffer[:shape[0]]
         with _threads(threads):
-            if tally is None:
+            if backend == "cuda":  # simulated on the device, counted here
+                _simulate_into(backend, eng, key, start, horizon, out)
+                if tally is not None:
+                    args = tally.counting_arrays(process_names(point), point.chimerism, len(out))
+                    tally_differences(out, *args)
+                    tally.add_differences(args[-1], len(out))
+            elif tally is None:
                 simulate_into(eng, key, start, horizon, out)
             else:
                 args = tally.counting_arrays(process_names(point), point.chimerism, len(out))
@@ -160,6 +217,60 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
                 tally.add_differences(args[-1], len(out))
         yield Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
                      first_patient=start, process_names=process_names(point))
+
+
+def count(scenario, n_patients, tally, seed=DEFAULT_SEED, threads=None, horizon_days=None,
+          replicate=None, interventions=True, calibration_patients=None, susceptible=None,
+          chunk_size=500_000, backend="cpu", on_chunk=None):
+    """Count a cohort into a Tally without keeping its event days.
+
+    Parameters are those of :func:`simulate`, and:
+
+    tally : Tally
+        :class:`~hsctsim.analysis.endpoints.Tally` that the cohort's landmark counts
+        are added to.
+    chunk_size : int
+        Patients per chunk on the CPU (the GPU counts 2^24 at a time).
+    on_chunk : callable, optional
+        Called with the number of patients counted after each chunk (progress).
+
+    On the GPU the patients are simulated and counted on the device and only the
+    counts come back (:mod:`hsctsim.analysis.cuda_counts`), so 10^9 patients need
+    no 10^9-row array anywhere; on the CPU, chunk by chunk as :func:`iter_chunks`.
+
+    Returns
+    -------
+    dict of str to float
+        The susceptible fractions the cohort was simulated with.
+    """
+    backend = resolve_backend(backend)
+    if _multistate(scenario):  # their summaries are state occupations, not a Tally's
+        raise ValueError("count: a multi-state scenario has no Tally; use iter_chunks")
+    if backend == "cuda":
+        from .analysis.cuda_counts import count_into
+
+        point, horizon, susceptible, eng, key = _prepare(
+            scenario, n_patients, seed, horizon_days, replicate, interventions,
+            calibration_patients, susceptible, backend)
+        count_into(tally, eng, key, n_patients, horizon, process_names(point), point.chimerism,
+                   on_chunk=on_chunk)
+        return susceptible
+    for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
+                             replicate, interventions, calibration_patients, susceptible,
+                             tally=tally, reuse_buffer=True, backend=backend):
+        susceptible = chunk.susceptible
+        if on_chunk is not None:
+            on_chunk(chunk.n_patients)
+    return susceptible
+
+
+def _simulate_into(backend, eng, key, first_patient, horizon, out):
+    if backend == "cuda":
+        from .engine import cuda_kernel
+
+        cuda_kernel.simulate_into(eng, key, first_patient, horizon, out)
+    else:
+        simulate_into(eng, key, first_patient, horizon, out)
 
 
 def _multistate(scenario):
@@ -171,7 +282,7 @@ def _multistate(scenario):
 
 
 def _simulate_multistate(scenario, n_patients, seed, threads, horizon_days, chunk_size=None,
-                         first_patient=0):
+                         first_patient=0, backend="cpu"):
     """A :class:`~hsctsim.model.mscohort.MultistateCohort` (see :func:`simulate`)."""
     from .model.mscohort import MultistateCohort
     from .model.multistate import simulate_multistate
@@ -187,7 +298,7 @@ def _simulate_multistate(scenario, n_patients, seed, threads, horizon_days, chun
     with _threads(threads):
         for start in range(0, n, step):
             days, cov = simulate_multistate(scenario, min(step, n - start), seed, horizon,
-                                            first_patient + start)
+                                            first_patient + start, backend=backend)
             out = days if out is None else np.concatenate([out, days])
             for k, v in cov.items():
                 covariates[k] = np.concatenate([covariates[k], v]) if k in covariates else v

@@ -1,7 +1,16 @@
 """Shared test set-up: a private calibration cache, small helpers."""
 
+import os
+import selectors
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -19,3 +28,28 @@ def assert_within_se(estimate, truth, n, z=4.0):
     se = np.sqrt(np.maximum(truth * (1 - truth), 1e-12) / n)
     worst = np.max(np.abs(estimate - truth) / se)
     assert worst < z, f"{worst:.2f} standard errors off: {estimate} vs {truth}"
+
+
+def start(*args, cwd=None):
+    """``python -m hsctsim ARGS`` in a real process, progress lines every 0.2 s on stderr."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", HSCTSIM_PROGRESS_SECONDS="0.2",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.Popen([sys.executable, "-m", "hsctsim", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(proc, words, timeout=300):
+    """Read ``proc``'s stderr until a line holds ``words``; return what was read.
+
+    Waiting on what the process says rather than on time keeps tests that send
+    signals independent of the machine's speed and load.
+    """
+    seen = ""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while words not in seen:
+            assert time.monotonic() < deadline and proc.poll() is None, seen
+            if sel.select(timeout=1.0):
+                seen += proc.stderr.readline()
+    return seen

@@ -3,19 +3,18 @@
 import functools
 import json
 import math
-import os
 import sys
 
 import click
 
 from .. import __version__
-from ..api import DEFAULT_SEED, scenario_point
+from ..api import DEFAULT_SEED, MAX_SEED, scenario_point
 from ..model.calibrate import calibrate
 from ..model.economics import parse_economics
 from ..model.scenario import (BUNDLED_ORDER, ScenarioError, bundled_names, load_scenario,
                               set_value, shadowed_note)
 
-PROGRESS_MIN_PATIENTS = 300_000  # below this a run takes about a second or less
+from .limits import MAX_REPLICATES
 
 
 class UserError(click.ClickException):
@@ -135,15 +134,17 @@ Examples:
 @click.argument("scenarios", nargs=-1, shell_complete=complete_scenarios)
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
               help="Patients per arm (and per replicate).")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
-              help="Random seed; the same seed gives the same results.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=DEFAULT_SEED,
+              show_default=True,
+              help="Random seed, 0 to 2^63-1; the same seed gives the same results.")
 @click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
               help="Follow-up in days (default: each scenario's); at least 30, the "
                    "first landmark day.")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
-@click.option("--replicates", type=click.IntRange(0), default=0, show_default=True,
+@click.option("--replicates", type=click.IntRange(0, MAX_REPLICATES), default=0,
+              show_default=True,
               help="Extra cohorts drawing every figure from its reported range.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", type=click.Path(),
               help="Write summary.json, summary.csv (and comparisons.csv with --compare) "
                    "and the resolved scenarios here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
@@ -165,16 +166,22 @@ Examples:
                    "incidences) instead of holding the calibration.")
 @click.option("--compare", is_flag=True,
               help="Also differences and ratios of each arm against the first, paired.")
+@click.option("--backend", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
+              show_default=True,
+              help="Simulate on the CPU or a CUDA GPU (needs numba-cuda); auto: the GPU "
+                   "when there is one.")
 @click.option("--days", "days_text", metavar="DAY,DAY,...",
               help="Landmark days to report besides the standard ones, e.g. 548,1461 "
                    "(18 months, 4 years; within the horizon).")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
         events, events_layout, plot, fmt, settings, recalibrate, compare, events_format,
-        days_text):
+        backend, days_text):
     """Simulate SCENARIOS (bundled names or TOML paths; default: the allogeneic arms)."""
-    from .runner import (RunFolder, csv_text, format_table, run_arms, summary_document,
-                         summary_rows, write_summary)
+    from .limits import check_run_size
+    from .progress import Progress
+    from .runner import (RunFolder, RunFolderError, csv_text, format_table, run_arms,
+                         summary_document, summary_rows, write_summary)
 
     if (events or plot) and not out_dir:
         raise UserError("--events and --plot need --out DIR")
@@ -186,6 +193,13 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         if threads > numba.config.NUMBA_NUM_THREADS:
             raise UserError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} "
                             "on this machine")
+    if backend != "cpu":
+        from ..api import BackendError, resolve_backend
+
+        try:
+            backend = resolve_backend(backend)
+        except BackendError as exc:
+            raise UserError(f"--backend {backend}: {exc}") from None
     # the default set is the allogeneic arms; solid tumours and autologous arms are listed
     # by `hsctsim scenarios` and run by name
     names = scenarios or tuple(n for n in bundled_names() if n in BUNDLED_ORDER)
@@ -220,33 +234,43 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
 
         if extra_days:
             raise UserError("--days: not for multi-state scenarios (kind = \"multistate\")")
+        if backend == "cuda":
+            raise UserError("--backend cuda: multi-state scenarios run on the cpu backend "
+                            "only (for now)")
         return run_command(loaded, patients, seed, horizon, threads, replicates, out_dir,
                            overwrite, events, events_layout, plot, fmt, compare)
     if events_layout == "mstate":
         raise UserError("--events-layout mstate: only for multi-state scenarios "
                         "(kind = \"multistate\")")
-    folder = RunFolder(out_dir, overwrite, events_format) if out_dir else None
-    total = patients * (1 + replicates) * len(loaded)
-    show = sys.stderr.isatty() and total >= PROGRESS_MIN_PATIENTS
+    total = check_run_size(patients, len(loaded), replicates,
+                           out_dir if events else None)
+    folder = None
     try:
-        with click.progressbar(length=total, label="simulating", file=sys.stderr,
-                               hidden=not show) as bar:
+        if out_dir:
+            folder = RunFolder(out_dir, overwrite, events_format)
+        with Progress(total) as progress:
             arms, comparisons = run_arms(
                 loaded, patients, seed, horizon, threads, replicates, compare,
-                on_chunk=bar.update, on_events=folder.append_events if events else None,
+                on_chunk=progress.advance, on_phase=progress.phase,
+                on_events=folder.append_events if events else None,
                 susceptible={arm: w.susceptible for arm, w in what_ifs.items()},
-                extra_days=extra_days)
+                backend=backend, extra_days=extra_days)
             for arm, w in what_ifs.items():
                 arms[arm]["what_if"] = w.to_dict()
-        document = summary_document(arms, seed, patients, horizon, replicates, comparisons)
-        if folder is not None:
-            write_summary(folder, document, loaded)
-            if plot:
-                _write_plots(folder, what_ifs, patients, seed, horizon)
-            folder.commit()
-    except BaseException:
+            document = summary_document(arms, seed, patients, horizon, replicates,
+                                        comparisons)
+            if folder is not None:
+                progress.phase("writing results")
+                write_summary(folder, document, loaded)
+                if plot:
+                    progress.phase("drawing figures")
+                    _write_plots(folder, what_ifs, patients, seed, horizon)
+                folder.commit()
+    except BaseException as exc:
         if folder is not None:
             folder.discard()
+        if isinstance(exc, RunFolderError):
+            raise UserError(str(exc)) from None
         raise
     if fmt == "json":
         click.echo(json.dumps(document, indent=1))
@@ -440,19 +464,15 @@ def plot(run_dir, formats, patients):
 
     from ..api import simulate
     from ..analysis.plotting import write_figures
-    from ..model.scenario import parse
+    from .limits import check_plot_size
 
     folder = Path(run_dir)
-    try:
-        document = json.loads((folder / "summary.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{folder / 'summary.json'}: cannot be read ({exc})") from None
+    document, scenarios = _read_run(folder)
     n = patients or min(document["patients"], 100_000)
+    check_plot_size(n, len(scenarios))
     cohorts = {}
-    for arm in document["arms"]:
+    for arm, scenario in scenarios.items():
         path = folder / "scenarios" / f"{arm}.json"
-        resolved = json.loads(path.read_text())["resolved_toml"]
-        scenario = parse(resolved, path)
         cohorts[arm] = simulate(scenario, n, document["seed"],
                                 horizon_days=document["horizon_days"],
                                 susceptible=_held_susceptible(document["arms"][arm], path))
@@ -460,6 +480,50 @@ def plot(run_dir, formats, patients):
         from .msrunner import write_figures  # noqa: F811 (multi-state runs have their own)
     written = write_figures(cohorts, folder / "figures", formats=formats)
     click.echo(f"{len(written)} figures written to {folder / 'figures'}")
+
+
+def _read_run(folder):
+    """summary.json and the arms' scenarios of a run folder; one line if tampered."""
+    import re
+
+    from ..api import MAX_SEED
+    from ..model.scenario import MAX_HORIZON_DAYS, parse
+
+    path = folder / "summary.json"
+    try:
+        document = json.loads(path.read_text())
+        problem = None
+        if not isinstance(document, dict):
+            problem = "not a JSON object"
+        elif not isinstance(document.get("arms"), dict) or not document["arms"]:
+            problem = "'arms' missing or empty"
+        elif not all(isinstance(a, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", a)
+                     for a in document["arms"]):
+            problem = "an arm name that is not a plain name"
+        elif type(document.get("seed")) is not int or not 0 <= document["seed"] <= MAX_SEED:
+            problem = "'seed' missing or not an integer from 0 to 2^63-1"
+        elif type(document.get("patients")) is not int or document["patients"] < 1:
+            problem = "'patients' missing or not a positive integer"
+        elif (type(document.get("horizon_days")) not in (int, float)
+              or not 0 < document["horizon_days"] <= MAX_HORIZON_DAYS):
+            problem = f"'horizon_days' missing or not in (0, {MAX_HORIZON_DAYS}]"
+    except (OSError, ValueError, RecursionError) as exc:
+        problem = f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    if problem:
+        raise UserError(f"{path}: {problem}; is this a folder written by `hsctsim run --out`?")
+    scenarios = {}
+    for arm in document["arms"]:
+        path = folder / "scenarios" / f"{arm}.json"
+        try:
+            resolved = json.loads(path.read_text())["resolved_toml"]
+            scenarios[arm] = parse(resolved, path)
+        except ScenarioError:
+            raise
+        except (OSError, ValueError, LookupError, TypeError, AttributeError,
+                RecursionError) as exc:
+            reason = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
+            raise UserError(f"{path}: cannot be read ({reason})") from None
+    return document, scenarios
 
 
 def _held_susceptible(arm_entry, path):
@@ -497,10 +561,7 @@ cli.add_command(_validate)
 
 
 def main():
-    """Entry point of the ``hsctsim`` console script."""
-    try:
-        cli(prog_name="hsctsim")
-    except BrokenPipeError:
-        # output piped into a reader that stopped early: quiet, as `cat` is
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+    """Entry point of the ``hsctsim`` console script (see :mod:`hsctsim.apps.entry`)."""
+    from .entry import main as entry_main
+
+    entry_main()

@@ -2,24 +2,22 @@
 
 What ``hsctsim run`` does, as plain functions: :func:`run_arms` simulates each arm
 in chunks (so memory stays flat however many patients) and returns the summary
-that ``summary.json`` holds; :func:`write_run` writes a run folder whole or not at
-all.
+that ``summary.json`` holds; :func:`write_summary` writes it into a
+:class:`~hsctsim.apps.runfolder.RunFolder`.
 """
 
 import csv
 import io
+import itertools
 import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..api import iter_chunks
+from ..api import count, iter_chunks
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 from ..analysis.response import ResponseTally, format_response, response_rows
+from .runfolder import RunFolder, RunFolderError  # noqa: F401 (the run's folder, re-exported)
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
 DEFAULT_CHUNK = 500_000  # per arm; the arms' chunks are alive together
@@ -32,7 +30,7 @@ def landmark_days(horizon_days, extra_days=()):
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
              compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
-             susceptible=None, extra_days=()):
+             susceptible=None, backend="cpu", on_phase=None, extra_days=()):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -61,6 +59,10 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         Per arm, the susceptible fractions of its midpoint cohort (a what-if that
         holds another calibration, see :func:`hsctsim.what_if`); an arm not given
         or given None is calibrated.  Replicates always calibrate their draws.
+    backend : {"cpu", "cuda", "auto"}
+        As for :func:`hsctsim.simulate`.
+    on_phase : callable, optional
+        Called with a short label as each phase starts (progress).
     extra_days : sequence of int
         Landmark days summarised besides the standard ones (within the horizon).
 
@@ -78,10 +80,27 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     given = susceptible or {}
     susceptible = {}  # what each arm's cohort was simulated with (its calibration)
     paired = {arm: PairedTally(days) for arm in names[1:]} if compare else {}
+    on_device = backend == "cuda" and not paired and on_events is None
+    on_phase = on_phase or (lambda label: None)
+    if on_device:  # counted on the GPU: no event days come back (see hsctsim.api.count)
+        for arm, s in scenarios.items():
+            on_phase(f"simulating {arm} (on the GPU)")
+            susceptible[arm] = count(s, n_patients, tallies[arm], seed, threads, horizon_days,
+                                     susceptible=given.get(arm), backend=backend,
+                                     on_chunk=on_chunk)
     # nothing below keeps a chunk past its turn: each arm's chunks may share one array
-    streams = [iter_chunks(s, n_patients, chunk_size, seed, threads, horizon_days,
-                           susceptible=given.get(arm), tally=tallies[arm], reuse_buffer=True)
-               for arm, s in scenarios.items()]
+    streams = []
+    for arm, scenario in scenarios.items():
+        if on_device:
+            break
+        # the first chunk calibrates (and on a first run compiles): a phase of its own
+        on_phase(f"preparing {arm} (calibration; a first run also compiles)")
+        stream = iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
+                             susceptible=given.get(arm), tally=tallies[arm],
+                             reuse_buffer=True, backend=backend)
+        streams.append(itertools.chain([next(stream)], stream))
+    if streams:
+        on_phase("simulating" + (" and writing events" if on_events is not None else ""))
     for chunks in zip(*streams):
         for arm, chunk in zip(names, chunks):
             responses[arm].add(chunk)  # copies what it keeps: chunks share one array
@@ -97,7 +116,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         endpoints = tallies[arm].summary()
         if replicates:
             _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads,
-                             replicates, chunk_size, on_chunk, days)
+                             replicates, chunk_size, on_chunk, days, backend, on_phase)
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
                      "calibration": susceptible[arm]}
@@ -109,16 +128,16 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
 
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, replicates,
-                     chunk_size, on_chunk, days):
+                     chunk_size, on_chunk, days, backend="cpu", on_phase=None):
     """``ui95``: the 2.5-97.5 percentiles of the replicates' estimates."""
     draws = []
     for r in range(replicates):
+        if on_phase is not None:
+            on_phase(f"replicate {r + 1} of {replicates} of {scenario.name}")
         tally = Tally(days)
-        for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
-                                 r, calibration_patients=REPLICATE_CALIBRATION_PATIENTS,
-                                 tally=tally, reuse_buffer=True):
-            if on_chunk is not None:
-                on_chunk(chunk.n_patients)
+        count(scenario, n_patients, tally, seed, threads, horizon_days, r,
+              calibration_patients=REPLICATE_CALIBRATION_PATIENTS, chunk_size=chunk_size,
+              backend=backend, on_chunk=on_chunk)
         draws.append(tally)
     for name in ENDPOINTS:
         values = np.array([d.estimates(name)[0] for d in draws])
@@ -173,91 +192,6 @@ def csv_text(rows):
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
-
-
-class RunFolder:
-    """A run folder written whole or not at all.
-
-    Files go to a hidden temporary folder beside ``path``; :meth:`commit` renames
-    it into place, :meth:`discard` removes it.  An existing non-empty ``path`` is
-    refused unless ``overwrite``.
-    """
-
-    def __init__(self, path, overwrite=False, events_format="csv"):
-        self.path = Path(path)
-        self.events_format = events_format
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
-            if not overwrite:
-                raise FileExistsError(f"{self.path} exists and is not empty "
-                                      "(choose another --out or pass --overwrite)")
-        parent = self.path.resolve().parent
-        if not parent.is_dir():
-            raise FileNotFoundError(f"{parent} does not exist")
-        try:
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=parent))
-        except OSError as exc:
-            raise PermissionError(f"cannot write in {parent} ({exc.strerror})") from None
-        self._events = {}
-
-    def write_text(self, name, text):
-        target = self.tmp / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        return target
-
-    def append_events(self, arm, cohort):
-        """Append a chunk's long event table to ``events/<arm>.csv`` (or ``.parquet``)."""
-        if self.events_format == "parquet":
-            self._append_parquet(arm, cohort)
-            return
-        if arm not in self._events:
-            (self.tmp / "events").mkdir(exist_ok=True)
-            fh = open(self.tmp / "events" / f"{arm}.csv", "w", newline="")
-            fh.write("patient,from,to,start_day,stop_day\n")
-            self._events[arm] = fh
-        table = cohort.event_table()
-        names = np.array(cohort.states)
-        # plain Python values and one join: twice as fast as writing numpy scalars by row
-        rows = zip(table["patient"].tolist(), names[table["from_state"]].tolist(),
-                   names[table["to_state"]].tolist(), table["start_day"].tolist(),
-                   table["stop_day"].tolist())
-        self._events[arm].write("".join(map("%d,%s,%s,%.6f,%.6f\n".__mod__, rows)))
-
-    def _append_parquet(self, arm, cohort):
-        """One row group per chunk; states as dictionary-encoded strings (small, and
-        read back by pandas as categoricals)."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = cohort.event_table()
-        states = pa.array(cohort.states)
-        columns = {
-            "patient": pa.array(table["patient"]),
-            "from": pa.DictionaryArray.from_arrays(pa.array(table["from_state"], pa.int16()),
-                                                   states),
-            "to": pa.DictionaryArray.from_arrays(pa.array(table["to_state"], pa.int16()),
-                                                 states),
-            "start_day": pa.array(table["start_day"]),
-            "stop_day": pa.array(table["stop_day"]),
-        }
-        batch = pa.table(columns)
-        if arm not in self._events:
-            (self.tmp / "events").mkdir(exist_ok=True)
-            self._events[arm] = pq.ParquetWriter(self.tmp / "events" / f"{arm}.parquet",
-                                                 batch.schema, compression="zstd")
-        self._events[arm].write_table(batch)
-
-    def commit(self):
-        for fh in self._events.values():
-            fh.close()
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        os.replace(self.tmp, self.path)
-
-    def discard(self):
-        for fh in self._events.values():
-            fh.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def write_summary(folder, document, scenarios):

@@ -7,6 +7,7 @@ import click
 
 from ..api import DEFAULT_SEED
 from .cli import UserError, user_errors
+from .signals import Interrupted
 
 DASK_HINT = ("needs dask.distributed: pip install 'hsctsim[dask]' "
              "(or run a small sweep here with --local)")
@@ -136,10 +137,10 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
                     client.close()
                     if cluster is not None:
                         cluster.close()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted) as exc:  # Ctrl-C, SIGTERM, SIGHUP
             click.echo(f"\ninterrupted: {len(results)} of {len(points)} points saved in "
                        f"{out_dir}; --resume continues", err=True)
-            sys.exit(130)
+            sys.exit(getattr(exc, "exit_code", 130))
     rows = sweeps.table_rows(results.values(), loaded.name)
     folder.write_text("sweep.csv", sweeps.csv_text(rows))
     parquet = sweeps.parquet_bytes(rows)

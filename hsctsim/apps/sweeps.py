@@ -250,6 +250,9 @@ class SweepFolder:
                                       "(--resume to continue it, --overwrite to replace it)")
             import shutil
 
+            from .runfolder import check_replaceable
+
+            check_replaceable(self.path, "sweep.json", "an hsctsim sweep folder")
             shutil.rmtree(self.path)
         self.points.mkdir(parents=True, exist_ok=True)
         if not resume:

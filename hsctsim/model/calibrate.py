@@ -179,20 +179,26 @@ def tolerance(n_patients):
     return TOLERANCE / np.sqrt(n_patients)
 
 
-def incidences(scenario, susceptible, names, landmarks, n_patients, seed):
-    """Conditional-MC incidences and their derivatives in each target's ``pi``."""
+def incidences(scenario, susceptible, names, landmarks, n_patients, seed, backend="cpu"):
+    """Conditional-MC incidences and their derivatives in each target's ``pi``.
+
+    ``backend="cuda"`` accrues the hazards on the GPU (see :mod:`hsctsim.engine.cuda_kernel`).
+    """
     eng = engine_arrays(scenario, susceptible, interventions=False)
     columns = process_names(scenario)
     targets = np.array([columns.index(n) for n in names], np.int64)
     acc = np.empty((n_patients, len(names)))
     dacc = np.empty_like(acc)
-    accrued_hazard_into(eng, seed_key(seed), targets, np.asarray(landmarks, float), acc, dacc)
+    accrue = accrued_hazard_into
+    if backend == "cuda":
+        from ..engine.cuda_kernel import accrued_hazard_into as accrue
+    accrue(eng, seed_key(seed), targets, np.asarray(landmarks, float), acc, dacc)
     surv = np.exp(-acc)
     return 1.0 - surv.mean(axis=0), (surv * dacc).mean(axis=0)
 
 
 def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
-              use_cache=True, start=None, held=None):
+              use_cache=True, start=None, held=None, backend="cpu"):
     """Susceptible fractions that make the model reproduce the configured incidences.
 
     Parameters
@@ -217,6 +223,8 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
         Susceptible fractions to keep as they are (a what-if that holds another
         point's calibration); only the other processes given by an incidence are
         solved, with these fixed.
+    backend : {"cpu", "cuda"}
+        Where the conditional Monte Carlo runs (the result is the same to rounding).
 
     Returns
     -------
@@ -236,13 +244,15 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
     key = cache_key(scenario, seed, held)
     if use_cache and (cached := _load(key, names, n_patients)) is not None:
         return cached
-    result = _solve(scenario, *calibration_targets(scenario), n_patients, seed, start, held)
+    result = _solve(scenario, *calibration_targets(scenario), n_patients, seed, start, held,
+                    backend)
     if use_cache:
         _store(key, n_patients, result)
     return dict(result)
 
 
-def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None, held=None):
+def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None, held=None,
+           backend="cpu"):
     held = held or {}
     dar = scenario.processes["death_after_relapse"]
     fixed = dict(held)
@@ -263,7 +273,7 @@ def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None, he
     pi[targets == 0.0] = 0.0
     # coarse steps on a subset of the same patients, then the full set
     for n, tol in ((max(n_patients // 8, 1000), 1e-3), (n_patients, tolerance(n_patients))):
-        pi = _newton(scenario, names, targets, landmarks, n, seed, fixed, pi, tol)
+        pi = _newton(scenario, names, targets, landmarks, n, seed, fixed, pi, tol, backend)
     result = dict(fixed, **dict(zip(names, pi.tolist())))
     if not all(_fraction(v) for v in result.values()):
         raise ScenarioError(scenario.origin, None, "calibration gave susceptible fractions "
@@ -271,13 +281,14 @@ def _solve(scenario, names, targets, landmarks, n_patients, seed, start=None, he
     return result
 
 
-def _newton(scenario, names, targets, landmarks, n_patients, seed, fixed, pi, tol):
+def _newton(scenario, names, targets, landmarks, n_patients, seed, fixed, pi, tol,
+            backend="cpu"):
     """Damped Newton steps on each ``pi`` until every incidence is within ``tol``."""
     active = targets > 0.0
     stuck_for = 0
     for _ in range(MAX_ITERATIONS):
         susceptible = dict(fixed, **dict(zip(names, pi.tolist())))
-        p, dp = incidences(scenario, susceptible, names, landmarks, n_patients, seed)
+        p, dp = incidences(scenario, susceptible, names, landmarks, n_patients, seed, backend)
         resid = np.where(active, p - targets, 0.0)
         if np.all(np.abs(resid) < tol):
             return pi

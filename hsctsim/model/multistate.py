@@ -522,8 +522,10 @@ def layout(scenario):
 
 
 def simulate_multistate(scenario, n_patients, seed, horizon_days=None, first_patient=0,
-                        out=None):
+                        out=None, backend="cpu"):
     """Event days of ``n_patients`` patients (one column per transition process).
+
+    ``backend="cuda"`` simulates on the GPU (see :mod:`hsctsim.engine.cuda_kernel`).
 
     Returns
     -------
@@ -535,12 +537,16 @@ def simulate_multistate(scenario, n_patients, seed, horizon_days=None, first_pat
     if out is None:
         out = np.empty((int(n_patients), n_proc))
     key = seed_key(seed)
+    run_all, run_some = simulate_into, simulate_patients_into
+    if backend == "cuda":
+        from ..engine.cuda_kernel import simulate_into as run_all
+        from ..engine.cuda_kernel import simulate_patients_into as run_some
     patients = np.arange(first_patient, first_patient + int(n_patients), dtype=np.int64)
     covariates = draw_covariates(scenario, seed, patients)
     index, ratios = strata(scenario, covariates)
     if len(ratios) == 1:
         eng = build(processes(scenario, ratios[0]))
-        simulate_into(eng, key, first_patient, horizon, out)
+        run_all(eng, key, first_patient, horizon, out)
         return out, covariates
     for s, hr in enumerate(ratios):
         rows = np.flatnonzero(index == s)
@@ -548,6 +554,6 @@ def simulate_multistate(scenario, n_patients, seed, horizon_days=None, first_pat
             continue
         eng = build(processes(scenario, hr))
         part = np.empty((rows.size, n_proc))
-        simulate_patients_into(eng, key, patients[rows], horizon, part)
+        run_some(eng, key, patients[rows], horizon, part)
         out[rows] = part
     return out, covariates

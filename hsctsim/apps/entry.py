@@ -1,0 +1,30 @@
+"""The ``hsctsim`` console script: signal handlers first, then the command line.
+
+Kept apart from :mod:`hsctsim.apps.cli` so that the handlers are in place before
+numpy and numba are imported (Ctrl-C while importing exits quietly, status 130).
+"""
+
+import os
+import sys
+
+from . import signals
+
+
+def main():
+    """Run the command line; exit 128 + N on signal N (130 Ctrl-C, 143 SIGTERM)."""
+    signals.install()
+    try:
+        from .cli import cli
+
+        cli(prog_name="hsctsim")
+    except signals.Interrupted as exc:
+        signals.ignore()
+        print(f"hsctsim: stopped by {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:  # raised by hand somewhere: still Ctrl-C
+        signals.ignore()
+        sys.exit(130)
+    except BrokenPipeError:
+        # output piped into a reader that stopped early: quiet, as `cat` is
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

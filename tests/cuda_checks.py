@@ -1,0 +1,138 @@
+"""Checks of the CUDA backend run in a child process (see tests/test_cuda.py).
+
+``python tests/cuda_checks.py sim OUT.npz``: the CUDA kernels in numba's CUDA
+simulator (the parent sets ``NUMBA_ENABLE_CUDASIM=1`` and ``NUMBA_DISABLE_JIT=1``
+before numba is imported: the simulator runs kernels as Python, and the CPU
+kernel's functions they call must then be Python too), results to ``OUT.npz``.
+
+``python tests/cuda_checks.py ptx OUT_DIR``: compile the kernels to PTX for
+compute capability 9.0 (H100/H200) with the real NVVM, no GPU needed.
+
+Exit status 3 with a line ``SKIP: why`` when the tools are missing.
+"""
+
+import sys
+
+SIM_ARMS = ("ric", "haplo_nk")
+SIM_PATIENTS = 300
+SIM_FIRST = 1_000  # a chunk that does not start at patient 0
+SIM_SEED = 11
+COUNT_ARMS = ("ric", "mst", "haplo_nk")  # donor, micro and donor + NK-cell chimerism
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(3)
+
+
+def sim(out_path):
+    import numba
+    import numpy as np
+
+    if not numba.config.ENABLE_CUDASIM or not numba.config.DISABLE_JIT:
+        raise SystemExit("set NUMBA_ENABLE_CUDASIM=1 and NUMBA_DISABLE_JIT=1")
+    try:
+        from hsctsim.engine import cuda_kernel
+    except ImportError as exc:
+        skip(f"numba.cuda unavailable: {exc}")
+    import hsctsim
+    from hsctsim.api import _prepare
+    from hsctsim.model import calibrate
+
+    results = {}
+    for arm in SIM_ARMS:
+        point, horizon, sus, eng, key = _prepare(arm, SIM_PATIENTS, SIM_SEED, None, None, True,
+                                                 None)
+        out = np.empty((SIM_PATIENTS, eng.family.shape[0]))
+        # chunks of 128 rows: three launches, the last one short
+        cuda_kernel.simulate_into(eng, key, SIM_FIRST, horizon, out, chunk=128)
+        results[f"{arm}_days"] = out
+        names, _, landmarks = calibrate.calibration_targets(point)
+        results[f"{arm}_incidence"] = np.array(calibrate.incidences(
+            point, sus, names, landmarks, SIM_PATIENTS, SIM_SEED, backend="cuda"))
+    # patients by index (covariate strata of multi-state models), in a shuffled order
+    point, horizon, sus, eng, key = _prepare("ric", 1, SIM_SEED, None, None, True, None)
+    patients = np.random.default_rng(0).permutation(SIM_PATIENTS) * 7 + 3
+    out = np.empty((SIM_PATIENTS, eng.family.shape[0]))
+    cuda_kernel.simulate_patients_into(eng, key, patients, horizon, out, chunk=128)
+    results["patients"], results["patients_days"] = patients, out
+    results["ebmt4_days"] = hsctsim.simulate("ebmt4", SIM_PATIENTS, seed=SIM_SEED,
+                                             backend="cuda").event_day
+    launches = []
+    device_simulate = cuda_kernel.simulate_into
+
+    def counted(*args, **kwargs):  # proof that the API went to the device
+        launches.append(1)
+        return device_simulate(*args, **kwargs)
+
+    cuda_kernel.simulate_into = counted
+    cohort = hsctsim.simulate("ric", SIM_PATIENTS, seed=SIM_SEED, backend="cuda", chunk_size=100)
+    results["api_ric"] = cohort.event_day
+    results["api_launches"] = np.array(len(launches))
+    # landmark counts made on the device (only the counts come back), and a whole run
+    from click.testing import CliRunner
+
+    from hsctsim.analysis.endpoints import Tally
+    from hsctsim.api import count
+    from hsctsim.apps.cli import cli
+
+    for arm in COUNT_ARMS:
+        tally = Tally()
+        count(arm, SIM_PATIENTS, tally, seed=SIM_SEED, backend="cuda")
+        for name in tally.hits:
+            results[f"count_{arm}_{name}"] = np.stack([tally.hits[name], tally.base[name]])
+    run = CliRunner().invoke(cli, ["run", "ric", "mst", "-n", str(SIM_PATIENTS), "--seed",
+                                   str(SIM_SEED), "--format", "json", "--backend", "cuda"])
+    results["run_json"] = np.array(run.output)
+    try:
+        cuda_kernel.check_processes(cuda_kernel.MAX_PROCESSES + 1)
+    except ValueError as exc:
+        results["too_many"] = np.array(str(exc))
+    np.savez(out_path, **results)
+
+
+def ptx(out_dir):
+    import pathlib
+    import types
+
+    try:
+        from numba import cuda, typeof
+        from numba import types as nt
+        from numba.cuda import dispatcher
+        from numba.cuda.cudadrv import nvvm
+    except ImportError as exc:
+        skip(f"numba-cuda unavailable: {exc}")
+    try:
+        nvvm.NVVM()
+    except Exception as exc:  # no libNVVM, or no NVRTC to locate it
+        skip(f"libNVVM unavailable: {str(exc).splitlines()[0]}")
+    # Device functions are compiled for the current device's compute capability;
+    # without a GPU there is none, so name the target here (what compile_ptx's cc
+    # does for the kernel itself).
+    dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
+    from hsctsim.analysis import cuda_counts
+    from hsctsim.api import _prepare
+    from hsctsim.engine import cuda_kernel
+
+    eng = _prepare("ric", 1, 1, None, None, True, None)[3]
+    e = typeof(eng)
+    # simulate_patients_kernel is simulate_kernel reading its patient from an array:
+    # left out to keep the suite short (each kernel takes 20-60 s to compile)
+    kernels = {
+        "simulate": (cuda_kernel.simulate_kernel,
+                     (e, nt.uint64, nt.int64, nt.float64, nt.float64[:, ::1])),
+        "accrued_hazard": (cuda_kernel.accrued_hazard_kernel,
+                           (e, nt.uint64, nt.int64[::1], nt.float64[::1], nt.float64[:, ::1],
+                            nt.float64[:, ::1])),
+        "simulate_counted": (cuda_counts.simulate_counted_kernel,
+                             (e, nt.uint64, nt.int64, nt.int64, nt.float64, nt.int64[:, ::1],
+                              nt.int64[::1], nt.int64, nt.float64[::1], nt.int64[:, ::1])),
+    }
+    for name, (kernel, sig) in kernels.items():
+        text, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+        pathlib.Path(out_dir, f"{name}.ptx").write_text(text)
+        print(f"{name}: {len(text)} characters of PTX")
+
+
+if __name__ == "__main__":
+    {"sim": sim, "ptx": ptx}[sys.argv[1]](sys.argv[2])
