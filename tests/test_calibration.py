@@ -13,7 +13,8 @@ import hsctsim
 from hsctsim.api import scenario_point
 from hsctsim.model.calibrate import BUNDLED_FILE, _bundled, cache_key, calibrate
 from hsctsim.engine.kernel import seed_key, simulate_into
-from hsctsim.model.hsct import calibration_targets, engine_arrays, process_names
+from hsctsim.model.hsct import (calibration_targets, engine_arrays, isolated_susceptible,
+                                process_names)
 
 N = 1_000_000
 
@@ -44,14 +45,23 @@ def test_arm_reproduces_configured_incidences(name):
 
 
 def test_survival_after_relapse_by_time_to_relapse():
-    """Death after relapse: 77% within a year of an early relapse, less after a late one."""
+    """Death after relapse: a cure model whose cumulative hazard is scaled by the
+    stratum of relapse day, so survival in stratum k is S_ref(t) ** r_k, with a
+    long-term survivor share that grows with time to relapse."""
+    point = scenario_point("ric")
+    spec = point.processes["death_after_relapse"]
+    assert spec.timing.family == "exponential"
+    pi, rate = isolated_susceptible(spec), spec.timing.params[0]
     cohort = hsctsim.simulate("ric", 400_000, seed=9, horizon_days=3650)
     relapse, death = cohort.day("relapse"), cohort.day("death_after_relapse")
-    for first, last, hr in ((0, 183, 1.0), (183, 730, 0.55)):
-        group = (relapse >= first) & (relapse < last) & (relapse < 3650 - 365)
-        dead = (death[group] - relapse[group] <= 365).mean()
-        truth = 1 - 0.23 ** hr
-        assert abs(dead - truth) < 4 * np.sqrt(truth * (1 - truth) / group.sum())
+    starts = [day for day, _ in point.by_relapse_day]
+    for (first, ratio), last in zip(point.by_relapse_day[:3], starts[1:]):
+        for t in (365.0, 1095.0):
+            group = (relapse >= first) & (relapse < last) & (relapse < 3650 - t)
+            dead = (death[group] - relapse[group] <= t).mean()
+            truth = 1 - (1 - pi * -np.expm1(-rate * t)) ** ratio
+            assert abs(dead - truth) < 4 * np.sqrt(truth * (1 - truth) / group.sum()), (
+                f"relapse day {first:g}-{last:g}, {t:g} days: {dead:.4f} vs {truth:.4f}")
 
 
 @pytest.fixture(scope="module")

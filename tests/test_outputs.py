@@ -64,7 +64,8 @@ def test_completion_offers_bundled_names_then_paths():
     assert items[-1].type == "file"
 
 
-@pytest.mark.parametrize("command", ["run", "show", "check", "scenarios", "plot", "cea"])
+@pytest.mark.parametrize("command", ["run", "show", "check", "scenarios", "plot", "cea",
+                                     "validate"])
 def test_every_command_help_has_examples(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0 and "Examples:" in result.output

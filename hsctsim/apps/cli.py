@@ -126,6 +126,7 @@ Examples:
   hsctsim run ric -n 1000000 --seed 7 --out ric-1m --events --plot
   hsctsim run ric-1m/scenarios/ric.toml --seed 7  # repeat a run from its folder
   hsctsim run ric --set agvhd.incidence=0.45 --replicates 20
+  hsctsim run mac ric --horizon 1461 --days 548,1461  # + 18 months and 4 years
 """
 
 
@@ -169,10 +170,13 @@ Examples:
               show_default=True,
               help="Simulate on the CPU or a CUDA GPU (needs numba-cuda); auto: the GPU "
                    "when there is one.")
+@click.option("--days", "days_text", metavar="DAY,DAY,...",
+              help="Landmark days to report besides the standard ones, e.g. 548,1461 "
+                   "(18 months, 4 years; within the horizon).")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
         events, events_layout, plot, fmt, settings, recalibrate, compare, events_format,
-        backend):
+        backend, days_text):
     """Simulate SCENARIOS (bundled names or TOML paths; default: the allogeneic arms)."""
     from .limits import check_run_size
     from .progress import Progress
@@ -219,6 +223,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                         "--recalibrate, or leave out --replicates")
     loaded = {arm: w.scenario for arm, w in what_ifs.items()}
     horizon = horizon_days or max(s.horizon_days for s in loaded.values())
+    extra_days = _parse_days(days_text, horizon) if days_text is not None else ()
     if events and events_format == "parquet":
         try:
             import pyarrow  # noqa: F401
@@ -233,6 +238,8 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                             "nothing is calibrated; a --set changes them as written")
         from .msrunner import run_command
 
+        if extra_days:
+            raise UserError("--days: not for multi-state scenarios (kind = \"multistate\")")
         if backend == "cuda":
             raise UserError("--backend cuda: multi-state scenarios run on the cpu backend "
                             "only (for now)")
@@ -254,7 +261,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                 on_chunk=progress.advance, on_phase=progress.phase,
                 on_events=folder.append_events if events else None,
                 susceptible={arm: w.susceptible for arm, w in what_ifs.items()},
-                backend=backend)
+                backend=backend, extra_days=extra_days)
             for arm, w in what_ifs.items():
                 arms[arm]["what_if"] = w.to_dict()
             document = summary_document(arms, seed, patients, horizon, replicates,
@@ -283,6 +290,24 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         click.echo(format_table(document), nl=False)
     if out_dir:
         click.echo(f"results written to {out_dir}", err=True)
+
+
+def _parse_days(text, horizon):
+    """``--days 548,1461`` as whole days within the horizon, or a UserError."""
+    days = []
+    for item in text.split(","):
+        try:
+            day = float(item.strip())
+        except ValueError:
+            raise UserError(f"--days {text!r}: {item.strip()!r} is not a number") from None
+        if not (0 < day < float("inf") and day == int(day)):
+            raise UserError(f"--days {text!r}: {item.strip()!r} is not a whole, positive "
+                            "number of days")
+        if day > horizon:
+            raise UserError(f"--days {text!r}: day {day:g} is beyond the horizon "
+                            f"({horizon:g} days); add --horizon {day:g}")
+        days.append(int(day))
+    return tuple(days)
 
 
 def _write_plots(folder, what_ifs, patients, seed, horizon):
@@ -537,12 +562,14 @@ from .predict import predict as _predict  # noqa: E402
 from .cea import cea as _cea  # noqa: E402  (costs and QALYs)
 from .sweep import sweep as _sweep  # noqa: E402  (parameter sweeps, PSA)
 from .trial import trial as _trial  # noqa: E402  (small trials)
+from .validate import validate as _validate  # noqa: E402  (published survival figures)
 
 cli.add_command(_fit_command)
 cli.add_command(_predict)
 cli.add_command(_cea)
 cli.add_command(_sweep)
 cli.add_command(_trial)
+cli.add_command(_validate)
 
 
 def main():

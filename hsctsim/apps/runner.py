@@ -23,14 +23,14 @@ REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
 DEFAULT_CHUNK = 500_000  # per arm; the arms' chunks are alive together
 
 
-def landmark_days(horizon_days):
-    """The standard landmark days within a horizon."""
-    return tuple(d for d in LANDMARK_DAYS if d <= horizon_days)
+def landmark_days(horizon_days, extra_days=()):
+    """The standard landmark days within a horizon, with ``extra_days`` added (sorted)."""
+    return tuple(sorted({d for d in LANDMARK_DAYS if d <= horizon_days} | set(extra_days)))
 
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
              compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
-             susceptible=None, backend="cpu", on_phase=None):
+             susceptible=None, backend="cpu", on_phase=None, extra_days=()):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -63,6 +63,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         As for :func:`hsctsim.simulate`.
     on_phase : callable, optional
         Called with a short label as each phase starts (progress).
+    extra_days : sequence of int
+        Landmark days summarised besides the standard ones (within the horizon).
 
     Returns
     -------
@@ -71,7 +73,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
     comparisons : dict
         ``{arm: {"versus", "endpoints"}}`` (empty without ``compare``).
     """
-    days = landmark_days(horizon_days)
+    days = landmark_days(horizon_days, extra_days)
     names = list(scenarios)
     tallies = {arm: Tally(days) for arm in names}
     responses = {arm: ResponseTally() for arm in names}  # solid tumours only
@@ -114,7 +116,7 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         endpoints = tallies[arm].summary()
         if replicates:
             _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads,
-                             replicates, chunk_size, on_chunk, backend, on_phase)
+                             replicates, chunk_size, on_chunk, days, backend, on_phase)
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
                      "calibration": susceptible[arm]}
@@ -126,9 +128,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
 
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, replicates,
-                     chunk_size, on_chunk, backend="cpu", on_phase=None):
+                     chunk_size, on_chunk, days, backend="cpu", on_phase=None):
     """``ui95``: the 2.5-97.5 percentiles of the replicates' estimates."""
-    days = landmark_days(horizon_days)
     draws = []
     for r in range(replicates):
         if on_phase is not None:

@@ -1,0 +1,321 @@
+"""Published survival figures that are not calibration targets, against a simulation.
+
+The figures live in ``hsctsim/model/validation.toml``, each with its citation,
+population and uncertainty.  :func:`load_figures` reads and checks them,
+:func:`simulated` estimates the same quantity from simulated cohorts, and
+:func:`compare` says whether the two agree: a probability within
+``max(published 95% CI half-width, 5 points)``, a hazard ratio inside the
+published 95% CI.  Cohorts are followed completely to their horizon, so the
+estimates are proportions with binomial variance (as in
+:mod:`hsctsim.analysis.endpoints`).
+"""
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.special import ndtri
+
+from .endpoints import ENDPOINTS as KINDS, endpoint_day
+from .estimators import loglog_ci
+
+FIGURES_FILE = Path(__file__).resolve().parents[1] / "model" / "validation.toml"
+LANDMARK_ENDPOINTS = ("os", "rfs", "grfs", "relapse", "trm")
+ENDPOINTS = (*LANDMARK_ENDPOINTS, "post_relapse_os", "os_hazard_ratio")
+MIN_TOLERANCE = 0.05  # 5 percentage points: a published figure is rarely more exact
+POST_RELAPSE_MARGIN_DAYS = 730  # room for an open relapse window (">= 3 years")
+FIGURE_KEYS = {"arm", "endpoint", "measure", "landmark_day", "estimate", "ci95", "n", "se",
+               "citation", "population", "note", "check", "relapse_from_day",
+               "relapse_to_day", "reference_arm"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One published figure and how uncertain it is."""
+
+    arm: str
+    endpoint: str
+    measure: str
+    landmark_day: float
+    estimate: float
+    citation: str
+    population: str
+    ci95: tuple | None = None
+    n: int | None = None
+    se: float | None = None
+    note: str = ""
+    check: bool = True
+    relapse_from_day: float = 0.0
+    relapse_to_day: float = math.inf
+    reference_arm: str | None = None
+
+    @property
+    def is_ratio(self):
+        return self.endpoint == "os_hazard_ratio"
+
+    @property
+    def interval(self):
+        """The published 95% interval: given, from ``n`` (Wilson) or from ``se``; or None."""
+        if self.ci95 is not None:
+            return self.ci95
+        if self.n is not None:
+            low, high = wilson(self.estimate * self.n, self.n)
+            return float(low), float(high)
+        if self.se is not None:
+            z = ndtri(0.975)
+            return (max(0.0, self.estimate - z * self.se), min(1.0, self.estimate + z * self.se))
+        return None
+
+    @property
+    def tolerance(self):
+        """Largest distance still within: half the published interval, at least 5 points."""
+        if self.is_ratio:
+            return None
+        interval = self.interval
+        half = 0.0 if interval is None else 0.5 * (interval[1] - interval[0])
+        return max(half, MIN_TOLERANCE)
+
+    @property
+    def horizon_days(self):
+        """Follow-up that estimates this figure well (open relapse windows get 2 years)."""
+        if self.endpoint == "post_relapse_os":
+            end = (self.relapse_to_day if math.isfinite(self.relapse_to_day)
+                   else self.relapse_from_day + POST_RELAPSE_MARGIN_DAYS)
+            return end + self.landmark_day
+        return self.landmark_day
+
+    @property
+    def label(self):
+        """A short name for tables: the endpoint and its qualifier."""
+        if self.endpoint == "post_relapse_os":
+            if self.relapse_from_day == 0 and not math.isfinite(self.relapse_to_day):
+                return "os after relapse"
+            end = (f"{self.relapse_to_day:g}" if math.isfinite(self.relapse_to_day) else "")
+            return f"os after relapse d{self.relapse_from_day:g}-{end}"
+        if self.is_ratio:
+            return f"os HR vs {self.reference_arm}"
+        return self.endpoint
+
+
+def wilson(hits, n, level=0.95):
+    """Wilson score interval of a binomial proportion ``hits / n``."""
+    z = ndtri(0.5 + level / 2)
+    hits, n = np.asarray(hits, float), np.asarray(n, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = hits / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+def load_figures(path=FIGURES_FILE):
+    """Read and check a validation file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A TOML file of ``[[figure]]`` tables (default: the bundled one).
+
+    Returns
+    -------
+    list of Figure
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, the figure's key and the problem.
+    """
+    from ..model.scenario import ScenarioError
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, None, f"not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ScenarioError(path, None, f"cannot be read ({exc.strerror})") from None
+    tables = data.get("figure")
+    if not isinstance(tables, list) or not tables:
+        raise ScenarioError(path, "figure", "expected one or more [[figure]] tables")
+    return [_figure(path, f"figure[{i}]", t) for i, t in enumerate(tables)]
+
+
+def _figure(path, where, table):
+    from ..model.scenario import ScenarioError
+
+    def fail(key, problem):
+        raise ScenarioError(path, f"{where}.{key}" if key else where, problem)
+
+    def number(key, low=0.0, high=math.inf, default=None):
+        value = table.get(key, default)
+        if value is None:
+            fail(key, "missing")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            fail(key, f"must be a number, not {value!r}")
+        if not low <= value <= high:
+            fail(key, f"{value:g} is outside [{low:g}, {high:g}]")
+        return float(value)
+
+    def text(key, default=None):
+        value = table.get(key, default)
+        if not isinstance(value, str) or (default is None and not value.strip()):
+            fail(key, "must be a non-empty string")
+        return value
+
+    if not isinstance(table, dict):
+        fail(None, "must be a table")
+    for key in table:
+        if key not in FIGURE_KEYS:
+            fail(key, f"unknown key; expected one of {sorted(FIGURE_KEYS)}")
+    endpoint = text("endpoint")
+    if endpoint not in ENDPOINTS:
+        fail("endpoint", f"'{endpoint}' is not one of {list(ENDPOINTS)}")
+    ratio = endpoint == "os_hazard_ratio"
+    estimate = number("estimate", 0.0, math.inf if ratio else 1.0)
+    ci95 = table.get("ci95")
+    if ci95 is not None:
+        if (not isinstance(ci95, list) or len(ci95) != 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in ci95)
+                or not ci95[0] <= estimate <= ci95[1]):
+            fail("ci95", "must be [low, high] around the estimate")
+        ci95 = (float(ci95[0]), float(ci95[1]))
+    elif ratio:
+        fail("ci95", "a hazard ratio needs its published 95% CI")
+    n = table.get("n")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        fail("n", "must be a positive whole number of patients")
+    check = table.get("check", True)
+    if not isinstance(check, bool):
+        fail("check", "must be true or false")
+    reference = table.get("reference_arm")
+    if ratio and not isinstance(reference, str):
+        fail("reference_arm", "a hazard ratio needs the arm it is against")
+    post = endpoint == "post_relapse_os"
+    if not post and ("relapse_from_day" in table or "relapse_to_day" in table):
+        fail("relapse_from_day", "only for post_relapse_os")
+    relapse_from = number("relapse_from_day", 0.0, 36500.0, 0.0)
+    relapse_to = number("relapse_to_day", 0.0, math.inf, math.inf)
+    if relapse_to <= relapse_from:
+        fail("relapse_to_day", "must be after relapse_from_day")
+    return Figure(
+        arm=text("arm"), endpoint=endpoint, measure=text("measure"),
+        landmark_day=number("landmark_day", 1.0, 36500.0), estimate=estimate,
+        citation=text("citation"), population=text("population"), ci95=ci95, n=n,
+        se=number("se", 0.0, 1.0) if "se" in table else None, note=text("note", ""),
+        check=check, relapse_from_day=relapse_from, relapse_to_day=relapse_to,
+        reference_arm=reference if ratio else None)
+
+
+def horizon_days(figures):
+    """Follow-up that every figure of ``figures`` needs."""
+    return max(f.horizon_days for f in figures)
+
+
+def simulated(figure, cohorts, level=0.95):
+    """The figure's quantity in simulated cohorts: ``(estimate, low, high)``.
+
+    Parameters
+    ----------
+    figure : Figure
+    cohorts : dict of str to Cohort
+        Holding ``figure.arm`` (and its ``reference_arm`` for a hazard ratio),
+        followed at least ``figure.horizon_days``.
+    level : float
+        Of the Monte Carlo interval.
+    """
+    cohort = cohorts[figure.arm]
+    least = figure.landmark_day + (figure.relapse_from_day
+                                   if figure.endpoint == "post_relapse_os" else 0.0)
+    if cohort.horizon_days < least:
+        raise ValueError(f"{figure.label}: needs more than {least:g} days of follow-up, "
+                         f"the cohort has {cohort.horizon_days:g}")
+    day = figure.landmark_day
+    if figure.endpoint in LANDMARK_ENDPOINTS:
+        return _landmark(cohort, figure.endpoint, day, level)
+    if figure.endpoint == "post_relapse_os":
+        return _post_relapse(figure, cohort, level)
+    return _hazard_ratio(figure, cohort, cohorts[figure.reference_arm], level)
+
+
+def _landmark(cohort, name, day, level):
+    # complete follow-up: the proportion reached by `day`, as Tally.estimates has it
+    p = float(np.count_nonzero(endpoint_day(cohort, name) <= day)) / cohort.n_patients
+    est = 1.0 - p if KINDS[name][0] == "survival" else p
+    low, high = loglog_ci(np.array([est]), np.array([p * (1 - p) / cohort.n_patients]), level)
+    return est, float(low[0]), float(high[0])
+
+
+def _post_relapse(figure, cohort, level):
+    # only relapses whose landmark falls within follow-up: complete follow-up, no censoring
+    relapse, death = cohort.day("relapse"), cohort.death_day
+    last = min(figure.relapse_to_day, cohort.horizon_days - figure.landmark_day)
+    window = (relapse >= figure.relapse_from_day) & (relapse < last)
+    n = int(window.sum())
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    alive = int((death[window] - relapse[window] > figure.landmark_day).sum())
+    low, high = wilson(alive, n, level)
+    return alive / n, float(low), float(high)
+
+
+def _hazard_ratio(figure, cohort, reference, level):
+    # proportional hazards: the ratio of cumulative hazards -log S is the hazard ratio
+    def survival(c):
+        return _landmark(c, "os", figure.landmark_day, level)[0], c.n_patients
+
+    (s_a, n_a), (s_r, n_r) = survival(cohort), survival(reference)
+    if not (0 < s_a < 1 and 0 < s_r < 1):
+        return math.nan, math.nan, math.nan
+    ratio = math.log(s_a) / math.log(s_r)
+    # delta method on log(-log S); arms taken as independent (conservative: the
+    # same seed pairs their patients, which only narrows the interval)
+    var = sum((1 - s) / (n * s * math.log(s) ** 2) for s, n in ((s_a, n_a), (s_r, n_r)))
+    z = float(ndtri(0.5 + level / 2)) * math.sqrt(var)
+    return ratio, ratio * math.exp(-z), ratio * math.exp(z)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A published figure beside its simulated counterpart."""
+
+    figure: Figure
+    estimate: float
+    low: float
+    high: float
+
+    @property
+    def within(self):
+        """Within tolerance (False when the simulation cannot estimate it)."""
+        if not math.isfinite(self.estimate):
+            return False
+        if self.figure.is_ratio:
+            low, high = self.figure.ci95
+            return bool(low <= self.estimate <= high)
+        return bool(abs(self.estimate - self.figure.estimate) <= self.figure.tolerance + 1e-12)
+
+    def to_dict(self):
+        f = self.figure
+        interval = f.interval
+
+        def num(x):
+            return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+        return {"arm": f.arm, "endpoint": f.endpoint, "label": f.label, "measure": f.measure,
+                "landmark_day": f.landmark_day,
+                "relapse_window_days": ([f.relapse_from_day, num(f.relapse_to_day)]
+                                        if f.endpoint == "post_relapse_os" else None),
+                "reference_arm": f.reference_arm,
+                "published": {"estimate": f.estimate,
+                              "ci95": None if interval is None else [num(v) for v in interval],
+                              "n": f.n, "se": f.se},
+                "simulated": {"estimate": num(self.estimate),
+                              "ci95": [num(self.low), num(self.high)]},
+                "tolerance": num(f.tolerance), "within": self.within, "counted": f.check,
+                "citation": f.citation, "population": f.population, "note": f.note}
+
+
+def compare(figures, cohorts, level=0.95):
+    """:class:`Comparison` of each figure with the cohorts (see :func:`simulated`)."""
+    return [Comparison(f, *simulated(f, cohorts, level)) for f in figures]

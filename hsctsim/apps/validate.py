@@ -1,0 +1,101 @@
+"""``hsctsim validate``: the bundled arms against published figures they were not fitted to."""
+
+import json
+import sys
+
+import click
+
+from .cli import UserError, user_errors
+
+DEFAULT_PATIENTS = 100_000
+
+
+@click.command(epilog="\b\nExamples:\n  hsctsim validate\n  hsctsim validate mac ric -n 200000\n"
+                      "  hsctsim validate --format json")
+@click.argument("arms", nargs=-1)
+@click.option("-n", "--patients", type=click.IntRange(1), default=DEFAULT_PATIENTS,
+              show_default=True, help="Patients per arm.")
+@click.option("--seed", type=int, default=None, help="Random seed (default: as `run`).")
+@click.option("--figures", "figures_file", type=click.Path(dir_okay=False),
+              help="A validation file of [[figure]] tables (default: the bundled one).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def validate(arms, patients, seed, figures_file, fmt):
+    """Compare ARMS (default: every arm with figures) with published survival figures.
+
+    Each figure (OS, RFS, survival after relapse, ...) comes from the arm's own
+    trial or a close equivalent and was not used to set any parameter.  A figure is
+    within tolerance when the simulated value is at most max(half the published 95%
+    CI, 5 points) away; a hazard ratio, when it lies inside the published 95% CI.
+    Exit status 0 when every counted figure is within, 1 otherwise.
+    """
+    from .. import __version__
+    from ..analysis.validation import FIGURES_FILE, compare, horizon_days, load_figures
+    from ..api import DEFAULT_SEED, simulate
+    from ..model.scenario import load_scenario
+
+    seed = DEFAULT_SEED if seed is None else seed
+    figures = load_figures(figures_file or FIGURES_FILE)
+    known = list(dict.fromkeys(f.arm for f in figures))
+    for arm in arms:
+        if arm not in known:
+            raise UserError(f"{arm}: no published figures for this arm; figures exist for "
+                            f"{', '.join(known)}")
+    chosen = [f for f in figures if not arms or f.arm in arms]
+    needed = list(dict.fromkeys([f.arm for f in chosen] +
+                                [f.reference_arm for f in chosen if f.reference_arm]))
+    horizon = horizon_days(chosen)
+    cohorts = {arm: simulate(load_scenario(arm), patients, seed, horizon_days=horizon)
+               for arm in needed}
+    results = compare(chosen, cohorts)
+    counted = [r for r in results if r.figure.check]
+    passed = all(r.within for r in counted)
+    if fmt == "json":
+        click.echo(json.dumps({"hsctsim_version": __version__, "seed": seed,
+                               "patients": patients, "horizon_days": horizon,
+                               "all_within": passed,
+                               "figures": [r.to_dict() for r in results]}, indent=1))
+    else:
+        click.echo(format_table(results, patients, seed, horizon), nl=False)
+    sys.exit(0 if passed else 1)
+
+
+def _cell(figure, estimate, low, high):
+    if figure.is_ratio:
+        return f"{estimate:.2f} ({low:.2f}-{high:.2f})"
+    if low is None:
+        return f"{100 * estimate:.1f}%"
+    return f"{100 * estimate:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
+
+
+def format_table(results, patients, seed, horizon):
+    """The comparison as an aligned text table with numbered sources."""
+    citations = list(dict.fromkeys(r.figure.citation for r in results))
+    header = ("arm", "figure", "day", "published (95% CI)", "simulated (95% CI)", "within",
+              "src")
+    rows = []
+    for r in results:
+        f = r.figure
+        interval = f.interval
+        published = _cell(f, f.estimate, *(interval if interval else (None, None)))
+        simulated = ("n/a" if r.estimate != r.estimate
+                     else _cell(f, r.estimate, r.low, r.high))
+        within = ("yes" if r.within else "NO") + ("" if f.check else " (not counted)")
+        rows.append((f.arm, f.label, f"{f.landmark_day:g}", published, simulated, within,
+                     str(citations.index(f.citation) + 1)))
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    counted = [r for r in results if r.figure.check]
+    out = [f"hsctsim validate: {patients:,} patients per arm, seed {seed}, "
+           f"horizon {horizon:g} days",
+           "within: |simulated - published| <= max(half the published 95% CI, 5 points); "
+           "a hazard ratio inside the published 95% CI", "",
+           line(header), line(["-" * w for w in widths]), *map(line, rows), "",
+           f"{sum(r.within for r in counted)} of {len(counted)} counted figures within "
+           "tolerance", "", "sources:"]
+    out += [f"  {i}. {c}" for i, c in enumerate(citations, 1)]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,160 @@
+"""Published figures against simulations: the file, the estimators, `hsctsim validate`."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hsctsim.analysis.validation import (FIGURES_FILE, Figure, compare, horizon_days,
+                                         load_figures, simulated, wilson)
+from hsctsim.apps.cli import cli
+from hsctsim.model.cohort import Cohort
+from hsctsim.model.hsct import PROCESS_NAMES
+from hsctsim.model.scenario import BUNDLED_ORDER, ScenarioError
+
+
+def cohort_of(relapse, trm, death_after_relapse, horizon):
+    """A hand-made cohort: only relapse and the two deaths happen."""
+    days = np.full((len(relapse), len(PROCESS_NAMES)), np.inf)
+    for name, values in (("relapse", relapse), ("trm", trm),
+                         ("death_after_relapse", death_after_relapse)):
+        days[:, PROCESS_NAMES.index(name)] = values
+    return Cohort(days, None, 1, float(horizon), {}, "test")
+
+
+def figure(**kw):
+    base = dict(arm="a", endpoint="os", measure="m", landmark_day=100.0, estimate=0.5,
+                citation="c", population="p")
+    return Figure(**{**base, **kw})
+
+
+def test_bundled_file_names_its_sources_and_covers_every_arm():
+    figures = load_figures()
+    assert {f.arm for f in figures} == set(BUNDLED_ORDER)  # the allogeneic arms
+    for f in figures:
+        assert f.citation.strip() and f.population.strip()
+        assert f.interval is None or f.interval[0] <= f.estimate <= f.interval[1]
+    assert horizon_days(figures) >= 1461  # 3-year survival after relapses up to 2 years
+
+
+def test_wilson_interval_matches_the_textbook_case():
+    # 5 of 10, 95%: 0.2366-0.7634 (Wilson 1927; Newcombe, Stat Med 1998, table I)
+    low, high = wilson(5, 10)
+    assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
+
+
+def test_tolerance_is_half_the_published_interval_at_least_five_points():
+    assert figure().tolerance == 0.05
+    assert figure(ci95=(0.3, 0.8)).tolerance == pytest.approx(0.25)
+    assert figure(ci95=(0.48, 0.52)).tolerance == 0.05
+    assert figure(se=0.1).tolerance == pytest.approx(1.959964 * 0.1, rel=1e-6)
+    low, high = wilson(9, 18)
+    assert figure(n=18).tolerance == pytest.approx((high - low) / 2)
+
+
+def test_post_relapse_survival_counts_complete_follow_up_only():
+    # relapses on days 10, 50, 200, 900 (the last too late for a 365-day landmark
+    # within 1000 days); deaths 100, 500 and never after them; one non-relapse death
+    inf = np.inf
+    c = cohort_of(relapse=[10, 50, 200, 900, inf], trm=[inf, inf, inf, inf, 30],
+                  death_after_relapse=[100, 500, inf, inf, inf], horizon=1000)
+    f = figure(endpoint="post_relapse_os", landmark_day=365.0)
+    est, low, high = simulated(f, {"a": c})
+    assert est == pytest.approx(2 / 3)  # alive 365 days after: relapse 50 and 200
+    assert (low, high) == pytest.approx(tuple(map(float, wilson(2, 3))))
+    window = figure(endpoint="post_relapse_os", landmark_day=365.0, relapse_from_day=40,
+                    relapse_to_day=100)
+    assert simulated(window, {"a": c})[0] == 1.0  # only the relapse on day 50
+
+
+def test_hazard_ratio_is_the_ratio_of_cumulative_hazards():
+    n = 1000
+    dead_a = np.where(np.arange(n) < 400, 50.0, np.inf)  # S = 0.6 at day 100
+    dead_r = np.where(np.arange(n) < 200, 50.0, np.inf)  # S = 0.8
+    nothing = np.full(n, np.inf)
+    cohorts = {"a": cohort_of(nothing, dead_a, nothing, 200),
+               "r": cohort_of(nothing, dead_r, nothing, 200)}
+    f = figure(endpoint="os_hazard_ratio", estimate=2.0, ci95=(1.5, 2.5), reference_arm="r")
+    est, low, high = simulated(f, cohorts)
+    assert est == pytest.approx(math.log(0.6) / math.log(0.8))
+    assert low < est < high
+    (result,) = compare([f], cohorts)
+    assert result.within  # 2.29 lies inside 1.5-2.5
+
+
+def test_within_uses_the_tolerance():
+    c = cohort_of([np.inf] * 10, [5.0] * 3 + [np.inf] * 7, [np.inf] * 10, 200)  # OS 0.7
+    near, far = figure(estimate=0.74), figure(estimate=0.76)
+    assert [r.within for r in compare([near, far], {"a": c})] == [True, False]
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[[figure]]\narm="a"\nendpoint="os"\nmeasure="m"\nlandmark_day=1\nestimate=0.5\n'
+     'citation="c"\npopulation="p"\ncolour=1\n', "figure[0].colour"),
+    ('[[figure]]\narm="a"\nendpoint="pfs"\nmeasure="m"\nlandmark_day=1\nestimate=0.5\n'
+     'citation="c"\npopulation="p"\n', "figure[0].endpoint"),
+    ('[[figure]]\narm="a"\nendpoint="os"\nmeasure="m"\nlandmark_day=1\nestimate=1.5\n'
+     'citation="c"\npopulation="p"\n', "figure[0].estimate"),
+    ('[[figure]]\narm="a"\nendpoint="os_hazard_ratio"\nreference_arm="b"\nmeasure="m"\n'
+     'landmark_day=1\nestimate=1.5\ncitation="c"\npopulation="p"\n', "figure[0].ci95"),
+    ('[[figure]]\narm="a"\nendpoint="os"\nmeasure="m"\nlandmark_day=1\nestimate=0.5\n'
+     'citation=""\npopulation="p"\n', "figure[0].citation"),
+    ("x = 1\n", "figure"),
+])
+def test_bad_files_name_the_file_and_key(tmp_path, text, key):
+    path = tmp_path / "figures.toml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_figures(path)
+    assert info.value.key == key and str(path) in str(info.value)
+
+
+def test_validate_command_on_the_bundled_arms():
+    result = CliRunner().invoke(cli, ["validate", "-n", "20000", "--format", "json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == (0 if doc["all_within"] else 1)
+    assert doc["horizon_days"] >= 1461
+    arms = {f["arm"] for f in doc["figures"]}
+    assert arms == set(BUNDLED_ORDER)
+    for f in doc["figures"]:
+        sim, pub = f["simulated"]["estimate"], f["published"]["estimate"]
+        if f["endpoint"] == "os_hazard_ratio":
+            low, high = f["published"]["ci95"]
+            assert f["within"] == (low <= sim <= high)
+        else:
+            assert f["within"] == (abs(sim - pub) <= f["tolerance"] + 1e-9)
+    assert doc["all_within"] == all(f["within"] for f in doc["figures"] if f["counted"])
+    table = CliRunner().invoke(cli, ["validate", "mst", "-n", "20000"])
+    assert table.exit_code in (0, 1) and "published (95% CI)" in table.stdout
+    assert "counted figures within tolerance" in table.stdout
+
+
+def test_validate_errors_are_one_line_with_status_2(tmp_path):
+    unknown = CliRunner().invoke(cli, ["validate", "nonesuch"])
+    assert unknown.exit_code == 2 and "nonesuch" in unknown.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[figure]]\narm = 1\n")
+    result = CliRunner().invoke(cli, ["validate", "--figures", str(bad)])
+    assert result.exit_code == 2 and "bad.toml" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_run_days_adds_landmarks_and_keeps_the_standard_ones(tmp_path):
+    result = CliRunner().invoke(cli, ["run", "mac", "-n", "2000", "--seed", "5", "--horizon",
+                                      "1461", "--days", "548,1461", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    at = json.loads(result.stdout)["arms"]["mac"]["endpoints"]["os"]["at"]
+    assert list(at) == ["d30", "d100", "d180", "d365", "d548", "d730", "d1461"]
+    plain = CliRunner().invoke(cli, ["run", "mac", "-n", "2000", "--seed", "5", "--horizon",
+                                     "1461", "--format", "json"])
+    plain_at = json.loads(plain.stdout)["arms"]["mac"]["endpoints"]["os"]["at"]
+    assert {d: at[d] for d in plain_at} == plain_at  # same patients, same estimates
+
+
+@pytest.mark.parametrize("days", ["0", "-5", "x", "inf", "nan", "547.5", "1000", "30,,100"])
+def test_run_days_rejects_bad_days(days):
+    result = CliRunner().invoke(cli, ["run", "mac", "-n", "100", "--days", days])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1 and "--days" in result.output
