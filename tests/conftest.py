@@ -2,6 +2,7 @@
 
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import time
@@ -30,11 +31,23 @@ def assert_within_se(estimate, truth, n, z=4.0):
     assert worst < z, f"{worst:.2f} standard errors off: {estimate} vs {truth}"
 
 
+def as_from_a_terminal():
+    """``preexec_fn``: the stopping signals at their defaults, as a terminal starts a command.
+
+    hsctsim leaves a signal ignored when whoever started it ignored it (``nohup``, a
+    shell script's background jobs); a test suite itself run that way would otherwise
+    hand the ignored SIGINT on to the runs it interrupts.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def start(*args, cwd=None):
     """``python -m hsctsim ARGS`` in a real process, progress lines every 0.2 s on stderr."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", HSCTSIM_PROGRESS_SECONDS="0.2",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     return subprocess.Popen([sys.executable, "-m", "hsctsim", *args], cwd=cwd, env=env,
+                            preexec_fn=as_from_a_terminal,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import hsctsim
 from hsctsim.apps.cli import cli
 from hsctsim.apps.runfolder import RunFolder
-from conftest import ROOT, start, wait_for
+from conftest import ROOT, as_from_a_terminal, start, wait_for
 
 SMALL = ["-n", "1000", "--seed", "5"]
 
@@ -139,7 +139,7 @@ def test_interrupt_during_import_is_quiet(tmp_path):
             "from hsctsim.apps.entry import main\n"
             "main()\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=120,
+                            cwd=tmp_path, timeout=120, preexec_fn=as_from_a_terminal,
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert result.returncode == 130, result.stderr
     assert result.stderr == "hsctsim: stopped by SIGINT\n" and result.stdout == ""
