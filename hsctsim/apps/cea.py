@@ -381,7 +381,7 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
     def body():
         from ..api import DEFAULT_SEED
         from ..model.economics import Discount
-        from .runner import RunFolder, csv_text
+        from .runner import RunFolder, csv_text, written_whole
 
         from ..model.whatif import HELD
 
@@ -401,7 +401,7 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
         loaded = {arm: w.scenario for arm, w in what_ifs.items()}
         held = {arm: w.susceptible for arm, w in what_ifs.items() if w.susceptible}
         folder = RunFolder(out_dir, overwrite) if out_dir else None
-        try:
+        with written_whole(folder):
             total = patients * (1 + replicates) * len(loaded)
             show = sys.stderr.isatty() and total >= 300_000
             with click.progressbar(length=total, label="simulating", file=sys.stderr,
@@ -414,11 +414,6 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                     doc["arms"][arm]["what_if"] = w.to_dict()
             if folder is not None:
                 write_cea(folder, doc, loaded)
-                folder.commit()
-        except BaseException:
-            if folder is not None:
-                folder.discard()
-            raise
         if fmt == "json":
             click.echo(json.dumps(doc, indent=1))
         elif fmt == "csv":

@@ -241,7 +241,8 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
     import click
 
     from .cli import UserError
-    from .runner import RunFolder, csv_text, summary_document, summary_rows, write_summary
+    from .runner import (RunFolder, csv_text, summary_document, summary_rows, write_summary,
+                         written_whole)
     from ..model.multistate import is_multistate
 
     if not all(is_multistate(s) for s in loaded.values()):
@@ -264,7 +265,7 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
     if compare:
         raise UserError("--compare: not available for multi-state scenarios yet")
     folder = RunFolder(out_dir, overwrite) if out_dir else None
-    try:
+    with written_whole(folder):
         writer = EventWriter(folder, events_layout) if events else None
         arms = run_multistate(loaded, patients, seed, horizon, threads, on_events=writer,
                               replicates=replicates, draw=draw)
@@ -280,11 +281,6 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
                 cohorts = {arm: simulate(s, min(patients, 100_000), seed, horizon_days=horizon)
                            for arm, s in loaded.items()}
                 write_figures(cohorts, folder.tmp / "figures")
-            folder.commit()
-    except BaseException:
-        if folder is not None:
-            folder.discard()
-        raise
     if fmt == "json":
         click.echo(json.dumps(document, indent=1))
     elif fmt == "csv":

@@ -10,6 +10,7 @@ aside, the new one renamed in, and only then is the old one removed; if the
 second rename fails, the old folder is put back.
 """
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -98,6 +99,23 @@ def _lock(lock_path, target):
             os.write(fd, f"{os.getpid()}\n".encode())
             return fd
         os.close(fd)
+
+
+@contextlib.contextmanager
+def written_whole(folder):
+    """Commit ``folder`` (a :class:`RunFolder`, or None) when the block ends normally.
+
+    On any exception, a signal included, the folder is discarded and the exception
+    goes on: a run folder is written whole or not at all.
+    """
+    try:
+        yield folder
+        if folder is not None:
+            folder.commit()
+    except BaseException:
+        if folder is not None:
+            folder.discard()
+        raise
 
 
 class RunFolder:

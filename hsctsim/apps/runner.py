@@ -17,7 +17,7 @@ from .. import __version__
 from ..api import count, iter_chunks
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 from ..analysis.response import ResponseTally, format_response, response_rows
-from .runfolder import RunFolder, RunFolderError  # noqa: F401 (the run's folder, re-exported)
+from .runfolder import RunFolder, RunFolderError, written_whole  # noqa: F401 (re-exported)
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
 DEFAULT_CHUNK = 500_000  # per arm; the arms' chunks are alive together

@@ -79,7 +79,7 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
     from ..analysis.trials import (TrialDesign, spread, statistic_names, tail,
                                    trial_statistics)
     from ..api import simulate
-    from .runner import RunFolder
+    from .runner import RunFolder, written_whole
 
     if plot and not out_dir:
         raise UserError("--plot needs --out DIR")
@@ -97,7 +97,7 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
     design = TrialDesign(size, trials, accrual_days, analysis_day)
     horizon = loaded.horizon_days if analysis_day is None else analysis_day
     folder = RunFolder(out_dir, overwrite) if out_dir else None
-    try:
+    with written_whole(folder):
         cohort = simulate(loaded, size * trials, seed, horizon_days=horizon,
                           susceptible=what.susceptible)
         names = statistic_names(cohort)
@@ -133,11 +133,6 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
                     import matplotlib.pyplot as plt
 
                     plt.close(ax.figure)
-            folder.commit()
-    except BaseException:
-        if folder is not None:
-            folder.discard()
-        raise
     if fmt == "json":
         click.echo(json.dumps(document, indent=1))
     else:
