@@ -32,9 +32,15 @@ def sim(out_path):
     if not numba.config.ENABLE_CUDASIM or not numba.config.DISABLE_JIT:
         raise SystemExit("set NUMBA_ENABLE_CUDASIM=1 and NUMBA_DISABLE_JIT=1")
     try:
+        from hsctsim.analysis import cuda_counts
         from hsctsim.engine import cuda_kernel
     except ImportError as exc:
         skip(f"numba.cuda unavailable: {exc}")
+    # The simulator runs a block's threads as Python threads and, around every device
+    # function call, swaps the ``cuda`` module in that function's globals and back: two
+    # threads of one block race on it ("numba.cuda has no attribute 'local'", now and
+    # then).  One thread per block runs the patients one at a time; blocks run in turn.
+    cuda_kernel.THREADS_PER_BLOCK = cuda_counts.THREADS_PER_BLOCK = 1
     import hsctsim
     from hsctsim.api import _prepare
     from hsctsim.model import calibrate
@@ -83,7 +89,7 @@ def sim(out_path):
             results[f"count_{arm}_{name}"] = np.stack([tally.hits[name], tally.base[name]])
     run = CliRunner().invoke(cli, ["run", "ric", "mst", "-n", str(SIM_PATIENTS), "--seed",
                                    str(SIM_SEED), "--format", "json", "--backend", "cuda"])
-    results["run_json"] = np.array(run.output)
+    results["run_json"] = np.array(run.stdout)  # progress lines of a slow run go to stderr
     try:
         cuda_kernel.check_processes(cuda_kernel.MAX_PROCESSES + 1)
     except ValueError as exc:

@@ -119,7 +119,7 @@ def test_simulator_run_on_the_device_prints_what_cpu_prints(simulated):
     cpu = CliRunner().invoke(cli, ["run", "ric", "mst", "-n", str(cuda_checks.SIM_PATIENTS),
                                    "--seed", str(cuda_checks.SIM_SEED), "--format", "json"])
     assert cpu.exit_code == 0
-    assert str(simulated["run_json"]) == cpu.output
+    assert str(simulated["run_json"]) == cpu.stdout
 
 
 def test_too_many_processes_is_a_clear_error(simulated):
