@@ -91,7 +91,7 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
     import numpy as np
 
     from . import sweeps
-    from .runner import landmark_days
+    from .runner import csv_text, landmark_days
 
     if bool(grids) == bool(psa):
         raise UserError("give --grid KEY=LOW:HIGH:STEPS (one or more) or --psa N")
@@ -161,13 +161,13 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
                        f"{out_dir}; --resume continues", err=True)
             sys.exit(getattr(exc, "exit_code", 130))
     rows = sweeps.table_rows(results.values(), loaded.name)
-    folder.write_text("sweep.csv", sweeps.csv_text(rows))
+    folder.write_text("sweep.csv", csv_text(rows))
     parquet = sweeps.parquet_bytes(rows)
     if parquet is not None:
         folder.write_bytes("sweep.parquet", parquet)
     written = ["sweep.csv"] + (["sweep.parquet"] if parquet is not None else [])
     if mode == "psa":
-        folder.write_text("psa_summary.csv", sweeps.csv_text(sweeps.psa_summary_rows(rows)))
+        folder.write_text("psa_summary.csv", csv_text(sweeps.psa_summary_rows(rows)))
         written.append("psa_summary.csv")
     if plot:
         from ..analysis.sweep_plots import write_sweep_figures

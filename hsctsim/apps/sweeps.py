@@ -17,8 +17,6 @@ The results are a tidy table: one row per point, endpoint and landmark day, with
 the value of every parameter at that point.
 """
 
-import csv
-import io
 import itertools
 import json
 import os
@@ -300,15 +298,6 @@ def manifest(scenario, points, settings, mode):
             "points": [asdict(p) for p in points], "settings": asdict(settings)}
 
 
-def csv_text(rows):
-    """Rows of dicts (the same keys) as CSV text."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 def parquet_bytes(rows):
     """Rows as Parquet (needs pyarrow), or None without pyarrow."""
     try:
@@ -338,8 +327,9 @@ def run_dask(client, scenario, points, settings, on_result, retries=2, threads=1
     from dask.distributed import as_completed
 
     fn = point_function or run_point
-    scenario_future = client.scatter(scenario, broadcast=True)
-    futures = [client.submit(fn, scenario_future, p, settings, threads, retries=retries,
+    # the scenario (a few kB) travels with each task: scattered once, it was lost with a
+    # worker that died holding it, and the tasks that needed it were cancelled
+    futures = [client.submit(fn, scenario, p, settings, threads, retries=retries,
                              pure=False, key=f"hsctsim-point-{p.index}-{os.getpid()}")
                for p in points]
     try:
