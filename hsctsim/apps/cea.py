@@ -12,7 +12,9 @@ import sys
 
 import click
 
-from .options import FiniteFloatRange
+from .options import SEED, FiniteFloatRange, OutPath, check_threads
+
+from .limits import MAX_REPLICATES
 
 DEFAULT_WTP = (50_000, 100_000, 150_000)
 DEFAULT_CHUNK = 200_000
@@ -339,7 +341,7 @@ def _scenario_names(ctx, param, incomplete):
 @click.argument("arms", nargs=-1, required=True, shell_complete=_scenario_names)
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
               help="Patients per arm (and per replicate).")
-@click.option("--seed", type=int, default=None, help="Random seed (default: hsctsim's).")
+@click.option("--seed", type=SEED, default=None, help="Random seed (default: hsctsim's).")
 @click.option("--horizon", "horizon_days", type=FiniteFloatRange(1, 36500),
               help="Simulated window in days (default: the arms' horizon).")
 @click.option("--lifetime", is_flag=True,
@@ -352,7 +354,7 @@ def _scenario_names(ctx, param, incomplete):
               help="Continuously, or in steps on each anniversary of the transplant.")
 @click.option("--wtp", default=",".join(str(w) for w in DEFAULT_WTP), show_default=True,
               callback=_wtp_list, help="Willingness-to-pay per QALY, comma-separated.")
-@click.option("--replicates", type=click.IntRange(0), default=0, show_default=True,
+@click.option("--replicates", type=click.IntRange(0, MAX_REPLICATES), default=0, show_default=True,
               help="Cohorts drawing each figure from its reported range: CE plane, CEAC.")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
 @click.option("--set", "settings", multiple=True, metavar="[ARM:]KEY=VALUE",
@@ -362,7 +364,7 @@ def _scenario_names(ctx, param, incomplete):
 @click.option("--recalibrate", is_flag=True,
               help="With --set of a clinical figure: solve every incidence again (as for "
                    "`run`).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", type=OutPath(file_okay=False),
               help="Write cea.json, cea.csv (with --replicates: ce_plane.csv, ceac.csv, "
                    "figures/) and the resolved scenarios here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
@@ -385,8 +387,12 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
 
         from ..model.whatif import HELD
 
+        from .limits import check_run_size
+
         if len(arms) < 2:
             raise UserError("cea needs two arms or more (the first is the reference)")
+        check_threads(threads)
+        check_run_size(patients, len(arms), replicates)  # not hours, then an answer
         what_ifs = _load_arms(arms, settings, recalibrate)
         _blame_settings(what_ifs, settings)
         # costs and utilities leave the course alone: nothing to hold or solve again

@@ -15,6 +15,7 @@ from ..model.scenario import (BUNDLED_ORDER, ScenarioError, bundled_names, load_
                               set_value, shadowed_note)
 
 from .limits import MAX_REPLICATES
+from .options import OutPath
 
 
 class UserError(click.ClickException):
@@ -144,7 +145,7 @@ Examples:
 @click.option("--replicates", type=click.IntRange(0, MAX_REPLICATES), default=0,
               show_default=True,
               help="Extra cohorts drawing every figure from its reported range.")
-@click.option("--out", "out_dir", type=click.Path(),
+@click.option("--out", "out_dir", type=OutPath(),
               help="Write summary.json, summary.csv (and comparisons.csv with --compare) "
                    "and the resolved scenarios here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")

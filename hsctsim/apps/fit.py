@@ -1,5 +1,6 @@
 """``hsctsim fit``: fit a multi-state model to transition data, write a scenario."""
 
+import math
 import os
 import re
 import tempfile
@@ -8,6 +9,7 @@ from pathlib import Path
 import click
 
 from .cli import UserError, user_errors
+from .options import OutPath
 
 FAMILY_NAMES = ("auto", "exponential", "weibull", "gompertz", "lognormal", "loglogistic",
                 "piecewise")
@@ -48,14 +50,25 @@ def _transitions(text):
 
 def _numbers(text, option):
     try:
-        return [float(v) for v in _split(text)]
+        numbers = [float(v) for v in _split(text)]
     except ValueError:
         raise UserError(f"{option} {text!r}: expected numbers separated by commas") from None
+    if not all(math.isfinite(v) for v in numbers):  # nan reached the fit
+        raise UserError(f"{option} {text!r}: expected finite numbers of days")
+    return numbers
 
 
 def _check_out(path, overwrite):
     """Refuse an --out that cannot be written, before the fit rather than after it."""
+    from ..model.scenario import bundled_dir
+
     path = Path(path)
+    package = Path(__file__).resolve().parents[1]
+    where = path.resolve().parent
+    if where == bundled_dir().resolve() or where.is_relative_to(package):
+        # a fitted model there becomes (or replaces) a bundled scenario of that name
+        raise UserError(f"{path}: inside hsctsim's bundled scenarios or package; write the "
+                        "fitted scenario elsewhere")
     if path.exists() and not overwrite:
         raise UserError(f"{path}: exists (add --overwrite to replace it)")
     if not path.parent.is_dir():
@@ -93,7 +106,7 @@ Examples:
 
 @click.command(epilog=EXAMPLES)
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+@click.option("--out", "out_path", type=OutPath(dir_okay=False),
               help="Write the fitted multi-state scenario (TOML) here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--clock", type=click.Choice(["forward", "reset"]), default="forward",

@@ -13,3 +13,32 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
+
+
+# Seeds beyond these alias smaller ones (see hsctsim.api.MAX_SEED): refused, so that the
+# seed a result records is the one its patients came from
+SEED = click.IntRange(0, 2**63 - 1)
+
+
+class OutPath(click.Path):
+    """A ``click.Path`` for ``--out`` that refuses ``""`` (an unset shell variable).
+
+    An empty ``--out`` was taken as no ``--out``: the results printed, nothing was
+    written, and the exit status was 0.
+    """
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path; give the folder or file to write", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def check_threads(threads):
+    """``--threads`` within what numba can run here, or one line naming the option."""
+    if threads is None:
+        return
+    import numba
+
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        raise click.BadParameter(f"{threads}: at most {numba.config.NUMBA_NUM_THREADS} on "
+                                 "this machine", param_hint="'--threads'")

@@ -4,7 +4,7 @@ import json
 
 import click
 
-from .options import FiniteFloatRange
+from .options import SEED, FiniteFloatRange, check_threads
 from .cli import UserError, _load_arms, user_errors
 
 HSCT_ENDPOINTS = ("relapse", "trm", "os")
@@ -37,6 +37,22 @@ def prediction_summary(cohort, at_day, horizons):
     return endpoints
 
 
+def _scheduled(cohort, history, at_day):
+    """``[(event, day)]`` the model added to ``history`` by day ``at_day``, in day order.
+
+    Scheduled events fire by themselves on their day (an NK-cell infusion; primary
+    graft failure, declared on a fixed day in a patient not engrafted by then): a
+    history without them is not the patients predicted for, so they are said.
+    """
+    names = getattr(cohort, "process_names", None)
+    if getattr(cohort.scenario, "kind", None) == "multistate" or not names:
+        return []
+    given = {name for name, _ in history}
+    days = cohort.event_day[0]  # the course up to at_day is the same for every patient
+    return sorted(((name, float(day)) for name, day in zip(names, days)
+                   if day <= at_day and name not in given), key=lambda item: item[1])
+
+
 def format_prediction(document):
     """Plain text: one row per endpoint, one column per horizon day."""
     endpoints = document["endpoints"]
@@ -53,7 +69,10 @@ def format_prediction(document):
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    history = ", ".join(f"{k} day {v:g}" for k, v in document["history"]) or "no events"
+    # with the events the model's schedule added (e.g. graft failure when no engraftment)
+    history = ", ".join([f"{k} day {v:g}" for k, v in document["history"]] +
+                        [f"{k} day {v:g} (scheduled by the model)"
+                         for k, v in document.get("scheduled", ())]) or "no events"
     head = (f"hsctsim {document['hsctsim_version']}: {document['scenario']}, "
             f"{document['patients']:,} patients alive on day {document['at_day']:g} after "
             f"{history}; seed {document['seed']}\nestimate (95% CI), from day 0\n")
@@ -81,7 +100,7 @@ Examples:
 @click.option("--horizons", default=DEFAULT_HORIZONS, show_default=True,
               help="Days to report (those after --at and within the horizon).")
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True)
-@click.option("--seed", type=int, default=None, help="Random seed (default: run's).")
+@click.option("--seed", type=SEED, default=None, help="Random seed (default: run's).")
 @click.option("--horizon", "horizon_days", type=FiniteFloatRange(1, 36500),
               help="Follow-up in days (default: the scenario's).")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
@@ -103,10 +122,16 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
     from ..engine.resume import HistoryError
     from ..model.predict import parse_history, predict as run_prediction
 
+    from .limits import check_cohort_memory
+
+    check_threads(threads)
     (what,) = _load_arms([scenario], settings).values()
     loaded = what.scenario
     seed = DEFAULT_SEED if seed is None else seed
     days = _days(horizons)
+    # the predicted cohort is held whole: one column per process (or transition)
+    check_cohort_memory(patients, len(getattr(loaded, "transitions", None) or
+                                      getattr(loaded, "processes", None) or ()) + 8)
     try:
         events = parse_history(history)
         cohort = run_prediction(loaded, at_day, events, patients, seed, horizon_days, threads,
@@ -126,6 +151,7 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
                         f"{cohort.horizon_days:g}")
     document = {"hsctsim_version": __version__, "scenario": loaded.name, "seed": seed,
                 "patients": patients, "at_day": at_day, "history": events,
+                "scheduled": _scheduled(cohort, events, at_day),
                 "horizon_days": cohort.horizon_days, "endpoints": endpoints}
     if what.settings:  # say that these are not the configured arm's outcomes
         document["what_if"] = what.to_dict()

@@ -6,7 +6,7 @@ import click
 
 from ..api import DEFAULT_SEED
 from .cli import UserError, _load_arms, user_errors
-from .options import FiniteFloatRange
+from .options import SEED, FiniteFloatRange, OutPath
 
 DEFAULT_TRIALS = 2000
 
@@ -55,10 +55,10 @@ def _day_of(name):
 @click.option("--observed", "observed_items", multiple=True, metavar="NAME=VALUE",
               help="A reported result to place in the spread, e.g. responses=22 or "
                    "relapse_d100=2 (repeatable).")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
+@click.option("--seed", type=SEED, default=DEFAULT_SEED, show_default=True)
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Change one figure first (as for `run`).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", type=OutPath(file_okay=False),
               help="Write trial.json (and figures with --plot) here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @click.option("--plot", is_flag=True,
@@ -118,6 +118,8 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
             "statistics": {n: dict(spread(v), **({"observed": observed[n], **tail(
                 v, observed[n])} if n in observed else {})) for n, v in values.items()},
         }
+        if what.settings:  # say that these are not the configured arm's trials
+            document["what_if"] = what.to_dict()
         if folder is not None:
             folder.write_text("trial.json", json.dumps(document, indent=1) + "\n")
             if plot:
@@ -165,4 +167,6 @@ def format_trials(document):
     widths = [max(len(str(r[i])) for r in rows + [list(header)]) for i in range(len(header))]
     for r in [list(header), ["-" * w for w in widths]] + rows:
         lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    if d.get("what_if"):
+        lines += ["", f"what-if: {d['what_if']['text']}"]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,123 @@
+"""A demanding user of every command: seeds, sizes, --out, what a result says it is.
+
+Each test names what went wrong before its fix."""
+
+import json
+from pathlib import Path
+
+import numba
+import pytest
+from click.testing import CliRunner
+
+from hsctsim.apps.cli import cli
+
+DATA = str(Path(__file__).parent / "data" / "illness_death.csv")
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def assert_user_error(result, *words):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.output, result.output
+
+
+QUICK = {
+    "cea": ["cea", "mac", "ric", "-n", "100"],
+    "trial": ["trial", "ric", "--size", "5", "--trials", "10"],
+    "predict": ["predict", "ric", "--at", "100", "--history", "engraftment=15", "-n", "100"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(QUICK))
+@pytest.mark.parametrize("seed", ["-1", str(2**63), "99999999999999999999"])
+def test_seeds_outside_0_to_2_63_are_refused(command, seed):
+    # run refused them, cea, trial and predict took them: -1 gave the patients of
+    # 2^64-1 and 99999999999999999999 those of 7766279631452241919, while the output
+    # recorded the seed as given
+    assert_user_error(invoke(*QUICK[command], "--seed", seed), "--seed")
+
+
+@pytest.mark.parametrize("command", ["run", "cea", "trial", "fit"])
+def test_an_empty_out_is_refused(command, tmp_path, monkeypatch):
+    # `--out ""` (an unset shell variable) printed the results, wrote nothing and exited 0
+    monkeypatch.chdir(tmp_path)
+    args = {"run": ["run", "ric", "-n", "100"], "fit": ["fit", DATA]}.get(command,
+                                                                        QUICK.get(command))
+    assert_user_error(invoke(*args, "--out", ""), "--out")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["cea", "predict"])
+def test_too_many_threads_name_the_option(command):
+    # cea ended in a ValueError traceback (exit 1); predict did not say which option
+    too_many = str(numba.config.NUMBA_NUM_THREADS + 1)
+    assert_user_error(invoke(*QUICK[command], "--threads", too_many), "--threads")
+
+
+@pytest.mark.parametrize("args, says", [
+    (["-n", str(10**10)], "patient courses"),
+    (["-n", "100", "--replicates", "100000000"], "--replicates"),
+])
+def test_cea_that_cannot_finish_is_refused(args, says):
+    # both started and ran for hours (run refuses them at once)
+    assert_user_error(invoke("cea", "mac", "ric", *args), says)
+
+
+@pytest.mark.parametrize("scenario", ["ric", "ebmt4"])
+def test_predict_too_large_for_memory_is_refused(scenario):
+    # a MemoryError traceback after allocating what it could
+    assert_user_error(invoke("predict", scenario, "--at", "100", "-n", str(10**12)),
+                      "-n", "memory")
+
+
+def test_trial_says_and_records_a_what_if(tmp_path):
+    # the table and trial.json of a --set arm looked like the configured arm's
+    result = invoke("trial", "ric", "--size", "5", "--trials", "20",
+                    "--set", "agvhd.incidence=0.6", "--out", str(tmp_path / "t"))
+    assert result.exit_code == 0, result.output
+    assert "what-if: --set agvhd.incidence=0.6" in result.output
+    document = json.loads((tmp_path / "t" / "trial.json").read_text())
+    assert document["what_if"]["settings"] == ["agvhd.incidence=0.6"]
+    plain = json.loads(invoke(*QUICK["trial"], "--format", "json").output)
+    assert "what_if" not in plain
+
+
+def test_predict_names_the_events_the_model_added():
+    # with no engraftment in --history, primary graft failure was declared on day 28 (and
+    # the NK cells of haplo_nk given on day 7), while the header said "after no events"
+    result = invoke("predict", "ric", "--at", "100", "-n", "200")
+    assert result.exit_code == 0, result.output
+    assert "graft_failure day 28" in result.output and "no events" not in result.output
+    document = json.loads(invoke("predict", "ric", "--at", "100", "-n", "200",
+                                 "--format", "json").output)
+    assert document["history"] == []
+    assert document["scheduled"] == [["graft_failure", 28.0]]
+    nk = invoke("predict", "haplo_nk", "--at", "100", "--history", "engraftment=15", "-n", "200")
+    assert "nk_cells day 7" in nk.output
+    early = json.loads(invoke("predict", "ric", "--at", "20", "-n", "200",
+                              "--format", "json").output)
+    assert early["scheduled"] == []
+
+
+@pytest.mark.parametrize("breaks", ["0,30,nan", "0,30,inf"])
+def test_fit_refuses_non_finite_breaks(breaks):
+    # nan reached the fit: "no fit converged (... no events after day nan ...)"
+    assert_user_error(invoke("fit", DATA, "--family", "piecewise", "--breaks", breaks),
+                      "--breaks")
+
+
+def test_fit_does_not_write_into_the_bundled_scenarios(tmp_path):
+    # --out configs/ric.toml --overwrite replaced the bundled ric arm with the fitted
+    # multi-state model (and --out configs/new.toml added a bundled scenario)
+    from hsctsim.model.scenario import bundled_dir
+
+    for name in ("ric.toml", "qa_fit_probe.toml"):
+        target = bundled_dir() / name
+        before = target.read_bytes() if target.exists() else None
+        assert_user_error(invoke("fit", DATA, "--out", str(target), "--overwrite"),
+                          "bundled")
+        assert (target.read_bytes() if target.exists() else None) == before
