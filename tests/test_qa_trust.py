@@ -121,3 +121,22 @@ def test_fit_does_not_write_into_the_bundled_scenarios(tmp_path):
         assert_user_error(invoke("fit", DATA, "--out", str(target), "--overwrite"),
                           "bundled")
         assert (target.read_bytes() if target.exists() else None) == before
+
+
+@pytest.mark.parametrize("command", [["run", "ric", "-n", "100"],
+                                     ["cea", "mac", "ric", "-n", "100"],
+                                     ["trial", "ric", "--size", "5", "--trials", "10"]])
+def test_a_full_disk_names_the_out_folder_and_leaves_nothing(command, tmp_path, monkeypatch):
+    # "Error: : No space left on device": a failed write names no file
+    import errno
+
+    from hsctsim.apps.runfolder import RunFolder
+
+    def full(self, name, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(RunFolder, "write_text", full)
+    out = tmp_path / "out"
+    assert_user_error(invoke(*command, "--out", str(out)),
+                      f"{out}: No space left on device")
+    assert list(tmp_path.iterdir()) == []

@@ -380,7 +380,7 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
     from .cli import UserError, _load_arms, user_errors
 
     @user_errors
-    def body():
+    def body(out_dir):  # by keyword: a failed write (a full disk) names the folder
         from ..api import DEFAULT_SEED
         from ..model.economics import Discount
         from .runner import RunFolder, csv_text, written_whole
@@ -429,4 +429,4 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
         if out_dir:
             click.echo(f"results written to {out_dir}", err=True)
 
-    body()
+    body(out_dir=out_dir)

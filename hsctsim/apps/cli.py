@@ -38,7 +38,11 @@ def user_errors(func):
         except (FileExistsError, FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             raise UserError(str(exc)) from None
         except OSError as exc:
-            raise UserError(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+            # a failed write (a full disk) names no file: name the --out being written
+            where = exc.filename or (kwargs.get("out_dir") or kwargs.get("out_path")
+                                      or kwargs.get("run_dir") or "")
+            raise UserError(f"{where}: {exc.strerror or exc}" if where else
+                            f"{exc.strerror or exc}") from None
 
     return wrapper
 
