@@ -140,3 +140,12 @@ def test_a_full_disk_names_the_out_folder_and_leaves_nothing(command, tmp_path, 
     assert_user_error(invoke(*command, "--out", str(out)),
                       f"{out}: No space left on device")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_of_a_device_or_pipe_says_not_a_file(tmp_path):
+    # `fit /dev/zero` said "no such file"
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    assert_user_error(invoke("fit", str(tmp_path / "pipe")), "pipe: not a file")
+    assert_user_error(invoke("fit", str(tmp_path / "none.csv")), "no such file")

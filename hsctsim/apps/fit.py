@@ -152,7 +152,7 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
     if name is not None and not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", name):
         raise UserError(f"--name {name!r}: a letter, then letters, digits, _ and - only")
     if not Path(data).is_file():
-        raise UserError(f"{data}: no such file")
+        raise UserError(f"{data}: " + ("not a file" if Path(data).exists() else "no such file"))
     if out_path:
         _check_out(out_path, overwrite)
     try:
