@@ -149,3 +149,15 @@ def test_fit_of_a_device_or_pipe_says_not_a_file(tmp_path):
     os.mkfifo(tmp_path / "pipe")
     assert_user_error(invoke("fit", str(tmp_path / "pipe")), "pipe: not a file")
     assert_user_error(invoke("fit", str(tmp_path / "none.csv")), "no such file")
+
+
+@pytest.mark.parametrize("command", [["cea", "mac", "ric", "-n", "20000"],
+                                     ["trial", "ric", "--size", "10", "--trials", "2000"]])
+def test_cea_and_trial_say_what_they_do_in_a_log(command, monkeypatch):
+    # a progress bar drawn on a terminal only: a long cea or trial in a log (a cluster
+    # job) said nothing until it ended
+    monkeypatch.setenv("HSCTSIM_PROGRESS_SECONDS", "0.01")
+    result = invoke(*command)
+    assert result.exit_code == 0, result.output
+    assert "hsctsim: simulating" in result.stderr
+    assert "hsctsim:" not in result.stdout

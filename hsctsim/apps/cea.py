@@ -8,7 +8,6 @@ holds.  The click command below is a thin shell over it.
 
 import dataclasses
 import json
-import sys
 
 import click
 
@@ -383,6 +382,7 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
     def body(out_dir):  # by keyword: a failed write (a full disk) names the folder
         from ..api import DEFAULT_SEED
         from ..model.economics import Discount
+        from .progress import Progress
         from .runner import RunFolder, csv_text, written_whole
 
         from ..model.whatif import HELD
@@ -409,12 +409,16 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
         folder = RunFolder(out_dir, overwrite) if out_dir else None
         with written_whole(folder):
             total = patients * (1 + replicates) * len(loaded)
-            show = sys.stderr.isatty() and total >= 300_000
-            with click.progressbar(length=total, label="simulating", file=sys.stderr,
-                                   hidden=not show) as bar:
+            # as run: a line every few seconds on stderr, in a log too (a terminal-only
+            # bar left a long cea silent in a log or a cluster job)
+            with Progress(total) as progress:
+                progress.phase("simulating")
                 doc = run_cea(loaded, patients, DEFAULT_SEED if seed is None else seed,
                               horizon_days, Discount(discount, discounting), lifetime, wtp,
-                              replicates, threads, on_chunk=bar.update, susceptible=held)
+                              replicates, threads, on_chunk=progress.advance,
+                              susceptible=held)
+                if folder is not None:
+                    progress.phase("writing results")
             for arm, w in what_ifs.items():  # as run records it: what a --set changed
                 if w.settings:
                     doc["arms"][arm]["what_if"] = w.to_dict()

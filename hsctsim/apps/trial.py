@@ -79,6 +79,7 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
     from ..analysis.trials import (TrialDesign, spread, statistic_names, tail,
                                    trial_statistics)
     from ..api import simulate
+    from .progress import Progress
     from .runner import RunFolder, written_whole
 
     if plot and not out_dir:
@@ -97,9 +98,12 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
     design = TrialDesign(size, trials, accrual_days, analysis_day)
     horizon = loaded.horizon_days if analysis_day is None else analysis_day
     folder = RunFolder(out_dir, overwrite) if out_dir else None
-    with written_whole(folder):
+    with written_whole(folder), Progress(size * trials) as progress:
+        progress.phase("simulating")  # a line every few seconds, in a log too, as run
         cohort = simulate(loaded, size * trials, seed, horizon_days=horizon,
                           susceptible=what.susceptible)
+        progress.advance(size * trials)
+        progress.phase("counting")
         names = statistic_names(cohort)
         names += [n for n in observed if n not in names]
         for n in observed:  # a count by a day past follow-up would be the count at its end
