@@ -161,3 +161,21 @@ def test_cea_and_trial_say_what_they_do_in_a_log(command, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "hsctsim: simulating" in result.stderr
     assert "hsctsim:" not in result.stdout
+
+
+def test_run_folder_scenarios_hold_the_horizon_run_and_say_how_to_repeat_it(tmp_path):
+    # scenarios/<arm>.toml kept the scenario's horizon_days (730) after --horizon 1000, or
+    # after a longer arm set the run's horizon: run again "with the same seed and
+    # patients" it gave another summary; its header said "hsctsim run ... ..."
+    out = tmp_path / "r"
+    first = invoke("run", "ric", "-n", "500", "--seed", "4", "--horizon", "1000",
+                   "--days", "500", "--out", str(out), "--format", "json")
+    assert first.exit_code == 0, first.output
+    stored = out / "scenarios" / "ric.toml"
+    text = stored.read_text()
+    assert "horizon_days = 1000" in text
+    assert "hsctsim run scenarios/ric.toml -n 500 --seed 4 --days 500" in text
+    again = invoke("run", str(stored), "-n", "500", "--seed", "4", "--days", "500",
+                   "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["arms"] == json.loads(first.stdout)["arms"]

@@ -280,7 +280,7 @@ def write_cea(folder, doc, scenarios):
             plt.close(ax.figure)
     from .runner import write_resolved_scenarios
 
-    write_resolved_scenarios(folder, scenarios)
+    write_resolved_scenarios(folder, scenarios, horizon_days=doc["horizon_days"])
 
 
 def _is_economic(setting):

@@ -208,20 +208,39 @@ def write_summary(folder, document, scenarios):
         folder.write_text(f"scenarios/{arm}.json", json.dumps(resolved, indent=1) + "\n")
     held = {arm for arm, a in document["arms"].items()
             if a.get("what_if", {}).get("calibration") == "held"}
-    write_resolved_scenarios(folder, scenarios, held)
+    write_resolved_scenarios(folder, scenarios, held, document["horizon_days"],
+                             _repeat_options(document))
 
 
-def resolved_toml(scenario, held=False):
+def _repeat_options(document):
+    """The options that repeat the run of ``document`` from one of its scenario files."""
+    days = {day for a in document["arms"].values() for ep in a["endpoints"].values()
+            if ep.get("kind") in ("incidence", "survival") for day in ep["at"]}
+    extra = sorted(int(d[1:]) for d in days
+                   if d[1:].isdigit() and int(d[1:]) not in LANDMARK_DAYS)
+    return (f"-n {document['patients']} --seed {document['seed']}"
+            + (f" --days {','.join(map(str, extra))}" if extra else "")
+            + (f" --replicates {document['replicates']}" if document["replicates"] else ""))
+
+
+def resolved_toml(scenario, held=False, horizon_days=None, repeat="..."):
     """The scenario as one self-contained TOML text (bases merged, --set applied) that
-    ``run``, ``show`` and ``check`` accept: the run can be repeated from its folder."""
+    ``run``, ``show`` and ``check`` accept: the run can be repeated from its folder.
+
+    ``horizon_days``: the horizon the arm was simulated to (``--horizon``, or a longer
+    arm's), written in place of the scenario's own so that the file repeats the run;
+    ``repeat``: the options that do (patients, seed, extra days).
+    """
     from ..model.tomlwrite import dumps
 
     data = {k: v for k, v in scenario.to_dict().items() if k != "base"}
     data["name"] = scenario.name
     data = {"name": data.pop("name"), **data}
+    if horizon_days is not None:
+        data["horizon_days"] = horizon_days
     header = (f"Scenario '{scenario.name}' as resolved by hsctsim {__version__} "
               f"(base scenarios merged in, --set applied).\n"
-              f"Repeat the run: hsctsim run scenarios/{scenario.name}.toml ...")
+              f"Repeat the run: hsctsim run scenarios/{scenario.name}.toml {repeat}")
     if held:
         header += ("\nThe run held the unmodified arm's baseline hazards (a what-if, see "
                    "scenarios/" f"{scenario.name}.json);\nthis file is calibrated afresh "
@@ -229,11 +248,13 @@ def resolved_toml(scenario, held=False):
     return dumps(data, header)
 
 
-def write_resolved_scenarios(folder, scenarios, held=()):
+def write_resolved_scenarios(folder, scenarios, held=(), horizon_days=None, repeat="..."):
     """``scenarios/<arm>.toml`` of each arm into a RunFolder (``held``: arms run as
-    what-ifs holding another calibration, said in the file's header)."""
+    what-ifs holding another calibration, said in the file's header; ``horizon_days``
+    and ``repeat`` as for :func:`resolved_toml`)."""
     for arm, scenario in scenarios.items():
-        folder.write_text(f"scenarios/{arm}.toml", resolved_toml(scenario, arm in held))
+        folder.write_text(f"scenarios/{arm}.toml",
+                          resolved_toml(scenario, arm in held, horizon_days, repeat))
 
 
 def _cell(value):
