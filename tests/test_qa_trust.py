@@ -179,3 +179,16 @@ def test_run_folder_scenarios_hold_the_horizon_run_and_say_how_to_repeat_it(tmp_
                    "--format", "json")
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["arms"] == json.loads(first.stdout)["arms"]
+
+
+@pytest.mark.parametrize("setting, says", [
+    ("costs.transplant.value=1e308", "outside [0, 1e+10]"),
+    ("costs.cgvhd_per_day.value=1e305", "outside [0, 1e+10]"),
+    ("lifetime.excess_mortality={ value = [[0, nan]], source = 'x' }",
+     "relative mortality in (0, 1000]"),
+    ("lifetime.excess_mortality={ value = [[nan, 2]], source = 'x' }", "years must be in"),
+])
+def test_cea_refuses_figures_that_overflow_or_are_nan(setting, says):
+    # the costs printed as "inf (nan-nan)", cea.json held Infinity and NaN, exit 0
+    assert_user_error(invoke("cea", "mac", "ric", "-n", "100", "--lifetime", "--set", setting),
+                      "--set", says)

@@ -135,6 +135,11 @@ class Economics:
         return out
 
 
+# A cost per event or per day above ten billion is a typo; 1e308 made every sum inf and
+# the printed costs, increments and ICERs inf and NaN
+MAX_COST = 1e10
+
+
 def _fail(path, key, problem):
     raise ScenarioError(path, key, problem)
 
@@ -198,8 +203,9 @@ def _excess_mortality(path, table):
     for i, (years, rr) in enumerate(pieces):
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (years, rr)):
             _fail(path, f"{where}.value[{i}]", "must be numbers")
-        if years < 0 or rr <= 0:
-            _fail(path, f"{where}.value[{i}]", "years must be >= 0 and relative mortality > 0")
+        if not (0 <= years <= 120 and 0 < rr <= 1000):  # NaN fails too
+            _fail(path, f"{where}.value[{i}]", "years must be in [0, 120] and relative "
+                  "mortality in (0, 1000]")
         if out and years <= out[-1][0]:
             _fail(path, f"{where}.value[{i}]", "years must increase")
         out.append((float(years), float(rr)))
@@ -229,7 +235,8 @@ def parse_economics(data, path):
             1900 <= price_year <= 2200):
         _fail(path, "costs.price_year", "must be a year such as 2020")
     costs = {k: f for k in sorted(cost_keys, key=_cost_order)
-             if (f := _figure(path, costs_table, "costs", k, required=False)) is not None}
+             if (f := _figure(path, costs_table, "costs", k, high=MAX_COST,
+                              required=False)) is not None}
     util_table = data["utilities"]
     _check_keys(path, util_table, "utilities", set(STATE_WEIGHTS) | set(DECREMENTS))
     utilities = {k: _figure(path, util_table, "utilities", k, -1.0, 1.0)
