@@ -192,3 +192,16 @@ def test_cea_refuses_figures_that_overflow_or_are_nan(setting, says):
     # the costs printed as "inf (nan-nan)", cea.json held Infinity and NaN, exit 0
     assert_user_error(invoke("cea", "mac", "ric", "-n", "100", "--lifetime", "--set", setting),
                       "--set", says)
+
+
+def test_a_multistate_covariate_level_that_overflows_is_one_line(tmp_path):
+    # levels = [0, 1e308] with log_hr 0.5: OverflowError traceback, exit 1
+    path = tmp_path / "ms.toml"
+    path.write_text('kind = "multistate"\nname = "ms"\n[states]\nnames = ["a", "b"]\n'
+                    'absorbing = ["b"]\n[covariates.x]\nlevels = [0, 1e308]\n'
+                    'shares = [0.5, 0.5]\nsource = "assumption"\n[[transitions]]\nfrom = "a"\n'
+                    'to = "b"\ntiming = { family = "exponential", rate_per_day = 0.01 }\n'
+                    'log_hr = { x = 0.5 }\nsource = "assumption"\n')
+    assert_user_error(invoke("run", str(path), "-n", "100"), "ms.toml", "transitions[0].log_hr")
+    path.write_text(path.read_text().replace("1e308", "1"))
+    assert invoke("run", str(path), "-n", "100").exit_code == 0

@@ -201,6 +201,9 @@ def _parse_fit(reader, fit, where):
     return fit
 
 
+MAX_LOG_HR = 100.0  # a hazard ratio of e^100: beyond, the level or the effect is a typo
+
+
 def _parse_transition(reader, table, i, states, absorbing, covariates):
     where = f"transitions[{i}]"
     if not isinstance(table, dict):
@@ -234,6 +237,12 @@ def _parse_transition(reader, table, i, states, absorbing, covariates):
             reader.fail(f"{where}.log_hr.{cov}", "not a covariate of [covariates]"
                         + (f" (known: {', '.join(names)})" if names else " (none defined)"))
         effects.append((cov, reader.number(log_hr, cov, f"{where}.log_hr.{cov}", -50.0, 50.0)))
+    # the largest log hazard ratio a patient can get: exp() of it overflowed (a traceback)
+    levels = {c.name: c.levels for c in covariates}
+    worst = sum(max(abs(b * level) for level in levels[cov]) for cov, b in effects)
+    if worst > MAX_LOG_HR:
+        reader.fail(f"{where}.log_hr", f"with the covariate levels, a patient's log hazard "
+                    f"ratio reaches {worst:.3g}, beyond +-{MAX_LOG_HR:g} (check the levels)")
     fit = _parse_fit(reader, table["fit"], f"{where}.fit") if "fit" in table else None
     return Transition(src, dst, timing, cure, source, tuple(effects), fit)
 
