@@ -205,3 +205,13 @@ def test_a_multistate_covariate_level_that_overflows_is_one_line(tmp_path):
     assert_user_error(invoke("run", str(path), "-n", "100"), "ms.toml", "transitions[0].log_hr")
     path.write_text(path.read_text().replace("1e308", "1"))
     assert invoke("run", str(path), "-n", "100").exit_code == 0
+
+
+def test_fit_reads_a_csv_saved_by_excel(tmp_path):
+    # Excel's "CSV UTF-8" starts with a byte-order mark: "column 'id' is missing"
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + Path(DATA).read_bytes().replace(b"\n", b"\r\n"))
+    plain = invoke("fit", DATA)
+    result = invoke("fit", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.output.replace(str(path), DATA) == plain.output

@@ -144,7 +144,7 @@ def _as_int(text):
 def _read_csv(path):
     path = Path(path)
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel writes a BOM
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None:
