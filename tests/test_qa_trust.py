@@ -215,3 +215,20 @@ def test_fit_reads_a_csv_saved_by_excel(tmp_path):
     result = invoke("fit", str(path))
     assert result.exit_code == 0, result.output
     assert result.output.replace(str(path), DATA) == plain.output
+
+
+def test_replicates_of_an_undefined_estimate_give_null_not_nan(tmp_path):
+    # summary.json held "ui95": [NaN, NaN] (not JSON; a RuntimeWarning on stderr) where no
+    # replicate had an estimate
+    out = tmp_path / "r"
+    result = invoke("run", "ric", "-n", "1", "--replicates", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "RuntimeWarning" not in result.output
+    text = (out / "summary.json").read_text()
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in summary.json"))
+    assert "[null, null]" in " ".join(text.split()).replace("[ ", "[").replace(" ]", "]")
+
+
+def test_cea_needs_two_patients_for_its_intervals():
+    # -n 1 printed "354,100 (nan-nan)" and wrote NaN into cea.json
+    assert_user_error(invoke("cea", "mac", "ric", "-n", "1"), "-n")

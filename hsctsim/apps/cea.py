@@ -338,8 +338,8 @@ def _scenario_names(ctx, param, incomplete):
 
 @click.command(epilog=EPILOG)
 @click.argument("arms", nargs=-1, required=True, shell_complete=_scenario_names)
-@click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
-              help="Patients per arm (and per replicate).")
+@click.option("-n", "--patients", type=click.IntRange(2), default=100_000, show_default=True,
+              help="Patients per arm (and per replicate); at least 2, for the intervals.")
 @click.option("--seed", type=SEED, default=None, help="Random seed (default: hsctsim's).")
 @click.option("--horizon", "horizon_days", type=FiniteFloatRange(1, 36500),
               help="Simulated window in days (default: the arms' horizon).")

@@ -140,11 +140,17 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
               backend=backend, on_chunk=on_chunk)
         draws.append(tally)
     for name in ENDPOINTS:
-        values = np.array([d.estimates(name)[0] for d in draws])
-        low, high = np.nanpercentile(values, [2.5, 97.5], axis=0)
-        for day, lo, hi in zip(days, low, high):
-            endpoints[name]["at"][f"d{day:g}"]["ui95"] = [round(float(lo), 6),
-                                                          round(float(hi), 6)]
+        values = np.array([d.estimates(name)[0] for d in draws], float)
+        defined = ~np.isnan(values).all(axis=0)  # none where no replicate has an estimate
+        low, high = np.full((2, values.shape[1]), np.nan)
+        if defined.any():
+            low[defined], high[defined] = np.nanpercentile(values[:, defined], [2.5, 97.5],
+                                                           axis=0)
+        for day, lo, hi, ok in zip(days, low, high, defined):
+            # NaN is not JSON: summary.json held it (strict readers refuse the file)
+            endpoints[name]["at"][f"d{day:g}"]["ui95"] = ([round(float(lo), 6),
+                                                           round(float(hi), 6)] if ok
+                                                          else [None, None])
 
 
 def summary_document(arms, seed, n_patients, horizon_days, replicates, comparisons=None):
@@ -262,7 +268,7 @@ def _cell(value):
         return "-"
     low, high = value["ci95"]
     text = f"{100 * value['estimate']:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
-    if "ui95" in value:
+    if "ui95" in value and value["ui95"][0] is not None:
         text += f" [{100 * value['ui95'][0]:.1f}-{100 * value['ui95'][1]:.1f}]"
     return text
 
