@@ -31,7 +31,7 @@ import numpy as np
 from ..engine.kernel import GOLDEN, seed_key, simulate_into, simulate_patients_into
 from ..engine.processes import Process, build
 from .scenario import MAX_HORIZON_DAYS, NAME_PATTERN, _Reader
-from .timing import TIMING_KEYS, Timing, parse_timing
+from .timing import Timing
 
 KIND = "multistate"
 CLOCKS = ("reset", "forward")
@@ -177,9 +177,7 @@ def _parse_covariates(reader, data):
         shares = [reader.number({"v": v}, "v", f"{where}.shares", 0.0, 1.0) for v in shares]
         if abs(sum(shares) - 1.0) > 1e-6:
             reader.fail(f"{where}.shares", f"must add up to 1, not {sum(shares):g}")
-        source = reader.text(cov, "source", f"{where}.source")
-        if not source.strip():
-            reader.fail(f"{where}.source", "every number needs its source")
+        source = reader.source(cov, "source", f"{where}.source")
         out.append(Covariate(name, tuple(levels), tuple(shares), source))
     return tuple(out)
 
@@ -212,18 +210,11 @@ def _parse_transition(reader, table, i, states, absorbing, covariates):
         reader.fail(f"{where}.from", f"'{src}' is absorbing: no transition leaves it")
     if src == dst:
         reader.fail(f"{where}.to", "a transition must change the state")
-    timing_table = reader.table(table, "timing", where)
-    reader.check_keys(timing_table, TIMING_KEYS, f"{where}.timing")
-    try:
-        timing = parse_timing(timing_table)
-    except ValueError as exc:
-        reader.fail(f"{where}.timing", str(exc))
+    timing = reader.timing(table, where)
     cure = reader.number(table, "cure_fraction", f"{where}.cure_fraction", 0.0, 1.0, 0.0)
     if cure >= 1.0:
         reader.fail(f"{where}.cure_fraction", "1 means the transition never happens: leave it out")
-    source = reader.text(table, "source", f"{where}.source", "")
-    if not source.strip():
-        reader.fail(f"{where}.source", "every number needs its source")
+    source = reader.source(table, "source", f"{where}.source", "")
     log_hr = table.get("log_hr", {})
     if not isinstance(log_hr, dict):
         reader.fail(f"{where}.log_hr", "must be a table of covariate = log hazard ratio")
