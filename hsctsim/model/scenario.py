@@ -445,6 +445,15 @@ class _Reader:
                       + did_you_mean(value, choices))
         return value
 
+    def arm_name(self, data):
+        """The scenario's ``name`` (default: the file's stem), usable as an arm's."""
+        name = self.text(data, "name", "name", Path(self.path).stem)
+        if not NAME_PATTERN.fullmatch(name):
+            self.fail("name", f"{name!r} cannot name an arm: use letters, digits, _ and - "
+                      "(at most 64, not starting with -)" + (
+                          "" if "name" in data else "; give the scenario a name = ..."))
+        return name
+
     def source(self, data, key, where, default=None):
         """A source text: missing (without ``default``) or blank is an error."""
         value = self.text(data, key, where, default)
@@ -601,11 +610,7 @@ def parse(data, path):
         return parse_multistate(data, path)
     reader = _Reader(path)
     reader.check_keys(data, TOP_KEYS, "")
-    name = reader.text(data, "name", "name", Path(path).stem)
-    if not NAME_PATTERN.fullmatch(name):
-        reader.fail("name", f"{name!r} cannot name an arm: use letters, digits, _ and - "
-                    "(at most 64, not starting with -)" + (
-                        "" if "name" in data else "; give the scenario a name = ..."))
+    name = reader.arm_name(data)
     processes = {p: _parse_core_process(reader, data, p) for p in PROCESSES}
     effects_table = reader.table(data, "effects")
     reader.check_keys(effects_table, set(EFFECTS), "effects")
