@@ -56,7 +56,8 @@ EXTRA_KEYS = {
     "death_after_relapse": {"by_relapse_day", "by_relapse_day_source"},
 }
 INTERVENTION_KEYS = {
-    "nk_cells": {"day", "relapse_hr", "agvhd_hr", "duration_days", "source"},
+    "nk_cells": {"day", "relapse_hr", "agvhd_hr", "duration_days", "source",
+                 "range_distribution"},
     "dli": {"trigger", "delay_days", "agvhd_hr", "cgvhd_hr", "relapse_hr", "rejection_hr",
             "death_after_relapse_hr", "source"},
 }
@@ -86,6 +87,14 @@ class Range:
 
     @property
     def mid(self):
+        """The central value, used where one value is needed (the base case).
+
+        The midpoint; for a ``lognormal`` range its median ``sqrt(low * high)``, the
+        value :meth:`draw` centres on (a hazard ratio from a ratio of logs has a
+        95% interval symmetric on the log scale, not on the linear one).
+        """
+        if self.distribution == "lognormal" and self.low > 0.0:
+            return math.sqrt(self.low * self.high)
         return 0.5 * (self.low + self.high)
 
     def draw(self, rng):
@@ -556,10 +565,14 @@ def _parse_effect(reader, effects, name):
 def _parse_nk(reader, table):
     reader.check_keys(table, INTERVENTION_KEYS["nk_cells"], "nk_cells")
     w = "nk_cells."
+    # of both hazard ratios, as for an effect (a published ratio's interval is log-normal)
+    distribution = reader.text(table, "range_distribution", w + "range_distribution",
+                               "uniform", HR_DISTRIBUTIONS)
     return NKCells(
         day=reader.number(table, "day", w + "day", 0.0, MAX_HORIZON_DAYS),
-        relapse_hr=reader.range(table, "relapse_hr", w + "relapse_hr", 1e-6, 1e6),
-        agvhd_hr=reader.range(table, "agvhd_hr", w + "agvhd_hr", 1e-6, 1e6),
+        relapse_hr=reader.range(table, "relapse_hr", w + "relapse_hr", 1e-6, 1e6,
+                                distribution),
+        agvhd_hr=reader.range(table, "agvhd_hr", w + "agvhd_hr", 1e-6, 1e6, distribution),
         duration_days=reader.number(table, "duration_days", w + "duration_days", 0.0,
                                     MAX_HORIZON_DAYS),
         source=reader.text(table, "source", w + "source"),
