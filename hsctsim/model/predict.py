@@ -96,10 +96,12 @@ def _run(eng, names, events, at_day, patients, seed, horizon, out):
             patients, np.arange(patients[0], patients[0] + patients.size)):
         simulate_into(eng, key, int(patients[0]), horizon, out)  # what `run` does
         return
-    state, origin, m, days = course_until(eng, names, events, at_day)
-    # the kernel resumes only after day 0; just after it, the course is a fresh one
-    simulate_from_into(eng, key, patients, horizon, max(at_day, 1e-300), state, origin, m, days,
-                       out)
+    # the kernel resumes only after day 0; just after it, the course is a fresh one.
+    # The replay runs to that same day, so that an event scheduled on day 0 (NK cells
+    # from day 0) has fired in it, as in a fresh course.
+    start_day = max(at_day, 1e-300)
+    state, origin, m, days = course_until(eng, names, events, start_day)
+    simulate_from_into(eng, key, patients, horizon, start_day, state, origin, m, days, out)
 
 
 def _predict_hsct(scenario, at_day, history, n, seed, horizon, threads, susceptible=None):
