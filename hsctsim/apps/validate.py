@@ -24,10 +24,13 @@ DEFAULT_PATIENTS = 100_000
 def validate(arms, patients, seed, figures_file, fmt):
     """Compare ARMS (default: every arm with figures) with published survival figures.
 
-    Each figure (OS, RFS, survival after relapse, ...) comes from the arm's own
-    trial or a close equivalent and was not used to set any parameter.  A figure is
-    within tolerance when the simulated value is at most max(half the published 95%
-    CI, 5 points) away; a hazard ratio, when it lies inside the published 95% CI.
+    Each figure (OS, RFS or PFS, survival after relapse, median survival, best
+    tumour response, ...) comes from the arm's own trial or a close equivalent and
+    was not used to set any parameter.  A figure is within tolerance when the
+    simulated value is at most max(half the published 95% CI, 5 points) away; a
+    hazard ratio, when it lies inside the published 95% CI; a median, when the
+    simulated survival at the published median day is that close to 50% (the CI
+    from the paper's number of patients).
     Exit status 0 when every counted figure is within, 1 otherwise.
     """
     from .. import __version__
@@ -108,8 +111,8 @@ def format_table(results, patients, seed, horizon):
            f"horizon {horizon:g} days",
            "within: |simulated - published| <= max(half the published 95% CI, 5 points); "
            "a hazard ratio inside the published 95% CI",
-           *(["a median (days): simulated survival S at the published median day within "
-              "max(half the binomial 95% CI of 1/2 among the paper's patients, 5 points) "
+           *(["a median (days): the simulated survival S at the published median day within",
+              "  max(half the binomial 95% CI of 1/2 among the paper's patients, 5 points) "
               "of 50%"] if any(r.figure.is_median for r in results) else []),
            "",
            line(header), line(["-" * w for w in widths]), *map(line, rows), "",
