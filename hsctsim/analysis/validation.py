@@ -421,11 +421,14 @@ class Comparison:
                                         if f.endpoint == "post_relapse_os" else None),
                 "reference_arm": f.reference_arm,
                 "response": list(f.response) or None,
-                "compared": ({"published": 0.5, "simulated": num(self.compared),
-                              "what": "survival at the published median day"}
+                "compared": ({"what": "survival at the published median day",
+                              "published": 0.5,
+                              "ci95": None if interval is None else [num(v) for v in interval],
+                              "simulated": num(self.compared)}
                              if f.is_median else None),
                 "published": {"estimate": f.estimate,
-                              "ci95": None if interval is None else [num(v) for v in interval],
+                              "ci95": (None if interval is None or f.is_median
+                                       else [num(v) for v in interval]),
                               "n": f.n, "se": f.se},
                 "simulated": {"estimate": num(self.estimate),
                               "ci95": [num(self.low), num(self.high)]},
