@@ -156,6 +156,13 @@ def test_validate_errors_are_one_line_with_status_2(tmp_path):
     result = CliRunner().invoke(cli, ["validate", "--figures", str(bad)])
     assert result.exit_code == 2 and "bad.toml" in result.output
     assert len(result.output.strip().splitlines()) == 1
+    no_tumour = tmp_path / "no_tumour.toml"
+    no_tumour.write_text('[[figure]]\narm="mac"\nendpoint="best_response"\nresponse=["SD"]\n'
+                         'measure="m"\nlandmark_day=365\nestimate=0.2\ncitation="c"\n'
+                         'population="p"\n')
+    result = CliRunner().invoke(cli, ["validate", "--figures", str(no_tumour), "-n", "100"])
+    assert result.exit_code == 2 and "no_tumour.toml" in result.output and "mac" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_run_days_adds_landmarks_and_keeps_the_standard_ones(tmp_path):
