@@ -224,7 +224,8 @@ def _figure(path, where, table):
     response = table.get("response")
     if endpoint == "best_response":
         if (not isinstance(response, list) or not response
-                or any(r not in RESPONSES for r in response) or len(set(response)) != len(response)):
+                or any(r not in RESPONSES for r in response)
+                or len(set(response)) != len(response)):
             fail("response", f"must list one or more of {list(RESPONSES)}")
         response = tuple(r for r in RESPONSES if r in response)
     elif response is not None:
