@@ -262,3 +262,21 @@ def test_best_response_by_the_landmark_day():
     assert share(("PR",), 150) == pytest.approx(2 / 6)
     assert share(("SD",), 150) == pytest.approx(3 / 6)
     assert share(("PD",), 40) == pytest.approx(5 / 6)  # SD needs stable_min_day (56)
+
+
+# Responses in the RCC series beside the NIH calibration target (22 of 50), from the
+# figures' notes: the file header's rule (Fisher's exact test, two-sided 5%) decides
+# which series is another programme, shown but not counted.
+RCC_SERIES_RESPONSES = {"Clin Transplant 2007": (1, 11), "Bregni": (5, 24),
+                        "University of Chicago": (4, 18), "1704587": (2, 7)}
+
+
+def test_rcc_series_of_another_programme_are_shown_not_counted():
+    from scipy.stats import fisher_exact
+
+    survival = [f for f in load_figures() if f.arm == "rcc" and f.endpoint in ("os", "os_median")]
+    for key, (hits, n) in RCC_SERIES_RESPONSES.items():
+        p = fisher_exact([[hits, n - hits], [22, 50 - 22]])[1]
+        chosen = [f for f in survival if key in f.citation]
+        assert chosen, key
+        assert all(f.check == (p >= 0.05) for f in chosen), (key, p)
