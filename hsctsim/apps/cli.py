@@ -82,7 +82,7 @@ def _load_arms(names, settings=(), recalibrate=False):
     by its scenario name.  Returns ``{arm: WhatIf}``.
     """
     from ..analysis.endpoints import LANDMARK_DAYS
-    from ..model.scenario import _hint
+    from ..model.hints import did_you_mean
     from ..model.whatif import excluded_by_design, what_if
 
     parsed = _parse_settings(settings)
@@ -102,7 +102,7 @@ def _load_arms(names, settings=(), recalibrate=False):
         if target is not None and not any(target in (arm, given)
                                           for arm, (given, _) in bases.items()):
             raise UserError(f"--set {item}: no arm '{target}' here (arms: "
-                            f"{', '.join(bases)}){_hint(target, bases)}")
+                            f"{', '.join(bases)}){did_you_mean(target, bases)}")
     arms = {}
     for arm, (given, base) in bases.items():
         changed = base
