@@ -222,6 +222,14 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                         "reported ranges again, which a held what-if does not; add "
                         "--recalibrate, or leave out --replicates")
     loaded = {arm: w.scenario for arm, w in what_ifs.items()}
+    if backend == "cuda":
+        from ..api import BackendError, check_fits_device
+
+        try:
+            for s in loaded.values():
+                check_fits_device(s)
+        except BackendError as exc:
+            raise UserError(f"--backend cuda: {exc}") from None
     horizon = horizon_days or max(s.horizon_days for s in loaded.values())
     extra_days = _parse_days(days_text, horizon) if days_text is not None else ()
     if events and events_format == "parquet":
@@ -240,12 +248,9 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
 
         if extra_days:
             raise UserError("--days: not for multi-state scenarios (kind = \"multistate\")")
-        if backend == "cuda":
-            raise UserError("--backend cuda: multi-state scenarios run on the cpu backend "
-                            "only (for now)")
         return run_command(loaded, patients, seed, horizon, threads, replicates, out_dir,
                            overwrite, events, events_layout, plot, fmt, compare,
-                           what_ifs=what_ifs)
+                           what_ifs=what_ifs, backend=backend)
     if events_layout == "mstate":
         raise UserError("--events-layout mstate: only for multi-state scenarios "
                         "(kind = \"multistate\")")
@@ -265,7 +270,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             for arm, w in what_ifs.items():
                 arms[arm]["what_if"] = w.to_dict()
             document = summary_document(arms, seed, patients, horizon, replicates,
-                                        comparisons)
+                                        comparisons, backend=backend)
             if folder is not None:
                 progress.phase("writing results")
                 write_summary(folder, document, loaded)
