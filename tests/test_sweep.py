@@ -131,10 +131,10 @@ def test_interrupted_sweep_resumes_to_the_same_table(local_table, tmp_path, monk
     out = tmp_path / "resumed"
     real = sweeps.run_point
 
-    def interrupt_at_3(scenario, point, config, threads=None):
+    def interrupt_at_3(scenario, point, config, threads=None, backend="cpu"):
         if point.index == 3:
             raise KeyboardInterrupt
-        return real(scenario, point, config, threads)
+        return real(scenario, point, config, threads, backend)
 
     monkeypatch.setattr(sweeps, "run_point", interrupt_at_3)
     result = sweep_cli(out, *GRID, "--local")
