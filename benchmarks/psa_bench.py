@@ -26,13 +26,19 @@ GOAL_PATIENTS = 100_000
 GOAL_SECONDS = 60.0
 
 
-def time_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric"):
+def time_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric",
+             max_seconds=None, calibration_patients=None):
     """Seconds of ``n_draws`` PSA draws of ``arm`` as ``sweep --psa`` runs them.
+
+    ``max_seconds`` stops after the draw that passes it (the figures are then
+    extrapolated from the draws done); ``calibration_patients`` per Newton step
+    (default: the sweep's, 10^4).
 
     Returns
     -------
     dict
-        ``draws``, ``patients``, ``backend``, ``seconds`` (all draws),
+        ``draws``, ``patients``, ``backend``, ``seconds`` (all draws, wall clock),
+        ``cpu_seconds`` (this process's CPU time, every thread), ``load_average_1min``,
         ``calibration_seconds`` (the part spent calibrating), ``per_draw_s``,
         ``extrapolated_1000_draws_s`` and ``ratio_to_goal`` (that over 60 s;
         below 1 meets the goal), ``extrapolated`` (whether fewer than 1,000 ran).
@@ -47,7 +53,8 @@ def time_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric"):
     calibrate._memory.clear()  # every draw solved afresh, none from an earlier run
     scenario = load_scenario(arm)
     config = sweeps.Settings(int(patients), seed, scenario.horizon_days,
-                             landmark_days(scenario.horizon_days))
+                             landmark_days(scenario.horizon_days),
+                            calibration_patients)
     spent = [0.0]
     real = hsctsim.api.calibrate
 
@@ -63,16 +70,24 @@ def time_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric"):
         warm = n_draws + 10_000  # a draw outside the timed ones: compiles, caches nothing used
         sweeps.run_point(scenario, sweeps.Point(warm, "psa", draw=warm), config, None, backend)
         spent[0] = 0.0
-        start = time.perf_counter()
-        for r in range(n_draws):
-            sweeps.run_point(scenario, sweeps.Point(r, "psa", draw=r), config, None, backend)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        done = 0
+        while done < n_draws:
+            sweeps.run_point(scenario, sweeps.Point(done, "psa", draw=done), config, None,
+                             backend)
+            done += 1
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                break
         seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
     finally:
         hsctsim.api.calibrate = real
-    per_draw = seconds / n_draws
-    return {"arm": arm, "draws": n_draws, "patients": int(patients), "backend": backend,
-            "seconds": seconds, "calibration_seconds": spent[0], "per_draw_s": per_draw,
-            "extrapolated": n_draws < GOAL_DRAWS,
+    per_draw = seconds / done
+    return {"arm": arm, "draws": done, "patients": int(patients), "backend": backend,
+            "seconds": seconds, "cpu_seconds": cpu_seconds,
+            "load_average_1min": os.getloadavg()[0],
+            "calibration_seconds": spent[0], "per_draw_s": per_draw,
+            "extrapolated": done < GOAL_DRAWS,
             "extrapolated_1000_draws_s": per_draw * GOAL_DRAWS,
             "ratio_to_goal": per_draw * GOAL_DRAWS / GOAL_SECONDS}
 
@@ -85,7 +100,8 @@ def describe(fig):
             f"patients in {fig['seconds']:.1f} s ({fig['per_draw_s']:.3f} s a draw, "
             f"{fig['calibration_seconds'] / fig['seconds']:.0%} of it calibrating); "
             f"1,000 draws: {fig['extrapolated_1000_draws_s']:.0f} s ({how}) = "
-            f"{fig['ratio_to_goal']:.2f}x the 60 s goal")
+            f"{fig['ratio_to_goal']:.2f}x the 60 s goal; CPU time {fig['cpu_seconds']:.1f} s, "
+            f"load average {fig['load_average_1min']:.1f}")
 
 
 def main(argv=None):
