@@ -309,3 +309,25 @@ def test_device_calibrations_are_cached_apart_but_the_shipped_serves_both():
     assert calibrate.cache_key(point, backend="cuda") != calibrate.cache_key(point)
     # the shipped solution of a bundled point: no device needed, none used
     assert calibrate.calibrate(point, backend="cuda") == calibrate.calibrate(point)
+
+
+def test_a_worker_without_the_gpu_is_one_line_and_resumable(monkeypatch, tmp_path):
+    from hsctsim.apps import sweeps
+
+    real = sweeps.run_point
+
+    def no_gpu_at_1(scenario, point, config, threads=None, backend="cpu"):
+        if point.index == 1:  # as a worker of another machine would answer
+            raise hsctsim.api.BackendError("numba's CUDA target finds no GPU")
+        return real(scenario, point, config, threads, backend)
+
+    monkeypatch.setattr(sweeps, "run_point", no_gpu_at_1)
+    args = ["sweep", "ric", "--psa", "2", "--local", "-n", "1000", "--calibration-patients",
+            "2000", "--out", str(tmp_path / "s")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2  # progress lines, then one line of error
+    assert [line for line in result.output.splitlines() if "point" not in line[:6]] == [
+        "Error: --backend cpu: on a worker: numba's CUDA target finds no GPU (1 of 2 points "
+        "saved; --resume continues)"]
+    monkeypatch.setattr(sweeps, "run_point", real)
+    assert "(1 resumed)" in CliRunner().invoke(cli, [*args, "--resume"]).output

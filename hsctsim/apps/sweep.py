@@ -7,7 +7,7 @@ import click
 
 from .options import FiniteFloatRange
 from .. import __version__
-from ..api import DEFAULT_SEED, describe_backend
+from ..api import DEFAULT_SEED, BackendError, describe_backend
 from .cli import UserError, user_errors
 from .signals import Interrupted
 
@@ -108,7 +108,7 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
     if not local:
         _require_dask()
     if backend != "cpu":
-        from ..api import BackendError, resolve_backend
+        from ..api import resolve_backend
 
         try:
             backend = resolve_backend(backend)
@@ -121,7 +121,7 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
     if getattr(loaded, "kind", None) == "multistate":
         raise UserError(f"{scenario}: sweeps of multi-state scenarios are not supported yet")
     if backend == "cuda":
-        from ..api import BackendError, check_fits_device
+        from ..api import check_fits_device
 
         try:
             check_fits_device(loaded)
@@ -182,6 +182,9 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
             click.echo(f"\ninterrupted: {len(results)} of {len(points)} points saved in "
                        f"{out_dir}; --resume continues", err=True)
             sys.exit(getattr(exc, "exit_code", 130))
+        except BackendError as exc:  # a worker of a --scheduler cluster without the GPU
+            raise UserError(f"--backend {backend}: on a worker: {exc} ({len(results)} of "
+                            f"{len(points)} points saved; --resume continues)") from None
     rows = sweeps.table_rows(results.values(), loaded.name)
     folder.write_text("sweep.csv", csv_text(rows))
     parquet = sweeps.parquet_bytes(rows)
