@@ -331,3 +331,19 @@ def test_a_worker_without_the_gpu_is_one_line_and_resumable(monkeypatch, tmp_pat
         "saved; --resume continues)"]
     monkeypatch.setattr(sweeps, "run_point", real)
     assert "(1 resumed)" in CliRunner().invoke(cli, [*args, "--resume"]).output
+
+
+def test_held_what_if_calibrates_on_the_chosen_backend(monkeypatch):
+    from hsctsim.apps.cli import _load_arms
+    from hsctsim.model import whatif
+
+    seen = []
+    real = whatif.calibrate
+
+    def spy(*args, backend="cpu", **kwargs):
+        seen.append(backend)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(whatif, "calibrate", spy)
+    arms = _load_arms(("ric",), ("agvhd.incidence=0.45",), False, "cuda")
+    assert arms["ric"].mode == whatif.HELD and seen == ["cuda", "cuda"]

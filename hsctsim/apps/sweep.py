@@ -117,16 +117,9 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
     from .cli import _load_arms
 
     # every point is calibrated afresh, so a --set here is recalibrated too
-    loaded = next(iter(_load_arms((scenario,), settings, recalibrate=True).values())).scenario
+    loaded = next(iter(_load_arms((scenario,), settings, True, backend).values())).scenario
     if getattr(loaded, "kind", None) == "multistate":
         raise UserError(f"{scenario}: sweeps of multi-state scenarios are not supported yet")
-    if backend == "cuda":
-        from ..api import check_fits_device
-
-        try:
-            check_fits_device(loaded)
-        except BackendError as exc:
-            raise UserError(f"--backend cuda: {exc}") from None
     horizon = float(horizon_days or loaded.horizon_days)
     if grids:
         axes = [sweeps.parse_axis(loaded, g) for g in grids]
