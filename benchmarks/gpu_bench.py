@@ -3,7 +3,7 @@
 One prepared script for a machine with a CUDA GPU and numba-cuda (see README.md,
 "GPU")::
 
-    python benchmarks/gpu_bench.py --quick --json gpu.json   # about 3-5 minutes, most of it compiling
+    python benchmarks/gpu_bench.py --quick --json gpu.json  # 3-5 minutes, most of it compiling
     python benchmarks/gpu_bench.py --json gpu.json           # the goals at full size
 
 Without a device it says so and exits 0.  The figures are written to ``--json``
@@ -281,7 +281,8 @@ def main(argv=None):
     start = time.perf_counter()
     calibrate(point, **calibration)
     figures["ric_calibration_cuda_s"] = time.perf_counter() - start
-    print(f"ric calibration on the GPU (incl. compiling): {figures['ric_calibration_cuda_s']:.2f} s")
+    print(f"ric calibration on the GPU (incl. compiling): "
+          f"{figures['ric_calibration_cuda_s']:.2f} s")
     start = time.perf_counter()
     calibrate(point, **calibration)
     figures["ric_calibration_cuda_warm_s"] = time.perf_counter() - start
