@@ -125,3 +125,28 @@ def test_ranges_midpoints_and_draws():
     assert abs(np.mean(values) - 0.45) < 4 * 0.3 / np.sqrt(12 * 400)
     # a point stays a point
     assert s.draw(rng).processes["relapse"].incidence == Range(0.135, 0.135)
+
+
+@pytest.mark.parametrize("arm, key, text, words", [
+    # core and section processes are read by one parser: the same rules, the same words
+    ("mac", "graft_failure.incidence", "0.1", "takes its timing directly"),
+    ("rcc", "tumour.chemo_response.incidence", "0.3", "takes its timing directly"),
+    ("mac", "relapse.cure_fraction", "0.2", "give either incidence or cure_fraction"),
+    ("rcc", "tumour.gvt_response.cure_fraction", "0.2", "give either incidence or cure_fraction"),
+    ("mac", "relapse.landmark_dai", "365", "did you mean 'landmark_day'"),
+    ("rcc", "tumour.gvt_response.landmark_dai", "365", "did you mean 'landmark_day'"),
+    ("mac", "cmv.source", '" "', "every number needs its source"),
+    ("rcc", "tumour.chemo_response.source", '" "', "every number needs its source"),
+    # what differs: a core incidence may be a beta, a section's only uniform or triangular
+    ("rcc", "tumour.gvt_response.range_distribution", '"beta"', "is not one of"),
+])
+def test_core_and_section_processes_read_alike(arm, key, text, words):
+    with pytest.raises(ScenarioError) as info:
+        set_value(load_scenario(arm), key, text)
+    assert info.value.key == key
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_core_incidence_may_be_a_beta():
+    s = set_value(load_scenario("mac"), "relapse.range_distribution", '"beta"')
+    assert s.processes["relapse"].incidence.distribution == "beta"

@@ -83,7 +83,7 @@ def _load_arms(names, settings=(), recalibrate=False, backend="cpu"):
     ``backend`` (``cuda``: an arm too big for the GPU kernel is refused).
     """
     from ..analysis.endpoints import LANDMARK_DAYS
-    from ..model.scenario import _hint
+    from ..model.hints import did_you_mean
     from ..model.whatif import excluded_by_design, what_if
 
     parsed = _parse_settings(settings)
@@ -110,7 +110,7 @@ def _load_arms(names, settings=(), recalibrate=False, backend="cpu"):
         if target is not None and not any(target in (arm, given)
                                           for arm, (given, _) in bases.items()):
             raise UserError(f"--set {item}: no arm '{target}' here (arms: "
-                            f"{', '.join(bases)}){_hint(target, bases)}")
+                            f"{', '.join(bases)}){did_you_mean(target, bases)}")
     arms = {}
     for arm, (given, base) in bases.items():
         changed = base

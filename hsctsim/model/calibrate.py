@@ -377,10 +377,52 @@ def rekey_bundled():
     return stale
 
 
+def main(argv=None):
+    """``python -m hsctsim.model.calibrate [ARM ...] | --rekey``: refresh the shipped file.
+
+    Returns the exit status: 0 done, 1 entries to re-solve (``--rekey``), 2 bad
+    arguments.
+    """
+    import argparse
+
+    from .hints import did_you_mean
+    from .scenario import bundled_names
+
+    arms = bundled_names()
+    parser = argparse.ArgumentParser(
+        prog="python -m hsctsim.model.calibrate",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Solve the bundled scenarios at their midpoints into\n"
+                    "hsctsim/model/calibrations.json (about 10 minutes for all of them);\n"
+                    "the entries of arms not named stay as they are.",
+        epilog="examples:\n"
+               "  python -m hsctsim.model.calibrate            every arm\n"
+               "  python -m hsctsim.model.calibrate rcc auto   these two\n"
+               "  python -m hsctsim.model.calibrate --rekey    new keys, no solving")
+    parser.add_argument("arms", nargs="*", metavar="ARM",
+                        help=f"bundled arms to re-solve (default: all: {', '.join(arms)})")
+    parser.add_argument("--rekey", action="store_true",
+                        help="after a change of the cache key alone (how it is computed, "
+                             "the version): re-key the entries without solving")
+    args = parser.parse_args(argv)
+    if args.rekey and args.arms:
+        parser.error("--rekey re-keys every entry: give no arms with it")
+    for arm in args.arms:
+        if arm not in arms:
+            parser.error(f"{arm}: not a bundled arm{did_you_mean(arm, arms)}")
+    try:
+        if args.rekey:
+            if stale := rekey_bundled():
+                print(f"changed since they were solved, not re-keyed: {', '.join(stale)}; "
+                      "run python -m hsctsim.model.calibrate", file=sys.stderr)
+                return 1
+            return 0
+        update_bundled(list(dict.fromkeys(args.arms)) or None)
+    except ScenarioError as exc:  # a bundled scenario that does not load: one line
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--rekey"]:
-        if stale := rekey_bundled():
-            sys.exit(f"changed since they were solved, not re-keyed: {', '.join(stale)}; "
-                     "run python -m hsctsim.model.calibrate")
-    else:
-        update_bundled(sys.argv[1:] or None)
+    sys.exit(main())

@@ -12,7 +12,6 @@ import numpy as np
 
 from .. import __version__
 from ..engine.kernel import seed_key, simulate_from_into, simulate_into
-from ..engine.processes import build
 from ..engine.resume import HistoryError, course_until
 from .scenario import Scenario, load_scenario
 
@@ -152,22 +151,15 @@ def multistate_events(scenario, history):
 def _predict_multistate(scenario, at_day, history, n, seed, horizon, threads):
     from ..api import _threads
     from .mscohort import MultistateCohort
-    from .multistate import draw_covariates, layout, processes, strata
+    from .multistate import draw_covariates, layout, stratum_engines
 
     names = layout(scenario).process_names
     events = multistate_events(scenario, history)
     patients = np.arange(n, dtype=np.int64)
     covariates = draw_covariates(scenario, seed, patients)
-    index, ratios = strata(scenario, covariates)
-    if len(ratios) == 1:
-        index = np.zeros(n, np.int64)
     out = np.empty((n, len(names)))
     with _threads(threads):
-        for s, hr in enumerate(ratios):
-            rows = np.flatnonzero(index == s)
-            if rows.size == 0:
-                continue
-            eng = build(processes(scenario, hr))
+        for rows, eng in stratum_engines(scenario, covariates, n):
             part = np.empty((rows.size, len(names)))
             _run(eng, names, events, at_day, patients[rows], seed, horizon, part)
             out[rows] = part
