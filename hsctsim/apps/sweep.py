@@ -43,6 +43,7 @@ Examples:
       --factorial -n 20000 --local --out grid-ric --plot
   hsctsim sweep ric --psa 40 -n 20000 --workers 2 --out psa-ric --plot
   hsctsim sweep ric --psa 40 -n 20000 --workers 2 --out psa-ric --resume   # after Ctrl-C
+  hsctsim sweep ric --psa 1000 -n 100000 --backend cuda --local --out psa-gpu
 """
 
 
