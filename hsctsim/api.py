@@ -42,18 +42,59 @@ def resolve_backend(backend):
         raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "cpu":
         return "cpu"
+    import importlib.util
+
+    missing = []
+    # numba's own CUDA target cannot compile the kernels (they call @njit code): only
+    # numba-cuda can; numba's simulator (NUMBA_ENABLE_CUDASIM=1, for tests) runs them
+    if not numba.config.ENABLE_CUDASIM and importlib.util.find_spec("numba_cuda") is None:
+        missing.append("numba-cuda is not installed (pip install 'hsctsim[cuda]')")
     try:  # numba.cuda is imported only here: it is optional and slow to import
         from .engine import cuda_kernel
     except ImportError as exc:
-        if backend == "auto":
-            return "cpu"
-        raise BackendError("the CUDA backend needs numba-cuda (pip install 'hsctsim[cuda]'): "
-                           f"{exc}") from None
-    if cuda_kernel.device_available():
+        missing.append(f"numba.cuda does not import ({exc})")
+    else:
+        if not cuda_kernel.device_available():
+            missing.append("numba's CUDA target finds no GPU")
+    if not missing:
         return "cuda"
     if backend == "auto":
         return "cpu"
-    raise BackendError("numba's CUDA target finds no GPU here (use the cpu or auto backend)")
+    raise BackendError(" and ".join(missing) + " (use the cpu or auto backend)")
+
+
+def backend_record(backend):
+    """What a result records of where it ran: ``{"backend": "cpu"}``, or for the GPU
+    ``{"backend": "cuda", "device": "NVIDIA H200"}`` (``auto`` resolved first)."""
+    backend = resolve_backend(backend)
+    if backend == "cpu":
+        return {"backend": "cpu"}
+    from .engine.cuda_kernel import device_name
+
+    return {"backend": backend, "device": device_name()}
+
+
+def check_fits_device(scenario):
+    """Raise :class:`BackendError` when ``scenario`` has more processes than a GPU
+    thread's scratch holds (``cuda_kernel.MAX_PROCESSES``; the solid-tumour and
+    autologous arms do)."""
+    from .engine.cuda_kernel import MAX_PROCESSES
+
+    if _multistate(scenario):
+        from .model.multistate import unroll
+
+        n, what = len(unroll(scenario).edges), "transition processes (unrolled)"
+    else:
+        n, what = len(process_names(scenario_point(scenario))), "processes"
+    if n > MAX_PROCESSES:
+        raise BackendError(f"{scenario.name} has {n} {what}, the GPU kernel at most "
+                           f"{MAX_PROCESSES} (use the cpu backend)")
+
+
+def describe_backend(record):
+    """One phrase for a printed header: ``backend cpu``, ``backend cuda (NVIDIA H200)``."""
+    device = record.get("device")
+    return f"backend {record.get('backend', 'cpu')}" + (f" ({device})" if device else "")
 
 
 @contextlib.contextmanager

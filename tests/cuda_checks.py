@@ -11,6 +11,7 @@ compute capability 9.0 (H100/H200) with the real NVVM, no GPU needed.
 Exit status 3 with a line ``SKIP: why`` when the tools are missing.
 """
 
+import json
 import sys
 
 SIM_ARMS = ("ric", "haplo_nk")
@@ -18,6 +19,9 @@ SIM_PATIENTS = 300
 SIM_FIRST = 1_000  # a chunk that does not start at patient 0
 SIM_SEED = 11
 COUNT_ARMS = ("ric", "mst", "haplo_nk")  # donor, micro and donor + NK-cell chimerism
+# one PSA draw of ric calibrated on the device: 6 Newton steps of 1,000 patients (the
+# fewest a sweep takes), about 25 s of the simulator's time
+PSA_ARGS = ("-n", str(SIM_PATIENTS), "--seed", str(SIM_SEED), "--calibration-patients", "1000")
 
 
 def skip(why):
@@ -90,11 +94,52 @@ def sim(out_path):
     run = CliRunner().invoke(cli, ["run", "ric", "mst", "-n", str(SIM_PATIENTS), "--seed",
                                    str(SIM_SEED), "--format", "json", "--backend", "cuda"])
     results["run_json"] = np.array(run.stdout)  # progress lines of a slow run go to stderr
+    ms = CliRunner().invoke(cli, ["run", "ebmt4", "-n", str(SIM_PATIENTS), "--seed",
+                                  str(SIM_SEED), "--format", "json", "--backend", "cuda"])
+    results["run_ebmt4_json"] = np.array(ms.stdout)
+    results.update(psa_on_device(CliRunner, cli, out_path))
     try:
         cuda_kernel.check_processes(cuda_kernel.MAX_PROCESSES + 1)
     except ValueError as exc:
         results["too_many"] = np.array(str(exc))
     np.savez(out_path, **results)
+
+
+def psa_on_device(runner, cli, out_path):
+    """A one-draw PSA sweep on the device, calibration included (``sweep --backend cuda``),
+    and the draw's patients simulated on the device with the calibration it found."""
+    import pathlib
+
+    import numpy as np
+
+    import hsctsim
+    from hsctsim.analysis import cuda_counts
+    from hsctsim.engine import cuda_kernel
+
+    launches = {"accrued_hazard": [], "counted": []}
+    accrue, counted = cuda_kernel.accrued_hazard_into, cuda_counts.count_into
+
+    def spy_accrue(*args):  # the Newton steps of the draw's calibration
+        launches["accrued_hazard"].append(args[4].shape[0])
+        return accrue(*args)
+
+    def spy_counted(*args, **kwargs):
+        launches["counted"].append(args[3])
+        return counted(*args, **kwargs)
+
+    cuda_kernel.accrued_hazard_into, cuda_counts.count_into = spy_accrue, spy_counted
+    folder = pathlib.Path(out_path).with_name("psa-cuda")
+    done = runner().invoke(cli, ["sweep", "ric", "--psa", "1", "--local", *PSA_ARGS,
+                                 "--backend", "cuda", "--out", str(folder)])
+    point = json.loads((folder / "points" / "000000.json").read_text())
+    days = hsctsim.simulate("ric", SIM_PATIENTS, seed=SIM_SEED, replicate=0,
+                            susceptible=point["susceptible"], backend="cuda").event_day
+    return {"psa_stdout": np.array(done.stdout), "psa_exit": np.array(done.exit_code),
+            "psa_csv": np.array((folder / "sweep.csv").read_text()),
+            "psa_manifest": np.array((folder / "sweep.json").read_text()),
+            "psa_point": np.array(json.dumps(point)), "psa_days": days,
+            "psa_calibration_launches": np.array(launches["accrued_hazard"]),
+            "psa_counted_launches": np.array(launches["counted"])}
 
 
 def ptx(out_dir):

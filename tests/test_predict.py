@@ -27,17 +27,40 @@ def test_predict_at_day_0_equals_run():
 
 
 def test_resumed_kernel_path_is_the_fresh_course_just_after_day_0():
-    """The resume path (budgets drawn on the start day) is the fresh course at day 0+."""
-    point = hsctsim.api.scenario_point("haplo_nk")
-    eng = hsctsim.model.hsct.engine_arrays(point, hsctsim.model.calibrate.calibrate(point))
+    """The resume path (budgets drawn on the start day) is the fresh course at day 0+.
+
+    With an intervention scheduled after day 0 (NK cells moved to day 7): one that
+    fires on day 0 is replayed instead of drawn, so the random streams differ.
+    """
+    import dataclasses
+
+    bundled = hsctsim.api.scenario_point("haplo_nk")
+    susceptible = hsctsim.model.calibrate.calibrate(bundled)  # interventions off
+    point = dataclasses.replace(bundled, nk_cells=dataclasses.replace(bundled.nk_cells,
+                                                                      day=7.0))
+    eng = hsctsim.model.hsct.engine_arrays(point, susceptible)
     names = hsctsim.model.hsct.PROCESS_NAMES
     n, key = 5000, seed_key(8)
     fresh = np.empty((n, len(names)))
     simulate_into(eng, key, 0, 730.0, fresh)
     resumed = np.empty_like(fresh)
     simulate_from_into(eng, key, np.arange(n), 730.0, 1e-300,
-                       *course_until(eng, names, [], 0.0), resumed)
+                       *course_until(eng, names, [], 1e-300), resumed)
     np.testing.assert_array_equal(resumed, fresh)
+
+
+def test_replay_to_just_after_day_0_fires_day_0_interventions():
+    """haplo_nk's NK cells (day 0) are in the course predict resumes just after day 0."""
+    point = hsctsim.api.scenario_point("haplo_nk")
+    eng = hsctsim.model.hsct.engine_arrays(point, hsctsim.model.calibrate.calibrate(point))
+    names = hsctsim.model.hsct.PROCESS_NAMES
+    nk, relapse = names.index("nk_cells"), names.index("relapse")
+    _, _, m, out = course_until(eng, names, [], 1e-300)
+    assert out[nk] == 0.0 and m[relapse] == pytest.approx(point.nk_cells.relapse_hr.mid)
+    # a prediction from day 0 that takes the resume path sees NK cells' effect
+    pred = hsctsim.predict("haplo_nk", 0, [("cmv", 0.0)], 20_000, seed=3)
+    assert np.all(pred.day("nk_cells") == 0.0)
+    assert np.mean(pred.day("relapse") <= 365) < 0.1  # 3.8% in `run`; 35% without NK
 
 
 ENGINE = [

@@ -1,5 +1,7 @@
 """Scenario files: loading, base scenarios, ranges, and every kind of bad input."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -39,7 +41,7 @@ def test_base_scenario_overrides_only_some_keys():
     assert ric.processes["relapse"].timing == mac.processes["relapse"].timing
     assert ric.processes["relapse"].landmark_day == mac.processes["relapse"].landmark_day
     assert ric.effects == mac.effects
-    assert load_scenario("haplo_nk").nk_cells.day == 7
+    assert load_scenario("haplo_nk").nk_cells.day == 0  # Ciurea 2022: first dose day -2
 
 
 @pytest.mark.parametrize("text, key, words", [
@@ -125,3 +127,50 @@ def test_ranges_midpoints_and_draws():
     assert abs(np.mean(values) - 0.45) < 4 * 0.3 / np.sqrt(12 * 400)
     # a point stays a point
     assert s.draw(rng).processes["relapse"].incidence == Range(0.135, 0.135)
+
+
+@pytest.mark.parametrize("arm, key, text, words", [
+    # core and section processes are read by one parser: the same rules, the same words
+    ("mac", "graft_failure.incidence", "0.1", "takes its timing directly"),
+    ("rcc", "tumour.chemo_response.incidence", "0.3", "takes its timing directly"),
+    ("mac", "relapse.cure_fraction", "0.2", "give either incidence or cure_fraction"),
+    ("rcc", "tumour.gvt_response.cure_fraction", "0.2", "give either incidence or cure_fraction"),
+    ("mac", "relapse.landmark_dai", "365", "did you mean 'landmark_day'"),
+    ("rcc", "tumour.gvt_response.landmark_dai", "365", "did you mean 'landmark_day'"),
+    ("mac", "cmv.source", '" "', "every number needs its source"),
+    ("rcc", "tumour.chemo_response.source", '" "', "every number needs its source"),
+    # what differs: a core incidence may be a beta, a section's only uniform or triangular
+    ("rcc", "tumour.gvt_response.range_distribution", '"beta"', "is not one of"),
+])
+def test_core_and_section_processes_read_alike(arm, key, text, words):
+    with pytest.raises(ScenarioError) as info:
+        set_value(load_scenario(arm), key, text)
+    assert info.value.key == key
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_lognormal_range_centres_on_its_median():
+    """A log-normal range's base case is sqrt(low * high), where its draws centre."""
+    r = Range(0.0149, 0.455, "lognormal")
+    assert r.mid == pytest.approx(math.sqrt(0.0149 * 0.455))
+    draws = np.array([r.draw(np.random.default_rng(i)).low for i in range(2000)])
+    # the median of 2000 draws: within 4 standard errors of the log median
+    se = math.log(0.455 / 0.0149) / (2 * 1.959963984540054) * math.sqrt(math.pi / 2 / 2000)
+    assert abs(np.log(np.median(draws)) - math.log(r.mid)) < 4 * se
+    assert Range(0.3, 0.8).mid == pytest.approx(0.55)  # others: the midpoint
+
+
+def test_nk_cells_hazard_ratios_take_a_distribution():
+    nk = load_scenario("haplo_nk").nk_cells
+    assert nk.relapse_hr.distribution == "lognormal"
+    assert nk.relapse_hr.mid == pytest.approx(math.sqrt(nk.relapse_hr.low * nk.relapse_hr.high))
+    # the relapse comparison of Ciurea et al. 2022 (4% vs 38%) it stands for
+    assert nk.relapse_hr.mid == pytest.approx(math.log(1 - 0.04) / math.log(1 - 0.38), rel=0.05)
+    with pytest.raises(ScenarioError) as info:
+        set_value(load_scenario("haplo_nk"), "nk_cells.range_distribution", '"beta"')
+    assert info.value.key == "nk_cells.range_distribution" and "is not one of" in str(info.value)
+
+
+def test_core_incidence_may_be_a_beta():
+    s = set_value(load_scenario("mac"), "relapse.range_distribution", '"beta"')
+    assert s.processes["relapse"].incidence.distribution == "beta"

@@ -131,10 +131,10 @@ def test_interrupted_sweep_resumes_to_the_same_table(local_table, tmp_path, monk
     out = tmp_path / "resumed"
     real = sweeps.run_point
 
-    def interrupt_at_3(scenario, point, config, threads=None):
+    def interrupt_at_3(scenario, point, config, threads=None, backend="cpu"):
         if point.index == 3:
             raise KeyboardInterrupt
-        return real(scenario, point, config, threads)
+        return real(scenario, point, config, threads, backend)
 
     monkeypatch.setattr(sweeps, "run_point", interrupt_at_3)
     result = sweep_cli(out, *GRID, "--local")
@@ -152,12 +152,12 @@ def test_interrupted_sweep_resumes_to_the_same_table(local_table, tmp_path, monk
     assert refused.exit_code == 2 and "--resume" in refused.output
 
 
-def kill_worker_once(marker, scenario, point, config, threads=None):
+def kill_worker_once(marker, scenario, point, config, threads=None, backend="cpu"):
     """Run a point, but first kill this worker process (once, at point 2)."""
     if point.index == 2 and not os.path.exists(marker):
         Path(marker).touch()
         os._exit(1)
-    return sweeps.run_point(scenario, point, config, threads)
+    return sweeps.run_point(scenario, point, config, threads, backend)
 
 
 @pytest.fixture(scope="module")

@@ -120,6 +120,33 @@ def test_rekey_keeps_fractions_and_refuses_a_changed_point(tmp_path, monkeypatch
     assert json.loads(copy.read_text())[key]["fingerprint"] == "0" * 64  # untouched
 
 
+def test_calibrate_command_line(tmp_path, monkeypatch, capsys):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "hsctsim.model.calibrate", "--help"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "--rekey" in done.stdout and not done.stderr
+    for argv, words in ((["rcx"], "rcx: not a bundled arm (did you mean 'ric'?)"),
+                        (["--rekey", "mac"], "give no arms with it"),
+                        (["--resolve"], "unrecognized arguments")):
+        with pytest.raises(SystemExit) as info:
+            cal.main(argv)
+        assert info.value.code == 2 and words in capsys.readouterr().err
+    # the arms named are re-solved, in the order given; none means all
+    solved = []
+    monkeypatch.setattr(cal, "update_bundled", solved.append)
+    assert cal.main(["rcc", "auto", "rcc"]) == 0 and cal.main([]) == 0
+    assert solved == [["rcc", "auto"], None]
+    # --rekey of a file whose keys are current writes it again unchanged
+    shipped = cal.BUNDLED_FILE.read_bytes()
+    copy = tmp_path / "calibrations.json"
+    copy.write_bytes(shipped)
+    monkeypatch.setattr(cal, "BUNDLED_FILE", copy)
+    assert cal.main(["--rekey"]) == 0
+    assert copy.read_bytes() == shipped
+
+
 # -- every number finite; overflow and bad files are one-line errors ----------------
 
 

@@ -8,11 +8,15 @@ import pytest
 from click.testing import CliRunner
 
 from hsctsim.analysis.validation import (FIGURES_FILE, Figure, compare, horizon_days,
-                                         load_figures, simulated, wilson)
+                                         load_figures, median_days, simulated, survival_at,
+                                         wilson)
 from hsctsim.apps.cli import cli
 from hsctsim.model.cohort import Cohort
 from hsctsim.model.hsct import PROCESS_NAMES
 from hsctsim.model.scenario import BUNDLED_ORDER, ScenarioError
+from hsctsim.model.solid import TUMOUR_PROCESSES
+
+SOLID_ARMS = ("rcc", "colorectal", "pancreatic", "ovarian", "melanoma")
 
 
 def cohort_of(relapse, trm, death_after_relapse, horizon):
@@ -32,10 +36,12 @@ def figure(**kw):
 
 def test_bundled_file_names_its_sources_and_covers_every_arm():
     figures = load_figures()
-    assert {f.arm for f in figures} == set(BUNDLED_ORDER)  # the allogeneic arms
+    # the allogeneic arms and the solid tumours (the autologous arms have no published
+    # survival in their population; the MSC trial has reported nothing)
+    assert {f.arm for f in figures} == set(BUNDLED_ORDER) | set(SOLID_ARMS)
     for f in figures:
         assert f.citation.strip() and f.population.strip()
-        assert f.interval is None or f.interval[0] <= f.estimate <= f.interval[1]
+        assert f.interval is None or f.interval[0] <= f.compared <= f.interval[1]
     assert horizon_days(figures) >= 1461  # 3-year survival after relapses up to 2 years
 
 
@@ -93,8 +99,16 @@ def test_within_uses_the_tolerance():
 @pytest.mark.parametrize("text, key", [
     ('[[figure]]\narm="a"\nendpoint="os"\nmeasure="m"\nlandmark_day=1\nestimate=0.5\n'
      'citation="c"\npopulation="p"\ncolour=1\n', "figure[0].colour"),
-    ('[[figure]]\narm="a"\nendpoint="pfs"\nmeasure="m"\nlandmark_day=1\nestimate=0.5\n'
+    ('[[figure]]\narm="a"\nendpoint="efs"\nmeasure="m"\nlandmark_day=1\nestimate=0.5\n'
      'citation="c"\npopulation="p"\n', "figure[0].endpoint"),
+    ('[[figure]]\narm="a"\nendpoint="os_median"\nmeasure="m"\nestimate=139\nci95=[100,200]\n'
+     'citation="c"\npopulation="p"\n', "figure[0].ci95"),
+    ('[[figure]]\narm="a"\nendpoint="os_median"\nmeasure="m"\nestimate=139\nlandmark_day=365\n'
+     'n=22\ncitation="c"\npopulation="p"\n', "figure[0].landmark_day"),
+    ('[[figure]]\narm="a"\nendpoint="best_response"\nresponse=["MR"]\nmeasure="m"\n'
+     'landmark_day=365\nestimate=0.2\ncitation="c"\npopulation="p"\n', "figure[0].response"),
+    ('[[figure]]\narm="a"\nendpoint="os"\nresponse=["SD"]\nmeasure="m"\n'
+     'landmark_day=365\nestimate=0.2\ncitation="c"\npopulation="p"\n', "figure[0].response"),
     ('[[figure]]\narm="a"\nendpoint="os"\nmeasure="m"\nlandmark_day=1\nestimate=1.5\n'
      'citation="c"\npopulation="p"\n', "figure[0].estimate"),
     ('[[figure]]\narm="a"\nendpoint="os_hazard_ratio"\nreference_arm="b"\nmeasure="m"\n'
@@ -117,12 +131,15 @@ def test_validate_command_on_the_bundled_arms():
     assert result.exit_code == (0 if doc["all_within"] else 1)
     assert doc["horizon_days"] >= 1461
     arms = {f["arm"] for f in doc["figures"]}
-    assert arms == set(BUNDLED_ORDER)
+    assert arms == set(BUNDLED_ORDER) | set(SOLID_ARMS)
     for f in doc["figures"]:
         sim, pub = f["simulated"]["estimate"], f["published"]["estimate"]
         if f["endpoint"] == "os_hazard_ratio":
             low, high = f["published"]["ci95"]
             assert f["within"] == (low <= sim <= high)
+        elif f["compared"]:  # a median: survival at the published median day against 1/2
+            assert f["within"] == (abs(f["compared"]["simulated"] - 0.5)
+                                   <= f["tolerance"] + 1e-9)
         else:
             assert f["within"] == (abs(sim - pub) <= f["tolerance"] + 1e-9)
     assert doc["all_within"] == all(f["within"] for f in doc["figures"] if f["counted"])
@@ -138,6 +155,13 @@ def test_validate_errors_are_one_line_with_status_2(tmp_path):
     bad.write_text("[[figure]]\narm = 1\n")
     result = CliRunner().invoke(cli, ["validate", "--figures", str(bad)])
     assert result.exit_code == 2 and "bad.toml" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    no_tumour = tmp_path / "no_tumour.toml"
+    no_tumour.write_text('[[figure]]\narm="mac"\nendpoint="best_response"\nresponse=["SD"]\n'
+                         'measure="m"\nlandmark_day=365\nestimate=0.2\ncitation="c"\n'
+                         'population="p"\n')
+    result = CliRunner().invoke(cli, ["validate", "--figures", str(no_tumour), "-n", "100"])
+    assert result.exit_code == 2 and "no_tumour.toml" in result.output and "mac" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 
@@ -158,3 +182,101 @@ def test_run_days_rejects_bad_days(days):
     result = CliRunner().invoke(cli, ["run", "mac", "-n", "100", "--days", days])
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1 and "--days" in result.output
+
+
+def tumour_cohort_of(columns, horizon, stable_min_day=56):
+    """A hand-made solid-tumour cohort: the named processes happen, nothing else."""
+    from types import SimpleNamespace
+
+    names = (*PROCESS_NAMES, *TUMOUR_PROCESSES)
+    n = len(next(iter(columns.values())))
+    days = np.full((n, len(names)), np.inf)
+    for name, values in columns.items():
+        days[:, names.index(name)] = values
+    scenario = SimpleNamespace(extensions={"tumour": SimpleNamespace(
+        stable_min_day=stable_min_day)})
+    return Cohort(days, scenario, 1, float(horizon), {}, "test", process_names=names)
+
+
+def test_median_days_is_the_kaplan_meier_median_with_an_order_statistic_interval():
+    from lifelines import KaplanMeierFitter
+
+    rng = np.random.default_rng(3)
+    days = rng.exponential(100.0, 401)
+    median, low, high = median_days(days)
+    km = KaplanMeierFitter().fit(days, np.ones_like(days))
+    assert median == pytest.approx(km.median_survival_time_)  # same definition
+    # distribution-free interval (Conover): ranks floor(n/2 - 1.96 sqrt(n)/2) and
+    # ceil(1 + n/2 + 1.96 sqrt(n)/2), here 180 and 222
+    x = np.sort(days)
+    assert (low, high) == (x[179], x[221])
+    assert median_days([5.0, 1.0, 3.0, 2.0])[0] == 2.0  # smallest day with S <= 1/2
+    assert median_days([1.0, np.inf, np.inf])[0] == np.inf  # not reached
+
+
+def test_a_median_is_checked_as_survival_one_half_at_the_published_day():
+    # 10 patients, deaths on days 10, 20, ..., 100: S(45) = 0.6, S(55) = 0.5
+    deaths = np.arange(1, 11) * 10.0
+    c = cohort_of([np.inf] * 10, deaths, [np.inf] * 10, 200)
+    f = figure(endpoint="os_median", estimate=45.0, landmark_day=45.0, n=22)
+    (r,) = compare([f], {"a": c})
+    assert r.estimate == 50.0 and r.compared == pytest.approx(0.6)
+    low, high = wilson(11, 22)
+    assert f.tolerance == pytest.approx((high - low) / 2)  # 0.196 among 22 patients
+    assert r.within  # |0.6 - 0.5| <= 0.196
+    strict = figure(endpoint="os_median", estimate=45.0, landmark_day=45.0, n=2000)
+    assert f.horizon_days == 90.0 and not compare([strict], {"a": c})[0].within
+    pfs = figure(endpoint="pfs_median", estimate=25.0, landmark_day=25.0)
+    relapsed = cohort_of([5.0] * 5 + [np.inf] * 5, [np.inf] * 10, [np.inf] * 10, 200)
+    assert survival_at(pfs, {"a": relapsed}) == 0.5
+
+
+def test_pfs_and_death_from_progression():
+    inf = np.inf
+    c = cohort_of(relapse=[10, 30, 50, inf], trm=[inf, inf, inf, 20],
+                  death_after_relapse=[40, inf, 90, inf], horizon=365)
+    assert simulated(figure(endpoint="pfs", landmark_day=35.0), {"a": c})[0] == 0.25
+    est, low, high = simulated(figure(endpoint="progression_death", landmark_day=60.0),
+                               {"a": c})
+    assert est == 0.25 and (low, high) == pytest.approx(tuple(map(float, wilson(1, 4))))
+
+
+def test_best_response_by_the_landmark_day():
+    inf = np.inf
+    # 0: PR d100 then CR d200; 1: PR d300; 2: progression d30 (PD); 3: nothing (SD);
+    # 4: progression d80 (SD: after stable_min_day 56); 5: early (chemo) response d20
+    c = tumour_cohort_of({"gvt_response": [100, 300, inf, inf, inf, inf],
+                          "complete_response": [200, inf, inf, inf, inf, inf],
+                          "chemo_response": [inf, inf, inf, inf, inf, 20],
+                          "relapse": [inf, inf, 30, inf, 80, inf]}, horizon=400)
+
+    def share(response, day):
+        return simulated(figure(endpoint="best_response", response=response,
+                                landmark_day=day), {"a": c})[0]
+
+    assert share(("CR",), 365) == pytest.approx(1 / 6)
+    assert share(("CR", "PR"), 365) == pytest.approx(3 / 6)
+    assert share(("SD",), 365) == pytest.approx(2 / 6)
+    # by day 150: no CR yet, the d300 responder is stable
+    assert share(("CR",), 150) == 0.0
+    assert share(("PR",), 150) == pytest.approx(2 / 6)
+    assert share(("SD",), 150) == pytest.approx(3 / 6)
+    assert share(("PD",), 40) == pytest.approx(5 / 6)  # SD needs stable_min_day (56)
+
+
+# Responses in the RCC series beside the NIH calibration target (22 of 50), from the
+# figures' notes: the file header's rule (Fisher's exact test, two-sided 5%) decides
+# which series is another programme, shown but not counted.
+RCC_SERIES_RESPONSES = {"Clin Transplant 2007": (1, 11), "Bregni": (5, 24),
+                        "University of Chicago": (4, 18), "1704587": (2, 7)}
+
+
+def test_rcc_series_of_another_programme_are_shown_not_counted():
+    from scipy.stats import fisher_exact
+
+    survival = [f for f in load_figures() if f.arm == "rcc" and f.endpoint in ("os", "os_median")]
+    for key, (hits, n) in RCC_SERIES_RESPONSES.items():
+        p = fisher_exact([[hits, n - hits], [22, 50 - 22]])[1]
+        chosen = [f for f in survival if key in f.citation]
+        assert chosen, key
+        assert all(f.check == (p >= 0.05) for f in chosen), (key, p)

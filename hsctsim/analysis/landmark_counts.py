@@ -16,6 +16,7 @@ blocking or thread count.
 import numpy as np
 from numba import njit, prange
 
+from ..engine.jitcache import key_on_engine
 from ..engine.kernel import _scratch, run_patient
 
 PATIENTS_PER_BLOCK = 4_096  # each block has its own difference arrays; results do not depend on it
@@ -209,3 +210,6 @@ def counts_at(diff, grid, days):
     """
     cumulative = np.cumsum(diff.sum(axis=0), axis=1)
     return cumulative[:, np.searchsorted(grid, days)]
+
+
+key_on_engine(globals())  # numba checks only this file: see engine/jitcache.py

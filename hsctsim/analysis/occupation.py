@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from .endpoints import LANDMARK_DAYS
+from .endpoints import LANDMARK_DAYS, _num  # one rounding for every summary document
 from .estimators import loglog_ci, state_occupation
 
 MULTISTATE_DAYS = LANDMARK_DAYS + (1826, 3652)  # and 5 and 10 years
@@ -123,11 +123,6 @@ def _proportions(kind, days, hits, n, level):
         low, high = loglog_ci(p, p * (1 - p) / n, level)
     return {"kind": kind, "at": {day_label(d): {"estimate": _num(e), "ci95": [_num(lo), _num(hi)]}
                                  for d, e, lo, hi in zip(days, p, low, high)}}
-
-
-def _num(x):
-    x = float(x)
-    return None if not np.isfinite(x) else round(x, 6)
 
 
 def summarize_multistate(cohort, days=None):

@@ -28,15 +28,20 @@ def response_day(cohort):
     return np.minimum(cohort.day("gvt_response"), cohort.day("chemo_response"))
 
 
-def best_response(cohort):
-    """Index into :data:`BEST_RESPONSES` of each patient's best response by the horizon."""
+def best_response(cohort, by_day=None):
+    """Index into :data:`BEST_RESPONSES` of each patient's best response.
+
+    By the horizon, or by ``by_day`` (no later than the horizon): a series
+    reports best response at its own follow-up.
+    """
+    end = cohort.horizon_days if by_day is None else min(by_day, cohort.horizon_days)
     stable_day = cohort.scenario.extensions["tumour"].stable_min_day
-    responded = np.isfinite(response_day(cohort))
+    responded = response_day(cohort) <= end
     failed = np.minimum(cohort.day("relapse"), cohort.death_day) <= stable_day
     out = np.full(cohort.n_patients, 3, np.int8)
-    out[~failed & (stable_day <= cohort.horizon_days)] = 2
+    out[~failed & (stable_day <= end)] = 2
     out[responded] = 1
-    out[np.isfinite(cohort.day("complete_response"))] = 0
+    out[cohort.day("complete_response") <= end] = 0
     return out
 
 

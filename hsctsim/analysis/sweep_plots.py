@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plotting import FIGSIZE, FONT, _save
+from .plotting import FONT, _axes, _save
 
 __all__ = ["plot_tornado", "plot_heatmap", "plot_psa", "write_sweep_figures"]
 
@@ -22,12 +22,6 @@ def _select(rows, endpoint, day):
     day = float(day)
     return [r for r in rows if r["endpoint"] == endpoint and float(r["landmark_day"]) == day
             and r["estimate"] not in (None, "")]
-
-
-def _axes(ax, figsize=FIGSIZE):
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
 
 
 def plot_tornado(rows, endpoint="os", day=365, ax=None):

@@ -8,6 +8,16 @@ population and uncertainty.  :func:`load_figures` reads and checks them,
 published 95% CI.  Cohorts are followed completely to their horizon, so the
 estimates are proportions with binomial variance (as in
 :mod:`hsctsim.analysis.endpoints`).
+
+A published median survival (``os_median``, ``pfs_median``, in days) is checked
+where it is exact: at the published median day the published curve stands at
+50%, with the binomial uncertainty of a proportion of one half among the
+paper's ``n`` patients (a Wilson interval; censoring before the median only
+widens it).  The simulated survival at that day must lie within
+``max(half that interval, 5 points)`` of 50%: the same rule as a landmark,
+applied on the probability scale, where the published uncertainty is known.
+The simulated median in days is shown beside it, with its order-statistic
+interval.
 """
 
 import math
@@ -22,13 +32,20 @@ from .endpoints import ENDPOINTS as KINDS, endpoint_day
 from .estimators import loglog_ci
 
 FIGURES_FILE = Path(__file__).resolve().parents[1] / "model" / "validation.toml"
-LANDMARK_ENDPOINTS = ("os", "rfs", "grfs", "relapse", "trm")
-ENDPOINTS = (*LANDMARK_ENDPOINTS, "post_relapse_os", "os_hazard_ratio")
+LANDMARK_ENDPOINTS = ("os", "rfs", "pfs", "grfs", "relapse", "trm", "progression_death")
+MEDIAN_ENDPOINTS = ("os_median", "pfs_median")
+ENDPOINTS = (*LANDMARK_ENDPOINTS, *MEDIAN_ENDPOINTS, "best_response", "post_relapse_os",
+             "os_hazard_ratio")
+# progression-free survival of a solid tumour is the HSCT model's relapse-free survival
+# (`relapse` is progression); death from progression is `death_after_relapse`
+SAME_AS = {"pfs": "rfs", "os_median": "os", "pfs_median": "rfs"}
+RESPONSES = ("CR", "PR", "SD", "PD")
+MEDIAN_MARGIN = 2.0  # follow a median figure to twice the published median
 MIN_TOLERANCE = 0.05  # 5 percentage points: a published figure is rarely more exact
 POST_RELAPSE_MARGIN_DAYS = 730  # room for an open relapse window (">= 3 years")
 FIGURE_KEYS = {"arm", "endpoint", "measure", "landmark_day", "estimate", "ci95", "n", "se",
                "citation", "population", "note", "check", "relapse_from_day",
-               "relapse_to_day", "reference_arm"}
+               "relapse_to_day", "reference_arm", "response"}
 
 
 @dataclass(frozen=True)
@@ -50,18 +67,31 @@ class Figure:
     relapse_from_day: float = 0.0
     relapse_to_day: float = math.inf
     reference_arm: str | None = None
+    response: tuple = ()
 
     @property
     def is_ratio(self):
         return self.endpoint == "os_hazard_ratio"
 
     @property
+    def is_median(self):
+        return self.endpoint in MEDIAN_ENDPOINTS
+
+    @property
+    def compared(self):
+        """The probability that is compared: the estimate, or 1/2 at a published median."""
+        return 0.5 if self.is_median else self.estimate
+
+    @property
     def interval(self):
-        """The published 95% interval: given, from ``n`` (Wilson) or from ``se``; or None."""
+        """The published 95% interval: given, from ``n`` (Wilson) or from ``se``; or None.
+
+        For a median, the interval of the survival at the published median day.
+        """
         if self.ci95 is not None:
             return self.ci95
         if self.n is not None:
-            low, high = wilson(self.estimate * self.n, self.n)
+            low, high = wilson(self.compared * self.n, self.n)
             return float(low), float(high)
         if self.se is not None:
             z = ndtri(0.975)
@@ -84,6 +114,8 @@ class Figure:
             end = (self.relapse_to_day if math.isfinite(self.relapse_to_day)
                    else self.relapse_from_day + POST_RELAPSE_MARGIN_DAYS)
             return end + self.landmark_day
+        if self.is_median:
+            return MEDIAN_MARGIN * self.landmark_day
         return self.landmark_day
 
     @property
@@ -96,6 +128,12 @@ class Figure:
             return f"os after relapse d{self.relapse_from_day:g}-{end}"
         if self.is_ratio:
             return f"os HR vs {self.reference_arm}"
+        if self.is_median:
+            return self.endpoint.replace("_", " ")
+        if self.endpoint == "best_response":
+            return "best response " + "+".join(self.response)
+        if self.endpoint == "progression_death":
+            return "death from progression"
         return self.endpoint
 
 
@@ -173,7 +211,27 @@ def _figure(path, where, table):
     if endpoint not in ENDPOINTS:
         fail("endpoint", f"'{endpoint}' is not one of {list(ENDPOINTS)}")
     ratio = endpoint == "os_hazard_ratio"
-    estimate = number("estimate", 0.0, math.inf if ratio else 1.0)
+    median = endpoint in MEDIAN_ENDPOINTS
+    estimate = number("estimate", 0.0, math.inf if ratio else 36500.0 if median else 1.0)
+    if median:
+        if estimate <= 0:
+            fail("estimate", "a median survival must be a positive number of days")
+        if "ci95" in table or "se" in table:
+            fail("ci95" if "ci95" in table else "se",
+                 "a median is checked from its number of patients n (survival 1/2 there)")
+        if table.get("landmark_day", estimate) != estimate:
+            fail("landmark_day", "a median is checked at the published median day; leave it out")
+    response = table.get("response")
+    if endpoint == "best_response":
+        if (not isinstance(response, list) or not response
+                or any(r not in RESPONSES for r in response)
+                or len(set(response)) != len(response)):
+            fail("response", f"must list one or more of {list(RESPONSES)}")
+        response = tuple(r for r in RESPONSES if r in response)
+    elif response is not None:
+        fail("response", "only for best_response")
+    else:
+        response = ()
     ci95 = table.get("ci95")
     if ci95 is not None:
         if (not isinstance(ci95, list) or len(ci95) != 2
@@ -201,7 +259,8 @@ def _figure(path, where, table):
         fail("relapse_to_day", "must be after relapse_from_day")
     return Figure(
         arm=text("arm"), endpoint=endpoint, measure=text("measure"),
-        landmark_day=number("landmark_day", 1.0, 36500.0), estimate=estimate,
+        landmark_day=estimate if median else number("landmark_day", 1.0, 36500.0),
+        estimate=estimate, response=response,
         citation=text("citation"), population=text("population"), ci95=ci95, n=n,
         se=number("se", 0.0, 1.0) if "se" in table else None, note=text("note", ""),
         check=check, relapse_from_day=relapse_from, relapse_to_day=relapse_to,
@@ -232,8 +291,17 @@ def simulated(figure, cohorts, level=0.95):
         raise ValueError(f"{figure.label}: needs more than {least:g} days of follow-up, "
                          f"the cohort has {cohort.horizon_days:g}")
     day = figure.landmark_day
+    if figure.endpoint == "progression_death":
+        return _proportion(cohort.day("death_after_relapse") <= day, level)
     if figure.endpoint in LANDMARK_ENDPOINTS:
-        return _landmark(cohort, figure.endpoint, day, level)
+        return _landmark(cohort, SAME_AS.get(figure.endpoint, figure.endpoint), day, level)
+    if figure.is_median:
+        return median_days(endpoint_day(cohort, SAME_AS[figure.endpoint]), level)
+    if figure.endpoint == "best_response":
+        from .response import BEST_RESPONSES, best_response
+
+        wanted = [BEST_RESPONSES.index(r) for r in figure.response]
+        return _proportion(np.isin(best_response(cohort, by_day=day), wanted), level)
     if figure.endpoint == "post_relapse_os":
         return _post_relapse(figure, cohort, level)
     return _hazard_ratio(figure, cohort, cohorts[figure.reference_arm], level)
@@ -245,6 +313,43 @@ def _landmark(cohort, name, day, level):
     est = 1.0 - p if KINDS[name][0] == "survival" else p
     low, high = loglog_ci(np.array([est]), np.array([p * (1 - p) / cohort.n_patients]), level)
     return est, float(low[0]), float(high[0])
+
+
+def _proportion(hits, level):
+    # a share of the whole cohort (complete follow-up): Wilson interval
+    n, k = hits.size, int(np.count_nonzero(hits))
+    low, high = wilson(k, n, level)
+    return k / n, float(low), float(high)
+
+
+def median_days(days, level=0.95):
+    """Median of event days followed completely (``inf``: no event by the horizon).
+
+    The Kaplan-Meier median without censoring, the smallest day at which at
+    most half are event-free: the ``ceil(n/2)``-th smallest day.  Its interval
+    is the distribution-free one from order statistics (the binomial count of
+    days below the median; Conover, Practical Nonparametric Statistics): ranks
+    ``floor(n/2 - z sqrt(n)/2)`` and ``ceil(1 + n/2 + z sqrt(n)/2)``.  ``inf``
+    where not reached.
+
+    Returns
+    -------
+    (median, low, high) : floats, in days
+    """
+    x = np.sort(np.asarray(days, float))
+    n = x.size
+    z = float(ndtri(0.5 + level / 2))
+    half = 0.5 * z * math.sqrt(n)
+    lo = max(int(math.floor(n / 2 - half)), 1)
+    hi = min(int(math.ceil(n / 2 + half)) + 1, n)
+    return float(x[math.ceil(n / 2) - 1]), float(x[lo - 1]), float(x[hi - 1])
+
+
+def survival_at(figure, cohorts):
+    """Simulated survival at a median figure's published median day."""
+    cohort = cohorts[figure.arm]
+    days = endpoint_day(cohort, SAME_AS[figure.endpoint])
+    return float(np.count_nonzero(days > figure.landmark_day)) / cohort.n_patients
 
 
 def _post_relapse(figure, cohort, level):
@@ -284,16 +389,25 @@ class Comparison:
     estimate: float
     low: float
     high: float
+    compared: float = math.nan  # the simulated probability that is compared (medians)
+
+    @property
+    def simulated_compared(self):
+        """The simulated probability set against :attr:`Figure.compared`."""
+        return self.compared if self.figure.is_median else self.estimate
 
     @property
     def within(self):
         """Within tolerance (False when the simulation cannot estimate it)."""
-        if not math.isfinite(self.estimate):
-            return False
         if self.figure.is_ratio:
+            if not math.isfinite(self.estimate):
+                return False
             low, high = self.figure.ci95
             return bool(low <= self.estimate <= high)
-        return bool(abs(self.estimate - self.figure.estimate) <= self.figure.tolerance + 1e-12)
+        value = self.simulated_compared
+        if not math.isfinite(value):
+            return False
+        return bool(abs(value - self.figure.compared) <= self.figure.tolerance + 1e-12)
 
     def to_dict(self):
         f = self.figure
@@ -307,8 +421,15 @@ class Comparison:
                 "relapse_window_days": ([f.relapse_from_day, num(f.relapse_to_day)]
                                         if f.endpoint == "post_relapse_os" else None),
                 "reference_arm": f.reference_arm,
-                "published": {"estimate": f.estimate,
+                "response": list(f.response) or None,
+                "compared": ({"what": "survival at the published median day",
+                              "published": 0.5,
                               "ci95": None if interval is None else [num(v) for v in interval],
+                              "simulated": num(self.compared)}
+                             if f.is_median else None),
+                "published": {"estimate": f.estimate,
+                              "ci95": (None if interval is None or f.is_median
+                                       else [num(v) for v in interval]),
                               "n": f.n, "se": f.se},
                 "simulated": {"estimate": num(self.estimate),
                               "ci95": [num(self.low), num(self.high)]},
@@ -318,4 +439,6 @@ class Comparison:
 
 def compare(figures, cohorts, level=0.95):
     """:class:`Comparison` of each figure with the cohorts (see :func:`simulated`)."""
-    return [Comparison(f, *simulated(f, cohorts, level)) for f in figures]
+    return [Comparison(f, *simulated(f, cohorts, level),
+                       survival_at(f, cohorts) if f.is_median else math.nan)
+            for f in figures]

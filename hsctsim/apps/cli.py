@@ -79,15 +79,16 @@ def _parse_settings(settings):
     return out
 
 
-def _load_arms(names, settings=(), recalibrate=False):
+def _load_arms(names, settings=(), recalibrate=False, backend="cpu"):
     """Every arm as ``run``, ``show`` and ``check`` see it: loaded, changed, validated.
 
     A plain ``--set`` changes every arm (with a warning where the arm's design
     excludes what it changes); ``--set ARM:KEY=VALUE`` one arm, named as given or
-    by its scenario name.  Returns ``{arm: WhatIf}``.
+    by its scenario name.  Returns ``{arm: WhatIf}``; a held what-if is calibrated on
+    ``backend`` (``cuda``: an arm too big for the GPU kernel is refused).
     """
     from ..analysis.endpoints import LANDMARK_DAYS
-    from ..model.scenario import _hint
+    from ..model.hints import did_you_mean
     from ..model.whatif import excluded_by_design, what_if
 
     parsed = _parse_settings(settings)
@@ -102,12 +103,19 @@ def _load_arms(names, settings=(), recalibrate=False):
             raise ScenarioError(scenario.path, "horizon_days",
                                 f"{scenario.horizon_days:g} is shorter than the first "
                                 f"landmark day ({LANDMARK_DAYS[0]}): nothing to report")
+        if backend == "cuda":
+            from ..api import BackendError, check_fits_device
+
+            try:
+                check_fits_device(scenario)
+            except BackendError as exc:
+                raise UserError(f"--backend cuda: {exc}") from None
         bases[scenario.name] = (name, scenario)
     for target, _, _, item in parsed:
         if target is not None and not any(target in (arm, given)
                                           for arm, (given, _) in bases.items()):
             raise UserError(f"--set {item}: no arm '{target}' here (arms: "
-                            f"{', '.join(bases)}){_hint(target, bases)}")
+                            f"{', '.join(bases)}){did_you_mean(target, bases)}")
     arms = {}
     for arm, (given, base) in bases.items():
         changed = base
@@ -120,7 +128,7 @@ def _load_arms(names, settings=(), recalibrate=False):
                             else ""), err=True)
             label = f"--set {item}" + (f" (arm {arm})" if len(bases) > 1 else "")
             changed = set_value(changed, key, value, label=label)
-        arms[arm] = what_if(base, changed, recalibrate)
+        arms[arm] = what_if(base, changed, recalibrate, backend=backend)
     return arms
 
 
@@ -221,7 +229,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
     if horizon_days is not None and horizon_days < LANDMARK_DAYS[0]:
         raise UserError(f"--horizon {horizon_days:g}: shorter than the first landmark day "
                         f"({LANDMARK_DAYS[0]}), so there would be nothing to report")
-    what_ifs = _load_arms(names, settings, recalibrate)
+    what_ifs = _load_arms(names, settings, recalibrate, backend)
     if replicates and any(w.mode == HELD for w in what_ifs.values()):
         raise UserError("--replicates with --set: each replicate solves its draw from the "
                         "reported ranges again, which a held what-if does not; add "
@@ -245,12 +253,9 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
 
         if extra_days:
             raise UserError("--days: not for multi-state scenarios (kind = \"multistate\")")
-        if backend == "cuda":
-            raise UserError("--backend cuda: multi-state scenarios run on the cpu backend "
-                            "only (for now)")
         return run_command(loaded, patients, seed, horizon, threads, replicates, out_dir,
                            overwrite, events, events_layout, plot, fmt, compare,
-                           what_ifs=what_ifs)
+                           what_ifs=what_ifs, backend=backend)
     if events_layout == "mstate":
         raise UserError("--events-layout mstate: only for multi-state scenarios "
                         "(kind = \"multistate\")")
@@ -270,7 +275,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             for arm, w in what_ifs.items():
                 arms[arm]["what_if"] = w.to_dict()
             document = summary_document(arms, seed, patients, horizon, replicates,
-                                        comparisons)
+                                        comparisons, backend=backend)
             if folder is not None:
                 progress.phase("writing results")
                 write_summary(folder, document, loaded)

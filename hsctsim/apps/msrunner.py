@@ -15,7 +15,7 @@ CENSORED_NAME = "end_of_follow_up"
 
 
 def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chunk_size=500_000,
-                   on_chunk=None, on_events=None, replicates=0, draw=None):
+                   on_chunk=None, on_events=None, replicates=0, draw=None, backend="cpu"):
     """Summarise multi-state arms chunk by chunk.
 
     With ``replicates``, each replicate draws the parameters of every transition
@@ -23,6 +23,8 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
     normal distribution (``draw(transition_table, rng)``, by default
     ``hsctsim.analysis.fit.draw_transition``) and simulates ``n_patients`` more;
     the 2.5-97.5 percentiles of the replicates' estimates give ``ui95``.
+    ``backend`` (``cpu``, ``cuda`` or ``auto``) is where the patients are simulated;
+    the occupation is counted here from each chunk's event days.
 
     Returns
     -------
@@ -36,7 +38,8 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
     arms = {}
     for arm, scenario in scenarios.items():
         tally = MultistateTally(days, horizon_days)
-        for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days):
+        for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
+                                 backend=backend):
             tally.add(chunk)
             if on_events is not None:
                 on_events(arm, chunk)
@@ -49,7 +52,7 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
                      "endpoints": tally.summary(), "calibration": {}}
         if replicates:
             _add_uncertainty(arms[arm]["endpoints"], scenario, n_patients, seed, horizon_days,
-                             threads, chunk_size, replicates, draw, on_chunk)
+                             threads, chunk_size, replicates, draw, on_chunk, backend)
     return arms
 
 
@@ -64,7 +67,7 @@ def replicate_scenario(scenario, rng, draw):
 
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, chunk_size,
-                     replicates, draw, on_chunk):
+                     replicates, draw, on_chunk, backend="cpu"):
     from ..api import _stream_seed, iter_chunks
     from ..model.scenario import replicate_rng
 
@@ -76,7 +79,7 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
         point = replicate_scenario(scenario, replicate_rng(seed, r), draw)
         tally = MultistateTally(days, horizon_days)
         for chunk in iter_chunks(point, n_patients, chunk_size, _stream_seed(seed, r), threads,
-                                 horizon_days):
+                                 horizon_days, backend=backend):
             tally.add(chunk)
             if on_chunk is not None:
                 on_chunk(chunk.n_patients)
@@ -125,10 +128,13 @@ def _table(header, rows):
 
 def format_multistate_table(document):
     """Plain-text tables: occupation by day, time in state, transition incidences."""
+    from ..api import describe_backend
+
     arms = document["arms"]
     names = list(arms)
     text = [f"hsctsim {document['hsctsim_version']}: {document['patients']:,} patients per arm, "
-            f"seed {document['seed']}, horizon {document['horizon_days']} days",
+            f"seed {document['seed']}, horizon {document['horizon_days']} days, "
+            f"{describe_backend(document)}",
             "estimate (95% CI)" + (f" [95% range over {document['replicates']} replicates "
                                    "drawn from the fits' parameter uncertainty]"
                                    if document.get("replicates") else ""), "",
@@ -233,7 +239,7 @@ def write_figures(cohorts, out_dir, formats=("png",)):
 
 
 def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, overwrite,
-                events, events_layout, plot, fmt, compare, what_ifs=None):
+                events, events_layout, plot, fmt, compare, what_ifs=None, backend="cpu"):
     """What ``hsctsim run`` does when its scenarios are multi-state ones."""
     import json
 
@@ -268,17 +274,19 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
     with written_whole(folder):
         writer = EventWriter(folder, events_layout) if events else None
         arms = run_multistate(loaded, patients, seed, horizon, threads, on_events=writer,
-                              replicates=replicates, draw=draw)
+                              replicates=replicates, draw=draw, backend=backend)
         for arm, w in (what_ifs or {}).items():  # what a --set changed, as run records it
             arms[arm]["what_if"] = w.to_dict()
-        document = summary_document(arms, seed, patients, horizon, replicates)
+        document = summary_document(arms, seed, patients, horizon, replicates,
+                                    backend=backend)
         if folder is not None:
             write_summary(folder, document, loaded)
             if plot:
                 from ..api import simulate
 
                 (folder.tmp / "figures").mkdir(exist_ok=True)
-                cohorts = {arm: simulate(s, min(patients, 100_000), seed, horizon_days=horizon)
+                cohorts = {arm: simulate(s, min(patients, 100_000), seed, horizon_days=horizon,
+                                         backend=backend)
                            for arm, s in loaded.items()}
                 write_figures(cohorts, folder.tmp / "figures")
     if fmt == "json":

@@ -14,7 +14,7 @@ import json
 import numpy as np
 
 from .. import __version__
-from ..api import count, iter_chunks
+from ..api import backend_record, count, describe_backend, iter_chunks
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 from ..analysis.response import ResponseTally, format_response, response_rows
 from .runfolder import RunFolder, RunFolderError, written_whole  # noqa: F401 (re-exported)
@@ -153,11 +153,17 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
                                                           else [None, None])
 
 
-def summary_document(arms, seed, n_patients, horizon_days, replicates, comparisons=None):
-    """The ``summary.json`` document (a contract: keys are only ever added)."""
+def summary_document(arms, seed, n_patients, horizon_days, replicates, comparisons=None,
+                     backend="cpu"):
+    """The ``summary.json`` document (a contract: keys are only ever added).
+
+    ``backend`` is where the cohorts ran (``cpu`` or ``cuda``): recorded as
+    ``backend``, with the GPU's name as ``device``.
+    """
     document = {"hsctsim_version": __version__, "seed": int(seed), "patients": int(n_patients),
                 "horizon_days": int(horizon_days) if float(horizon_days).is_integer()
-                else horizon_days, "replicates": int(replicates), "arms": arms}
+                else horizon_days, "replicates": int(replicates), **backend_record(backend),
+                "arms": arms}
     if comparisons:
         document["comparisons"] = comparisons
     return document
@@ -277,7 +283,8 @@ def format_table(document):
     """A plain-text table: endpoints by landmark day, one column per arm."""
     arms = document["arms"]
     header = (f"hsctsim {document['hsctsim_version']}: {document['patients']:,} patients per "
-              f"arm, seed {document['seed']}, horizon {document['horizon_days']} days")
+              f"arm, seed {document['seed']}, horizon {document['horizon_days']} days, "
+              f"{describe_backend(document)}")
     note = "estimate (95% CI)" + (f" [95% range over {document['replicates']} replicates "
                                   "drawn from the reported ranges]"
                                   if document["replicates"] else "")

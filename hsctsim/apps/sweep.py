@@ -6,7 +6,8 @@ import sys
 import click
 
 from .options import FiniteFloatRange
-from ..api import DEFAULT_SEED
+from .. import __version__
+from ..api import DEFAULT_SEED, BackendError, describe_backend
 from .cli import UserError, user_errors
 from .signals import Interrupted
 
@@ -42,6 +43,7 @@ Examples:
       --factorial -n 20000 --local --out grid-ric --plot
   hsctsim sweep ric --psa 40 -n 20000 --workers 2 --out psa-ric --plot
   hsctsim sweep ric --psa 40 -n 20000 --workers 2 --out psa-ric --resume   # after Ctrl-C
+  hsctsim sweep ric --psa 1000 -n 100000 --backend cuda --local --out psa-gpu
 """
 
 
@@ -82,10 +84,15 @@ Examples:
               help="Retries of a point whose task fails.")
 @click.option("--plot", is_flag=True, help="Also figures: tornado plot (one-way), heat map "
               "(two-key --factorial), distributions (--psa).")
+@click.option("--backend", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
+              show_default=True,
+              help="Calibrate, simulate and count each point on the CPU or a CUDA GPU "
+                   "(needs numba-cuda); auto: the GPU when there is one.  With the GPU the "
+                   "local cluster has one worker unless --workers says otherwise.")
 @user_errors
 def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients, seed,
           horizon_days, calibration_patients, settings, workers, scheduler, local, retries,
-          plot):
+          plot, backend):
     """Sweep SCENARIO's figures over grids, or draw them for a PSA; each point is
     calibrated, simulated and summarised at the landmark days."""
     import numpy as np
@@ -101,10 +108,17 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         raise UserError("--local runs here: no --workers or --scheduler")
     if not local:
         _require_dask()
+    if backend != "cpu":
+        from ..api import resolve_backend
+
+        try:
+            backend = resolve_backend(backend)
+        except BackendError as exc:
+            raise UserError(f"--backend {backend}: {exc}") from None
     from .cli import _load_arms
 
     # every point is calibrated afresh, so a --set here is recalibrated too
-    loaded = next(iter(_load_arms((scenario,), settings, recalibrate=True).values())).scenario
+    loaded = next(iter(_load_arms((scenario,), settings, True, backend).values())).scenario
     if getattr(loaded, "kind", None) == "multistate":
         raise UserError(f"{scenario}: sweeps of multi-state scenarios are not supported yet")
     horizon = float(horizon_days or loaded.horizon_days)
@@ -124,8 +138,8 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         points, mode = sweeps.psa_points(psa), "psa"
     config = sweeps.Settings(patients, seed, horizon, landmark_days(horizon),
                              calibration_patients)
-    folder = sweeps.SweepFolder(out_dir, sweeps.manifest(loaded, points, config, mode),
-                                resume, overwrite)
+    document = sweeps.manifest(loaded, points, config, mode, backend)
+    folder = sweeps.SweepFolder(out_dir, document, resume, overwrite)
     results = folder.done() if resume else {}
     todo = [p for p in points if p.index not in results]
     show = sys.stderr.isatty()
@@ -144,14 +158,16 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
 
         try:
             if local or not todo:
-                sweeps.run_local(loaded, todo, config, on_result)
+                sweeps.run_local(loaded, todo, config, on_result, backend=backend)
             else:
-                n_workers = workers or os.cpu_count() or 1
+                # one process drives the GPU: more would only queue on it
+                n_workers = workers or (1 if backend == "cuda" else os.cpu_count() or 1)
                 client, cluster = _client(n_workers, scheduler)
                 try:
                     # numba threads per task: the cores shared out among local workers
                     threads = None if scheduler else max(1, (os.cpu_count() or 1) // n_workers)
-                    sweeps.run_dask(client, loaded, todo, config, on_result, retries, threads)
+                    sweeps.run_dask(client, loaded, todo, config, on_result, retries, threads,
+                                    backend=backend)
                 finally:
                     client.close()
                     if cluster is not None:
@@ -160,6 +176,9 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
             click.echo(f"\ninterrupted: {len(results)} of {len(points)} points saved in "
                        f"{out_dir}; --resume continues", err=True)
             sys.exit(getattr(exc, "exit_code", 130))
+        except BackendError as exc:  # a worker of a --scheduler cluster without the GPU
+            raise UserError(f"--backend {backend}: on a worker: {exc} ({len(results)} of "
+                            f"{len(points)} points saved; --resume continues)") from None
     rows = sweeps.table_rows(results.values(), loaded.name)
     folder.write_text("sweep.csv", csv_text(rows))
     parquet = sweeps.parquet_bytes(rows)
@@ -174,5 +193,7 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
 
         written += [f"figures/{p.name}" for p in
                     write_sweep_figures(rows, mode, folder.path / "figures")]
-    click.echo(f"{len(points)} points ({len(points) - len(todo)} resumed), {len(rows)} rows: "
+    click.echo(f"hsctsim {__version__} sweep of {loaded.name}, seed {seed}, "
+               f"{describe_backend(document)}: {len(points)} points "
+               f"({len(points) - len(todo)} resumed), {len(rows)} rows: "
                + ", ".join(f"{out_dir}/{w}" for w in written))

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import __version__
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, Tally
-from ..api import iter_chunks, scenario_point
+from ..api import backend_record, count, scenario_point
 from ..model.calibrate import CALIBRATION_PATIENTS, calibrate
 from ..model.scenario import ScenarioError, set_value
 
@@ -143,8 +143,13 @@ def parameters(scenario, point, seed):
     return {k: r.mid for k, r in point_scenario(scenario, point, seed).ranges()}
 
 
-def run_point(scenario, point, settings, threads=None):
+def run_point(scenario, point, settings, threads=None, backend="cpu"):
     """Calibrate, simulate and summarise one point (pure: same inputs, same result).
+
+    ``backend="cuda"`` calibrates the point, simulates its patients and counts them
+    on the GPU (only the counts come back); the result equals the CPU's in
+    distribution, and to the last bits wherever the device's libm rounds as the
+    host's does.
 
     Returns
     -------
@@ -159,20 +164,19 @@ def run_point(scenario, point, settings, threads=None):
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     s = settings
     tally = Tally(tuple(s.days))
-    if point.draw is not None:
+    if point.draw is not None:  # replicate r: calibrated from the midpoints' solution
         n_cal = s.calibration_patients or PSA_CALIBRATION_PATIENTS
-        chunks = iter_chunks(scenario, s.patients, s.chunk_size, s.seed, None, s.horizon_days,
-                             point.draw, calibration_patients=n_cal, tally=tally,
-                             reuse_buffer=True)
+        susceptible = count(scenario, s.patients, tally, s.seed, None, s.horizon_days,
+                            point.draw, calibration_patients=n_cal, chunk_size=s.chunk_size,
+                            backend=backend)
     else:
         n_cal = s.calibration_patients or GRID_CALIBRATION_PATIENTS
         point_s = point_scenario(scenario, point, s.seed)
-        start = calibrate(scenario_point(scenario))  # a nearby solution: fewer Newton steps
-        susceptible = calibrate(point_s, n_cal, start=start)
-        chunks = iter_chunks(point_s, s.patients, s.chunk_size, s.seed, None, s.horizon_days,
-                             susceptible=susceptible, tally=tally, reuse_buffer=True)
-    for chunk in chunks:
-        susceptible = chunk.susceptible
+        # a nearby solution: fewer Newton steps
+        start = calibrate(scenario_point(scenario), backend=backend)
+        susceptible = calibrate(point_s, n_cal, start=start, backend=backend)
+        count(point_s, s.patients, tally, s.seed, None, s.horizon_days,
+              susceptible=susceptible, chunk_size=s.chunk_size, backend=backend)
     rows = []
     for name, (kind, _) in ENDPOINTS.items():
         est, low, high = tally.estimates(name)
@@ -241,8 +245,10 @@ class SweepFolder:
                 before = json.loads(existing.read_text())
             except (OSError, ValueError):
                 raise FileNotFoundError(f"{existing}: no sweep to resume here") from None
+            before.setdefault("backend", "cpu")  # written before sweeps had a backend
             changed = sorted(k for k in set(before) | set(manifest)
-                             if k != "hsctsim_version" and before.get(k) != manifest.get(k))
+                             if k not in ("hsctsim_version", "device")
+                             and before.get(k) != manifest.get(k))
             if changed:
                 raise ScenarioError(existing, changed[0], "differs from this command's; "
                                     "resume with the same settings, or start afresh")
@@ -291,11 +297,16 @@ class SweepFolder:
         return out
 
 
-def manifest(scenario, points, settings, mode):
-    """What the sweep is (``sweep.json``): compared on ``--resume``."""
+def manifest(scenario, points, settings, mode, backend="cpu"):
+    """What the sweep is (``sweep.json``): compared on ``--resume``.
+
+    With where it runs: ``backend`` and, on a GPU, ``device`` (a resumed sweep
+    must keep the backend, not the device).
+    """
     return {"hsctsim_version": __version__, "scenario": scenario.name,
             "scenario_toml": scenario.to_dict(), "mode": mode,
-            "points": [asdict(p) for p in points], "settings": asdict(settings)}
+            "points": [asdict(p) for p in points], "settings": asdict(settings),
+            **backend_record(backend)}
 
 
 def parquet_bytes(rows):
@@ -310,26 +321,28 @@ def parquet_bytes(rows):
     return sink.getvalue().to_pybytes()
 
 
-def run_local(scenario, points, settings, on_result, threads=None):
+def run_local(scenario, points, settings, on_result, threads=None, backend="cpu"):
     """Run the points one after another in this process."""
     for point in points:
-        on_result(run_point(scenario, point, settings, threads))
+        on_result(run_point(scenario, point, settings, threads, backend))
 
 
 def run_dask(client, scenario, points, settings, on_result, retries=2, threads=1,
-             point_function=None):
+             point_function=None, backend="cpu"):
     """Run the points as tasks on a dask.distributed ``client``.
 
     Each task is retried ``retries`` times if it fails, and rescheduled if its
     worker dies (up to the scheduler's ``allowed-failures``); results arrive in any
     order and go to ``on_result`` in this process, which saves them.
+    ``point_function`` (default :func:`run_point`) is called as ``run_point`` is,
+    ``backend`` last; with ``backend="cuda"`` every worker drives the GPU.
     """
     from dask.distributed import as_completed
 
     fn = point_function or run_point
     # the scenario (a few kB) travels with each task: scattered once, it was lost with a
     # worker that died holding it, and the tasks that needed it were cancelled
-    futures = [client.submit(fn, scenario, p, settings, threads, retries=retries,
+    futures = [client.submit(fn, scenario, p, settings, threads, backend, retries=retries,
                              pure=False, key=f"hsctsim-point-{p.index}-{os.getpid()}")
                for p in points]
     try:

@@ -24,10 +24,13 @@ DEFAULT_PATIENTS = 100_000
 def validate(arms, patients, seed, figures_file, fmt):
     """Compare ARMS (default: every arm with figures) with published survival figures.
 
-    Each figure (OS, RFS, survival after relapse, ...) comes from the arm's own
-    trial or a close equivalent and was not used to set any parameter.  A figure is
-    within tolerance when the simulated value is at most max(half the published 95%
-    CI, 5 points) away; a hazard ratio, when it lies inside the published 95% CI.
+    Each figure (OS, RFS or PFS, survival after relapse, median survival, best
+    tumour response, ...) comes from the arm's own trial or a close equivalent and
+    was not used to set any parameter.  A figure is within tolerance when the
+    simulated value is at most max(half the published 95% CI, 5 points) away; a
+    hazard ratio, when it lies inside the published 95% CI; a median, when the
+    simulated survival at the published median day is that close to 50% (the CI
+    from the paper's number of patients).
     Exit status 0 when every counted figure is within, 1 otherwise.
     """
     from .. import __version__
@@ -46,6 +49,10 @@ def validate(arms, patients, seed, figures_file, fmt):
     needed = list(dict.fromkeys([f.arm for f in chosen] +
                                 [f.reference_arm for f in chosen if f.reference_arm]))
     horizon = horizon_days(chosen)
+    for f in chosen:
+        if f.endpoint == "best_response" and "tumour" not in load_scenario(f.arm).extensions:
+            raise UserError(f"{figures_file or FIGURES_FILE}: a best_response figure for "
+                            f"{f.arm}, which has no [tumour] section")
     cohorts = {arm: simulate(load_scenario(arm), patients, seed, horizon_days=horizon)
                for arm in needed}
     results = compare(chosen, cohorts)
@@ -69,6 +76,13 @@ def _cell(figure, estimate, low, high):
     return f"{100 * estimate:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
 
 
+def _days(estimate, low, high):
+    def day(x):
+        return f"{x:.0f}" if x == x and x != float("inf") else ">horizon"
+
+    return f"{day(estimate)} d ({day(low)}-{day(high)})"
+
+
 def format_table(results, patients, seed, horizon):
     """The comparison as an aligned text table with numbered sources."""
     citations = list(dict.fromkeys(r.figure.citation for r in results))
@@ -78,9 +92,16 @@ def format_table(results, patients, seed, horizon):
     for r in results:
         f = r.figure
         interval = f.interval
-        published = _cell(f, f.estimate, *(interval if interval else (None, None)))
-        simulated = ("n/a" if r.estimate != r.estimate
-                     else _cell(f, r.estimate, r.low, r.high))
+        if f.is_median:
+            # the check is on survival at the published median day (see analysis.validation)
+            published = f"{f.estimate:.0f} d" + (
+                f" (S {100 * interval[0]:.0f}-{100 * interval[1]:.0f}%)" if interval else "")
+            simulated = (_days(r.estimate, r.low, r.high) +
+                         f"; S {100 * r.compared:.1f}%")
+        else:
+            published = _cell(f, f.estimate, *(interval if interval else (None, None)))
+            simulated = ("n/a" if r.estimate != r.estimate
+                         else _cell(f, r.estimate, r.low, r.high))
         within = ("yes" if r.within else "NO") + ("" if f.check else " (not counted)")
         rows.append((f.arm, f.label, f"{f.landmark_day:g}", published, simulated, within,
                      str(citations.index(f.citation) + 1)))
@@ -93,7 +114,11 @@ def format_table(results, patients, seed, horizon):
     out = [f"hsctsim validate: {patients:,} patients per arm, seed {seed}, "
            f"horizon {horizon:g} days",
            "within: |simulated - published| <= max(half the published 95% CI, 5 points); "
-           "a hazard ratio inside the published 95% CI", "",
+           "a hazard ratio inside the published 95% CI",
+           *(["a median (days): the simulated survival S at the published median day within",
+              "  max(half the binomial 95% CI of 1/2 among the paper's patients, 5 points) "
+              "of 50%"] if any(r.figure.is_median for r in results) else []),
+           "",
            line(header), line(["-" * w for w in widths]), *map(line, rows), "",
            f"{sum(r.within for r in counted)} of {len(counted)} counted figures within "
            "tolerance", "", "sources:"]

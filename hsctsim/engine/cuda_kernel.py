@@ -147,6 +147,16 @@ def accrued_hazard_into(eng, seed_key, targets, landmarks, acc, dacc):
     d_dacc.copy_to_host(dacc)
 
 
+def device_name():
+    """The current device's name, e.g. ``NVIDIA H200`` (the simulator says so)."""
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
+        return "numba CUDA simulator"
+    name = cuda.get_current_device().name
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
 def device_available():
     """Whether numba's CUDA target finds a device (or is the simulator)."""
     try:
@@ -156,5 +166,5 @@ def device_available():
 
 
 __all__ = ["MAX_PROCESSES", "accrued_hazard_into", "accrued_hazard_kernel", "check_processes",
-           "device_available", "simulate_chunks", "simulate_into", "simulate_kernel",
+           "device_available", "device_name", "simulate_chunks", "simulate_into", "simulate_kernel",
            "simulate_patients_into", "simulate_patients_kernel"]

@@ -32,6 +32,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .jitcache import key_on_engine
+
 EXPONENTIAL, WEIBULL, LOGNORMAL, GOMPERTZ, PIECEWISE, FIXED, LOGLOGISTIC = 0, 1, 2, 3, 4, 5, 6
 FAMILY_CODES = {
     "exponential": EXPONENTIAL,
@@ -231,3 +233,6 @@ def cumhaz_dpi(h0, pi):
     if denom <= 0.0:
         return np.inf
     return f0 / denom
+
+
+key_on_engine(globals())  # numba checks only this file: see engine/jitcache.py

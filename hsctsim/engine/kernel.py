@@ -27,6 +27,7 @@ from numba import njit, prange
 from .processes import BOUND_MARGIN, BOUND_STEPS
 from .hazards import (PIECEWISE, base_cumhaz, cumhaz, cumhaz_dpi, cure_cumhaz, cure_target,
                       inverse, piece_cumhaz)
+from .jitcache import key_on_engine
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -432,3 +433,6 @@ def seed_key(seed):
     """The uint64 key of a user's integer seed (any size, negative allowed)."""
     z = (int(seed) * 0x9E3779B97F4A7C15 + 0x6A09E667F3BCC909) % 2**64
     return np.uint64(mix64(np.uint64(z)))
+
+
+key_on_engine(globals())  # numba checks only this file: see engine/jitcache.py

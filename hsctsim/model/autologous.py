@@ -70,9 +70,7 @@ def parse(reader, data, key, parsed):
     cord = table.get("with_cord_blood", False)
     if not isinstance(cord, bool):
         reader.fail(f"{key}.with_cord_blood", "must be true or false")
-    source = reader.text(table, "source", f"{key}.source")
-    if not source.strip():
-        reader.fail(f"{key}.source", "every number needs its source")
+    source = reader.source(table, "source", f"{key}.source")
     return MSC(delay_days=reader.number(table, "delay_days", f"{key}.delay_days", 0.0,
                                         MAX_HORIZON_DAYS),
                recovery_hr=reader.range(table, "recovery_hr", f"{key}.recovery_hr", 1e-6, 1e6),

@@ -92,15 +92,19 @@ def fingerprint(scenario):
     return digest.hexdigest()
 
 
-def cache_key(scenario, seed=CALIBRATION_SEED, held=None):
+def cache_key(scenario, seed=CALIBRATION_SEED, held=None, backend="cpu"):
     """Key of a scenario point's calibration.
 
     From the :func:`fingerprint` of the point, the seed, the solver
-    (:data:`CALIBRATION_RULE`), the package version and the susceptible fractions
-    held fixed (``held``, see :func:`calibrate`).
+    (:data:`CALIBRATION_RULE`), the package version, the susceptible fractions
+    held fixed (``held``, see :func:`calibrate`) and, for a solve on the GPU, the
+    backend: its incidences can differ from the CPU's in the last bits, so a CPU
+    cohort must never start from a GPU's solution (or the reverse).
     """
     document = [fingerprint(scenario), int(seed), CALIBRATION_RULE, __version__,
                 sorted((held or {}).items())]
+    if backend != "cpu":
+        document.append(backend)
     return hashlib.sha256(json.dumps(document).encode()).hexdigest()[:32]
 
 
@@ -141,7 +145,7 @@ def _bundled():
     return entries if isinstance(entries, dict) else {}
 
 
-def _load(key, names, n_patients):
+def _load(key, names, n_patients, shipped_key=None):
     """A stored, valid result for ``n_patients`` patients, or None.
 
     The shipped result of a bundled point (solved with more patients) serves any
@@ -151,7 +155,7 @@ def _load(key, names, n_patients):
     from a different point (other names, fractions outside [0, 1]) is ignored, to
     be solved again.
     """
-    shipped = _bundled().get(key)
+    shipped = _bundled().get(shipped_key or key)
     if valid_entry(shipped, names, n_patients):
         return {k: float(v) for k, v in shipped["susceptible"].items()}
     for entry in (_memory.get(key), _read_json(_cache_dir() / f"{key}.json")):
@@ -224,7 +228,8 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
         point's calibration); only the other processes given by an incidence are
         solved, with these fixed.
     backend : {"cpu", "cuda"}
-        Where the conditional Monte Carlo runs (the result is the same to rounding).
+        Where the conditional Monte Carlo runs (the result is the same to rounding;
+        cached apart, so that no cohort depends on which backend solved first).
 
     Returns
     -------
@@ -241,8 +246,9 @@ def calibrate(scenario, n_patients=CALIBRATION_PATIENTS, seed=CALIBRATION_SEED,
     held = {k: float(v) for k, v in (held or {}).items()}
     if set(held) - set(names) or not all(_fraction(v) for v in held.values()):
         raise ValueError(f"held must map some of {names} to fractions in [0, 1]: {held}")
-    key = cache_key(scenario, seed, held)
-    if use_cache and (cached := _load(key, names, n_patients)) is not None:
+    shipped_key = cache_key(scenario, seed, held)  # the shipped file serves every backend
+    key = shipped_key if backend == "cpu" else cache_key(scenario, seed, held, backend)
+    if use_cache and (cached := _load(key, names, n_patients, shipped_key)) is not None:
         return cached
     result = _solve(scenario, *calibration_targets(scenario), n_patients, seed, start, held,
                     backend)
@@ -371,10 +377,52 @@ def rekey_bundled():
     return stale
 
 
+def main(argv=None):
+    """``python -m hsctsim.model.calibrate [ARM ...] | --rekey``: refresh the shipped file.
+
+    Returns the exit status: 0 done, 1 entries to re-solve (``--rekey``), 2 bad
+    arguments.
+    """
+    import argparse
+
+    from .hints import did_you_mean
+    from .scenario import bundled_names
+
+    arms = bundled_names()
+    parser = argparse.ArgumentParser(
+        prog="python -m hsctsim.model.calibrate",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Solve the bundled scenarios at their midpoints into\n"
+                    "hsctsim/model/calibrations.json (about 10 minutes for all of them);\n"
+                    "the entries of arms not named stay as they are.",
+        epilog="examples:\n"
+               "  python -m hsctsim.model.calibrate            every arm\n"
+               "  python -m hsctsim.model.calibrate rcc auto   these two\n"
+               "  python -m hsctsim.model.calibrate --rekey    new keys, no solving")
+    parser.add_argument("arms", nargs="*", metavar="ARM",
+                        help=f"bundled arms to re-solve (default: all: {', '.join(arms)})")
+    parser.add_argument("--rekey", action="store_true",
+                        help="after a change of the cache key alone (how it is computed, "
+                             "the version): re-key the entries without solving")
+    args = parser.parse_args(argv)
+    if args.rekey and args.arms:
+        parser.error("--rekey re-keys every entry: give no arms with it")
+    for arm in args.arms:
+        if arm not in arms:
+            parser.error(f"{arm}: not a bundled arm{did_you_mean(arm, arms)}")
+    try:
+        if args.rekey:
+            if stale := rekey_bundled():
+                print(f"changed since they were solved, not re-keyed: {', '.join(stale)}; "
+                      "run python -m hsctsim.model.calibrate", file=sys.stderr)
+                return 1
+            return 0
+        update_bundled(list(dict.fromkeys(args.arms)) or None)
+    except ScenarioError as exc:  # a bundled scenario that does not load: one line
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--rekey"]:
-        if stale := rekey_bundled():
-            sys.exit(f"changed since they were solved, not re-keyed: {', '.join(stale)}; "
-                     "run python -m hsctsim.model.calibrate")
-    else:
-        update_bundled(sys.argv[1:] or None)
+    sys.exit(main())

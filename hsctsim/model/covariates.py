@@ -71,9 +71,7 @@ def parse(reader, data, key, parsed):
         if not adverse.isidentifier() or adverse in targets:
             reader.fail(f"{where}.adverse", f"'{adverse}' must be a new identifier "
                         "(it names the unfavourable level's process)")
-        source = reader.text(item, "source", f"{where}.source")
-        if not source.strip():
-            reader.fail(f"{where}.source", "every number needs its source")
+        source = reader.source(item, "source", f"{where}.source")
         hr_table = reader.table(item, "hr", where)
         for process in hr_table:
             if process not in targets:

@@ -24,14 +24,13 @@ stratum's engine and their own random streams.
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..engine.kernel import GOLDEN, seed_key, simulate_into, simulate_patients_into
 from ..engine.processes import Process, build
-from .scenario import MAX_HORIZON_DAYS, NAME_PATTERN, _Reader
-from .timing import TIMING_KEYS, Timing, parse_timing
+from .scenario import MAX_HORIZON_DAYS, _Reader
+from .timing import Timing
 
 KIND = "multistate"
 CLOCKS = ("reset", "forward")
@@ -177,9 +176,7 @@ def _parse_covariates(reader, data):
         shares = [reader.number({"v": v}, "v", f"{where}.shares", 0.0, 1.0) for v in shares]
         if abs(sum(shares) - 1.0) > 1e-6:
             reader.fail(f"{where}.shares", f"must add up to 1, not {sum(shares):g}")
-        source = reader.text(cov, "source", f"{where}.source")
-        if not source.strip():
-            reader.fail(f"{where}.source", "every number needs its source")
+        source = reader.source(cov, "source", f"{where}.source")
         out.append(Covariate(name, tuple(levels), tuple(shares), source))
     return tuple(out)
 
@@ -215,18 +212,11 @@ def _parse_transition(reader, table, i, states, absorbing, covariates):
         reader.fail(f"{where}.from", f"'{src}' is absorbing: no transition leaves it")
     if src == dst:
         reader.fail(f"{where}.to", "a transition must change the state")
-    timing_table = reader.table(table, "timing", where)
-    reader.check_keys(timing_table, TIMING_KEYS, f"{where}.timing")
-    try:
-        timing = parse_timing(timing_table)
-    except ValueError as exc:
-        reader.fail(f"{where}.timing", str(exc))
+    timing = reader.timing(table, where)
     cure = reader.number(table, "cure_fraction", f"{where}.cure_fraction", 0.0, 1.0, 0.0)
     if cure >= 1.0:
         reader.fail(f"{where}.cure_fraction", "1 means the transition never happens: leave it out")
-    source = reader.text(table, "source", f"{where}.source", "")
-    if not source.strip():
-        reader.fail(f"{where}.source", "every number needs its source")
+    source = reader.source(table, "source", f"{where}.source", "")
     log_hr = table.get("log_hr", {})
     if not isinstance(log_hr, dict):
         reader.fail(f"{where}.log_hr", "must be a table of covariate = log hazard ratio")
@@ -261,10 +251,7 @@ def parse_multistate(data, path):
     """
     reader = _Reader(path)
     reader.check_keys(data, TOP_KEYS, "")
-    name = reader.text(data, "name", "name", Path(path).stem)
-    if not NAME_PATTERN.fullmatch(name):
-        reader.fail("name", f"{name!r} cannot name an arm: use letters, digits, _ and - "
-                    "(at most 64, not starting with -)")
+    name = reader.arm_name(data)
     states, absorbing, initial, max_visits = _parse_states(reader, data)
     covariates = _parse_covariates(reader, data)
     rows = data.get("transitions")
@@ -509,6 +496,23 @@ def strata(scenario, covariates):
     return index.reshape(-1).astype(np.int64), ratios
 
 
+def stratum_engines(scenario, covariates, n_patients):
+    """``(rows, engine)`` for each covariate stratum with patients in it.
+
+    ``rows`` index the cohort's patients (all of them where there is one stratum);
+    ``engine`` carries the stratum's hazard ratios.  A patient's course depends only
+    on the seed and its index, so simulating stratum by stratum keeps every stream.
+    """
+    index, ratios = strata(scenario, covariates)
+    if len(ratios) == 1:
+        yield np.arange(n_patients), build(processes(scenario, ratios[0]))
+        return
+    for s, hr in enumerate(ratios):
+        rows = np.flatnonzero(index == s)
+        if rows.size:
+            yield rows, build(processes(scenario, hr))
+
+
 # -- simulation ---------------------------------------------------------------------------
 
 
@@ -560,17 +564,11 @@ def simulate_multistate(scenario, n_patients, seed, horizon_days=None, first_pat
         from ..engine.cuda_kernel import simulate_patients_into as run_some
     patients = np.arange(first_patient, first_patient + int(n_patients), dtype=np.int64)
     covariates = draw_covariates(scenario, seed, patients)
-    index, ratios = strata(scenario, covariates)
-    if len(ratios) == 1:
-        eng = build(processes(scenario, ratios[0]))
-        run_all(eng, key, first_patient, horizon, out)
-        return out, covariates
-    for s, hr in enumerate(ratios):
-        rows = np.flatnonzero(index == s)
-        if rows.size == 0:
-            continue
-        eng = build(processes(scenario, hr))
-        part = np.empty((rows.size, n_proc))
-        run_some(eng, key, patients[rows], horizon, part)
-        out[rows] = part
+    for rows, eng in stratum_engines(scenario, covariates, len(patients)):
+        if rows.size == len(patients):  # one stratum: the chunk in place
+            run_all(eng, key, first_patient, horizon, out)
+        else:
+            part = np.empty((rows.size, n_proc))
+            run_some(eng, key, patients[rows], horizon, part)
+            out[rows] = part
     return out, covariates

@@ -12,7 +12,6 @@ import numpy as np
 
 from .. import __version__
 from ..engine.kernel import seed_key, simulate_from_into, simulate_into
-from ..engine.processes import build
 from ..engine.resume import HistoryError, course_until
 from .scenario import Scenario, load_scenario
 
@@ -97,10 +96,12 @@ def _run(eng, names, events, at_day, patients, seed, horizon, out):
             patients, np.arange(patients[0], patients[0] + patients.size)):
         simulate_into(eng, key, int(patients[0]), horizon, out)  # what `run` does
         return
-    state, origin, m, days = course_until(eng, names, events, at_day)
-    # the kernel resumes only after day 0; just after it, the course is a fresh one
-    simulate_from_into(eng, key, patients, horizon, max(at_day, 1e-300), state, origin, m, days,
-                       out)
+    # the kernel resumes only after day 0; just after it, the course is a fresh one.
+    # The replay runs to that same day, so that an event scheduled on day 0 (NK cells
+    # from day 0) has fired in it, as in a fresh course.
+    start_day = max(at_day, 1e-300)
+    state, origin, m, days = course_until(eng, names, events, start_day)
+    simulate_from_into(eng, key, patients, horizon, start_day, state, origin, m, days, out)
 
 
 def _predict_hsct(scenario, at_day, history, n, seed, horizon, threads, susceptible=None):
@@ -152,22 +153,15 @@ def multistate_events(scenario, history):
 def _predict_multistate(scenario, at_day, history, n, seed, horizon, threads):
     from ..api import _threads
     from .mscohort import MultistateCohort
-    from .multistate import draw_covariates, layout, processes, strata
+    from .multistate import draw_covariates, layout, stratum_engines
 
     names = layout(scenario).process_names
     events = multistate_events(scenario, history)
     patients = np.arange(n, dtype=np.int64)
     covariates = draw_covariates(scenario, seed, patients)
-    index, ratios = strata(scenario, covariates)
-    if len(ratios) == 1:
-        index = np.zeros(n, np.int64)
     out = np.empty((n, len(names)))
     with _threads(threads):
-        for s, hr in enumerate(ratios):
-            rows = np.flatnonzero(index == s)
-            if rows.size == 0:
-                continue
-            eng = build(processes(scenario, hr))
+        for rows, eng in stratum_engines(scenario, covariates, n):
             part = np.empty((rows.size, len(names)))
             _run(eng, names, events, at_day, patients[rows], seed, horizon, part)
             out[rows] = part

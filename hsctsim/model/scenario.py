@@ -9,7 +9,6 @@ problem raises :class:`ScenarioError` naming the file, the key and what is wrong
 """
 
 import dataclasses
-import difflib
 import math
 import os
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .hints import did_you_mean
 from .timing import TIMING_KEYS, Timing, parse_timing
 
 PROCESSES = ("engraftment", "graft_failure", "agvhd", "cgvhd", "cmv",
@@ -56,7 +56,8 @@ EXTRA_KEYS = {
     "death_after_relapse": {"by_relapse_day", "by_relapse_day_source"},
 }
 INTERVENTION_KEYS = {
-    "nk_cells": {"day", "relapse_hr", "agvhd_hr", "duration_days", "source"},
+    "nk_cells": {"day", "relapse_hr", "agvhd_hr", "duration_days", "source",
+                 "range_distribution"},
     "dli": {"trigger", "delay_days", "agvhd_hr", "cgvhd_hr", "relapse_hr", "rejection_hr",
             "death_after_relapse_hr", "source"},
 }
@@ -86,6 +87,14 @@ class Range:
 
     @property
     def mid(self):
+        """The central value, used where one value is needed (the base case).
+
+        The midpoint; for a ``lognormal`` range its median ``sqrt(low * high)``, the
+        value :meth:`draw` centres on (a hazard ratio from a ratio of logs has a
+        95% interval symmetric on the log scale, not on the linear one).
+        """
+        if self.distribution == "lognormal" and self.low > 0.0:
+            return math.sqrt(self.low * self.high)
         return 0.5 * (self.low + self.high)
 
     def draw(self, rng):
@@ -321,7 +330,8 @@ def resolve_path(name_or_path):
             raise ScenarioError(text, None, "no such file" if not path.exists()
                                 else "not a file")
         return path
-    raise ScenarioError(text, None, "unknown scenario" + _hint(text, bundled_names("all")) +
+    raise ScenarioError(text, None, "unknown scenario"
+                        + did_you_mean(text, bundled_names("all")) +
                         f"; bundled: {', '.join(bundled_names('all'))}")
 
 
@@ -408,7 +418,7 @@ class _Reader:
         for key in table:
             if key not in allowed:
                 where = f"{prefix}.{key}" if prefix else key
-                self.fail(where, "unknown key" + (_hint(key, allowed)
+                self.fail(where, "unknown key" + (did_you_mean(key, allowed)
                                                   or f"; expected one of {sorted(allowed)}"))
 
     def table(self, data, key, prefix=""):
@@ -440,8 +450,34 @@ class _Reader:
         if not isinstance(value, str):
             self.fail(where, f"must be a string, not {type(value).__name__}")
         if choices is not None and value not in choices:
-            self.fail(where, f"'{value}' is not one of {list(choices)}" + _hint(value, choices))
+            self.fail(where, f"'{value}' is not one of {list(choices)}"
+                      + did_you_mean(value, choices))
         return value
+
+    def arm_name(self, data):
+        """The scenario's ``name`` (default: the file's stem), usable as an arm's."""
+        name = self.text(data, "name", "name", Path(self.path).stem)
+        if not NAME_PATTERN.fullmatch(name):
+            self.fail("name", f"{name!r} cannot name an arm: use letters, digits, _ and - "
+                      "(at most 64, not starting with -)" + (
+                          "" if "name" in data else "; give the scenario a name = ..."))
+        return name
+
+    def source(self, data, key, where, default=None):
+        """A source text: missing (without ``default``) or blank is an error."""
+        value = self.text(data, key, where, default)
+        if not value.strip():
+            self.fail(where, "every number needs its source")
+        return value
+
+    def timing(self, table, where):
+        """The :class:`Timing` of ``table["timing"]`` (``where`` is the table's key)."""
+        timing_table = self.table(table, "timing", where)
+        self.check_keys(timing_table, TIMING_KEYS, f"{where}.timing")
+        try:
+            return parse_timing(timing_table)
+        except ValueError as exc:
+            self.fail(f"{where}.timing", str(exc))
 
     def range(self, data, key, where, low=0.0, high=1.0, distribution="uniform"):
         value = data.get(key)
@@ -457,38 +493,63 @@ class _Reader:
         return Range(v, v, distribution)
 
 
-def _parse_process(reader, data, name):
-    table = reader.table(data, name)
-    reader.check_keys(table, PROCESS_KEYS | EXTRA_KEYS.get(name, set()), name)
-    timing_table = reader.table(table, "timing", name)
-    reader.check_keys(timing_table, TIMING_KEYS, f"{name}.timing")
-    try:
-        timing = parse_timing(timing_table)
-    except ValueError as exc:
-        reader.fail(f"{name}.timing", str(exc))
-    distribution = reader.text(table, "range_distribution", f"{name}.range_distribution",
-                               "uniform", INCIDENCE_DISTRIBUTIONS)
+def parse_process(reader, table, where, name, *, calibrated, extra_keys=(),
+                  distributions=RANGE_DISTRIBUTIONS):
+    """A :class:`ProcessSpec` from its table (``where`` is its dotted key).
+
+    The core processes and those of the optional sections are read alike; what
+    differs is passed in.
+
+    Parameters
+    ----------
+    reader : _Reader
+        Fails with the file and the dotted key.
+    table : dict
+        The process's table.
+    where : str
+        Its dotted key, for messages.
+    name : str
+        The process's name.
+    calibrated : bool
+        Whether it may be given by an incidence at a landmark day (solved jointly
+        with the others); otherwise only by its timing and a ``cure_fraction``.
+    extra_keys : iterable of str
+        Keys read elsewhere (e.g. ``agvhd.share_3_4``) that the table may hold.
+    distributions : tuple of str
+        The allowed ``range_distribution`` values for its incidence.
+    """
+    if not isinstance(table, dict):
+        reader.fail(where, f"must be a table, not {type(table).__name__}")
+    reader.check_keys(table, PROCESS_KEYS | set(extra_keys), where)
+    timing = reader.timing(table, where)
+    distribution = reader.text(table, "range_distribution", f"{where}.range_distribution",
+                               "uniform", distributions)
     incidence = landmark = None
     if "incidence" in table:
-        if "cure_fraction" in table:
-            reader.fail(f"{name}.cure_fraction", "give either incidence or cure_fraction")
-        if name not in CALIBRATED and name != "death_after_relapse":
-            reader.fail(f"{name}.incidence", "this process takes its timing directly "
+        if not calibrated:
+            reader.fail(f"{where}.incidence", "this process takes its timing directly "
                         "(a distribution with cure_fraction), not an incidence")
-        incidence = reader.range(table, "incidence", f"{name}.incidence",
-                                 distribution=distribution)
-        landmark = reader.number(table, "landmark_day", f"{name}.landmark_day", 1.0,
-                                 MAX_HORIZON_DAYS)
+        if "cure_fraction" in table:
+            reader.fail(f"{where}.cure_fraction", "give either incidence or cure_fraction")
         if timing.family == "fixed":
-            reader.fail(f"{name}.timing", "a fixed day cannot be calibrated to an incidence")
+            reader.fail(f"{where}.timing", "a fixed day cannot be calibrated to an incidence")
+        incidence = reader.range(table, "incidence", f"{where}.incidence",
+                                 distribution=distribution)
+        landmark = reader.number(table, "landmark_day", f"{where}.landmark_day", 1.0,
+                                 MAX_HORIZON_DAYS)
     elif "landmark_day" in table:
-        reader.fail(f"{name}.landmark_day", "given without an incidence")
-    cure = reader.number(table, "cure_fraction", f"{name}.cure_fraction", 0.0, 1.0, 0.0)
-    source = reader.text(table, "source", f"{name}.source", "")
-    if not source.strip():
-        reader.fail(f"{name}.source", "every number needs its source")
+        reader.fail(f"{where}.landmark_day", "given without an incidence")
+    cure = reader.number(table, "cure_fraction", f"{where}.cure_fraction", 0.0, 1.0, 0.0)
+    source = reader.source(table, "source", f"{where}.source", "")
     return ProcessSpec(name, timing, incidence, landmark, cure, source,
-                       reader.text(table, "timing_source", f"{name}.timing_source", ""))
+                       reader.text(table, "timing_source", f"{where}.timing_source", ""))
+
+
+def _parse_core_process(reader, data, name):
+    return parse_process(reader, reader.table(data, name), name, name,
+                         calibrated=name in CALIBRATED or name == "death_after_relapse",
+                         extra_keys=EXTRA_KEYS.get(name, ()),
+                         distributions=INCIDENCE_DISTRIBUTIONS)
 
 
 def _parse_effect(reader, effects, name):
@@ -504,10 +565,14 @@ def _parse_effect(reader, effects, name):
 def _parse_nk(reader, table):
     reader.check_keys(table, INTERVENTION_KEYS["nk_cells"], "nk_cells")
     w = "nk_cells."
+    # of both hazard ratios, as for an effect (a published ratio's interval is log-normal)
+    distribution = reader.text(table, "range_distribution", w + "range_distribution",
+                               "uniform", HR_DISTRIBUTIONS)
     return NKCells(
         day=reader.number(table, "day", w + "day", 0.0, MAX_HORIZON_DAYS),
-        relapse_hr=reader.range(table, "relapse_hr", w + "relapse_hr", 1e-6, 1e6),
-        agvhd_hr=reader.range(table, "agvhd_hr", w + "agvhd_hr", 1e-6, 1e6),
+        relapse_hr=reader.range(table, "relapse_hr", w + "relapse_hr", 1e-6, 1e6,
+                                distribution),
+        agvhd_hr=reader.range(table, "agvhd_hr", w + "agvhd_hr", 1e-6, 1e6, distribution),
         duration_days=reader.number(table, "duration_days", w + "duration_days", 0.0,
                                     MAX_HORIZON_DAYS),
         source=reader.text(table, "source", w + "source"),
@@ -558,12 +623,8 @@ def parse(data, path):
         return parse_multistate(data, path)
     reader = _Reader(path)
     reader.check_keys(data, TOP_KEYS, "")
-    name = reader.text(data, "name", "name", Path(path).stem)
-    if not NAME_PATTERN.fullmatch(name):
-        reader.fail("name", f"{name!r} cannot name an arm: use letters, digits, _ and - "
-                    "(at most 64, not starting with -)" + (
-                        "" if "name" in data else "; give the scenario a name = ..."))
-    processes = {p: _parse_process(reader, data, p) for p in PROCESSES}
+    name = reader.arm_name(data)
+    processes = {p: _parse_core_process(reader, data, p) for p in PROCESSES}
     effects_table = reader.table(data, "effects")
     reader.check_keys(effects_table, set(EFFECTS), "effects")
     effects = {e: _parse_effect(reader, effects_table, e) for e in EFFECTS}
@@ -649,7 +710,7 @@ def set_value(scenario, key, text, label=None):
         child = node.get(part)
         if not isinstance(child, dict):
             if part not in TOP_KEYS and node is data:
-                raise ScenarioError(label, key, "unknown key" + _hint(part, TOP_KEYS))
+                raise ScenarioError(label, key, "unknown key" + did_you_mean(part, TOP_KEYS))
             child = {}
         node[part] = dict(child)
         node = node[part]
@@ -661,10 +722,8 @@ def set_value(scenario, key, text, label=None):
     return dataclasses.replace(changed, settings=scenario.settings + (item,))
 
 
-def _hint(word, choices):
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or ``''``."""
-    hint = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f" (did you mean '{hint[0]}'?)" if hint else ""
+# the old private name, still imported by apps/sweeps.py
+_hint = did_you_mean
 
 
 def replicate_rng(seed, replicate):

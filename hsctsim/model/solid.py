@@ -74,10 +74,7 @@ def parse(reader, data, key, parsed):
                             calibrated)
 
     def sourced(name):
-        text = reader.text(table, name, f"{key}.{name}")
-        if not text.strip():
-            reader.fail(f"{key}.{name}", "every number needs its source")
-        return text
+        return reader.source(table, name, f"{key}.{name}")
 
     if "cure_fraction" in table.get("complete_response", {}):
         reader.fail(f"{key}.complete_response.cure_fraction",

@@ -87,7 +87,8 @@ class WhatIf:
                 f"solved again for a changed incidence: {solved}")
 
 
-def what_if(base, changed, recalibrate=False, calibration_patients=CALIBRATION_PATIENTS):
+def what_if(base, changed, recalibrate=False, calibration_patients=CALIBRATION_PATIENTS,
+            backend="cpu"):
     """What to simulate for ``changed``, a what-if of ``base``.
 
     Parameters
@@ -101,6 +102,8 @@ def what_if(base, changed, recalibrate=False, calibration_patients=CALIBRATION_P
         susceptible fractions of ``base`` (``held``).
     calibration_patients : int
         Patients per step when a changed incidence is solved again.
+    backend : {"cpu", "cuda"}
+        Where a held what-if's calibration runs (see :func:`calibrate`).
 
     Returns
     -------
@@ -115,7 +118,7 @@ def what_if(base, changed, recalibrate=False, calibration_patients=CALIBRATION_P
         return WhatIf(changed, None, RECALIBRATED, settings,
                       resolved=tuple(expected_names(changed)))
     before, after = base.at_midpoints(), changed.at_midpoints()
-    reference = calibrate(before)
+    reference = calibrate(before, backend=backend)
 
     def requested(name):
         if name not in before.processes:  # a process of an optional section (tumour)
@@ -127,7 +130,7 @@ def what_if(base, changed, recalibrate=False, calibration_patients=CALIBRATION_P
 
     names = expected_names(after)
     held = {n: reference[n] for n in names if not requested(n)}
-    susceptible = calibrate(after, calibration_patients, held=held)
+    susceptible = calibrate(after, calibration_patients, held=held, backend=backend)
     return WhatIf(changed, susceptible, HELD, settings, tuple(held),
                   tuple(n for n in names if n not in held))
 

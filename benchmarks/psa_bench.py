@@ -1,0 +1,130 @@
+"""The PSA goal of issue 13: 1,000 draws of 10^5 patients each, calibration included.
+
+Times what ``hsctsim sweep ric --psa N -n 100000 --local --backend B`` does per draw
+(:func:`hsctsim.apps.sweeps.run_point`: draw the figures, calibrate the draw with
+10^4 patients per Newton step from the midpoints' solution, simulate and count
+10^5 patients), in one process, with an empty calibration cache so that every draw
+is solved afresh.  Fewer draws than 1,000 are extrapolated linearly (each draw
+costs the same work on average) and labelled so::
+
+    python benchmarks/psa_bench.py --draws 20                   # the CPU baseline
+    python benchmarks/psa_bench.py --draws 1000 --backend cuda  # the goal itself, on a GPU
+
+A warm-up draw (outside the timed ones) compiles the kernels first.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import time
+
+GOAL_DRAWS = 1000
+GOAL_PATIENTS = 100_000
+GOAL_SECONDS = 60.0
+
+
+def time_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric",
+             max_seconds=None, calibration_patients=None):
+    """Seconds of ``n_draws`` PSA draws of ``arm`` as ``sweep --psa`` runs them.
+
+    ``max_seconds`` stops after the draw that passes it (the figures are then
+    extrapolated from the draws done); ``calibration_patients`` per Newton step
+    (default: the sweep's, 10^4).
+
+    Returns
+    -------
+    dict
+        ``draws``, ``patients``, ``backend``, ``seconds`` (all draws, wall clock),
+        ``cpu_seconds`` (this process's CPU time, every thread), ``load_average_1min``,
+        ``calibration_seconds`` (the part spent calibrating), ``per_draw_s``,
+        ``extrapolated_1000_draws_s`` and ``ratio_to_goal`` (that over 60 s;
+        below 1 meets the goal), ``extrapolated`` (whether fewer than 1,000 ran).
+    """
+    os.environ["HSCTSIM_CACHE_DIR"] = tempfile.mkdtemp(prefix="hsctsim-psa-bench-")
+    import hsctsim.api
+    from hsctsim.apps import sweeps
+    from hsctsim.apps.runner import landmark_days
+    from hsctsim.model import calibrate
+    from hsctsim.model.scenario import load_scenario
+
+    calibrate._memory.clear()  # every draw solved afresh, none from an earlier run
+    scenario = load_scenario(arm)
+    config = sweeps.Settings(int(patients), seed, scenario.horizon_days,
+                             landmark_days(scenario.horizon_days),
+                            calibration_patients)
+    spent = [0.0]
+    real = hsctsim.api.calibrate
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    hsctsim.api.calibrate = timed  # what count() -> _prepare() calls for a draw
+    try:
+        warm = n_draws + 10_000  # a draw outside the timed ones: compiles, caches nothing used
+        sweeps.run_point(scenario, sweeps.Point(warm, "psa", draw=warm), config, None, backend)
+        spent[0] = 0.0
+        start, cpu_start = time.perf_counter(), time.process_time()
+        done = 0
+        while done < n_draws:
+            sweeps.run_point(scenario, sweeps.Point(done, "psa", draw=done), config, None,
+                             backend)
+            done += 1
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                break
+        seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
+    finally:
+        hsctsim.api.calibrate = real
+    per_draw = seconds / done
+    return {"arm": arm, "draws": done, "patients": int(patients), "backend": backend,
+            "seconds": seconds, "cpu_seconds": cpu_seconds,
+            "load_average_1min": os.getloadavg()[0],
+            "calibration_seconds": spent[0], "per_draw_s": per_draw,
+            "extrapolated": done < GOAL_DRAWS,
+            "extrapolated_1000_draws_s": per_draw * GOAL_DRAWS,
+            "ratio_to_goal": per_draw * GOAL_DRAWS / GOAL_SECONDS}
+
+
+def describe(fig):
+    """One line per figure, saying what was measured and what extrapolated."""
+    how = (f"extrapolated from {fig['draws']} draws" if fig["extrapolated"]
+           else f"measured, {fig['draws']} draws")
+    return (f"PSA ({fig['backend']}): {fig['draws']} draws of {fig['patients']:,} {fig['arm']} "
+            f"patients in {fig['seconds']:.1f} s ({fig['per_draw_s']:.3f} s a draw, "
+            f"{fig['calibration_seconds'] / fig['seconds']:.0%} of it calibrating); "
+            f"1,000 draws: {fig['extrapolated_1000_draws_s']:.0f} s ({how}) = "
+            f"{fig['ratio_to_goal']:.2f}x the 60 s goal; CPU time {fig['cpu_seconds']:.1f} s, "
+            f"load average {fig['load_average_1min']:.1f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draws", type=int, default=20)
+    parser.add_argument("--patients", type=float, default=GOAL_PATIENTS)
+    parser.add_argument("--backend", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--threads", type=int, help="numba threads (default: all cores)")
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args(argv)
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(args.threads)
+    fig = time_psa(args.draws, int(args.patients), args.backend)
+    import numba
+
+    fig["threads"] = numba.get_num_threads()
+    print(describe(fig) + f" [{fig['threads']} numba threads]")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(fig, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
