@@ -88,7 +88,7 @@ def test_trial_says_and_records_a_what_if(tmp_path):
 
 def test_predict_names_the_events_the_model_added():
     # with no engraftment in --history, primary graft failure was declared on day 28 (and
-    # the NK cells of haplo_nk given on day 7), while the header said "after no events"
+    # the NK cells of haplo_nk given on day 0), while the header said "after no events"
     result = invoke("predict", "ric", "--at", "100", "-n", "200")
     assert result.exit_code == 0, result.output
     assert "graft_failure day 28" in result.output and "no events" not in result.output
@@ -97,7 +97,7 @@ def test_predict_names_the_events_the_model_added():
     assert document["history"] == []
     assert document["scheduled"] == [["graft_failure", 28.0]]
     nk = invoke("predict", "haplo_nk", "--at", "100", "--history", "engraftment=15", "-n", "200")
-    assert "nk_cells day 7" in nk.output
+    assert "nk_cells day 0 (scheduled by the model)" in nk.output
     early = json.loads(invoke("predict", "ric", "--at", "20", "-n", "200",
                               "--format", "json").output)
     assert early["scheduled"] == []
@@ -221,7 +221,8 @@ def test_replicates_of_an_undefined_estimate_give_null_not_nan(tmp_path):
     # summary.json held "ui95": [NaN, NaN] (not JSON; a RuntimeWarning on stderr) where no
     # replicate had an estimate
     out = tmp_path / "r"
-    result = invoke("run", "ric", "-n", "1", "--replicates", "2", "--out", str(out))
+    result = invoke("run", "ric", "-n", "1", "--seed", "1", "--replicates", "2",
+                    "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "RuntimeWarning" not in result.output
     text = (out / "summary.json").read_text()
