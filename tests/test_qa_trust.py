@@ -233,3 +233,20 @@ def test_replicates_of_an_undefined_estimate_give_null_not_nan(tmp_path):
 def test_cea_needs_two_patients_for_its_intervals():
     # -n 1 printed "354,100 (nan-nan)" and wrote NaN into cea.json
     assert_user_error(invoke("cea", "mac", "ric", "-n", "1"), "-n")
+
+
+def test_predict_says_covariates_left_out_of_the_history_are_taken_as_absent():
+    # predict rcc predicted for patients with every favourable covariate (ECOG 0-1, under
+    # 65, small and slow tumour, no CNS metastases), the best case, not the cohort's mix
+    # (relapse by day 730 63% against 97% with the adverse levels), and said nothing
+    args = ["predict", "rcc", "--at", "100", "-n", "200"]
+    result = invoke(*args, "--history", "engraftment=15,ecog_2_4=0")
+    assert result.exit_code == 0, result.output
+    assert "patients without age_65_plus, large_tumour_volume" in result.output
+    assert "without ecog_2_4" not in result.output
+    document = json.loads(invoke(*args, "--history", "engraftment=15", "--format",
+                                 "json").output)
+    assert document["covariates_absent"][0] == "ecog_2_4"
+    plain = json.loads(invoke("predict", "ric", "--at", "100", "-n", "200", "--history",
+                              "engraftment=15", "--format", "json").output)
+    assert "covariates_absent" not in plain

@@ -53,6 +53,18 @@ def _scheduled(cohort, history, at_day):
                    if day <= at_day and name not in given), key=lambda item: item[1])
 
 
+def _absent_covariates(scenario, history):
+    """Adverse covariate levels (``[covariates.*]``, e.g. ``ecog_2_4``) not in ``history``.
+
+    A covariate's adverse level is an event on day 0: left out of the history it is
+    an event that did not happen, so the prediction is for patients without it (the
+    best case, not the cohort's mix). Said, so that it is not taken for the mix.
+    """
+    covariates = (getattr(scenario, "extensions", None) or {}).get("covariates") or {}
+    given = {name for name, _ in history}
+    return [c.adverse for c in covariates.values() if c.adverse not in given]
+
+
 def format_prediction(document):
     """Plain text: one row per endpoint, one column per horizon day."""
     endpoints = document["endpoints"]
@@ -76,6 +88,11 @@ def format_prediction(document):
     head = (f"hsctsim {document['hsctsim_version']}: {document['scenario']}, "
             f"{document['patients']:,} patients alive on day {document['at_day']:g} after "
             f"{history}; seed {document['seed']}\nestimate (95% CI), from day 0\n")
+    if document.get("covariates_absent"):
+        absent = document["covariates_absent"]
+        head += (f"patients without {', '.join(absent)}: a covariate not in --history is taken "
+                 f"as absent, not drawn from the mix (give those present on day 0, e.g. "
+                 f"{absent[0]}=0)\n")
     what = document.get("what_if")
     tail = f"\nwhat-if: {what['text']}\n" if what else ""
     return head + "\n" + "\n".join(lines) + "\n" + tail
@@ -153,6 +170,8 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
                 "patients": patients, "at_day": at_day, "history": events,
                 "scheduled": _scheduled(cohort, events, at_day),
                 "horizon_days": cohort.horizon_days, "endpoints": endpoints}
+    if absent := _absent_covariates(loaded, events):
+        document["covariates_absent"] = absent
     if what.settings:  # say that these are not the configured arm's outcomes
         document["what_if"] = what.to_dict()
     if fmt == "json":
