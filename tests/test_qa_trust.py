@@ -250,3 +250,18 @@ def test_predict_says_covariates_left_out_of_the_history_are_taken_as_absent():
     plain = json.loads(invoke("predict", "ric", "--at", "100", "-n", "200", "--history",
                               "engraftment=15", "--format", "json").output)
     assert "covariates_absent" not in plain
+
+
+@pytest.mark.parametrize("scenario, history, says", [
+    ("ric", "graft_failure=35", "graft_failure=35 is not possible: in this model it happens "
+                                "on day 28"),
+    ("rcc", "engraftment=15,ecog_2_4=50", "ecog_2_4=50 is not possible"),
+    ("haplo_nk", "engraftment=15,nk_cells=50", "nk_cells=50 is not possible"),
+])
+def test_predict_refuses_a_scheduled_event_on_another_day(scenario, history, says):
+    # graft failure (declared on day 28), a day-0 covariate or a day-0 infusion were
+    # taken on any day given: a course the model cannot produce, predicted from silently
+    assert_user_error(invoke("predict", scenario, "--at", "100", "--history", history,
+                             "-n", "100"), "--history", says)
+    assert invoke("predict", "ric", "--at", "100", "--history", "graft_failure=28",
+                  "-n", "100").exit_code == 0

@@ -101,6 +101,11 @@ def course_until(eng, names, history, start_day):
             why = "it was closed by an earlier event" if state[best] == DONE else \
                 "nothing before it opens it"
             raise HistoryError(f"{names[best]}={t_best:g} is not possible: {why}")
+        if eng.family[best] == FIXED:  # a scheduled event has its day (graft failure: 28)
+            day = origin[best] + eng.par[best, 0]
+            if abs(t_best - day) > 1e-9 * max(1.0, abs(day)):
+                raise HistoryError(f"{names[best]}={t_best:g} is not possible: in this model "
+                                   f"it happens on day {day:g}")
         out[best] = t_best
         state[best] = DONE
         for q in range(n):
