@@ -265,3 +265,11 @@ def test_predict_refuses_a_scheduled_event_on_another_day(scenario, history, say
                              "-n", "100"), "--history", says)
     assert invoke("predict", "ric", "--at", "100", "--history", "graft_failure=28",
                   "-n", "100").exit_code == 0
+
+
+def test_fit_does_not_replace_a_link_without_overwrite(tmp_path):
+    # a dangling symbolic link at --out was silently replaced by the scenario file
+    link = tmp_path / "m.toml"
+    link.symlink_to(tmp_path / "elsewhere.toml")
+    assert_user_error(invoke("fit", DATA, "--out", str(link)), "exists", "--overwrite")
+    assert link.is_symlink()

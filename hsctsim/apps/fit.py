@@ -69,7 +69,7 @@ def _check_out(path, overwrite):
         # a fitted model there becomes (or replaces) a bundled scenario of that name
         raise UserError(f"{path}: inside hsctsim's bundled scenarios or package; write the "
                         "fitted scenario elsewhere")
-    if path.exists() and not overwrite:
+    if os.path.lexists(path) and not overwrite:  # a dangling link too: it was replaced
         raise UserError(f"{path}: exists (add --overwrite to replace it)")
     if not path.parent.is_dir():
         raise UserError(f"{path}: the folder {path.parent} does not exist")
