@@ -19,6 +19,10 @@ source (``{ value = ..., source = "..." }``):
   ``[years since transplant, relative mortality]``) and ``life_table``, for
   horizons beyond the simulated window.
 
+A source that opens with ``assumption`` (no published size) or ``proxy`` (another
+product's published figure) marks a figure that is not a published figure of its
+own; :func:`comparison_caveats` names those that make arms differ.
+
 The simulator has no background mortality, so a lifetime horizon is made of two
 parts: the simulated window, patient by patient, and after it, for those alive at
 its end, the expected discounted time left under the life table's mortality times
