@@ -13,8 +13,8 @@ from hsctsim.analysis.costeffectiveness import (ArmTally, ceac, fieller_interval
 from hsctsim.apps.cea import run_cea
 from hsctsim.apps.cli import cli
 from hsctsim.model.economics import (DAYS_PER_YEAR, Discount, Economics, Figure,
-                                     economics_of, parse_economics, patient_values,
-                                     read_life_table, tail)
+                                     comparison_caveats, economics_of, parse_economics,
+                                     patient_values, read_life_table, tail)
 from hsctsim.model.scenario import ScenarioError, load_scenario, set_value
 
 PROCESSES = ("engraftment", "agvhd", "cgvhd", "cmv", "rejection", "relapse", "trm",
@@ -242,7 +242,38 @@ def test_bundled_arms_carry_sourced_economics():
         e = economics_of(load_scenario(name))
         assert e.currency == "USD" and e.lifetime is not None
         assert all(source.strip() for _, _, source in e.sources())
-    assert economics_of(load_scenario("haplo_nk")).cost("nk_infusion") == 0.0
+    nk = economics_of(load_scenario("haplo_nk")).costs["nk_infusion"]
+    assert nk.value == (35966.0, 97000.0) and nk.label == "proxy" and "http" in nk.source
+
+
+def test_caveats_name_unpublished_figures_that_make_arms_differ():
+    def arm(nk=None, source="assumption: none published", early=1.0, early_source="test"):
+        e = econ({"transplant": 1000.0})
+        costs = dict(e.costs)
+        if nk is not None:
+            costs["nk_infusion"] = Figure(nk, source)
+        utilities = {**e.utilities, "early": Figure(early, early_source)}
+        return Economics("USD", 2020, costs, utilities, e.durations, None)
+
+    base = arm()
+    # a zero, assumed cost that only one arm has: flagged, for that arm only
+    (c,) = comparison_caveats({"ref": base, "nk": arm(0.0)})
+    assert (c["arm"], c["figure"], c["label"]) == ("nk", "costs.nk_infusion", "assumption")
+    assert c["text"] == ("nk: costs.nk_infusion = 0 is an assumption, not a published "
+                         "figure: what it prices is not costed")
+    # a zero cost with any source is still not costed; a proxy says so
+    (c,) = comparison_caveats({"ref": base, "nk": arm(0.0, "what-if")})
+    assert c["label"] is None and c["text"].endswith("= 0: what it prices is not costed")
+    (c,) = comparison_caveats({"ref": base, "nk": arm((10.0, 30.0), "Proxy: a CAR-T")})
+    assert c["label"] == "proxy" and "= 10-30 is a proxy" in c["text"]
+    # a published cost, or an assumption every arm shares, shapes nothing: no caveat
+    assert comparison_caveats({"ref": base, "nk": arm(60000.0, "Leukemia 2030;1:1")}) == []
+    assert comparison_caveats({"a": arm(0.0), "b": arm(0.0)}) == []
+    assert comparison_caveats({"a": base, "b": base}) == []
+    # utilities too, in arm order
+    out = comparison_caveats({"ref": base, "x": arm(0.0, early=0.5,
+                                                    early_source="assumption: guess")})
+    assert [c["figure"] for c in out] == ["costs.nk_infusion", "utilities.early"]
 
 
 @pytest.mark.parametrize("key, text, words", [
@@ -311,3 +342,33 @@ def test_cea_what_ifs_of_costs_and_of_the_course():
     refused = runner.invoke(cli, [*base, "--set", "effects.cgvhd_on_relapse.hr=0.3",
                                   "--replicates", "1"])
     assert refused.exit_code == 2 and "--recalibrate" in refused.output
+
+
+def test_cea_cautions_under_the_table_only_when_a_figure_is_unpublished(tmp_path):
+    runner = CliRunner()
+    plain = runner.invoke(cli, ["cea", "mac", "ric", "-n", "300", "--format", "json"])
+    assert plain.exit_code == 0 and "caveats" not in json.loads(plain.stdout)
+    arms = ["cea", "haplo_ptcy", "haplo_nk", "-n", "300"]
+    zero = "haplo_nk:costs.nk_infusion={ value = 0, source = \"assumption: unknown\" }"
+    folder = tmp_path / "zero"
+    out = runner.invoke(cli, [*arms, "--set", zero, "--out", str(folder)])
+    assert out.exit_code == 0, out.output
+    line = ("caution: haplo_nk: costs.nk_infusion = 0 is an assumption, not a published "
+            "figure: what it prices is not costed")
+    lines = out.stdout.splitlines()  # under the tables, before what a --set changed
+    assert lines.index(line) == lines.index("what-if:") - 2
+    assert lines[lines.index(line) - 2].startswith("haplo_nk  ")  # the increments row
+    saved = json.loads((folder / "cea.json").read_text())
+    assert [c["figure"] for c in saved["caveats"]] == ["costs.nk_infusion"]
+    # the bundled proxy is named as one, in the table and in the JSON
+    bundled = runner.invoke(cli, [*arms, "--format", "json"])
+    (c,) = json.loads(bundled.stdout)["caveats"]
+    assert c["label"] == "proxy" and c["value"] == [35966.0, 97000.0]
+    # a published figure: no caution, and the costs move by it exactly (day 0, undiscounted)
+    paid = "haplo_nk:costs.nk_infusion={ value = 50000, source = \"Leukemia 2030;1:1\" }"
+    sourced = runner.invoke(cli, [*arms, "--set", paid, "--format", "json"])
+    doc = json.loads(sourced.stdout)
+    assert "caveats" not in doc
+    free = json.loads(runner.invoke(cli, [*arms, "--set", zero, "--format", "json"]).stdout)
+    assert doc["increments"]["haplo_nk"]["costs"]["mean"] == pytest.approx(
+        free["increments"]["haplo_nk"]["costs"]["mean"] + 50_000, abs=0.01)

@@ -62,8 +62,8 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     from ..analysis.costeffectiveness import (ArmTally, ceac, fieller_interval, icer,
                                               nmb_increment)
     from ..api import iter_chunks
-    from ..model.economics import (Discount, ScenarioError, cohort_values, economics_of,
-                                   economics_tail)
+    from ..model.economics import (Discount, ScenarioError, cohort_values, comparison_caveats,
+                                   economics_of, economics_tail)
     from .runner import REPLICATE_CALIBRATION_PATIENTS
 
     discount = discount or Discount()
@@ -150,6 +150,9 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
         document["ceac"] = {"wtp": grid,
                             "probability_best": {arm: [round(float(p), 4) for p in v]
                                                  for arm, v in probabilities.items()}}
+    caveats = comparison_caveats(econ)
+    if caveats:  # absent when there are none, so the document is as before
+        document["caveats"] = caveats
     return document
 
 
@@ -199,10 +202,16 @@ def format_cea(doc):
         for arm, probs in doc["ceac"]["probability_best"].items():
             rows.append([arm, *(f"{probs[grid.index(w)]:.2f}" for w in shown)])
         lines += _table(rows)
+    lines += ["", *caveat_lines(doc)] if doc.get("caveats") else []
     what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in doc["arms"].items()
                 if a.get("what_if", {}).get("settings")]
     lines += ["", "what-if:", *what_ifs] if what_ifs else []
     return "\n".join(lines) + "\n"
+
+
+def caveat_lines(doc):
+    """One line per figure that shapes the comparison without a published size."""
+    return [f"caution: {c['text']}" for c in doc.get("caveats", [])]
 
 
 def _num(v, signed=False):
@@ -428,6 +437,8 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
             click.echo(json.dumps(doc, indent=1))
         elif fmt == "csv":
             click.echo(csv_text(cea_rows(doc)), nl=False)
+            for line in caveat_lines(doc):  # the rows have no place for them
+                click.echo(line, err=True)
         else:
             click.echo(format_cea(doc), nl=False)
         if out_dir:

@@ -19,6 +19,10 @@ source (``{ value = ..., source = "..." }``):
   ``[years since transplant, relative mortality]``) and ``life_table``, for
   horizons beyond the simulated window.
 
+A source that opens with ``assumption`` (no published size) or ``proxy`` (another
+product's published figure) marks a figure that is not a published figure of its
+own; :func:`comparison_caveats` names those that make arms differ.
+
 The simulator has no background mortality, so a lifetime horizon is made of two
 parts: the simulated window, patient by patient, and after it, for those alive at
 its end, the expected discounted time left under the life table's mortality times
@@ -57,6 +61,8 @@ LIFE_TABLES = {"us_ssa_2021": "life_table_us_ssa_2021.csv"}
 DISCOUNT_METHODS = ("continuous", "annual")
 SECTIONS = ("costs", "utilities", "durations", "lifetime")
 MAX_AGE_YEARS = 120
+# how a source says its figure is not a published figure of its own (its first word)
+UNPUBLISHED_LABELS = ("assumption", "proxy")
 
 
 # -- the figures -------------------------------------------------------------------
@@ -80,6 +86,12 @@ class Figure:
     @property
     def is_range(self):
         return isinstance(self.value, tuple) and self.point != self.value
+
+    @property
+    def label(self):
+        """``"assumption"`` or ``"proxy"`` when the source opens with that word, else None."""
+        opening = self.source.lstrip().lower()
+        return next((w for w in UNPUBLISHED_LABELS if opening.startswith(w)), None)
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,56 @@ class Economics:
             out += [(f"lifetime.{k}", f.value, f.source) for k, f in self.lifetime.items()
                     if isinstance(f, Figure)]
         return out
+
+
+def comparison_caveats(econs):
+    """Figures that make arms differ and are not published figures of their own.
+
+    A figure of an arm is listed when another arm lacks it or has another value
+    (so it shapes the comparison, not only the levels) and either its source opens
+    with ``assumption`` or ``proxy`` (see :data:`UNPUBLISHED_LABELS`), or it is a
+    cost of 0 (what it prices is then not costed).  A figure the arms share is not
+    listed: it moves every arm alike.
+
+    Parameters
+    ----------
+    econs : dict of str to Economics
+        The arms, in order.
+
+    Returns
+    -------
+    list of dict
+        ``arm``, ``figure`` (``section.key``), ``value``, ``label`` (or None),
+        ``text`` (one line), in arm and figure order.
+    """
+    out = []
+    for arm, econ in econs.items():
+        others = [e for a, e in econs.items() if a != arm]
+        for section in ("costs", "utilities", "durations"):
+            for key, fig in getattr(econ, section).items():
+                if all(key in getattr(e, section) and getattr(e, section)[key].value == fig.value
+                       for e in others):
+                    continue
+                zero_cost = section == "costs" and fig.point == 0
+                if not (fig.label or zero_cost):
+                    continue
+                where = f"{section}.{key}"
+                text = f"{arm}: {where} = {_shown(fig.value)}"
+                if fig.label == "assumption":
+                    text += " is an assumption, not a published figure"
+                elif fig.label == "proxy":
+                    text += " is a proxy (a comparable product's published figure)"
+                if zero_cost:
+                    text += ": what it prices is not costed"
+                out.append({"arm": arm, "figure": where, "value": fig.value,
+                            "label": fig.label, "text": text})
+    return out
+
+
+def _shown(value):
+    if isinstance(value, tuple):
+        return "-".join(_shown(v) for v in value)
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
 
 
 # A cost per event or per day above ten billion is a typo; 1e308 made every sum inf and
