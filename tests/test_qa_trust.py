@@ -273,3 +273,66 @@ def test_fit_does_not_replace_a_link_without_overwrite(tmp_path):
     link.symlink_to(tmp_path / "elsewhere.toml")
     assert_user_error(invoke("fit", DATA, "--out", str(link)), "exists", "--overwrite")
     assert link.is_symlink()
+
+
+@pytest.mark.parametrize("args", [["sweep", "ric", "--psa", "2", "--local", "--out", "s"],
+                                  ["validate", "mac", "-n", "100"]])
+@pytest.mark.parametrize("seed", ["-1", str(2**63)])
+def test_sweep_and_validate_refuse_seeds_outside_0_to_2_63(args, seed, tmp_path, monkeypatch):
+    # both took them: -1 gave the patients of 2^64-1, recorded as -1
+    monkeypatch.chdir(tmp_path)
+    assert_user_error(invoke(*args, "--seed", seed), "--seed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_refuses_an_empty_out(tmp_path, monkeypatch):
+    # `--out ''` was read as the working folder: ". exists and is not empty"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep").write_text("x")
+    assert_user_error(invoke("sweep", "ric", "--psa", "2", "--local", "--out", ""),
+                      "--out", "empty")
+    assert [p.name for p in tmp_path.iterdir()] == ["keep"]
+
+
+def test_validate_of_a_binary_figures_file_is_one_line(tmp_path):
+    # a UnicodeDecodeError traceback
+    path = tmp_path / "b.toml"
+    path.write_bytes(bytes(range(128, 256)) * 2)
+    assert_user_error(invoke("validate", "--figures", str(path), "-n", "100"),
+                      "b.toml", "UTF-8")
+
+
+def test_a_scenario_with_a_byte_order_mark_is_read(tmp_path):
+    # "not valid TOML (Invalid statement (at line 1, column 1))"
+    from hsctsim.model.scenario import bundled_dir, load_scenario
+
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (bundled_dir() / "ebmt4.toml").read_bytes())
+    assert load_scenario(path).raw == load_scenario("ebmt4").raw
+
+
+def test_set_of_a_multistate_transition_suggests_nothing_misleading():
+    # "transitions.1.log_hr: unknown key (did you mean 'durations'?)"; durations is a key
+    # of the hsct scenarios, not of a multi-state one
+    result = invoke("run", "ebmt4", "-n", "100", "--set", "transitions.1.log_hr=1")
+    assert_user_error(result, "--set", "transitions is a list of tables")
+    assert "durations" not in result.output
+    assert_user_error(invoke("run", "ebmt4", "-n", "100", "--set", "transitons.x=1"),
+                      "did you mean 'transitions'?")
+
+
+def test_sweep_point_files_follow_the_umask(tmp_path):
+    # points/*.json, sweep.json and sweep.csv were 0600 whatever the umask
+    import os
+
+    from hsctsim.apps.sweeps import SweepFolder
+
+    old = os.umask(0o022)
+    try:
+        folder = SweepFolder(tmp_path / "s", {"mode": "psa"})
+        folder.save_point({"index": 3})
+        folder.write_text("sweep.csv", "a\n")
+    finally:
+        os.umask(old)
+    for name in ("sweep.json", "points/000003.json", "sweep.csv"):
+        assert (tmp_path / "s" / name).stat().st_mode & 0o777 == 0o644, name

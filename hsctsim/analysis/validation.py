@@ -21,7 +21,6 @@ interval.
 """
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,15 +164,9 @@ def load_figures(path=FIGURES_FILE):
     ScenarioError
         Naming the file, the figure's key and the problem.
     """
-    from ..model.scenario import ScenarioError
+    from ..model.scenario import ScenarioError, read_toml
 
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, None, f"not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ScenarioError(path, None, f"cannot be read ({exc.strerror})") from None
+    data = read_toml(path)
     tables = data.get("figure")
     if not isinstance(tables, list) or not tables:
         raise ScenarioError(path, "figure", "expected one or more [[figure]] tables")

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .options import FiniteFloatRange
+from .options import SEED, FiniteFloatRange, OutPath
 from .. import __version__
 from ..api import DEFAULT_SEED, BackendError, describe_backend
 from .cli import UserError, user_errors
@@ -57,14 +57,14 @@ Examples:
 @click.option("--psa", "psa", type=click.IntRange(1), metavar="N",
               help="Probabilistic sensitivity analysis: N draws of every ranged figure "
                    "from its range (draw r is replicate r of `run --replicates`).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+@click.option("--out", "out_dir", type=OutPath(file_okay=False), required=True,
               help="Folder for sweep.csv (and sweep.parquet with pyarrow), the per-point "
                    "results and the figures.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted sweep in --out.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
               help="Patients per point.")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+@click.option("--seed", type=SEED, default=DEFAULT_SEED, show_default=True,
               help="Random seed; the same seed gives the same table however it is run.")
 @click.option("--horizon", "horizon_days", type=FiniteFloatRange(1, 36500),
               help="Follow-up in days (default: the scenario's).")

@@ -31,6 +31,7 @@ from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, Tally
 from ..api import backend_record, count, scenario_point
 from ..model.calibrate import CALIBRATION_PATIENTS, calibrate
 from ..model.scenario import ScenarioError, set_value
+from .runfolder import _umask
 
 GRID_CALIBRATION_PATIENTS = CALIBRATION_PATIENTS
 PSA_CALIBRATION_PATIENTS = 10_000  # as run --replicates: draw r is its replicate r
@@ -274,6 +275,9 @@ class SweepFolder:
         target = self.path / name
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         try:
+            # mkstemp makes the file 0600; the results get what the umask gives, as
+            # every other output does
+            os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, target)

@@ -6,6 +6,7 @@ import sys
 import click
 
 from .cli import UserError, user_errors
+from .options import SEED
 
 DEFAULT_PATIENTS = 100_000
 
@@ -15,7 +16,7 @@ DEFAULT_PATIENTS = 100_000
 @click.argument("arms", nargs=-1)
 @click.option("-n", "--patients", type=click.IntRange(1), default=DEFAULT_PATIENTS,
               show_default=True, help="Patients per arm.")
-@click.option("--seed", type=int, default=None, help="Random seed (default: as `run`).")
+@click.option("--seed", type=SEED, default=None, help="Random seed (default: as `run`).")
 @click.option("--figures", "figures_file", type=click.Path(dir_okay=False),
               help="A validation file of [[figure]] tables (default: the bundled one).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",

@@ -300,7 +300,7 @@ def bundled_names(kind="hsct"):
 
 def _kind_of(path):
     try:
-        return _read_toml(path).get("kind", "hsct")
+        return read_toml(path).get("kind", "hsct")
     except ScenarioError:
         return "hsct"
 
@@ -346,10 +346,14 @@ def shadowed_note(name_or_path):
     return None
 
 
-def _read_toml(path):
+def read_toml(path):
+    """The TOML file at ``path`` as a dict, or a :class:`ScenarioError` naming it.
+
+    A UTF-8 byte-order mark (Windows editors write one) is accepted.
+    """
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            return tomllib.loads(fh.read().decode("utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(path, None, f"not valid TOML ({exc})") from None
     except UnicodeDecodeError as exc:
@@ -375,7 +379,7 @@ def _merge(base, override):
 def read_raw(name_or_path, _seen=()):
     """The scenario's TOML merged over its base chain; returns (dict, path)."""
     path = resolve_path(name_or_path)
-    data = _read_toml(path)
+    data = read_toml(path)
     base = data.get("base")
     if base is None:
         return data, path
@@ -705,12 +709,21 @@ def set_value(scenario, key, text, label=None):
     except tomllib.TOMLDecodeError:
         value = text
     data = {k: v for k, v in scenario.raw.items()}
+    if data.get("kind") == "multistate":
+        from .multistate import TOP_KEYS as top_keys
+    else:
+        top_keys = TOP_KEYS
     node = data
     for part in parts[:-1]:
         child = node.get(part)
+        if isinstance(child, list):
+            # an array of tables ([[transitions]]): its items have no dotted key
+            raise ScenarioError(label, key, f"{part} is a list of tables, which --set "
+                                "cannot change; write a scenario file with base = ... "
+                                "and the changed list instead")
         if not isinstance(child, dict):
-            if part not in TOP_KEYS and node is data:
-                raise ScenarioError(label, key, "unknown key" + did_you_mean(part, TOP_KEYS))
+            if part not in top_keys and node is data:
+                raise ScenarioError(label, key, "unknown key" + did_you_mean(part, top_keys))
             child = {}
         node[part] = dict(child)
         node = node[part]
