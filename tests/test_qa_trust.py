@@ -336,3 +336,75 @@ def test_sweep_point_files_follow_the_umask(tmp_path):
         os.umask(old)
     for name in ("sweep.json", "points/000003.json", "sweep.csv"):
         assert (tmp_path / "s" / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_multistate_replicates_of_an_undefined_estimate_give_null(monkeypatch):
+    # msrunner wrote "ui95": [NaN, NaN] (not JSON) where no replicate had an estimate
+    from hsctsim.apps import msrunner
+    from hsctsim.model.scenario import load_scenario
+
+    class Undefined(msrunner.MultistateTally):
+        def summary(self, *args, **kwargs):
+            out = super().summary(*args, **kwargs)
+            for ep in out.values():
+                for value in ep["at"].values():
+                    value["estimate"] = None
+            return out
+
+    scenario = load_scenario("ebmt4")
+    endpoints = msrunner.run_multistate({"ebmt4": scenario}, 20, 1, 400.0)["ebmt4"]["endpoints"]
+    monkeypatch.setattr(msrunner, "MultistateTally", Undefined)
+    msrunner._add_uncertainty(endpoints, scenario, 20, 1, 400.0, None, 500_000, 2,
+                              lambda table, rng: table, None)
+    text = json.dumps(endpoints, allow_nan=False)
+    assert '"ui95": [null, null]' in text
+    cell = next(iter(endpoints.values()))["at"]
+    assert not any("[" in msrunner._cell(v) or "nan" in msrunner._cell(v)
+                   for v in cell.values())
+
+
+def test_a_multistate_run_says_what_it_does_in_a_log(tmp_path, monkeypatch):
+    # a long multi-state run printed only "results written" on stderr when not a tty
+    monkeypatch.setenv("HSCTSIM_PROGRESS_SECONDS", "0.01")
+    result = invoke("run", "ebmt4", "-n", "50000", "--out", str(tmp_path / "x"), "--events")
+    assert result.exit_code == 0, result.output
+    assert "hsctsim: simulating" in result.stderr
+    assert "hsctsim:" not in result.stdout
+
+
+def test_mstate_events_have_tstart_before_tstop(tmp_path):
+    # times written with %.6f: ~30 rows with Tstart == Tstop for very short stays, which
+    # survival::coxph and mstate refuse
+    import pandas as pd
+
+    out = tmp_path / "m"
+    result = invoke("run", "ebmt4", "-n", "3000", "--seed", "2", "--out", str(out),
+                    "--events", "--events-layout", "mstate")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "events" / "ebmt4.csv")
+    assert len(table) > 20000
+    assert (table["Tstart"] < table["Tstop"]).all()
+    assert (table["Tstop"].sub(table["Tstart"]) < 1e-6).any()  # the short stays are there
+
+
+def test_multistate_figures_have_the_caption_and_are_written_whole(tmp_path, monkeypatch):
+    # saved straight into figures/ (a reader could see half a file) with no caption line
+    from hsctsim.analysis import plotting
+    from hsctsim.api import simulate
+    from hsctsim.apps.msrunner import write_figures
+    from hsctsim.model.scenario import load_scenario
+
+    captions = []
+    save = plotting._save
+
+    def spy(ax, out_dir, stem, formats):
+        captions.extend(t.get_text() for t in ax.figure.texts)
+        return save(ax, out_dir, stem, formats)
+
+    monkeypatch.setattr(plotting, "_save", spy)
+    cohort = simulate(load_scenario("ebmt4"), 200, 3, horizon_days=400.0)
+    written = write_figures({"ebmt4": cohort}, tmp_path / "figures", formats=("png", "svg"))
+    assert [p.name for p in written] == ["ebmt4_state_occupation.png",
+                                         "ebmt4_state_occupation.svg"]
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [p.name for p in written]
+    assert captions == [f"hsctsim {cohort.hsctsim_version}; n = 200; seed 3; horizon 400 days"]

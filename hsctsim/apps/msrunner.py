@@ -87,22 +87,30 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
             estimates[name].append([v["estimate"] if v["estimate"] is not None else np.nan
                                     for v in ep["at"].values()])
     for name, ep in endpoints.items():
-        low, high = np.nanpercentile(np.array(estimates[name], float), [2.5, 97.5], axis=0)
-        for (day, value), lo, hi in zip(ep["at"].items(), low, high):
-            value["ui95"] = [round(float(lo), 6), round(float(hi), 6)]
+        values = np.array(estimates[name], float)
+        defined = ~np.isnan(values).all(axis=0)  # none where no replicate has an estimate
+        low, high = np.full((2, values.shape[1]), np.nan)
+        if defined.any():
+            low[defined], high[defined] = np.nanpercentile(values[:, defined], [2.5, 97.5],
+                                                           axis=0)
+        for (day, value), lo, hi, ok in zip(ep["at"].items(), low, high, defined):
+            # NaN is not JSON (as in runner._add_uncertainty)
+            value["ui95"] = ([round(float(lo), 6), round(float(hi), 6)] if ok
+                             else [None, None])
 
 
 def _cell(value, days=False):
     if value["estimate"] is None:
         return "-"
     low, high = value["ci95"]
+    ranged = "ui95" in value and value["ui95"][0] is not None
     if days:
         text = f"{value['estimate']:.1f} ({low:.1f}-{high:.1f})"
-        if "ui95" in value:
+        if ranged:
             text += f" [{value['ui95'][0]:.1f}-{value['ui95'][1]:.1f}]"
         return text
     text = f"{100 * value['estimate']:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
-    if "ui95" in value:
+    if ranged:
         text += f" [{100 * value['ui95'][0]:.1f}-{100 * value['ui95'][1]:.1f}]"
     return text
 
@@ -183,7 +191,9 @@ class EventWriter:
             if first:
                 fh.write(",".join(columns) + "\n")
                 (events / f"{arm}.tmat.csv").write_text(tmat_csv(cohort))
-            fmt = "%d,%d,%d,%d,%.6f,%.6f,%d" + ",%.17g" * (len(columns) - 7) + "\n"
+            # Tstart and Tstop at full precision: rounded to 6 decimals a very short stay
+            # gave Tstart == Tstop, which survival::coxph and mstate refuse
+            fmt = "%d,%d,%d,%d,%.17g,%.17g,%d" + ",%.17g" * (len(columns) - 7) + "\n"
             rows = zip(*(table[c].tolist() for c in columns))
         else:
             table = cohort.event_table()
@@ -209,19 +219,28 @@ def tmat_csv(cohort):
 
 
 def write_figures(cohorts, out_dir, formats=("png",)):
-    """Stacked state occupation over time, one figure per arm; returns the paths."""
+    """Stacked state occupation over time, one figure per arm; returns the paths.
+
+    As :func:`hsctsim.analysis.plotting.write_figures`: a caption line saying what
+    was simulated, and each file written under a temporary name and renamed.
+    """
+    from pathlib import Path
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..analysis.plotting import _caption, _save
+
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for arm, cohort in cohorts.items():
         grid = np.linspace(0.0, cohort.horizon_days, 200)
         state = cohort.state_at(grid)
         shares = np.stack([(state == s).mean(axis=0) for s in range(len(cohort.states))])
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
         ax.stackplot(grid, shares, labels=cohort.states)
         ax.set_xlim(0, cohort.horizon_days)
         ax.set_ylim(0, 1)
@@ -229,12 +248,8 @@ def write_figures(cohorts, out_dir, formats=("png",)):
         ax.set_ylabel("probability of being in state")
         ax.set_title(f"{cohort.scenario.title}"[:80], fontsize=9)
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-        fig.tight_layout()
-        for fmt in formats:
-            path = out_dir / f"{arm}_state_occupation.{fmt}"
-            fig.savefig(path)
-            written.append(path)
-        plt.close(fig)
+        _caption(ax, [(arm, cohort)])
+        written += _save(ax, out_dir, f"{arm}_state_occupation", formats)
     return written
 
 
@@ -243,10 +258,10 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
     """What ``hsctsim run`` does when its scenarios are multi-state ones."""
     import json
 
-
     import click
 
     from .cli import UserError
+    from .progress import Progress
     from .runner import (RunFolder, csv_text, summary_document, summary_rows, write_summary,
                          written_whole)
     from ..model.multistate import is_multistate
@@ -271,19 +286,24 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
     if compare:
         raise UserError("--compare: not available for multi-state scenarios yet")
     folder = RunFolder(out_dir, overwrite) if out_dir else None
-    with written_whole(folder):
+    # a long run says what it does on stderr, in a log too (as a transplant run does)
+    with written_whole(folder), Progress(patients * len(loaded) * (1 + replicates)) as progress:
+        progress.phase("simulating")
         writer = EventWriter(folder, events_layout) if events else None
-        arms = run_multistate(loaded, patients, seed, horizon, threads, on_events=writer,
+        arms = run_multistate(loaded, patients, seed, horizon, threads,
+                              on_chunk=progress.advance, on_events=writer,
                               replicates=replicates, draw=draw, backend=backend)
         for arm, w in (what_ifs or {}).items():  # what a --set changed, as run records it
             arms[arm]["what_if"] = w.to_dict()
         document = summary_document(arms, seed, patients, horizon, replicates,
                                     backend=backend)
         if folder is not None:
+            progress.phase("writing results")
             write_summary(folder, document, loaded)
             if plot:
                 from ..api import simulate
 
+                progress.phase("drawing figures")
                 (folder.tmp / "figures").mkdir(exist_ok=True)
                 cohorts = {arm: simulate(s, min(patients, 100_000), seed, horizon_days=horizon,
                                          backend=backend)
