@@ -159,6 +159,12 @@ def test_runs_that_cannot_finish_or_alias_are_refused(args, words):
     assert words in result.output and "Traceback" not in result.output
 
 
+def test_multistate_runs_are_held_to_the_same_size_limit():
+    result = invoke("run", "ebmt4", "-n", "20000000000")
+    assert result.exit_code == 2, result.output
+    assert "patient courses, more than" in result.output and "Traceback" not in result.output
+
+
 def test_events_that_do_not_fit_on_disk_are_refused(tmp_path, monkeypatch):
     import shutil
 

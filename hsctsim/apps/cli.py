@@ -243,6 +243,9 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         except ImportError:
             raise UserError("--events-format parquet needs pyarrow "
                             "(pip install 'hsctsim[parquet]')") from None
+    # before either runner: a multi-state run is held to the same limits
+    total = check_run_size(patients, len(loaded), replicates,
+                           out_dir if events else None)
     if any(getattr(s, "kind", None) == "multistate" for s in loaded.values()):
         if events and events_format != "csv":
             raise UserError("--events-format parquet: multi-state event tables are CSV")
@@ -259,8 +262,6 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
     if events_layout == "mstate":
         raise UserError("--events-layout mstate: only for multi-state scenarios "
                         "(kind = \"multistate\")")
-    total = check_run_size(patients, len(loaded), replicates,
-                           out_dir if events else None)
     folder = None
     try:
         if out_dir:
