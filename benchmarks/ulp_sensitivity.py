@@ -19,7 +19,6 @@ import sys
 os.environ["NUMBA_DISABLE_JIT"] = "1"  # before numba is imported
 
 import math  # noqa: E402
-import pathlib  # noqa: E402
 
 import numpy as np  # noqa: E402
 

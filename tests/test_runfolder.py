@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import hsctsim
 from hsctsim.apps.cli import cli
 from hsctsim.apps.runfolder import RunFolder
 from conftest import ROOT, as_from_a_terminal, start, wait_for

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hsctsim.analysis.validation import (FIGURES_FILE, Figure, compare, horizon_days,
+from hsctsim.analysis.validation import (Figure, compare, horizon_days,
                                          load_figures, median_days, simulated, survival_at,
                                          wilson)
 from hsctsim.apps.cli import cli
