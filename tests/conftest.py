@@ -14,6 +14,23 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def invoke(*args):
+    """Run the CLI in-process; an unexpected exception fails the test with its traceback."""
+    from click.testing import CliRunner
+
+    from hsctsim.apps.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def assert_user_error(result, *words):
+    """A user error: exit status 2, no traceback, and every one of ``words`` said."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.output, result.output
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Keep calibrations made by tests out of the user's cache folder."""

@@ -9,17 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from hsctsim.apps.cli import cli
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def assert_user_error(result, *words):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in result.output, result.output
+from conftest import assert_user_error, invoke
 
 
 @pytest.mark.parametrize("args, option", [

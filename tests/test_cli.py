@@ -11,13 +11,9 @@ from click.testing import CliRunner
 
 import hsctsim
 from hsctsim.apps.cli import cli
-from conftest import start, wait_for
+from conftest import invoke, start, wait_for
 
 SMALL = ["-n", "2000", "--seed", "5"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def hsctsim_process(*args, **kwargs):

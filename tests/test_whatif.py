@@ -10,14 +10,10 @@ import hsctsim
 from hsctsim.apps.cli import cli
 from hsctsim.model.whatif import HELD, RECALIBRATED, excluded_by_design
 
-from conftest import assert_within_se
+from conftest import assert_within_se, invoke
 
 SMALL = ["-n", "3000", "--seed", "5"]
 N = 40_000
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def by_day(cohort, name, day):
