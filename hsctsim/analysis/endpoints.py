@@ -125,7 +125,7 @@ class Tally:
         with np.errstate(invalid="ignore", divide="ignore"):
             p = hit / base
         if kind == "prevalence":
-            return (p, *_wilson(hit, base, level))
+            return (p, *wilson(hit, base, level))
         est = 1.0 - p if kind == "survival" else p
         with np.errstate(invalid="ignore"):
             low, high = loglog_ci(est, p * (1.0 - p) / base, level)
@@ -218,8 +218,10 @@ def _members(process_names):
     return members
 
 
-def _wilson(hit, base, level):
+def wilson(hit, base, level=0.95):
+    """Wilson score interval of the binomial proportion ``hit / base`` (arrays or numbers)."""
     z = ndtri(0.5 + level / 2)  # scipy.special: scipy.stats would add a second to start-up
+    hit, base = np.asarray(hit, float), np.asarray(base, float)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = hit / base
         centre = (p + z * z / (2 * base)) / (1 + z * z / base)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtri
 
-from .endpoints import ENDPOINTS as KINDS, endpoint_day
+from .endpoints import ENDPOINTS as KINDS, endpoint_day, wilson
 from .estimators import loglog_ci
 
 FIGURES_FILE = Path(__file__).resolve().parents[1] / "model" / "validation.toml"
@@ -134,17 +134,6 @@ class Figure:
         if self.endpoint == "progression_death":
             return "death from progression"
         return self.endpoint
-
-
-def wilson(hits, n, level=0.95):
-    """Wilson score interval of a binomial proportion ``hits / n``."""
-    z = ndtri(0.5 + level / 2)
-    hits, n = np.asarray(hits, float), np.asarray(n, float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = hits / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def load_figures(path=FIGURES_FILE):
