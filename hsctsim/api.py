@@ -235,6 +235,7 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
     point, horizon, susceptible, eng, key = _prepare(
         scenario, n_patients, seed, horizon_days, replicate, interventions,
         calibration_patients, susceptible, backend)
+    names = process_names(point)
     buffer = None
     for start in range(0, int(n_patients), int(chunk_size)):
         shape = (min(int(chunk_size), int(n_patients) - start), len(eng.family))
@@ -243,21 +244,21 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
         else:
             buffer = np.empty(shape) if buffer is None else buffer
             out = buffer[:shape[0]]
+        if tally is not None:
+            args = tally.counting_arrays(names, point.chimerism, len(out))
         with _threads(threads):
             if backend == "cuda":  # simulated on the device, counted here
                 _simulate_into(backend, eng, key, start, horizon, out)
                 if tally is not None:
-                    args = tally.counting_arrays(process_names(point), point.chimerism, len(out))
                     tally_differences(out, *args)
-                    tally.add_differences(args[-1], len(out))
             elif tally is None:
                 simulate_into(eng, key, start, horizon, out)
-            else:
-                args = tally.counting_arrays(process_names(point), point.chimerism, len(out))
+            else:  # counted in the same pass
                 simulate_counted_into(eng, key, start, horizon, out, *args)
-                tally.add_differences(args[-1], len(out))
+        if tally is not None:
+            tally.add_differences(args[-1], len(out))
         yield Cohort(out, point, int(seed), horizon, susceptible, __version__, replicate,
-                     first_patient=start, process_names=process_names(point))
+                     first_patient=start, process_names=names)
 
 
 def count(scenario, n_patients, tally, seed=DEFAULT_SEED, threads=None, horizon_days=None,
