@@ -79,6 +79,18 @@ def _parse_settings(settings):
     return out
 
 
+def _resolve_backend(backend):
+    """``--backend`` as it will run (``auto`` decided), or one line saying why it cannot."""
+    if backend == "cpu":
+        return backend
+    from ..api import BackendError, resolve_backend
+
+    try:
+        return resolve_backend(backend)
+    except BackendError as exc:
+        raise UserError(f"--backend {backend}: {exc}") from None
+
+
 def _load_arms(names, settings=(), recalibrate=False, backend="cpu"):
     """Every arm as ``run``, ``show`` and ``check`` see it: loaded, changed, validated.
 
@@ -209,13 +221,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         if threads > numba.config.NUMBA_NUM_THREADS:
             raise UserError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} "
                             "on this machine")
-    if backend != "cpu":
-        from ..api import BackendError, resolve_backend
-
-        try:
-            backend = resolve_backend(backend)
-        except BackendError as exc:
-            raise UserError(f"--backend {backend}: {exc}") from None
+    backend = _resolve_backend(backend)
     # the default set is the allogeneic arms; solid tumours and autologous arms are listed
     # by `hsctsim scenarios` and run by name
     names = scenarios or tuple(n for n in bundled_names() if n in BUNDLED_ORDER)

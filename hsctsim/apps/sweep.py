@@ -108,14 +108,9 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         raise UserError("--local runs here: no --workers or --scheduler")
     if not local:
         _require_dask()
-    if backend != "cpu":
-        from ..api import resolve_backend
+    from .cli import _load_arms, _resolve_backend
 
-        try:
-            backend = resolve_backend(backend)
-        except BackendError as exc:
-            raise UserError(f"--backend {backend}: {exc}") from None
-    from .cli import _load_arms
+    backend = _resolve_backend(backend)
 
     # every point is calibrated afresh, so a --set here is recalibrated too
     loaded = next(iter(_load_arms((scenario,), settings, True, backend).values())).scenario
