@@ -70,6 +70,7 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
                      replicates, draw, on_chunk, backend="cpu"):
     from ..api import _stream_seed, iter_chunks
     from ..model.scenario import replicate_rng
+    from .runner import replicate_intervals
 
     if draw is None:
         from ..analysis.fit import draw_transition as draw
@@ -87,16 +88,8 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
             estimates[name].append([v["estimate"] if v["estimate"] is not None else np.nan
                                     for v in ep["at"].values()])
     for name, ep in endpoints.items():
-        values = np.array(estimates[name], float)
-        defined = ~np.isnan(values).all(axis=0)  # none where no replicate has an estimate
-        low, high = np.full((2, values.shape[1]), np.nan)
-        if defined.any():
-            low[defined], high[defined] = np.nanpercentile(values[:, defined], [2.5, 97.5],
-                                                           axis=0)
-        for (day, value), lo, hi, ok in zip(ep["at"].items(), low, high, defined):
-            # NaN is not JSON (as in runner._add_uncertainty)
-            value["ui95"] = ([round(float(lo), 6), round(float(hi), 6)] if ok
-                             else [None, None])
+        for value, ui95 in zip(ep["at"].values(), replicate_intervals(estimates[name])):
+            value["ui95"] = ui95
 
 
 def _cell(value, days=False):

@@ -140,17 +140,22 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
               backend=backend, on_chunk=on_chunk)
         draws.append(tally)
     for name in ENDPOINTS:
-        values = np.array([d.estimates(name)[0] for d in draws], float)
-        defined = ~np.isnan(values).all(axis=0)  # none where no replicate has an estimate
-        low, high = np.full((2, values.shape[1]), np.nan)
-        if defined.any():
-            low[defined], high[defined] = np.nanpercentile(values[:, defined], [2.5, 97.5],
-                                                           axis=0)
-        for day, lo, hi, ok in zip(days, low, high, defined):
-            # NaN is not JSON: summary.json held it (strict readers refuse the file)
-            endpoints[name]["at"][f"d{day:g}"]["ui95"] = ([round(float(lo), 6),
-                                                           round(float(hi), 6)] if ok
-                                                          else [None, None])
+        values = [d.estimates(name)[0] for d in draws]
+        for day, ui95 in zip(days, replicate_intervals(values)):
+            endpoints[name]["at"][f"d{day:g}"]["ui95"] = ui95
+
+
+def replicate_intervals(values):
+    """``ui95`` per column of ``values`` (replicates x landmarks, NaN: no estimate): the
+    2.5-97.5 percentiles as ``[low, high]``, or ``[None, None]`` where no replicate has
+    an estimate (NaN is not JSON: summary.json held it, and strict readers refused it)."""
+    values = np.array(values, float)
+    defined = ~np.isnan(values).all(axis=0)
+    low, high = np.full((2, values.shape[1]), np.nan)
+    if defined.any():
+        low[defined], high[defined] = np.nanpercentile(values[:, defined], [2.5, 97.5], axis=0)
+    return [[round(float(lo), 6), round(float(hi), 6)] if ok else [None, None]
+            for lo, hi, ok in zip(low, high, defined)]
 
 
 def summary_document(arms, seed, n_patients, horizon_days, replicates, comparisons=None,
