@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hsctsim.analysis.validation import (Figure, compare, horizon_days,
+from hsctsim.analysis.validation import (Among, Figure, compare, horizon_days,
                                          load_figures, median_days, simulated, survival_at,
                                          wilson)
 from hsctsim.apps.cli import cli
@@ -115,6 +115,19 @@ def test_within_uses_the_tolerance():
      'landmark_day=1\nestimate=1.5\ncitation="c"\npopulation="p"\n', "figure[0].ci95"),
     ('[[figure]]\narm="a"\nendpoint="os"\nmeasure="m"\nlandmark_day=1\nestimate=0.5\n'
      'citation=""\npopulation="p"\n', "figure[0].citation"),
+    ('[[figure]]\narm="a"\nendpoint="os"\nmeasure="m"\nlandmark_day=1\nestimate=0.5\n'
+     'citation="c"\npopulation="p"\namong={event="cgvhd"}\n', "figure[0].among.by_day"),
+    ('[[figure]]\narm="a"\nendpoint="os"\nmeasure="m"\nlandmark_day=1\nestimate=0.5\n'
+     'citation="c"\npopulation="p"\namong={event="gvhd",by_day=9}\n', "figure[0].among.event"),
+    ('[[figure]]\narm="a"\nendpoint="os"\nmeasure="m"\nlandmark_day=1\nestimate=0.5\n'
+     'citation="c"\npopulation="p"\namong={event="cgvhd",no_event="cgvhd",by_day=9}\n',
+     "figure[0].among"),
+    ('[[figure]]\narm="a"\nendpoint="os"\nmeasure="m"\nlandmark_day=1\nestimate=0.5\n'
+     'citation="c"\npopulation="p"\namong={best_response=["MR"],by_day=9}\n',
+     "figure[0].among.best_response"),
+    ('[[figure]]\narm="a"\nendpoint="best_response"\nresponse=["SD"]\nmeasure="m"\n'
+     'landmark_day=1\nestimate=0.5\ncitation="c"\npopulation="p"\n'
+     'among={event="cgvhd",by_day=9}\n', "figure[0].among"),
     ("x = 1\n", "figure"),
 ])
 def test_bad_files_name_the_file_and_key(tmp_path, text, key):
@@ -280,3 +293,56 @@ def test_rcc_series_of_another_programme_are_shown_not_counted():
         chosen = [f for f in survival if key in f.citation]
         assert chosen, key
         assert all(f.check == (p >= 0.05) for f in chosen), (key, p)
+
+
+def test_figures_among_a_subgroup_count_only_its_patients():
+    inf = np.inf
+    # chronic GVHD on days 50 and 300 (patients 0, 1); deaths on days 100, 400, 30, 200
+    c = tumour_cohort_of({"cgvhd": [50, 300, inf, inf], "trm": [100, 400, 30, 200]},
+                         horizon=500)
+    by_200, by_365 = Among(200.0, event="cgvhd"), Among(365.0, event="cgvhd")
+    # by day 200 only patient 0 had it: the others are "no cgvhd", patient 1 among them
+    assert simulated(figure(landmark_day=150.0, among=by_200), {"a": c})[0] == 0.0
+    no = figure(landmark_day=150.0, among=Among(200.0, event="cgvhd", occurred=False))
+    assert simulated(no, {"a": c})[0] == pytest.approx(2 / 3)
+    assert simulated(figure(landmark_day=150.0, among=by_365), {"a": c})[0] == 0.5
+    # a median within the group (deaths on days 100 and 400): the smaller, S(250) = 1/2
+    med = figure(endpoint="os_median", estimate=250.0, landmark_day=250.0, n=10, among=by_365)
+    (r,) = compare([med], {"a": c})
+    assert r.estimate == 100.0 and r.compared == 0.5 and r.within
+    assert med.horizon_days == 500.0 and med.label == "os median, cgvhd"
+    assert figure(among=Among(730.0, event="cgvhd")).horizon_days == 730.0
+    assert no.label == "os, no cgvhd"
+    # an empty group cannot be estimated: not within, never a crash
+    empty = figure(landmark_day=10.0, among=Among(20.0, event="cgvhd"))
+    (r,) = compare([empty], {"a": c})
+    assert math.isnan(r.estimate) and not r.within
+
+
+def test_figures_among_best_responses():
+    inf = np.inf
+    # 0: PR d100; 1: SD; 2: progression d30 (PD); deaths d500, d300, d60
+    c = tumour_cohort_of({"gvt_response": [100, inf, inf], "relapse": [inf, inf, 30],
+                          "death_after_relapse": [inf, inf, 60], "trm": [500, 300, inf]},
+                         horizon=600)
+    control = Among(365.0, responses=("PR", "SD"))
+    assert control.label == "PR+SD"
+    assert simulated(figure(landmark_day=400.0, among=control), {"a": c})[0] == 0.5
+    pd = Among(365.0, responses=("PD",))
+    assert simulated(figure(endpoint="pfs", landmark_day=20.0, among=pd), {"a": c})[0] == 1.0
+    assert simulated(figure(endpoint="pfs", landmark_day=40.0, among=pd), {"a": c})[0] == 0.0
+
+
+def test_every_bundled_arm_passes_with_three_counted_figures():
+    # the acceptance of issue 10, at the command's defaults (100,000 patients per arm)
+    result = CliRunner().invoke(cli, ["validate", "--format", "json"])
+    doc = json.loads(result.stdout)
+    failed = [(f["arm"], f["label"]) for f in doc["figures"] if f["counted"] and not f["within"]]
+    assert result.exit_code == 0 and not failed, failed
+    counted = {}
+    for f in doc["figures"]:
+        counted[f["arm"]] = counted.get(f["arm"], 0) + f["counted"]
+    assert min(counted.values()) >= 3, counted
+    among = [f for f in doc["figures"] if f["among"]]
+    assert {f["arm"] for f in among} == {"ovarian", "colorectal"}
+    assert all(f["published"]["n"] for f in among)

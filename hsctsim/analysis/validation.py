@@ -18,6 +18,12 @@ widens it).  The simulated survival at that day must lie within
 applied on the probability scale, where the published uncertainty is known.
 The simulated median in days is shown beside it, with its order-statistic
 interval.
+
+A landmark or median figure may be for a subgroup (``among``): the patients in
+whom an event (chronic GVHD, say) occurred by a day, those in whom it did not, or
+those whose best tumour response by a day was one of a list.  The simulated
+subgroup is defined the same way, so a paper's grouping by a later event is
+reproduced with its immortal time; ``n`` is then the subgroup's size.
 """
 
 import math
@@ -44,7 +50,40 @@ MIN_TOLERANCE = 0.05  # 5 percentage points: a published figure is rarely more e
 POST_RELAPSE_MARGIN_DAYS = 730  # room for an open relapse window (">= 3 years")
 FIGURE_KEYS = {"arm", "endpoint", "measure", "landmark_day", "estimate", "ci95", "n", "se",
                "citation", "population", "note", "check", "relapse_from_day",
-               "relapse_to_day", "reference_arm", "response"}
+               "relapse_to_day", "reference_arm", "response", "among"}
+AMONG_KEYS = {"event", "no_event", "best_response", "by_day"}
+
+
+@dataclass(frozen=True)
+class Among:
+    """A subgroup of patients: ``event`` occurred (or not) by ``by_day``, or best response."""
+
+    by_day: float
+    event: str | None = None
+    occurred: bool = True
+    responses: tuple = ()
+
+    @property
+    def label(self):
+        """A short name for tables: ``cgvhd``, ``no cgvhd``, ``CR+PR+SD``."""
+        if self.responses:
+            return "+".join(self.responses)
+        return ("" if self.occurred else "no ") + self.event
+
+    def mask(self, cohort):
+        """Which of the cohort's patients belong to the subgroup."""
+        if self.responses:
+            from .response import BEST_RESPONSES, best_response
+
+            wanted = [BEST_RESPONSES.index(r) for r in self.responses]
+            return np.isin(best_response(cohort, by_day=self.by_day), wanted)
+        hit = endpoint_day(cohort, self.event) <= self.by_day
+        return hit if self.occurred else ~hit
+
+    def to_dict(self):
+        if self.responses:
+            return {"best_response": list(self.responses), "by_day": self.by_day}
+        return {"event" if self.occurred else "no_event": self.event, "by_day": self.by_day}
 
 
 @dataclass(frozen=True)
@@ -67,6 +106,7 @@ class Figure:
     relapse_to_day: float = math.inf
     reference_arm: str | None = None
     response: tuple = ()
+    among: Among | None = None
 
     @property
     def is_ratio(self):
@@ -113,13 +153,16 @@ class Figure:
             end = (self.relapse_to_day if math.isfinite(self.relapse_to_day)
                    else self.relapse_from_day + POST_RELAPSE_MARGIN_DAYS)
             return end + self.landmark_day
-        if self.is_median:
-            return MEDIAN_MARGIN * self.landmark_day
-        return self.landmark_day
+        own = MEDIAN_MARGIN * self.landmark_day if self.is_median else self.landmark_day
+        return max(own, self.among.by_day) if self.among else own
 
     @property
     def label(self):
-        """A short name for tables: the endpoint and its qualifier."""
+        """A short name for tables: the endpoint, its qualifier and subgroup."""
+        return self._name + (f", {self.among.label}" if self.among else "")
+
+    @property
+    def _name(self):
         if self.endpoint == "post_relapse_os":
             if self.relapse_from_day == 0 and not math.isfinite(self.relapse_to_day):
                 return "os after relapse"
@@ -239,6 +282,12 @@ def _figure(path, where, table):
     relapse_to = number("relapse_to_day", 0.0, math.inf, math.inf)
     if relapse_to <= relapse_from:
         fail("relapse_to_day", "must be after relapse_from_day")
+    among = table.get("among")
+    if among is not None:
+        if endpoint not in LANDMARK_ENDPOINTS + MEDIAN_ENDPOINTS:
+            fail("among", "only for landmark and median figures")
+        among = _among(among, lambda key, problem: fail(f"among.{key}" if key else "among",
+                                                        problem))
     return Figure(
         arm=text("arm"), endpoint=endpoint, measure=text("measure"),
         landmark_day=estimate if median else number("landmark_day", 1.0, 36500.0),
@@ -246,7 +295,32 @@ def _figure(path, where, table):
         citation=text("citation"), population=text("population"), ci95=ci95, n=n,
         se=number("se", 0.0, 1.0) if "se" in table else None, note=text("note", ""),
         check=check, relapse_from_day=relapse_from, relapse_to_day=relapse_to,
-        reference_arm=reference if ratio else None)
+        reference_arm=reference if ratio else None, among=among)
+
+
+def _among(table, fail):
+    if not isinstance(table, dict):
+        fail(None, "must be a table such as { event = \"cgvhd\", by_day = 730 }")
+    for key in table:
+        if key not in AMONG_KEYS:
+            fail(key, f"unknown key; expected one of {sorted(AMONG_KEYS)}")
+    chosen = [k for k in ("event", "no_event", "best_response") if k in table]
+    if len(chosen) != 1:
+        fail(None, "give exactly one of event, no_event, best_response")
+    by_day = table.get("by_day")
+    if isinstance(by_day, bool) or not isinstance(by_day, int | float) or not 0 < by_day <= 36500:
+        fail("by_day", "must be a day in (0, 36500]: the subgroup is formed by then")
+    key = chosen[0]
+    value = table[key]
+    if key == "best_response":
+        if (not isinstance(value, list) or not value or any(r not in RESPONSES for r in value)
+                or len(set(value)) != len(value)):
+            fail(key, f"must list one or more of {list(RESPONSES)}")
+        return Among(float(by_day), responses=tuple(r for r in RESPONSES if r in value))
+    if value not in KINDS or KINDS[value][0] == "prevalence":
+        fail(key, f"'{value}' is not an event; expected one of "
+                  f"{[k for k, v in KINDS.items() if v[0] != 'prevalence']}")
+    return Among(float(by_day), event=value, occurred=key == "event")
 
 
 def horizon_days(figures):
@@ -274,32 +348,41 @@ def simulated(figure, cohorts, level=0.95):
                          f"the cohort has {cohort.horizon_days:g}")
     day = figure.landmark_day
     if figure.endpoint == "progression_death":
-        return _proportion(cohort.day("death_after_relapse") <= day, level)
+        return _proportion(_days(figure, cohort, "death_after_relapse") <= day, level)
     if figure.endpoint in LANDMARK_ENDPOINTS:
-        return _landmark(cohort, SAME_AS.get(figure.endpoint, figure.endpoint), day, level)
+        name = SAME_AS.get(figure.endpoint, figure.endpoint)
+        return _landmark(_days(figure, cohort, name), KINDS[name][0], day, level)
     if figure.is_median:
-        return median_days(endpoint_day(cohort, SAME_AS[figure.endpoint]), level)
+        days = _days(figure, cohort, SAME_AS[figure.endpoint])
+        return median_days(days, level) if days.size else (math.nan,) * 3
     if figure.endpoint == "best_response":
-        from .response import BEST_RESPONSES, best_response
-
-        wanted = [BEST_RESPONSES.index(r) for r in figure.response]
-        return _proportion(np.isin(best_response(cohort, by_day=day), wanted), level)
+        return _proportion(Among(day, responses=figure.response).mask(cohort), level)
     if figure.endpoint == "post_relapse_os":
         return _post_relapse(figure, cohort, level)
     return _hazard_ratio(figure, cohort, cohorts[figure.reference_arm], level)
 
 
-def _landmark(cohort, name, day, level):
+def _days(figure, cohort, name):
+    # the endpoint's day for each patient of the figure's subgroup (all, without one)
+    days = endpoint_day(cohort, name)
+    return days[figure.among.mask(cohort)] if figure.among else days
+
+
+def _landmark(days, kind, day, level):
     # complete follow-up: the proportion reached by `day`, as Tally.estimates has it
-    p = float(np.count_nonzero(endpoint_day(cohort, name) <= day)) / cohort.n_patients
-    est = 1.0 - p if KINDS[name][0] == "survival" else p
-    low, high = loglog_ci(np.array([est]), np.array([p * (1 - p) / cohort.n_patients]), level)
+    if days.size == 0:
+        return (math.nan,) * 3
+    p = float(np.count_nonzero(days <= day)) / days.size
+    est = 1.0 - p if kind == "survival" else p
+    low, high = loglog_ci(np.array([est]), np.array([p * (1 - p) / days.size]), level)
     return est, float(low[0]), float(high[0])
 
 
 def _proportion(hits, level):
-    # a share of the whole cohort (complete follow-up): Wilson interval
+    # a share of the patients (complete follow-up): Wilson interval
     n, k = hits.size, int(np.count_nonzero(hits))
+    if n == 0:
+        return (math.nan,) * 3
     low, high = wilson(k, n, level)
     return k / n, float(low), float(high)
 
@@ -328,10 +411,11 @@ def median_days(days, level=0.95):
 
 
 def survival_at(figure, cohorts):
-    """Simulated survival at a median figure's published median day."""
-    cohort = cohorts[figure.arm]
-    days = endpoint_day(cohort, SAME_AS[figure.endpoint])
-    return float(np.count_nonzero(days > figure.landmark_day)) / cohort.n_patients
+    """Simulated survival at a median figure's published median day (in its subgroup)."""
+    days = _days(figure, cohorts[figure.arm], SAME_AS[figure.endpoint])
+    if days.size == 0:
+        return math.nan
+    return float(np.count_nonzero(days > figure.landmark_day)) / days.size
 
 
 def _post_relapse(figure, cohort, level):
@@ -350,7 +434,8 @@ def _post_relapse(figure, cohort, level):
 def _hazard_ratio(figure, cohort, reference, level):
     # proportional hazards: the ratio of cumulative hazards -log S is the hazard ratio
     def survival(c):
-        return _landmark(c, "os", figure.landmark_day, level)[0], c.n_patients
+        est = _landmark(endpoint_day(c, "os"), "survival", figure.landmark_day, level)[0]
+        return est, c.n_patients
 
     (s_a, n_a), (s_r, n_r) = survival(cohort), survival(reference)
     if not (0 < s_a < 1 and 0 < s_r < 1):
@@ -404,6 +489,7 @@ class Comparison:
                                         if f.endpoint == "post_relapse_os" else None),
                 "reference_arm": f.reference_arm,
                 "response": list(f.response) or None,
+                "among": f.among.to_dict() if f.among else None,
                 "compared": ({"what": "survival at the published median day",
                               "published": 0.5,
                               "ci95": None if interval is None else [num(v) for v in interval],

@@ -51,9 +51,13 @@ def validate(arms, patients, seed, figures_file, fmt):
                                 [f.reference_arm for f in chosen if f.reference_arm]))
     horizon = horizon_days(chosen)
     for f in chosen:
-        if f.endpoint == "best_response" and "tumour" not in load_scenario(f.arm).extensions:
+        tumour = "tumour" in load_scenario(f.arm).extensions
+        if f.endpoint == "best_response" and not tumour:
             raise UserError(f"{figures_file or FIGURES_FILE}: a best_response figure for "
                             f"{f.arm}, which has no [tumour] section")
+        if f.among and f.among.responses and not tumour:
+            raise UserError(f"{figures_file or FIGURES_FILE}: a figure among best responses "
+                            f"for {f.arm}, which has no [tumour] section")
     cohorts = {arm: simulate(load_scenario(arm), patients, seed, horizon_days=horizon)
                for arm in needed}
     results = compare(chosen, cohorts)
