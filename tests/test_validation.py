@@ -164,6 +164,13 @@ def test_validate_command_on_the_bundled_arms():
 def test_validate_errors_are_one_line_with_status_2(tmp_path):
     unknown = CliRunner().invoke(cli, ["validate", "nonesuch"])
     assert unknown.exit_code == 2 and "nonesuch" in unknown.output
+    no_tumour = tmp_path / "no_tumour.toml"
+    no_tumour.write_text('[[figure]]\narm="mac"\nendpoint="os"\nmeasure="m"\nlandmark_day=100\n'
+                         'estimate=0.5\ncitation="c"\npopulation="p"\n'
+                         'among={best_response=["PR"],by_day=365}\n')
+    result = CliRunner().invoke(cli, ["validate", "--figures", str(no_tumour)])
+    assert result.exit_code == 2 and "no [tumour] section" in result.output
+    assert len(result.output.strip().splitlines()) == 1
     bad = tmp_path / "bad.toml"
     bad.write_text("[[figure]]\narm = 1\n")
     result = CliRunner().invoke(cli, ["validate", "--figures", str(bad)])
