@@ -162,3 +162,25 @@ def test_plot_redraws_a_held_what_if_with_its_fractions(tmp_path):
     bad = CliRunner().invoke(cli, ["plot", str(out)])
     assert bad.exit_code == 2 and "calibrated_susceptible" in bad.output
     assert np.isfinite(doc["arms"]["ric"]["endpoints"]["relapse"]["at"]["d365"]["estimate"])
+
+
+def test_a_held_timing_that_loses_the_events_is_named():
+    # acute GVHD opens at engraftment (about day 15-20): timed at a median of day 2, a
+    # held what-if keeps its fraction but loses nearly every event, so it warns
+    mac = hsctsim.load_scenario("mac")
+    early = hsctsim.set_value(hsctsim.set_value(mac, "agvhd.timing.median_day", "2"),
+                              "agvhd.timing.p90_day", "4")
+    lost = hsctsim.what_if(mac, early)
+    (line,) = lost.warnings
+    assert line.startswith("agvhd: ") and "45.0%" in line and lost.to_dict()["warnings"]
+    what = hsctsim.simulate(lost.scenario, N, seed=6, susceptible=lost.susceptible)
+    assert by_day(what, "agvhd", 100) < 0.045  # the warning's tenth of 45%
+    # a later onset changes the incidence without losing it: no warning
+    later = hsctsim.set_value(hsctsim.set_value(mac, "agvhd.timing.median_day", "30"),
+                              "agvhd.timing.p90_day", "80")
+    assert hsctsim.what_if(mac, later).warnings == ()
+    result = invoke("run", "mac", *SMALL, "--set", "agvhd.timing.median_day=2",
+                    "--set", "agvhd.timing.p90_day=4", "--format", "json")
+    assert result.exit_code == 0 and "warning: mac: agvhd: " in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["arms"]["mac"]["what_if"]["warnings"] == [line]

@@ -141,6 +141,8 @@ def _load_arms(names, settings=(), recalibrate=False, backend="cpu"):
             label = f"--set {item}" + (f" (arm {arm})" if len(bases) > 1 else "")
             changed = set_value(changed, key, value, label=label)
         arms[arm] = what_if(base, changed, recalibrate, backend=backend)
+        for line in arms[arm].warnings:
+            click.echo(f"warning: {arm}: {line}", err=True)
     return arms
 
 

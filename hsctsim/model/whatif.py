@@ -16,7 +16,8 @@ incidence.  So a what-if has two meanings, made explicit here:
 
 from dataclasses import dataclass
 
-from .calibrate import CALIBRATION_PATIENTS, calibrate, expected_names
+from .calibrate import (CALIBRATION_PATIENTS, CALIBRATION_SEED, calibrate, expected_names,
+                        incidences, reference_point)
 from .hsct import calibration_targets
 
 CALIBRATED, HELD, RECALIBRATED = "calibrated", "held", "recalibrated"
@@ -34,6 +35,9 @@ EFFECT_SOURCES = {
     "graft_loss_on_trm": ("graft_failure", "rejection"),
 }
 INTERVENTION_WORDS = {"nk_cells": "NK cells", "dli": "DLI"}
+# a held process whose changed timing leaves less than this share of its published
+# incidence has lost its events, not changed them: say so
+LOST_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class WhatIf:
         Processes whose susceptible fraction is the unmodified scenario's.
     resolved : tuple of str
         Processes solved again for their (changed) incidence.
+    warnings : tuple of str
+        Held processes whose changed timing leaves almost none of their incidence.
     """
 
     scenario: object
@@ -64,12 +70,13 @@ class WhatIf:
     settings: tuple = ()
     held: tuple = ()
     resolved: tuple = ()
+    warnings: tuple = ()
 
     def to_dict(self):
         """The ``what_if`` entry of an arm in ``summary.json``."""
         return {"settings": list(self.settings), "calibration": self.mode,
                 "held": list(self.held), "resolved": list(self.resolved),
-                "text": self.describe()}
+                "warnings": list(self.warnings), "text": self.describe()}
 
     def describe(self):
         """One line: what was changed and what the calibration held fixed."""
@@ -132,7 +139,30 @@ def what_if(base, changed, recalibrate=False, calibration_patients=CALIBRATION_P
     held = {n: reference[n] for n in names if not requested(n)}
     susceptible = calibrate(after, calibration_patients, held=held, backend=backend)
     return WhatIf(changed, susceptible, HELD, settings, tuple(held),
-                  tuple(n for n in names if n not in held))
+                  tuple(n for n in names if n not in held),
+                  _lost(before, after, susceptible, held, calibration_patients, backend))
+
+
+def _lost(before, after, susceptible, held, n_patients, backend):
+    """Warnings for held processes whose changed timing leaves almost no incidence.
+
+    With its susceptible fraction held, a process keeps its events only where the
+    new timing places them after the process opens (engraftment for acute GVHD,
+    say); one timed before that loses nearly all of them, silently.
+    """
+    targets = _targets(before)
+    names = [n for n in held if n in before.processes and targets.get(n, (0.0,))[0] > 0
+             and before.processes[n].timing != after.processes[n].timing]
+    if not names:
+        return ()
+    landmarks = [targets[n][1] for n in names]
+    got, _ = incidences(reference_point(after), susceptible, names, landmarks, n_patients,
+                        CALIBRATION_SEED, backend)
+    return tuple(
+        f"{n}: {100 * p:.1f}% by day {day:g} with the changed timing, against the "
+        f"{100 * targets[n][0]:.1f}% it is calibrated to; events the timing places before "
+        f"{n} can start are lost (set {n}.incidence too to ask for an incidence)"
+        for n, day, p in zip(names, landmarks, got) if p < LOST_SHARE * targets[n][0])
 
 
 def _targets(point):
