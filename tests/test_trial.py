@@ -118,3 +118,15 @@ def test_cli_trial_errors_are_one_line(args, words):
                                       *args])
     assert result.exit_code == 2
     assert words in result.output and "Traceback" not in result.output
+
+
+def test_a_tail_no_trial_reached_is_shown_below_one_in_trials():
+    # 20 relapses among 20 patients: possible, but not in 500 simulated trials
+    result = CliRunner().invoke(cli, ["trial", "mac", "--size", "20", "--trials", "500",
+                                      "--observed", "relapse=20", "--observed", "trm=2"])
+    assert result.exit_code == 0, result.output
+    (row,) = [line.split() for line in result.stdout.splitlines()
+              if line.startswith("relapse ")]
+    assert row[-2:] == ["1.000", "<0.002"]  # P(X>=obs) = 0 of 500: below 1/500
+    assert "relapse: no simulated trial reached 20" in result.stdout
+    assert "trm: no simulated trial" not in result.stdout

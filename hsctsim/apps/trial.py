@@ -157,20 +157,30 @@ def format_trials(document):
              f"from {d['scenario']}, seed {d['seed']}",
              f"accrual over {d['accrual_days']:g} days; {follow}", ""]
     header = ("statistic", "mean", "median", "95% range", "observed", "P(X<=obs)", "P(X>=obs)")
-    rows = []
+    rows, notes = [], []
+    # a tail no simulated trial reached is below 1/trials, not zero
+    floor = f"<{1 / d['trials']:.2g}"
     for name, s in d["statistics"].items():
         def fmt(x):
             return "not reached" if x is None else f"{x:.0f}" if x >= 100 else f"{x:g}"
         mean = "-" if s["mean"] is None else f"{s['mean']:.2f}"
         row = [name, mean, fmt(s["median"]), f"{fmt(s['range95'][0])}-{fmt(s['range95'][1])}"]
         if "observed" in s:
-            row += [f"{s['observed']:g}", f"{s['p_at_most']:.3f}", f"{s['p_at_least']:.3f}"]
+            row += [f"{s['observed']:g}"] + [f"{p:.3f}" if p > 0 else floor
+                                             for p in (s["p_at_most"], s["p_at_least"])]
+            if min(s["p_at_most"], s["p_at_least"]) == 0:
+                notes.append(f"{name}: no simulated trial reached {s['observed']:g} "
+                             f"(95% of trials {fmt(s['range95'][0])}-{fmt(s['range95'][1])})"
+                             f": its tail is below 1 in {d['trials']:,}, not zero; more "
+                             "--trials narrow it")
         else:
             row += ["", "", ""]
         rows.append(row)
     widths = [max(len(str(r[i])) for r in rows + [list(header)]) for i in range(len(header))]
     for r in [list(header), ["-" * w for w in widths]] + rows:
         lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    if notes:
+        lines += ["", *notes]
     if d.get("what_if"):
         lines += ["", f"what-if: {d['what_if']['text']}"]
     return "\n".join(lines) + "\n"
