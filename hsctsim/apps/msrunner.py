@@ -92,23 +92,9 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
             value["ui95"] = ui95
 
 
-def _cell(value, days=False):
-    if value["estimate"] is None:
-        return "-"
-    low, high = value["ci95"]
-    ranged = "ui95" in value and value["ui95"][0] is not None
-    if days:
-        text = f"{value['estimate']:.1f} ({low:.1f}-{high:.1f})"
-        if ranged:
-            text += f" [{value['ui95'][0]:.1f}-{value['ui95'][1]:.1f}]"
-        return text
-    text = f"{100 * value['estimate']:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
-    if ranged:
-        text += f" [{100 * value['ui95'][0]:.1f}-{100 * value['ui95'][1]:.1f}]"
-    return text
-
-
 def _rows(arms, prefix, days=False):
+    from .runner import cell
+
     rows = []
     first = next(iter(arms.values()))["endpoints"]
     for name, ep in first.items():
@@ -116,7 +102,7 @@ def _rows(arms, prefix, days=False):
             continue
         for i, day in enumerate(ep["at"]):
             rows.append([name[len(prefix):] if i == 0 else "", day,
-                         *(_cell(a["endpoints"][name]["at"][day], days) for a in arms.values())])
+                         *(cell(a["endpoints"][name]["at"][day], days) for a in arms.values())])
     return rows
 
 

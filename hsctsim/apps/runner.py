@@ -274,13 +274,18 @@ def write_resolved_scenarios(folder, scenarios, held=(), horizon_days=None, repe
                           resolved_toml(scenario, arm in held, horizon_days, repeat))
 
 
-def _cell(value):
+def cell(value, days=False):
+    """A table cell: estimate (95% CI) [95% uncertainty interval]; ``-`` if none.
+
+    Probabilities as percentages; ``days=True`` for a figure in days.
+    """
     if value["estimate"] is None:
         return "-"
+    scale, unit = (1.0, "") if days else (100.0, "%")
     low, high = value["ci95"]
-    text = f"{100 * value['estimate']:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
+    text = f"{scale * value['estimate']:.1f}{unit} ({scale * low:.1f}-{scale * high:.1f})"
     if "ui95" in value and value["ui95"][0] is not None:
-        text += f" [{100 * value['ui95'][0]:.1f}-{100 * value['ui95'][1]:.1f}]"
+        text += f" [{scale * value['ui95'][0]:.1f}-{scale * value['ui95'][1]:.1f}]"
     return text
 
 
@@ -298,7 +303,7 @@ def format_table(document):
         first = next(iter(arms.values()))["endpoints"][name]["at"]
         for i, day in enumerate(first):
             label = f"{name} ({kind})" if i == 0 else ""
-            rows.append([label, day, *(_cell(a["endpoints"][name]["at"][day])
+            rows.append([label, day, *(cell(a["endpoints"][name]["at"][day])
                                        for a in arms.values())])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]

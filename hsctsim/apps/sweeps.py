@@ -91,10 +91,10 @@ def parse_axis(scenario, text):
                             "e.g. relapse.incidence=0.2:0.4:5")
     ranged = dict(scenario.ranges())
     if key not in ranged:
-        from ..model.scenario import _hint
+        from ..model.hints import did_you_mean
 
         raise ScenarioError(f"--grid {text!r}", key, "not a ranged figure of "
-                            f"{scenario.name} (`hsctsim show` lists them){_hint(key, ranged)}")
+                            f"{scenario.name} (`hsctsim show` lists them){did_you_mean(key, ranged)}")
     try:
         low, high, steps = float(parts[0]), float(parts[1]), int(parts[2])
     except ValueError:

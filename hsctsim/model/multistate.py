@@ -29,7 +29,7 @@ import numpy as np
 
 from ..engine.kernel import GOLDEN, seed_key, simulate_into, simulate_patients_into
 from ..engine.processes import Process, build
-from .scenario import MAX_HORIZON_DAYS, _Reader
+from .scenario import MAX_HORIZON_DAYS, Reader
 from .timing import Timing
 
 KIND = "multistate"
@@ -249,7 +249,7 @@ def parse_multistate(data, path):
     ScenarioError
         Naming the file, the key and the problem.
     """
-    reader = _Reader(path)
+    reader = Reader(path)
     reader.check_keys(data, TOP_KEYS, "")
     name = reader.arm_name(data)
     states, absorbing, initial, max_visits = _parse_states(reader, data)

@@ -409,7 +409,7 @@ def read_raw(name_or_path, _seen=()):
     return merged, path
 
 
-class _Reader:
+class Reader:
     """Typed access to a TOML dict with errors that name the file and dotted key."""
 
     def __init__(self, path):
@@ -506,7 +506,7 @@ def parse_process(reader, table, where, name, *, calibrated, extra_keys=(),
 
     Parameters
     ----------
-    reader : _Reader
+    reader : Reader
         Fails with the file and the dotted key.
     table : dict
         The process's table.
@@ -625,7 +625,7 @@ def parse(data, path):
         from .multistate import parse_multistate
 
         return parse_multistate(data, path)
-    reader = _Reader(path)
+    reader = Reader(path)
     reader.check_keys(data, TOP_KEYS, "")
     name = reader.arm_name(data)
     processes = {p: _parse_core_process(reader, data, p) for p in PROCESSES}
@@ -734,9 +734,6 @@ def set_value(scenario, key, text, label=None):
         raise ScenarioError(label, exc.key, exc.problem) from None
     return dataclasses.replace(changed, settings=scenario.settings + (item,))
 
-
-# the old private name, still imported by apps/sweeps.py
-_hint = did_you_mean
 
 
 def replicate_rng(seed, replicate):
