@@ -392,7 +392,8 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
         from ..api import DEFAULT_SEED
         from ..model.economics import Discount
         from .progress import Progress
-        from .runner import RunFolder, csv_text, written_whole
+        from .output import emit
+        from .runner import RunFolder, written_whole
 
         from ..model.whatif import HELD
 
@@ -433,15 +434,6 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                     doc["arms"][arm]["what_if"] = w.to_dict()
             if folder is not None:
                 write_cea(folder, doc, loaded)
-        if fmt == "json":
-            click.echo(json.dumps(doc, indent=1))
-        elif fmt == "csv":
-            click.echo(csv_text(cea_rows(doc)), nl=False)
-            for line in caveat_lines(doc):  # the rows have no place for them
-                click.echo(line, err=True)
-        else:
-            click.echo(format_cea(doc), nl=False)
-        if out_dir:
-            click.echo(f"results written to {out_dir}", err=True)
+        emit(doc, fmt, format_cea, cea_rows, caveat_lines(doc), out_dir)
 
     body(out_dir=out_dir)

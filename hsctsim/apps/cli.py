@@ -207,7 +207,8 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
     """Simulate SCENARIOS (bundled names or TOML paths; default: the allogeneic arms)."""
     from .limits import check_run_size
     from .progress import Progress
-    from .runner import (RunFolder, RunFolderError, csv_text, format_table, run_arms,
+    from .output import emit
+    from .runner import (RunFolder, RunFolderError, format_table, run_arms,
                          summary_document, summary_rows, write_summary)
 
     if (events or plot) and not out_dir:
@@ -298,17 +299,9 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         if isinstance(exc, RunFolderError):
             raise UserError(str(exc)) from None
         raise
-    if fmt == "json":
-        click.echo(json.dumps(document, indent=1))
-    elif fmt == "csv":
-        click.echo(csv_text(summary_rows(document)), nl=False)
-        for arm, w in what_ifs.items():
-            if w.settings:
-                click.echo(f"what-if {arm}: {w.describe()}", err=True)
-    else:
-        click.echo(format_table(document), nl=False)
-    if out_dir:
-        click.echo(f"results written to {out_dir}", err=True)
+    emit(document, fmt, format_table, summary_rows,
+         [f"what-if {arm}: {w.describe()}" for arm, w in what_ifs.items() if w.settings],
+         out_dir)
 
 
 def _parse_days(text, horizon):

@@ -235,14 +235,10 @@ def write_figures(cohorts, out_dir, formats=("png",)):
 def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, overwrite,
                 events, events_layout, plot, fmt, compare, what_ifs=None, backend="cpu"):
     """What ``hsctsim run`` does when its scenarios are multi-state ones."""
-    import json
-
-    import click
-
     from .cli import UserError
+    from .output import emit
     from .progress import Progress
-    from .runner import (RunFolder, csv_text, summary_document, summary_rows, write_summary,
-                         written_whole)
+    from .runner import RunFolder, summary_document, summary_rows, write_summary, written_whole
     from ..model.multistate import is_multistate
 
     if not all(is_multistate(s) for s in loaded.values()):
@@ -288,14 +284,7 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
                                          backend=backend)
                            for arm, s in loaded.items()}
                 write_figures(cohorts, folder.tmp / "figures")
-    if fmt == "json":
-        click.echo(json.dumps(document, indent=1))
-    elif fmt == "csv":
-        click.echo(csv_text(summary_rows(document)), nl=False)
-    else:
-        click.echo(format_multistate_table(document), nl=False)
-    if out_dir:
-        click.echo(f"results written to {out_dir}", err=True)
+    emit(document, fmt, format_multistate_table, summary_rows, out_dir=out_dir)
 
 
 

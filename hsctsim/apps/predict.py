@@ -1,11 +1,10 @@
 """``hsctsim predict``: outcomes for a patient alive on a given day with a given history."""
 
-import json
-
 import click
 
 from .options import SEED, FiniteFloatRange, check_threads
 from .cli import UserError, _load_arms, user_errors
+from .output import emit
 
 HSCT_ENDPOINTS = ("relapse", "trm", "os")
 DEFAULT_HORIZONS = "100,180,365,730"
@@ -174,7 +173,4 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
         document["covariates_absent"] = absent
     if what.settings:  # say that these are not the configured arm's outcomes
         document["what_if"] = what.to_dict()
-    if fmt == "json":
-        click.echo(json.dumps(document, indent=1))
-    else:
-        click.echo(format_prediction(document), nl=False)
+    emit(document, fmt, format_prediction)

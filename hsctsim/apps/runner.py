@@ -6,8 +6,6 @@ that ``summary.json`` holds; :func:`write_summary` writes it into a
 :class:`~hsctsim.apps.runfolder.RunFolder`.
 """
 
-import csv
-import io
 import itertools
 import json
 
@@ -17,6 +15,7 @@ from .. import __version__
 from ..api import backend_record, count, describe_backend, iter_chunks
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 from ..analysis.response import ResponseTally, format_response, response_rows
+from .output import csv_text
 from .runfolder import RunFolder, RunFolderError, written_whole  # noqa: F401 (re-exported)
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
@@ -200,15 +199,6 @@ def comparison_rows(document):
              "ci95_high": v["ci95"][1], "ratio": v["ratio"],
              "ratio_ci95_low": v["ratio_ci95"][0], "ratio_ci95_high": v["ratio_ci95"][1]}
             for arm, name, kind, day, v in _by_day(comparisons)]
-
-
-def csv_text(rows):
-    """Rows of dicts as CSV text."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 def write_summary(folder, document, scenarios):

@@ -7,6 +7,7 @@ import click
 from ..api import DEFAULT_SEED
 from .cli import UserError, _load_arms, user_errors
 from .options import SEED, FiniteFloatRange, OutPath
+from .output import emit
 
 DEFAULT_TRIALS = 2000
 
@@ -139,12 +140,7 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
                     import matplotlib.pyplot as plt
 
                     plt.close(ax.figure)
-    if fmt == "json":
-        click.echo(json.dumps(document, indent=1))
-    else:
-        click.echo(format_trials(document), nl=False)
-    if out_dir:
-        click.echo(f"results written to {out_dir}", err=True)
+    emit(document, fmt, format_trials, out_dir=out_dir)
 
 
 def format_trials(document):
