@@ -128,5 +128,5 @@ def test_a_tail_no_trial_reached_is_shown_below_one_in_trials():
     (row,) = [line.split() for line in result.stdout.splitlines()
               if line.startswith("relapse ")]
     assert row[-2:] == ["1.000", "<0.002"]  # P(X>=obs) = 0 of 500: below 1/500
-    assert "relapse: no simulated trial reached 20" in result.stdout
+    assert "relapse: no simulated trial was as extreme as 20" in result.stdout
     assert "trm: no simulated trial" not in result.stdout

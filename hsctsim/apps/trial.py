@@ -165,7 +165,7 @@ def format_trials(document):
             row += [f"{s['observed']:g}"] + [f"{p:.3f}" if p > 0 else floor
                                              for p in (s["p_at_most"], s["p_at_least"])]
             if min(s["p_at_most"], s["p_at_least"]) == 0:
-                notes.append(f"{name}: no simulated trial reached {s['observed']:g} "
+                notes.append(f"{name}: no simulated trial was as extreme as {s['observed']:g} "
                              f"(95% of trials {fmt(s['range95'][0])}-{fmt(s['range95'][1])})"
                              f": its tail is below 1 in {d['trials']:,}, not zero; more "
                              "--trials narrow it")
