@@ -144,6 +144,20 @@ def test_interrupt_during_import_is_quiet(tmp_path):
     assert result.stderr == "hsctsim: stopped by SIGINT\n" and result.stdout == ""
 
 
+def test_a_signal_after_the_command_has_ended_is_ignored(tmp_path):
+    # Ctrl-C while the interpreter shuts down (an atexit callback), results printed
+    code = ("import atexit, os, signal, sys\n"
+            "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+            "sys.argv = ['hsctsim', 'run', 'mac', '-n', '100', '--format', 'json']\n"
+            "from hsctsim.apps.entry import main\n"
+            "main()\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120, preexec_fn=as_from_a_terminal,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and '"arms"' in result.stdout
+
+
 # ------------------------------------------------------------------ sizes and seeds
 @pytest.mark.parametrize("args, words", [
     (["-n", "20000000000"], "patient courses, more than"),

@@ -28,3 +28,8 @@ def main():
         # output piped into a reader that stopped early: quiet, as `cat` is
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    finally:
+        # the command has ended (its results written or refused): a signal while the
+        # interpreter shuts down would only print a traceback from an atexit callback
+        # or end the process as killed by it, so it is ignored from here
+        signals.ignore()
