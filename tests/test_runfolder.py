@@ -126,6 +126,14 @@ def test_second_run_to_the_same_folder_fails_and_sigterm_leaves_nothing(tmp_path
     assert list(tmp_path.iterdir()) == []  # no temporary folder, no lock file
 
 
+def run_entry(code, folder):
+    """Run ``code`` then the console script's main() in a fresh interpreter."""
+    code += "from hsctsim.apps.entry import main\nmain()\n"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=folder, timeout=120, preexec_fn=as_from_a_terminal,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
 def test_interrupt_during_import_is_quiet(tmp_path):
     # send Ctrl-C to ourselves just as numba starts to import, after the handlers
     code = ("import importlib.abc, os, signal, sys\n"
@@ -134,12 +142,8 @@ def test_interrupt_during_import_is_quiet(tmp_path):
             "        if name == 'numba':\n"
             "            os.kill(os.getpid(), signal.SIGINT)\n"
             "sys.meta_path.insert(0, Finder())\n"
-            "sys.argv = ['hsctsim', 'run', 'mac', '-n', '100']\n"
-            "from hsctsim.apps.entry import main\n"
-            "main()\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=120, preexec_fn=as_from_a_terminal,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+            "sys.argv = ['hsctsim', 'run', 'mac', '-n', '100']\n")
+    result = run_entry(code, tmp_path)
     assert result.returncode == 130, result.stderr
     assert result.stderr == "hsctsim: stopped by SIGINT\n" and result.stdout == ""
 
@@ -148,12 +152,8 @@ def test_a_signal_after_the_command_has_ended_is_ignored(tmp_path):
     # Ctrl-C while the interpreter shuts down (an atexit callback), results printed
     code = ("import atexit, os, signal, sys\n"
             "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
-            "sys.argv = ['hsctsim', 'run', 'mac', '-n', '100', '--format', 'json']\n"
-            "from hsctsim.apps.entry import main\n"
-            "main()\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=120, preexec_fn=as_from_a_terminal,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+            "sys.argv = ['hsctsim', 'run', 'mac', '-n', '100', '--format', 'json']\n")
+    result = run_entry(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and '"arms"' in result.stdout
 
