@@ -317,6 +317,8 @@ def test_figures_among_a_subgroup_count_only_its_patients():
     med = figure(endpoint="os_median", estimate=250.0, landmark_day=250.0, n=10, among=by_365)
     (r,) = compare([med], {"a": c})
     assert r.estimate == 100.0 and r.compared == 0.5 and r.within
+    assert r.share == 0.5 and r.to_dict()["among"] == {"event": "cgvhd", "by_day": 365.0,
+                                                       "simulated_share": 0.5}
     assert med.horizon_days == 500.0 and med.label == "os median, cgvhd"
     assert figure(among=Among(730.0, event="cgvhd")).horizon_days == 730.0
     assert no.label == "os, no cgvhd"

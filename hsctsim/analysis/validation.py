@@ -457,6 +457,7 @@ class Comparison:
     low: float
     high: float
     compared: float = math.nan  # the simulated probability that is compared (medians)
+    share: float = math.nan  # the simulated subgroup's share of the cohort (``among``)
 
     @property
     def simulated_compared(self):
@@ -489,7 +490,8 @@ class Comparison:
                                         if f.endpoint == "post_relapse_os" else None),
                 "reference_arm": f.reference_arm,
                 "response": list(f.response) or None,
-                "among": f.among.to_dict() if f.among else None,
+                "among": (dict(f.among.to_dict(), simulated_share=num(self.share))
+                          if f.among else None),
                 "compared": ({"what": "survival at the published median day",
                               "published": 0.5,
                               "ci95": None if interval is None else [num(v) for v in interval],
@@ -508,5 +510,6 @@ class Comparison:
 def compare(figures, cohorts, level=0.95):
     """:class:`Comparison` of each figure with the cohorts (see :func:`simulated`)."""
     return [Comparison(f, *simulated(f, cohorts, level),
-                       survival_at(f, cohorts) if f.is_median else math.nan)
+                       survival_at(f, cohorts) if f.is_median else math.nan,
+                       float(f.among.mask(cohorts[f.arm]).mean()) if f.among else math.nan)
             for f in figures]
