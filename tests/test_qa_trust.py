@@ -382,13 +382,13 @@ def test_multistate_figures_have_the_caption_and_are_written_whole(tmp_path, mon
     from hsctsim.model.scenario import load_scenario
 
     captions = []
-    save = plotting._save
+    save = plotting.save_figure
 
     def spy(ax, out_dir, stem, formats):
         captions.extend(t.get_text() for t in ax.figure.texts)
         return save(ax, out_dir, stem, formats)
 
-    monkeypatch.setattr(plotting, "_save", spy)
+    monkeypatch.setattr(plotting, "save_figure", spy)
     cohort = simulate(load_scenario("ebmt4"), 200, 3, horizon_days=400.0)
     written = write_figures({"ebmt4": cohort}, tmp_path / "figures", formats=("png", "svg"))
     assert [p.name for p in written] == ["ebmt4_state_occupation.png",

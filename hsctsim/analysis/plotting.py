@@ -83,7 +83,7 @@ def _grid(cohorts, max_day=None):
     return np.linspace(0.0, min(horizon, max_day or horizon), GRID_POINTS)
 
 
-def _caption(ax, arms):
+def caption(ax, arms):
     """A line under the figure: what was simulated (version, patients, seed, horizon)."""
     cohorts = [c for _, c in arms]
     sizes = sorted({c.n_patients for c in cohorts})
@@ -241,7 +241,7 @@ def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95, max_day=None
     ax.set_ylim(0.0, min(1.0, np.ceil(top * 10.0 + 0.5) / 10.0))
     main, _, competing = description.partition(" (")
     title = f"Cumulative incidence of {main}" + (f"\n({competing}" if competing else "")
-    _caption(ax, arms)
+    caption(ax, arms)
     return _finish(ax, title, "cumulative incidence", grid[-1],
                    legend_kw={"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
                               "frameon": False})
@@ -274,7 +274,7 @@ def plot_competing(cohort, ax=None):
         ax.annotate(f"{text}: {y[-1]:.0%}", (grid[-1], y[-1]), xytext=(-6, 4),
                     textcoords="offset points", ha="right", fontsize=FONT["legend"])
     ax.set_ylim(0.0, 1.0)
-    _caption(ax, [(None, cohort)])
+    caption(ax, [(None, cohort)])
     return _finish(ax, f"Relapse vs non-relapse death\n{_label(cohort)}",
                    "cumulative incidence (stacked)", grid[-1],
                    legend_kw={"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
@@ -334,7 +334,7 @@ def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None, ci=True, le
     ax.legend([Line2D([], [], color="0.3", ls=styles[e], lw=2) for e in endpoints],
               [textwrap.fill(f"{e.upper()}: {ENDPOINTS[e][1]}", 32) for e in endpoints],
               title="endpoint", loc="lower left", bbox_to_anchor=(1.01, 0.0), **outside)
-    _caption(ax, arms)
+    caption(ax, arms)
     return _finish(ax, "Survival (Kaplan-Meier)", "probability", grid[-1], legend=False)
 
 
@@ -377,7 +377,7 @@ def plot_state_occupation(cohort, ax=None, times_days=None,
     ax.set_ylim(0.0, 1.0)
     chronic = ("until relapse or death" if cgvhd_active_days is None
                else f"{cgvhd_active_days:g} days from onset")
-    _caption(ax, [(None, cohort)])
+    caption(ax, [(None, cohort)])
     return _finish(ax, f"State occupation\n{_label(cohort)}", "share of patients", grid[-1],
                    legend_kw={"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
                               "frameon": False,
@@ -429,7 +429,7 @@ def plot_swimmer(cohort, n=30, seed=0, ax=None):
                    edgecolors="black", linewidths=0.5, zorder=3)
     ax.set_ylim(-1, pick.size)
     ax.set_yticks([])
-    _caption(ax, [(None, cohort)])
+    caption(ax, [(None, cohort)])
     return _finish(ax, f"Course of {pick.size} sampled patients\n{_label(cohort)}",
                    "patient", cohort.horizon_days, percent=False,
                    legend_kw={"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
@@ -498,7 +498,7 @@ def plot_chimerism(cohorts, days=(30, 100, 180, 365), ax=None):
     ax.set_ylim(0.0, 1.08)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    _caption(ax, arms)
+    caption(ax, arms)
     ax.tick_params(axis="y", labelsize=FONT["tick"])
     ax.set_ylabel("share of living engrafted patients", fontsize=FONT["label"])
     ax.set_title("Donor chimerism on check days", fontsize=FONT["title"])
@@ -508,7 +508,7 @@ def plot_chimerism(cohorts, days=(30, 100, 180, 365), ax=None):
 
 
 # ---------------------------------------------------------------- files
-def _save(ax, out_dir, stem, formats):
+def save_figure(ax, out_dir, stem, formats):
     """Write the figure of ``ax`` under each format, atomically; close it."""
     fig = ax.figure
     paths = []
@@ -552,15 +552,16 @@ def write_figures(cohorts, out_dir, formats=("png",)):
     paths = []
     for name, (kind, _) in ENDPOINTS.items():
         if kind == "incidence":
-            paths += _save(plot_incidence(cohorts, name), out_dir, f"incidence_{name}", formats)
-    paths += _save(plot_survival(cohorts), out_dir, "survival", formats)
-    paths += _save(plot_chimerism(cohorts), out_dir, "chimerism", formats)
+            paths += save_figure(plot_incidence(cohorts, name), out_dir, f"incidence_{name}",
+                                 formats)
+    paths += save_figure(plot_survival(cohorts), out_dir, "survival", formats)
+    paths += save_figure(plot_chimerism(cohorts), out_dir, "chimerism", formats)
     for label, cohort in arms:
         arm = _slug(cohort.scenario.name if by_name else label)
         for stem, plot in (("competing", plot_competing), ("swimmer", plot_swimmer),
                            ("state_occupation", plot_state_occupation)):
-            paths += _save(plot(cohort), out_dir, f"{stem}_{arm}", formats)
+            paths += save_figure(plot(cohort), out_dir, f"{stem}_{arm}", formats)
         if has_tumour(cohort):
-            paths += _save(plot_response_swimmer(cohort), out_dir, f"response_swimmer_{arm}",
+            paths += save_figure(plot_response_swimmer(cohort), out_dir, f"response_swimmer_{arm}",
                            formats)
     return paths

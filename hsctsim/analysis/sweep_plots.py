@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plotting import FONT, _axes, _save
+from .plotting import FONT, _axes, save_figure
 
 __all__ = ["plot_tornado", "plot_heatmap", "plot_psa", "write_sweep_figures"]
 
@@ -133,13 +133,13 @@ def write_sweep_figures(rows, mode, out_dir, endpoints=FIGURE_ENDPOINTS, formats
     paths = []
     for endpoint in endpoints:
         if mode == "one-way":
-            paths += _save(plot_tornado(rows, endpoint, last_day), out_dir,
+            paths += save_figure(plot_tornado(rows, endpoint, last_day), out_dir,
                            f"tornado_{endpoint}", formats)
         elif mode == "factorial":
             keys = rows[0]["varied"].split("+")
             if len(keys) == 2:
-                paths += _save(plot_heatmap(rows, endpoint, last_day), out_dir,
+                paths += save_figure(plot_heatmap(rows, endpoint, last_day), out_dir,
                                f"heatmap_{endpoint}", formats)
         elif mode == "psa":
-            paths += _save(plot_psa(rows, endpoint), out_dir, f"psa_{endpoint}", formats)
+            paths += save_figure(plot_psa(rows, endpoint), out_dir, f"psa_{endpoint}", formats)
     return paths

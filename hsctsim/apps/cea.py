@@ -261,7 +261,7 @@ def cea_rows(doc):
 def write_cea(folder, doc, scenarios):
     """``cea.json``, ``cea.csv`` and, with replicates, ``ce_plane.csv``, ``ceac.csv`` and
     their figures, into a RunFolder."""
-    from .runner import csv_text
+    from .output import csv_text
 
     folder.write_text("cea.json", json.dumps(doc, indent=1) + "\n")
     folder.write_text("cea.csv", csv_text(cea_rows(doc)))

@@ -15,7 +15,7 @@ from ..model.scenario import (BUNDLED_ORDER, ScenarioError, bundled_names, load_
                               set_value, shadowed_note)
 
 from .limits import MAX_REPLICATES
-from .options import OutPath
+from .options import SEED, OutPath
 
 
 class UserError(click.ClickException):
@@ -161,8 +161,7 @@ Examples:
 @click.argument("scenarios", nargs=-1, shell_complete=complete_scenarios)
 @click.option("-n", "--patients", type=click.IntRange(1), default=100_000, show_default=True,
               help="Patients per arm (and per replicate).")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=DEFAULT_SEED,
-              show_default=True,
+@click.option("--seed", type=SEED, default=DEFAULT_SEED, show_default=True,
               help="Random seed, 0 to 2^63-1; the same seed gives the same results.")
 @click.option("--horizon", "horizon_days", type=click.FloatRange(1, 36500),
               help="Follow-up in days (default: each scenario's); at least 30, the "
@@ -510,7 +509,6 @@ def _read_run(folder):
     """summary.json and the arms' scenarios of a run folder; one line if tampered."""
     import re
 
-    from ..api import MAX_SEED
     from ..model.scenario import MAX_HORIZON_DAYS, parse
 
     path = folder / "summary.json"

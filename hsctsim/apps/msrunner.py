@@ -210,7 +210,7 @@ def write_figures(cohorts, out_dir, formats=("png",)):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..analysis.plotting import _caption, _save
+    from ..analysis.plotting import caption, save_figure
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -227,8 +227,8 @@ def write_figures(cohorts, out_dir, formats=("png",)):
         ax.set_ylabel("probability of being in state")
         ax.set_title(f"{cohort.scenario.title}"[:80], fontsize=9)
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-        _caption(ax, [(arm, cohort)])
-        written += _save(ax, out_dir, f"{arm}_state_occupation", formats)
+        caption(ax, [(arm, cohort)])
+        written += save_figure(ax, out_dir, f"{arm}_state_occupation", formats)
     return written
 
 

@@ -69,7 +69,7 @@ def check_replaceable(path, marker, what):
                              "only those; nothing was changed")
 
 
-def _umask():
+def current_umask():
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -149,7 +149,7 @@ class RunFolder:
                     self._lock_fd = _lock(self._lock_path, self._shown)
                     self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.",
                                                      dir=self.parent))
-                    os.chmod(self.tmp, 0o777 & ~_umask())
+                    os.chmod(self.tmp, 0o777 & ~current_umask())
                 except OSError as exc:
                     raise PermissionError(f"cannot write in {self.parent} "
                                           f"({exc.strerror or exc})") from None

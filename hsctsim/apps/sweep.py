@@ -98,7 +98,8 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
     import numpy as np
 
     from . import sweeps
-    from .runner import csv_text, landmark_days
+    from .output import csv_text
+    from .runner import landmark_days
 
     if bool(grids) == bool(psa):
         raise UserError("give --grid KEY=LOW:HIGH:STEPS (one or more) or --psa N")

@@ -31,7 +31,7 @@ from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, Tally
 from ..api import backend_record, count, scenario_point
 from ..model.calibrate import CALIBRATION_PATIENTS, calibrate
 from ..model.scenario import ScenarioError, set_value
-from .runfolder import _umask
+from .runfolder import current_umask
 
 GRID_CALIBRATION_PATIENTS = CALIBRATION_PATIENTS
 PSA_CALIBRATION_PATIENTS = 10_000  # as run --replicates: draw r is its replicate r
@@ -94,7 +94,8 @@ def parse_axis(scenario, text):
         from ..model.hints import did_you_mean
 
         raise ScenarioError(f"--grid {text!r}", key, "not a ranged figure of "
-                            f"{scenario.name} (`hsctsim show` lists them){did_you_mean(key, ranged)}")
+                            f"{scenario.name} (`hsctsim show` lists them)"
+                            f"{did_you_mean(key, ranged)}")
     try:
         low, high, steps = float(parts[0]), float(parts[1]), int(parts[2])
     except ValueError:
@@ -277,7 +278,7 @@ class SweepFolder:
         try:
             # mkstemp makes the file 0600; the results get what the umask gives, as
             # every other output does
-            os.fchmod(fd, 0o666 & ~_umask())
+            os.fchmod(fd, 0o666 & ~current_umask())
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, target)
