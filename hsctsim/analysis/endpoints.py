@@ -137,7 +137,7 @@ class Tally:
         for name, (kind, _) in ENDPOINTS.items():
             est, low, high = self.estimates(name, level)
             out[name] = {"kind": kind, "at": {
-                f"d{day:g}": {"estimate": _num(e), "ci95": [_num(lo), _num(hi)]}
+                f"d{day:g}": {"estimate": rounded(e), "ci95": [rounded(lo), rounded(hi)]}
                 for day, e, lo, hi in zip(self.days, est, low, high)}}
         return out
 
@@ -197,10 +197,11 @@ class PairedTally:
                 se_log = np.sqrt(np.maximum(var_a / ea**2 + var_r / er**2 - 2 * cov / (ea * er),
                                             0.0) / self.n)
             out[name] = {"kind": kind, "at": {
-                f"d{day:g}": {"difference": _num(dd), "ci95": [_num(dd - z * sd),
-                                                                _num(dd + z * sd)],
-                              "ratio": _num(np.exp(lr)),
-                              "ratio_ci95": [_num(np.exp(lr - z * sl)), _num(np.exp(lr + z * sl))]}
+                f"d{day:g}": {"difference": rounded(dd), "ci95": [rounded(dd - z * sd),
+                                                                rounded(dd + z * sd)],
+                              "ratio": rounded(np.exp(lr)),
+                              "ratio_ci95": [rounded(np.exp(lr - z * sl)),
+                                             rounded(np.exp(lr + z * sl))]}
                 for day, dd, sd, lr, sl in zip(self.days, diff, se_diff, log_ratio, se_log)}}
         return out
 
@@ -229,7 +230,11 @@ def wilson(hit, base, level=0.95):
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
-def _num(x):
+def rounded(x):
+    """``x`` as summary documents hold a number: rounded to 6 decimals; None if missing,
+    infinite or NaN (which JSON cannot hold)."""
+    if x is None:
+        return None
     x = float(x)
     return None if not np.isfinite(x) else round(x, 6)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from .endpoints import LANDMARK_DAYS, _num  # one rounding for every summary document
+from .endpoints import LANDMARK_DAYS, rounded
 from .estimators import loglog_ci, state_occupation
 
 MULTISTATE_DAYS = LANDMARK_DAYS + (1826, 3652)  # and 5 and 10 years
@@ -94,9 +94,9 @@ class MultistateTally:
         for s, name in enumerate(self.states):
             se = np.sqrt(var[s])
             out[f"time_in:{name}"] = {"kind": "restricted_mean_days", "at": {
-                day_label(self.horizon_days): {"estimate": _num(mean[s]),
-                                               "ci95": [_num(mean[s] - z * se),
-                                                        _num(mean[s] + z * se)]}}}
+                day_label(self.horizon_days): {"estimate": rounded(mean[s]),
+                                               "ci95": [rounded(mean[s] - z * se),
+                                                        rounded(mean[s] + z * se)]}}}
         for t, label in enumerate(self.transitions):
             out[f"transition:{label}"] = _proportions("incidence", self.days,
                                                       self.moved[:, t], self.n, level)
@@ -121,7 +121,8 @@ def _proportions(kind, days, hits, n, level):
     p = np.asarray(hits, float) / n
     with np.errstate(invalid="ignore", divide="ignore"):
         low, high = loglog_ci(p, p * (1 - p) / n, level)
-    return {"kind": kind, "at": {day_label(d): {"estimate": _num(e), "ci95": [_num(lo), _num(hi)]}
+    return {"kind": kind, "at": {day_label(d): {"estimate": rounded(e),
+                                                "ci95": [rounded(lo), rounded(hi)]}
                                  for d, e, lo, hi in zip(days, p, low, high)}}
 
 

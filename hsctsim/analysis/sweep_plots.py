@@ -134,12 +134,12 @@ def write_sweep_figures(rows, mode, out_dir, endpoints=FIGURE_ENDPOINTS, formats
     for endpoint in endpoints:
         if mode == "one-way":
             paths += save_figure(plot_tornado(rows, endpoint, last_day), out_dir,
-                           f"tornado_{endpoint}", formats)
+                                 f"tornado_{endpoint}", formats)
         elif mode == "factorial":
             keys = rows[0]["varied"].split("+")
             if len(keys) == 2:
                 paths += save_figure(plot_heatmap(rows, endpoint, last_day), out_dir,
-                               f"heatmap_{endpoint}", formats)
+                                     f"heatmap_{endpoint}", formats)
         elif mode == "psa":
             paths += save_figure(plot_psa(rows, endpoint), out_dir, f"psa_{endpoint}", formats)
     return paths

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtri
 
-from .endpoints import ENDPOINTS as KINDS, endpoint_day, wilson
+from .endpoints import ENDPOINTS as KINDS, endpoint_day, rounded, wilson
 from .estimators import loglog_ci
 
 FIGURES_FILE = Path(__file__).resolve().parents[1] / "model" / "validation.toml"
@@ -480,30 +480,26 @@ class Comparison:
     def to_dict(self):
         f = self.figure
         interval = f.interval
-
-        def num(x):
-            return None if x is None or not math.isfinite(x) else round(float(x), 6)
-
         return {"arm": f.arm, "endpoint": f.endpoint, "label": f.label, "measure": f.measure,
                 "landmark_day": f.landmark_day,
-                "relapse_window_days": ([f.relapse_from_day, num(f.relapse_to_day)]
+                "relapse_window_days": ([f.relapse_from_day, rounded(f.relapse_to_day)]
                                         if f.endpoint == "post_relapse_os" else None),
                 "reference_arm": f.reference_arm,
                 "response": list(f.response) or None,
-                "among": (dict(f.among.to_dict(), simulated_share=num(self.share))
+                "among": (dict(f.among.to_dict(), simulated_share=rounded(self.share))
                           if f.among else None),
                 "compared": ({"what": "survival at the published median day",
                               "published": 0.5,
-                              "ci95": None if interval is None else [num(v) for v in interval],
-                              "simulated": num(self.compared)}
+                              "ci95": None if interval is None else [rounded(v) for v in interval],
+                              "simulated": rounded(self.compared)}
                              if f.is_median else None),
                 "published": {"estimate": f.estimate,
                               "ci95": (None if interval is None or f.is_median
-                                       else [num(v) for v in interval]),
+                                       else [rounded(v) for v in interval]),
                               "n": f.n, "se": f.se},
-                "simulated": {"estimate": num(self.estimate),
-                              "ci95": [num(self.low), num(self.high)]},
-                "tolerance": num(f.tolerance), "within": self.within, "counted": f.check,
+                "simulated": {"estimate": rounded(self.estimate),
+                              "ci95": [rounded(self.low), rounded(self.high)]},
+                "tolerance": rounded(f.tolerance), "within": self.within, "counted": f.check,
                 "citation": f.citation, "population": f.population, "note": f.note}
 
 

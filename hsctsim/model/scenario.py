@@ -735,7 +735,6 @@ def set_value(scenario, key, text, label=None):
     return dataclasses.replace(changed, settings=scenario.settings + (item,))
 
 
-
 def replicate_rng(seed, replicate):
     """The generator that draws replicate ``replicate``'s parameters from the ranges."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed) % 2**63,

@@ -3,6 +3,7 @@ a hazard ratio with its source, and a figure's point value."""
 
 from .scenario import RANGE_DISTRIBUTIONS, Range, parse_process
 
+
 def process_spec(reader, table, where, name, calibrated=False):
     """A :class:`ProcessSpec` of an optional section (``where`` is its dotted key).
 
