@@ -148,7 +148,8 @@ def _lost(before, after, susceptible, held, n_patients, backend):
 
     With its susceptible fraction held, a process keeps its events only where the
     new timing places them after the process opens (engraftment for acute GVHD,
-    say); one timed before that loses nearly all of them, silently.
+    say); one timed before that loses nearly all of them, silently.  (A timing moved
+    far past the landmark also leaves little by then: said the same way.)
     """
     targets = _targets(before)
     names = [n for n in held if n in before.processes and targets.get(n, (0.0,))[0] > 0
@@ -161,7 +162,8 @@ def _lost(before, after, susceptible, held, n_patients, backend):
     return tuple(
         f"{n}: {100 * p:.1f}% by day {day:g} with the changed timing, against the "
         f"{100 * targets[n][0]:.1f}% it is calibrated to; events the timing places before "
-        f"{n} can start are lost (set {n}.incidence too to ask for an incidence)"
+        f"{n} can start are lost, those after day {day:g} come later (set {n}.incidence "
+        "too to ask for an incidence)"
         for n, day, p in zip(names, landmarks, got) if p < LOST_SHARE * targets[n][0])
 
 
