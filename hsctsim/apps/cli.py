@@ -207,8 +207,8 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
     from .limits import check_run_size
     from .progress import Progress
     from .output import emit
-    from .runner import (RunFolder, RunFolderError, format_table, run_arms,
-                         summary_document, summary_rows, write_summary)
+    from .runner import (RunFolder, format_table, run_arms, summary_document, summary_rows,
+                         write_summary, written_whole)
 
     if (events or plot) and not out_dir:
         raise UserError("--events and --plot need --out DIR")
@@ -270,34 +270,24 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
     if events_layout == "mstate":
         raise UserError("--events-layout mstate: only for multi-state scenarios "
                         "(kind = \"multistate\")")
-    folder = None
-    try:
-        if out_dir:
-            folder = RunFolder(out_dir, overwrite, events_format)
-        with Progress(total) as progress:
-            arms, comparisons = run_arms(
-                loaded, patients, seed, horizon, threads, replicates, compare,
-                on_chunk=progress.advance, on_phase=progress.phase,
-                on_events=folder.append_events if events else None,
-                susceptible={arm: w.susceptible for arm, w in what_ifs.items()},
-                backend=backend, extra_days=extra_days)
-            for arm, w in what_ifs.items():
-                arms[arm]["what_if"] = w.to_dict()
-            document = summary_document(arms, seed, patients, horizon, replicates,
-                                        comparisons, backend=backend)
-            if folder is not None:
-                progress.phase("writing results")
-                write_summary(folder, document, loaded)
-                if plot:
-                    progress.phase("drawing figures")
-                    _write_plots(folder, what_ifs, patients, seed, horizon)
-                folder.commit()
-    except BaseException as exc:
+    folder = RunFolder(out_dir, overwrite, events_format) if out_dir else None
+    with written_whole(folder), Progress(total) as progress:
+        arms, comparisons = run_arms(
+            loaded, patients, seed, horizon, threads, replicates, compare,
+            on_chunk=progress.advance, on_phase=progress.phase,
+            on_events=folder.append_events if events else None,
+            susceptible={arm: w.susceptible for arm, w in what_ifs.items()},
+            backend=backend, extra_days=extra_days)
+        for arm, w in what_ifs.items():
+            arms[arm]["what_if"] = w.to_dict()
+        document = summary_document(arms, seed, patients, horizon, replicates,
+                                    comparisons, backend=backend)
         if folder is not None:
-            folder.discard()
-        if isinstance(exc, RunFolderError):
-            raise UserError(str(exc)) from None
-        raise
+            progress.phase("writing results")
+            write_summary(folder, document, loaded)
+            if plot:
+                progress.phase("drawing figures")
+                _write_plots(folder, what_ifs, patients, seed, horizon)
     emit(document, fmt, format_table, summary_rows,
          [f"what-if {arm}: {w.describe()}" for arm, w in what_ifs.items() if w.settings],
          out_dir)
