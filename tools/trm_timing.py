@@ -14,12 +14,7 @@ this script named as its derivation.
 
 import argparse
 
-import numpy as np
-
-from hsctsim.api import scenario_point
-from hsctsim.engine.kernel import seed_key, simulate_into
-from hsctsim.model.calibrate import calibrate
-from hsctsim.model.hsct import engine_arrays, process_names
+from hsctsim.api import simulate
 from hsctsim.model.scenario import load_scenario, set_value
 
 DAY_18_MONTHS = 548
@@ -28,12 +23,10 @@ DAY_18_MONTHS = 548
 def trm_by(arm, median_day, shape, day, n_patients, seed, calibration_patients=200_000):
     """Calibrated TRM incidence by ``day`` with TRM timing Weibull(median_day, shape)."""
     timing = f'{{ family = "weibull", median_day = {median_day:.6g}, shape = {shape:g} }}'
-    point = scenario_point(set_value(load_scenario(arm), "trm.timing", timing))
-    susceptible = calibrate(point, n_patients=calibration_patients)
-    eng = engine_arrays(point, susceptible, interventions=False)
-    out = np.empty((n_patients, len(process_names(point))))
-    simulate_into(eng, seed_key(seed), 0, float(day), out)
-    return (out[:, process_names(point).index("trm")] <= day).mean()
+    scenario = set_value(load_scenario(arm), "trm.timing", timing)
+    cohort = simulate(scenario, n_patients, seed, horizon_days=float(day), interventions=False,
+                      calibration_patients=calibration_patients)
+    return (cohort.day("trm") <= day).mean()
 
 
 def main():
