@@ -60,7 +60,7 @@ def _best_seconds(fn, rounds):
 
 
 def _models(seed):
-    from hsctsim.api import _prepare
+    from hsctsim.sim import prepare as _prepare
 
     _, horizon, _, eng, key = _prepare("ric", 1, seed, None, None, True, None)
     yield "ric", eng, key, horizon
@@ -195,7 +195,7 @@ def main(argv=None):
     from numba import cuda
 
     if numba.config.ENABLE_CUDASIM:  # a dry run of this script: no figure means anything
-        from hsctsim.analysis import cuda_counts
+        from hsctsim.engine import cuda_counts
         from hsctsim.engine import cuda_kernel
 
         # the simulator races between the threads of a block (see tests/cuda_checks.py)

@@ -44,7 +44,7 @@ def time_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric",
         below 1 meets the goal), ``extrapolated`` (whether fewer than 1,000 ran).
     """
     os.environ["HSCTSIM_CACHE_DIR"] = tempfile.mkdtemp(prefix="hsctsim-psa-bench-")
-    import hsctsim.api
+    import hsctsim.sim.cohorts
     from hsctsim.apps import sweeps
     from hsctsim.apps.runner import landmark_days
     from hsctsim.model import calibrate
@@ -56,7 +56,7 @@ def time_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric",
                              landmark_days(scenario.horizon_days),
                             calibration_patients)
     spent = [0.0]
-    real = hsctsim.api.calibrate
+    real = hsctsim.sim.cohorts.calibrate
 
     def timed(*args, **kwargs):
         start = time.perf_counter()
@@ -65,7 +65,7 @@ def time_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric",
         finally:
             spent[0] += time.perf_counter() - start
 
-    hsctsim.api.calibrate = timed  # what count() -> _prepare() calls for a draw
+    hsctsim.sim.cohorts.calibrate = timed  # what count() -> prepare() calls for a draw
     try:
         warm = n_draws + 10_000  # a draw outside the timed ones: compiles, caches nothing used
         sweeps.run_point(scenario, sweeps.Point(warm, "psa", draw=warm), config, None, backend)
@@ -81,7 +81,7 @@ def time_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric",
         seconds = time.perf_counter() - start
         cpu_seconds = time.process_time() - cpu_start
     finally:
-        hsctsim.api.calibrate = real
+        hsctsim.sim.cohorts.calibrate = real
     per_draw = seconds / done
     return {"arm": arm, "draws": done, "patients": int(patients), "backend": backend,
             "seconds": seconds, "cpu_seconds": cpu_seconds,

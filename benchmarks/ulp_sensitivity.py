@@ -23,7 +23,7 @@ import math  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gpu_bench import ebmt4_engine  # noqa: E402
-from hsctsim.api import _prepare  # noqa: E402
+from hsctsim.sim import prepare as _prepare  # noqa: E402
 from hsctsim.engine import hazards, kernel  # noqa: E402
 
 PERTURBED = ("log", "log1p", "exp", "expm1", "erfc", "sqrt")

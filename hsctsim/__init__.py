@@ -4,7 +4,7 @@
 >>> cohort = hsctsim.simulate(hsctsim.load_scenario("ric"), 10_000, seed=1)
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 import importlib
 
@@ -14,7 +14,7 @@ import importlib
 _NAMES = {"Cohort": ".model.cohort", "DEFAULT_SEED": ".api", "Scenario": ".model.scenario",
           "ScenarioError": ".model.scenario", "bundled_names": ".model.scenario",
           "endpoints": ".analysis", "estimators": ".analysis", "iter_chunks": ".api",
-          "load_scenario": ".model.scenario", "predict": ".model.predict",
+          "load_scenario": ".model.scenario", "predict": ".sim.resume",
           "set_value": ".model.scenario", "simulate": ".api", "WhatIf": ".model.whatif",
           "what_if": ".model.whatif"}
 _SUBPACKAGES = ("analysis", "api", "apps", "engine", "model")

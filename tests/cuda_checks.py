@@ -1,4 +1,4 @@
-"""Checks of the CUDA backend run in a child process (see tests/test_cuda.py).
+"""Checks of the CUDA backend run in a child process (see tests/engine/test_cuda.py).
 
 ``python tests/cuda_checks.py sim OUT.npz``: the CUDA kernels in numba's CUDA
 simulator (the parent sets ``NUMBA_ENABLE_CUDASIM=1`` and ``NUMBA_DISABLE_JIT=1``
@@ -36,7 +36,7 @@ def sim(out_path):
     if not numba.config.ENABLE_CUDASIM or not numba.config.DISABLE_JIT:
         raise SystemExit("set NUMBA_ENABLE_CUDASIM=1 and NUMBA_DISABLE_JIT=1")
     try:
-        from hsctsim.analysis import cuda_counts
+        from hsctsim.engine import cuda_counts
         from hsctsim.engine import cuda_kernel
     except ImportError as exc:
         skip(f"numba.cuda unavailable: {exc}")
@@ -46,7 +46,7 @@ def sim(out_path):
     # then).  One thread per block runs the patients one at a time; blocks run in turn.
     cuda_kernel.THREADS_PER_BLOCK = cuda_counts.THREADS_PER_BLOCK = 1
     import hsctsim
-    from hsctsim.api import _prepare
+    from hsctsim.sim import prepare as _prepare
     from hsctsim.model import calibrate
 
     results = {}
@@ -113,7 +113,7 @@ def psa_on_device(runner, cli, out_path):
     import numpy as np
 
     import hsctsim
-    from hsctsim.analysis import cuda_counts
+    from hsctsim.engine import cuda_counts
     from hsctsim.engine import cuda_kernel
 
     launches = {"accrued_hazard": [], "counted": []}
@@ -167,8 +167,8 @@ def ptx(out_dir):
     # without a GPU there is none, so name the target here (what compile_ptx's cc
     # does for the kernel itself).
     dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
-    from hsctsim.analysis import cuda_counts
-    from hsctsim.api import _prepare
+    from hsctsim.engine import cuda_counts
+    from hsctsim.sim import prepare as _prepare
     from hsctsim.engine import cuda_kernel
 
     eng = _prepare("ric", 1, 1, None, None, True, None)[3]

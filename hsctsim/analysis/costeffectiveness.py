@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+__all__ = ["ArmTally", "ceac", "fieller_interval", "icer", "MEASURES", "nmb_increment", "Z95"]
+
 Z95 = 1.959963984540054
 MEASURES = ("costs", "life_years", "qalys")
 

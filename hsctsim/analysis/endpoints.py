@@ -14,20 +14,19 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtri
 
+from ..engine.counts import (DONOR, MICRO, OTHER_GRAFT, counts_at, n_blocks, paired_differences,
+                             tally_differences)
+from ..model import process_table
 from .estimators import loglog_ci
-from .landmark_counts import (DONOR, MICRO, OTHER_GRAFT, counts_at, n_blocks, paired_differences,
-                              tally_differences)
+
+__all__ = ["competing_day", "endpoint_day", "ENDPOINTS", "FIRST_OF", "LANDMARK_DAYS",
+           "PairedTally", "rounded", "summarize", "Tally", "wilson"]
 
 LANDMARK_DAYS = (30, 100, 180, 365, 730)
+# the incidence endpoints come from the process table (each clinical process declared
+# once); the composite ones are defined here
 ENDPOINTS = {
-    "engraftment": ("incidence", "neutrophil engraftment (competing: graft failure, death)"),
-    "graft_failure": ("incidence", "primary graft failure or rejection (competing: death)"),
-    "agvhd": ("incidence", "acute GVHD grade II-IV (competing: death)"),
-    "agvhd_3_4": ("incidence", "acute GVHD grade III-IV (competing: death)"),
-    "cgvhd": ("incidence", "chronic GVHD (competing: death)"),
-    "cmv": ("incidence", "CMV reactivation (competing: death)"),
-    "relapse": ("incidence", "relapse or progression (competing: non-relapse death)"),
-    "trm": ("incidence", "non-relapse (transplant-related) death (competing: relapse)"),
+    **{name: ("incidence", label) for name, label in process_table.incidence_endpoints().items()},
     "os": ("survival", "overall survival"),
     "rfs": ("survival", "alive without relapse"),
     "grfs": ("survival", "alive without relapse, grade III-IV acute or chronic GVHD"),
@@ -85,7 +84,7 @@ class Tally:
     base: dict = field(default_factory=dict)
 
     def add(self, cohort):
-        """Count one cohort (or chunk) in: one O(n) pass (see :mod:`.landmark_counts`)."""
+        """Count one cohort (or chunk) in: one O(n) pass (see :mod:`hsctsim.engine.counts`)."""
         args = self.counting_arrays(cohort.process_names, cohort.scenario.chimerism,
                                     cohort.n_patients)
         tally_differences(cohort.event_day, *args)
@@ -93,7 +92,7 @@ class Tally:
 
     def counting_arrays(self, process_names, chimerism, n_patients):
         """``(members, chimerism_cols, graft, grid, diff)``: what the counting kernels of
-        :mod:`.landmark_counts` take after the event days, for ``n_patients`` patients
+        :mod:`hsctsim.engine.counts` take after the event days, for ``n_patients`` patients
         of cohorts with these process columns and kind of chimerism."""
         grid = np.unique(np.asarray(self.days, float))
         diff = np.zeros((n_blocks(n_patients), len(_TALLIED) + 3, grid.size + 1), np.int64)

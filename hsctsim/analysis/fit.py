@@ -30,6 +30,11 @@ from scipy.optimize import minimize
 from ..model.tomlwrite import dumps_value as _toml_value
 from .hazard_families import FAMILIES, Family
 from .msdata import MsData, read_msdata
+from .._version import __version__
+
+__all__ = ["apply_draw", "AUTO_FAMILIES", "CLOCKS", "draw_parameters", "draw_transition",
+           "FamilyFit", "fit_family", "fit_msm", "FitError", "format_report", "IDENTIFIER",
+           "MsmFit", "safe_name", "scenario_toml", "TransitionFit"]
 
 AUTO_FAMILIES = ("exponential", "weibull", "gompertz", "lognormal", "loglogistic")
 CLOCKS = ("forward", "reset")
@@ -530,8 +535,6 @@ def safe_name(text):
 
 def scenario_toml(fit, name=None, title=None, horizon_days=None):
     """The plain multi-state scenario of a fit, as TOML text (see MsmFit.to_toml)."""
-    from .. import __version__
-
     data = fit.data
     source_name = Path(data.source).name
     name = safe_name(Path(data.source).stem if name is None else name)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, log_ndtr, ndtri
 
+__all__ = ["FAMILIES", "Family"]
+
 FAMILIES = ("exponential", "weibull", "gompertz", "lognormal", "loglogistic", "piecewise")
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["COLUMNS", "DataError", "MsData", "read_msdata", "STATE_NAME"]
+
 COLUMNS = ("id", "from", "to", "trans", "Tstart", "Tstop", "status")
 STATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 

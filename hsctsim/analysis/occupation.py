@@ -17,6 +17,9 @@ from scipy.special import ndtri
 from .endpoints import LANDMARK_DAYS, rounded
 from .estimators import loglog_ci, state_occupation
 
+__all__ = ["day_label", "MULTISTATE_DAYS", "multistate_days", "MultistateTally",
+           "occupation_curve", "occupation_table", "summarize_multistate"]
+
 MULTISTATE_DAYS = LANDMARK_DAYS + (1826, 3652)  # and 5 and 10 years
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
+from ..model import process_table
 from ..model.cohort import CHIMERISM_STATES, Cohort
 from .endpoints import ENDPOINTS, competing_day, endpoint_day
 from .estimators import aalen_johansen, kaplan_meier
@@ -48,16 +49,9 @@ OCCUPATION_STATES = ("alive in remission, no active GVHD", "alive with active GV
 _OCCUPATION_COLORS = ("#009E73", "#E69F00", "#CC79A7", "#999999", "#D55E00")
 _CHIMERISM_SHOWN = ("full", "mixed", "micro", "lost")
 _CHIMERISM_COLORS = ("#0072B2", "#56B4E9", "#009E73", "#D55E00")
-# (process or "death", legend label, marker, colour); aGVHD II is aGVHD without III-IV
-_SWIMMER_EVENTS = (
-    ("engraftment", "engraftment", "^", "#33a02c"),
-    ("agvhd", "acute GVHD II", "o", "#fdbf6f"),
-    ("agvhd_3_4", "acute GVHD III-IV", "s", "#ff7f00"),
-    ("cgvhd", "chronic GVHD", "D", "#b15928"),
-    ("cmv", "CMV reactivation", "P", "#1f78b4"),
-    ("relapse", "relapse", "*", "#6a3d9a"),
-    ("death", "death", "X", "black"),
-)
+# (process or "death", legend label, marker, colour): the processes declared with a
+# marker in the process table, then death; aGVHD II is aGVHD without III-IV
+_SWIMMER_EVENTS = (*process_table.swimmer_events(), ("death", "death", "X", "black"))
 
 
 # ---------------------------------------------------------------- helpers
@@ -100,7 +94,8 @@ def caption(ax, arms):
         engine.set(rect=(0, 0.035, 1, 0.965))  # keep the caption clear of the x label
 
 
-def _axes(ax, figsize=FIGSIZE):
+def new_axes(ax, figsize=FIGSIZE):
+    """``ax``, or new axes of a figure of ``figsize`` in the run figures' layout."""
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
@@ -224,7 +219,7 @@ def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95, max_day=None
         names = [k for k, (v, _) in ENDPOINTS.items() if v == "incidence"]
         raise ValueError(f"{endpoint!r} is not an incidence endpoint; one of {names}")
     arms = _arms(cohorts)
-    ax = _axes(ax)
+    ax = new_axes(ax)
     grid = _grid(arms, max_day or EARLY_AXIS_DAYS.get(endpoint))
     top = 0.0
     for i, (label, cohort) in enumerate(arms):
@@ -263,7 +258,7 @@ def plot_competing(cohort, ax=None):
     matplotlib Axes
         Three filled areas.
     """
-    ax = _axes(ax)
+    ax = new_axes(ax)
     grid = _grid([(None, cohort)])
     curves = _incidence_curves(cohort, "relapse")
     relapse, trm = curves[1].at(grid), curves[2].at(grid)
@@ -305,7 +300,7 @@ def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None, ci=True, le
     if bad:
         raise ValueError(f"not survival endpoints: {bad}")
     arms = _arms(cohorts)
-    ax = _axes(ax, figsize=(FIGSIZE[0] + 3, FIGSIZE[1] + 0.5))
+    ax = new_axes(ax, figsize=(FIGSIZE[0] + 3, FIGSIZE[1] + 0.5))
     grid = _grid(arms)
     styles = dict(zip(endpoints, ("-", "--", ":", "-.")))
     colors = PALETTE
@@ -370,7 +365,7 @@ def plot_state_occupation(cohort, ax=None, times_days=None,
         One filled area per state, y in [0, 1]; the legend's title states the
         GVHD windows.
     """
-    ax = _axes(ax)
+    ax = new_axes(ax)
     grid = _grid([(None, cohort)]) if times_days is None else np.asarray(times_days, float)
     ax.stackplot(grid, state_shares(cohort, grid, agvhd_active_days, cgvhd_active_days),
                  labels=OCCUPATION_STATES, colors=_OCCUPATION_COLORS)
@@ -410,7 +405,7 @@ def plot_swimmer(cohort, n=30, seed=0, ax=None):
     """
     rng = np.random.default_rng(seed)
     pick = rng.choice(cohort.n_patients, size=min(n, cohort.n_patients), replace=False)
-    ax = _axes(ax, figsize=(FIGSIZE[0], min(max(FIGSIZE[1], 0.18 * pick.size + 1.5), 20)))
+    ax = new_axes(ax, figsize=(FIGSIZE[0], min(max(FIGSIZE[1], 0.18 * pick.size + 1.5), 20)))
     death = cohort.death_day[pick]
     end = np.minimum(death, cohort.horizon_days)
     order = np.argsort(end, kind="stable")
@@ -479,7 +474,7 @@ def plot_chimerism(cohorts, days=(30, 100, 180, 365), ax=None):
         One bar container per chimerism state, ``len(arms) * len(days)`` bars each.
     """
     arms = _arms(cohorts)
-    ax = _axes(ax, figsize=(max(FIGSIZE[0], 2.2 * len(arms) + 2), FIGSIZE[1]))
+    ax = new_axes(ax, figsize=(max(FIGSIZE[0], 2.2 * len(arms) + 2), FIGSIZE[1]))
     days = tuple(days)
     width = 0.8 / len(days)
     x = (np.arange(len(arms))[:, None] + (np.arange(len(days)) - (len(days) - 1) / 2)

@@ -10,9 +10,14 @@ censored at the horizon; PFS and OS are the Kaplan-Meier curves of progression o
 death and of death.
 """
 
+import dataclasses
 import numpy as np
 
 from .estimators import kaplan_meier
+
+__all__ = ["best_response", "BEST_RESPONSES", "duration_of_response", "format_response",
+           "has_tumour", "plot_response_swimmer", "RESPONSE_CAP_PATIENTS", "response_day",
+           "response_rows", "response_summary", "ResponseTally"]
 
 BEST_RESPONSES = ("CR", "PR", "SD", "PD")
 RESPONSE_CAP_PATIENTS = 200_000  # medians from this many patients are exact to < 1 day
@@ -130,7 +135,6 @@ class ResponseTally:
         """:func:`response_summary` of the patients kept, or None without a tumour."""
         if not self.chunks:
             return None
-        import dataclasses
 
         whole = dataclasses.replace(self.first, event_day=np.concatenate(self.chunks),
                                     first_patient=self.first.first_patient)
@@ -184,8 +188,8 @@ def plot_response_swimmer(cohort, n=30, seed=0, ax=None):
     -------
     matplotlib Axes
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+    import matplotlib.pyplot as plt  # matplotlib: imported on use (start-up time)
+    from matplotlib.patches import Patch  # matplotlib: imported on use (start-up time)
 
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(cohort.n_patients, size=min(n, cohort.n_patients),

@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plotting import FONT, _axes, save_figure
+from .plotting import FONT, new_axes, save_figure
 
 __all__ = ["plot_tornado", "plot_heatmap", "plot_psa", "write_sweep_figures"]
 
@@ -30,7 +30,7 @@ def plot_tornado(rows, endpoint="os", day=365, ax=None):
     A bar per swept figure from the estimate at its lowest value to that at its
     highest, about the midpoints' estimate (point 0); the widest swing on top.
     """
-    ax = _axes(ax)
+    ax = new_axes(ax)
     chosen = _select(rows, endpoint, day)
     base = [float(r["estimate"]) for r in chosen if r["design"] == "baseline"]
     if not base:
@@ -66,7 +66,7 @@ def plot_tornado(rows, endpoint="os", day=365, ax=None):
 
 def plot_heatmap(rows, endpoint="os", day=365, ax=None):
     """Heat map of ``endpoint`` at ``day`` over a two-figure factorial grid."""
-    ax = _axes(ax)
+    ax = new_axes(ax)
     chosen = [r for r in _select(rows, endpoint, day) if r["design"] == "grid"]
     keys = chosen[0]["varied"].split("+") if chosen else []
     if len(keys) != 2:
@@ -96,7 +96,7 @@ def plot_psa(rows, endpoint="os", days=None, ax=None):
     The 2.5-97.5 percentiles of the draws (the uncertainty from the reported
     ranges) are marked on each.
     """
-    ax = _axes(ax)
+    ax = new_axes(ax)
     chosen = [r for r in rows if r["endpoint"] == endpoint and r["design"] == "psa"
               and r["estimate"] not in (None, "")]
     all_days = sorted({float(r["landmark_day"]) for r in chosen})

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["COUNTS", "DEFAULT_STATISTICS", "ENTRY_STREAM", "km_median", "parse_statistic",
+           "plot_trial_counts", "spread", "statistic_names", "tail", "trial_statistics",
+           "TrialDesign"]
+
 COUNTS = {
     "engraftment": ("engraftment",),
     "graft_failure": ("graft_failure", "rejection"),
@@ -205,7 +209,7 @@ def plot_trial_counts(values, name, observed=None, title=None, ax=None):
     -------
     matplotlib Axes
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib: imported on use (start-up time)
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))

@@ -35,6 +35,15 @@ from scipy.special import ndtri
 
 from .endpoints import ENDPOINTS as KINDS, endpoint_day, rounded, wilson
 from .estimators import loglog_ci
+from ..model.scenario import ScenarioError
+from ..model.scenario import read_toml
+from .response import BEST_RESPONSES
+from .response import best_response
+
+__all__ = ["Among", "AMONG_KEYS", "compare", "Comparison", "ENDPOINTS", "Figure", "FIGURE_KEYS",
+           "FIGURES_FILE", "horizon_days", "LANDMARK_ENDPOINTS", "load_figures", "median_days",
+           "MEDIAN_ENDPOINTS", "MEDIAN_MARGIN", "MIN_TOLERANCE", "POST_RELAPSE_MARGIN_DAYS",
+           "RESPONSES", "SAME_AS", "simulated", "survival_at"]
 
 FIGURES_FILE = Path(__file__).resolve().parents[1] / "model" / "validation.toml"
 LANDMARK_ENDPOINTS = ("os", "rfs", "pfs", "grfs", "relapse", "trm", "progression_death")
@@ -73,8 +82,6 @@ class Among:
     def mask(self, cohort):
         """Which of the cohort's patients belong to the subgroup."""
         if self.responses:
-            from .response import BEST_RESPONSES, best_response
-
             wanted = [BEST_RESPONSES.index(r) for r in self.responses]
             return np.isin(best_response(cohort, by_day=self.by_day), wanted)
         hit = endpoint_day(cohort, self.event) <= self.by_day
@@ -196,8 +203,6 @@ def load_figures(path=FIGURES_FILE):
     ScenarioError
         Naming the file, the figure's key and the problem.
     """
-    from ..model.scenario import ScenarioError, read_toml
-
     data = read_toml(path)
     tables = data.get("figure")
     if not isinstance(tables, list) or not tables:
@@ -206,8 +211,6 @@ def load_figures(path=FIGURES_FILE):
 
 
 def _figure(path, where, table):
-    from ..model.scenario import ScenarioError
-
     def fail(key, problem):
         raise ScenarioError(path, f"{where}.{key}" if key else where, problem)
 

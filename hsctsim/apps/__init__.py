@@ -1,2 +1,7 @@
 """What users run: the command line and the scenario runner behind it.
 """
+
+# the submodules (imported by name: ``from hsctsim.apps import kernel``)
+__all__ = ["cea", "cli", "common", "entry", "fit", "frames", "limits", "msrunner", "options",
+           "output", "plot", "predict", "progress", "run", "runfolder", "runner",
+           "show", "signals", "sweep", "sweeps", "trial", "validate"]

@@ -11,9 +11,38 @@ import json
 
 import click
 
-from .options import SEED, FiniteFloatRange, OutPath, check_threads
-
+from .common import UserError, complete_scenarios, load_arms, user_errors
 from .limits import MAX_REPLICATES
+from .options import SEED, FiniteFloatRange, OutPath, check_threads
+from .._version import __version__
+from ..analysis.costeffectiveness import ArmTally
+from ..analysis.costeffectiveness import ceac
+from ..analysis.costeffectiveness import fieller_interval
+from ..analysis.costeffectiveness import icer
+from ..analysis.costeffectiveness import nmb_increment
+from ..api import iter_chunks
+from ..model.economics import Discount
+from ..model.economics import ScenarioError
+from ..model.economics import cohort_values
+from ..model.economics import comparison_caveats
+from ..model.economics import economics_of
+from ..model.economics import economics_tail
+from .runner import REPLICATE_CALIBRATION_PATIENTS
+from .output import csv_text
+from .runner import write_resolved_scenarios
+from ..model.economics import SECTIONS
+from ..analysis.ceaplots import plot_ce_plane
+from ..analysis.ceaplots import plot_ceac
+from ..api import DEFAULT_SEED
+from .progress import Progress
+from .output import emit
+from .runner import RunFolder
+from .runner import written_whole
+from ..model.whatif import HELD
+from .limits import check_run_size
+
+__all__ = ["caveat_lines", "cea", "cea_rows", "CEAC_POINTS", "DEFAULT_CHUNK", "DEFAULT_WTP",
+           "EPILOG", "format_cea", "run_cea", "write_cea"]
 
 DEFAULT_WTP = (50_000, 100_000, 150_000)
 DEFAULT_CHUNK = 200_000
@@ -58,13 +87,6 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     dict
         The ``cea.json`` document.
     """
-    from .. import __version__
-    from ..analysis.costeffectiveness import (ArmTally, ceac, fieller_interval, icer,
-                                              nmb_increment)
-    from ..api import iter_chunks
-    from ..model.economics import (Discount, ScenarioError, cohort_values, comparison_caveats,
-                                   economics_of, economics_tail)
-    from .runner import REPLICATE_CALIBRATION_PATIENTS
 
     discount = discount or Discount()
     names = list(scenarios)
@@ -261,13 +283,9 @@ def cea_rows(doc):
 def write_cea(folder, doc, scenarios):
     """``cea.json``, ``cea.csv`` and, with replicates, ``ce_plane.csv``, ``ceac.csv`` and
     their figures, into a RunFolder."""
-    from .output import csv_text
-
     folder.write_text("cea.json", json.dumps(doc, indent=1) + "\n")
     folder.write_text("cea.csv", csv_text(cea_rows(doc)))
     if "ceac" in doc:
-        from ..analysis.ceaplots import plot_ce_plane, plot_ceac
-
         ref = next(iter(doc["arms"]))
         base = doc["replicate_means"][ref]
         plane = [{"replicate": r, "arm": arm, "versus": ref,
@@ -284,18 +302,15 @@ def write_cea(folder, doc, scenarios):
         for name, fn in (("ce_plane", plot_ce_plane), ("ceac", plot_ceac)):
             ax = fn(doc)
             ax.figure.savefig(folder.tmp / "figures" / f"{name}.png", dpi=150)
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # matplotlib: imported on use (start-up time)
 
             plt.close(ax.figure)
-    from .runner import write_resolved_scenarios
 
     write_resolved_scenarios(folder, scenarios, horizon_days=doc["horizon_days"])
 
 
 def _is_economic(setting):
     """Whether a ``--set [ARM:]KEY=VALUE`` changes an economic table only."""
-    from ..model.economics import SECTIONS
-
     key = setting.partition("=")[0]
     key = key.partition(":")[2] if ":" in key else key
     return key.strip().split(".")[0] in SECTIONS
@@ -303,9 +318,6 @@ def _is_economic(setting):
 
 def _blame_settings(what_ifs, settings):
     """Check each arm's economics now, so that a bad ``--set`` is blamed, not the file."""
-    from ..model.economics import ScenarioError, economics_of
-    from .cli import UserError
-
     for w in what_ifs.values():
         try:
             economics_of(w.scenario)
@@ -339,14 +351,8 @@ Examples:
 """
 
 
-def _scenario_names(ctx, param, incomplete):
-    from ..apps.cli import complete_scenarios
-
-    return complete_scenarios(ctx, param, incomplete)
-
-
 @click.command(epilog=EPILOG)
-@click.argument("arms", nargs=-1, required=True, shell_complete=_scenario_names)
+@click.argument("arms", nargs=-1, required=True, shell_complete=complete_scenarios)
 @click.option("-n", "--patients", type=click.IntRange(2), default=100_000, show_default=True,
               help="Patients per arm (and per replicate); at least 2, for the intervals.")
 @click.option("--seed", type=SEED, default=None, help="Random seed (default: hsctsim's).")
@@ -385,25 +391,16 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
     ARMS are bundled scenario names or TOML paths with [costs], [utilities] and
     [durations]; all arms get the same seed, so the increments are paired.
     """
-    from .cli import UserError, _load_arms, user_errors
-
     @user_errors
     def body(out_dir):  # by keyword: a failed write (a full disk) names the folder
-        from ..api import DEFAULT_SEED
-        from ..model.economics import Discount
-        from .progress import Progress
-        from .output import emit
-        from .runner import RunFolder, written_whole
 
-        from ..model.whatif import HELD
 
-        from .limits import check_run_size
 
         if len(arms) < 2:
             raise UserError("cea needs two arms or more (the first is the reference)")
         check_threads(threads)
         check_run_size(patients, len(arms), replicates)  # not hours, then an answer
-        what_ifs = _load_arms(arms, settings, recalibrate)
+        what_ifs = load_arms(arms, settings, recalibrate)
         _blame_settings(what_ifs, settings)
         # costs and utilities leave the course alone: nothing to hold or solve again
         clinical = [s for s in settings if not _is_economic(s)]

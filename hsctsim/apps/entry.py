@@ -9,12 +9,14 @@ import sys
 
 from . import signals
 
+__all__ = ["main"]
+
 
 def main():
     """Run the command line; exit 128 + N on signal N (130 Ctrl-C, 143 SIGTERM)."""
     signals.install()
     try:
-        from .cli import cli
+        from .cli import cli  # after the handlers: it imports numpy and numba
 
         cli(prog_name="hsctsim")
     except signals.Interrupted as exc:

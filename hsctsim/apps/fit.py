@@ -8,8 +8,15 @@ from pathlib import Path
 
 import click
 
-from .cli import UserError, user_errors
+from .common import UserError, user_errors
 from .options import OutPath
+from ..model.scenario import bundled_dir
+from ..analysis.fit import FitError
+from ..analysis.fit import fit_msm
+from ..analysis.fit import safe_name
+from ..analysis.msdata import DataError
+
+__all__ = ["EXAMPLES", "FAMILY_NAMES", "fit"]
 
 FAMILY_NAMES = ("auto", "exponential", "weibull", "gompertz", "lognormal", "loglogistic",
                 "piecewise")
@@ -60,8 +67,6 @@ def _numbers(text, option):
 
 def _check_out(path, overwrite):
     """Refuse an --out that cannot be written, before the fit rather than after it."""
-    from ..model.scenario import bundled_dir
-
     path = Path(path)
     package = Path(__file__).resolve().parents[1]
     where = path.resolve().parent
@@ -138,8 +143,6 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
     Prints each family's AIC and the chosen fit's estimates with standard errors;
     --out writes a scenario that `hsctsim run` simulates.
     """
-    from ..analysis.fit import FitError, fit_msm, safe_name
-    from ..analysis.msdata import DataError
 
     family = _families(families)
     if breaks and family is not None:  # otherwise --breaks would be accepted and ignored

@@ -11,9 +11,11 @@ R's tidyverse and spreadsheets take directly::
 from .cea import cea_rows
 from .runner import comparison_rows, summary_rows
 
+__all__ = ["cea_frame", "comparison_frame", "summary_frame"]
+
 
 def _frame(rows, document):
-    import pandas as pd
+    import pandas as pd  # pandas: an optional dependency
 
     frame = pd.DataFrame(rows)
     frame.attrs.update({k: document[k] for k in ("hsctsim_version", "seed", "patients",

@@ -12,6 +12,10 @@ import shutil
 
 import click
 
+__all__ = ["available_memory_bytes", "check_cohort_memory", "check_plot_size", "check_run_size",
+           "EVENT_BYTES_PER_PATIENT", "MAX_PATIENT_COURSES", "MAX_REPLICATES",
+           "PLOT_BYTES_PER_PATIENT", "TooLarge"]
+
 MAX_PATIENT_COURSES = 10**10  # patients x arms x cohorts: about a day on 2 cores
 MAX_REPLICATES = 1000  # each replicate also calibrates (about 1.5 s per arm)
 EVENT_BYTES_PER_PATIENT = 300

@@ -6,9 +6,27 @@ occupation, restricted mean time in each state and transition incidences in plac
 of the transplant endpoints.
 """
 
+import json
+from pathlib import Path
+
 import numpy as np
 
+from ..analysis.fit import draw_transition
 from ..analysis.occupation import MultistateTally, multistate_days
+from ..api import describe_backend, iter_chunks
+from ..model.multistate import is_multistate, layout, parse_multistate
+from ..model.scenario import replicate_rng
+from ..sim import stream_seed
+from .common import UserError
+from .output import emit
+from .progress import Progress
+from .runner import (RunFolder, cell, replicate_intervals, summary_document, summary_rows,
+                     write_summary, written_whole)
+from ..api import simulate
+
+__all__ = ["CENSORED_NAME", "EventWriter", "format_multistate_table", "LAYOUTS",
+           "replicate_scenario", "run_command", "run_multistate", "show_multistate", "tmat_csv",
+           "write_figures"]
 
 LAYOUTS = ("hsctsim", "mstate")
 CENSORED_NAME = "end_of_follow_up"
@@ -32,7 +50,6 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
         ``{arm: {"scenario", "title", "population", "kind", "states", "transitions",
         "endpoints", "calibration"}}``, as the arms of ``summary.json``.
     """
-    from ..api import iter_chunks
 
     days = multistate_days(horizon_days)
     arms = {}
@@ -58,7 +75,6 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
 
 def replicate_scenario(scenario, rng, draw):
     """The scenario with every fitted transition's parameters drawn once."""
-    from ..model.multistate import parse_multistate
 
     raw = dict(scenario.raw)
     raw["transitions"] = [draw(dict(t), rng) if "fit" in t else dict(t)
@@ -68,18 +84,14 @@ def replicate_scenario(scenario, rng, draw):
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, chunk_size,
                      replicates, draw, on_chunk, backend="cpu"):
-    from ..api import _stream_seed, iter_chunks
-    from ..model.scenario import replicate_rng
-    from .runner import replicate_intervals
-
     if draw is None:
-        from ..analysis.fit import draw_transition as draw
+        draw = draw_transition
     days = multistate_days(horizon_days)
     estimates = {name: [] for name in endpoints}
     for r in range(replicates):
         point = replicate_scenario(scenario, replicate_rng(seed, r), draw)
         tally = MultistateTally(days, horizon_days)
-        for chunk in iter_chunks(point, n_patients, chunk_size, _stream_seed(seed, r), threads,
+        for chunk in iter_chunks(point, n_patients, chunk_size, stream_seed(seed, r), threads,
                                  horizon_days, backend=backend):
             tally.add(chunk)
             if on_chunk is not None:
@@ -93,7 +105,6 @@ def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, thread
 
 
 def _rows(arms, prefix, days=False):
-    from .runner import cell
 
     rows = []
     first = next(iter(arms.values()))["endpoints"]
@@ -115,7 +126,6 @@ def _table(header, rows):
 
 def format_multistate_table(document):
     """Plain-text tables: occupation by day, time in state, transition incidences."""
-    from ..api import describe_backend
 
     arms = document["arms"]
     names = list(arms)
@@ -203,14 +213,13 @@ def write_figures(cohorts, out_dir, formats=("png",)):
     As :func:`hsctsim.analysis.plotting.write_figures`: a caption line saying what
     was simulated, and each file written under a temporary name and renamed.
     """
-    from pathlib import Path
 
-    import matplotlib
+    import matplotlib  # matplotlib: imported on use (start-up time)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib: imported on use (start-up time)
 
-    from ..analysis.plotting import caption, save_figure
+    from ..analysis.plotting import caption, save_figure  # matplotlib: imported on use
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -235,11 +244,6 @@ def write_figures(cohorts, out_dir, formats=("png",)):
 def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, overwrite,
                 events, events_layout, plot, fmt, compare, what_ifs=None, backend="cpu"):
     """What ``hsctsim run`` does when its scenarios are multi-state ones."""
-    from .cli import UserError
-    from .output import emit
-    from .progress import Progress
-    from .runner import RunFolder, summary_document, summary_rows, write_summary, written_whole
-    from ..model.multistate import is_multistate
 
     if not all(is_multistate(s) for s in loaded.values()):
         raise UserError("multi-state scenarios (kind = \"multistate\") and transplant arms "
@@ -251,11 +255,7 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
                                 "by `hsctsim fit`) to draw its parameters from")
             if any(t.fit and not t.fit.get("covariance") for t in s.transitions):
                 raise UserError(f"--replicates: a fit table of {arm} has no covariance")
-        try:
-            from ..analysis.fit import draw_transition as draw
-        except ImportError:
-            raise UserError("--replicates on a multi-state scenario needs `hsctsim fit` "
-                            "(hsctsim.analysis.fit), not in this version") from None
+        draw = draw_transition
     else:
         draw = None
     if compare:
@@ -276,8 +276,6 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
             progress.phase("writing results")
             write_summary(folder, document, loaded)
             if plot:
-                from ..api import simulate
-
                 progress.phase("drawing figures")
                 (folder.tmp / "figures").mkdir(exist_ok=True)
                 cohorts = {arm: simulate(s, min(patients, 100_000), seed, horizon_days=horizon,
@@ -290,9 +288,7 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
 
 def show_multistate(scenario, fmt="text"):
     """What ``hsctsim show`` prints for a multi-state scenario."""
-    import json
 
-    from ..model.multistate import layout
 
     lay = layout(scenario)
     if fmt == "json":

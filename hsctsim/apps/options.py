@@ -4,6 +4,8 @@ import math
 
 import click
 
+__all__ = ["check_threads", "FiniteFloatRange", "OutPath", "SEED"]
+
 
 class FiniteFloatRange(click.FloatRange):
     """A ``click.FloatRange`` that also refuses NaN (which passes every comparison)."""
@@ -37,7 +39,7 @@ def check_threads(threads):
     """``--threads`` within what numba can run here, or one line naming the option."""
     if threads is None:
         return
-    import numba
+    import numba  # numba: slow to import, only when needed
 
     if threads > numba.config.NUMBA_NUM_THREADS:
         raise click.BadParameter(f"{threads}: at most {numba.config.NUMBA_NUM_THREADS} on "

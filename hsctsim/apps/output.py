@@ -6,6 +6,8 @@ import json
 
 import click
 
+__all__ = ["csv_text", "emit"]
+
 
 def csv_text(rows):
     """Rows of dicts as CSV text."""

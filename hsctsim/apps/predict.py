@@ -3,8 +3,19 @@
 import click
 
 from .options import SEED, FiniteFloatRange, check_threads
-from .cli import UserError, _load_arms, user_errors
+from .common import UserError, load_arms, user_errors
 from .output import emit
+from .._version import __version__
+from ..api import DEFAULT_SEED
+from ..engine.resume import HistoryError
+from ..model.predict import parse_history
+from ..model.predict import predict as run_prediction
+from .limits import check_cohort_memory
+from ..analysis.occupation import MultistateTally
+from ..analysis.endpoints import Tally
+
+__all__ = ["DEFAULT_HORIZONS", "EXAMPLES", "format_prediction", "HSCT_ENDPOINTS", "predict",
+           "prediction_summary"]
 
 HSCT_ENDPOINTS = ("relapse", "trm", "os")
 DEFAULT_HORIZONS = "100,180,365,730"
@@ -24,13 +35,9 @@ def prediction_summary(cohort, at_day, horizons):
     """``{"at_day", "history", "endpoints"}``: landmark estimates of a predicted cohort."""
     horizons = tuple(d for d in horizons if at_day < d <= cohort.horizon_days)
     if getattr(cohort.scenario, "kind", None) == "multistate":
-        from ..analysis.occupation import MultistateTally
-
         endpoints = MultistateTally(horizons, cohort.horizon_days).add(cohort).summary()
         endpoints = {k: v for k, v in endpoints.items() if k.startswith("occupation:")}
     else:
-        from ..analysis.endpoints import Tally
-
         summary = Tally(horizons).add(cohort).summary()
         endpoints = {k: summary[k] for k in HSCT_ENDPOINTS}
     return endpoints
@@ -133,15 +140,10 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
     not happened by then. HSCT arms: relapse and TRM incidence and overall survival;
     multi-state scenarios: state occupation.
     """
-    from .. import __version__
-    from ..api import DEFAULT_SEED
-    from ..engine.resume import HistoryError
-    from ..model.predict import parse_history, predict as run_prediction
 
-    from .limits import check_cohort_memory
 
     check_threads(threads)
-    (what,) = _load_arms([scenario], settings).values()
+    (what,) = load_arms([scenario], settings).values()
     loaded = what.scenario
     seed = DEFAULT_SEED if seed is None else seed
     days = _days(horizons)

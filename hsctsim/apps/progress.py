@@ -15,6 +15,8 @@ import time
 
 from . import signals
 
+__all__ = ["ENV_EVERY", "EVERY_S", "Progress", "QUIET_S"]
+
 QUIET_S = 3.0  # nothing for runs shorter than this
 EVERY_S = {True: 0.5, False: 5.0}  # seconds between lines, on a terminal or not
 ENV_EVERY = "HSCTSIM_PROGRESS_SECONDS"  # both intervals at once (tests, logs)

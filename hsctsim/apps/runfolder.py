@@ -24,6 +24,9 @@ import numpy as np
 
 from . import signals
 
+__all__ = ["check_replaceable", "current_umask", "is_run_folder", "MARKER_FILE", "MARKER_KEY",
+           "RESULT_FILES", "RunFolder", "RunFolderError", "written_whole"]
+
 MARKER_FILE = "summary.json"
 MARKER_KEY = "hsctsim_version"
 
@@ -208,8 +211,8 @@ class RunFolder:
     def _append_parquet(self, arm, cohort):
         """One row group per chunk; states as dictionary-encoded strings (small, and
         read back by pandas as categoricals)."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # pyarrow: an optional dependency
+        import pyarrow.parquet as pq  # pyarrow: an optional dependency
 
         table = cohort.event_table()
         states = pa.array(cohort.states)

@@ -11,12 +11,17 @@ import json
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..api import backend_record, count, describe_backend, iter_chunks
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 from ..analysis.response import ResponseTally, format_response, response_rows
 from .output import csv_text
 from .runfolder import RunFolder, RunFolderError, written_whole  # noqa: F401 (re-exported)
+from ..model.tomlwrite import dumps
+
+__all__ = ["cell", "comparison_rows", "DEFAULT_CHUNK", "format_table", "landmark_days",
+           "REPLICATE_CALIBRATION_PATIENTS", "replicate_intervals", "resolved_toml", "run_arms",
+           "summary_document", "summary_rows", "write_resolved_scenarios", "write_summary"]
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
 DEFAULT_CHUNK = 500_000  # per arm; the arms' chunks are alive together
@@ -238,8 +243,6 @@ def resolved_toml(scenario, held=False, horizon_days=None, repeat="..."):
     arm's), written in place of the scenario's own so that the file repeats the run;
     ``repeat``: the options that do (patients, seed, extra days).
     """
-    from ..model.tomlwrite import dumps
-
     data = {k: v for k, v in scenario.to_dict().items() if k != "base"}
     data["name"] = scenario.name
     data = {"name": data.pop("name"), **data}

@@ -24,6 +24,8 @@ import contextlib
 import signal
 import sys
 
+__all__ = ["check", "deferred", "HANDLED", "ignore", "INSIST", "install", "Interrupted", "RETRY_S"]
+
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 RETRY_S = 0.1
 INSIST = 3  # this many signals stop even inside numba

@@ -1,15 +1,22 @@
 """``hsctsim sweep``: parameter sweeps and PSA, on dask.distributed or in this process."""
 
+import numpy as np
 import os
 import sys
 
 import click
 
 from .options import SEED, FiniteFloatRange, OutPath
-from .. import __version__
+from .._version import __version__
 from ..api import DEFAULT_SEED, BackendError, describe_backend
-from .cli import UserError, user_errors
+from .common import UserError, load_arms, resolve_backend, user_errors
 from .signals import Interrupted
+from . import sweeps
+from .output import csv_text
+from .runner import landmark_days
+from ..analysis.sweep_plots import write_sweep_figures
+
+__all__ = ["DASK_HINT", "EXAMPLES", "sweep"]
 
 DASK_HINT = ("needs dask.distributed: pip install 'hsctsim[dask]' "
              "(or run a small sweep here with --local)")
@@ -24,7 +31,7 @@ def _require_dask():
 
 def _client(workers, scheduler):
     """A dask client: on ``scheduler``, or on a LocalCluster of ``workers`` processes."""
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client, LocalCluster  # dask: an optional dependency
 
     if scheduler:
         try:
@@ -95,11 +102,7 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
           plot, backend):
     """Sweep SCENARIO's figures over grids, or draw them for a PSA; each point is
     calibrated, simulated and summarised at the landmark days."""
-    import numpy as np
 
-    from . import sweeps
-    from .output import csv_text
-    from .runner import landmark_days
 
     if bool(grids) == bool(psa):
         raise UserError("give --grid KEY=LOW:HIGH:STEPS (one or more) or --psa N")
@@ -109,12 +112,10 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         raise UserError("--local runs here: no --workers or --scheduler")
     if not local:
         _require_dask()
-    from .cli import _load_arms, _resolve_backend
-
-    backend = _resolve_backend(backend)
+    backend = resolve_backend(backend)
 
     # every point is calibrated afresh, so a --set here is recalibrated too
-    loaded = next(iter(_load_arms((scenario,), settings, True, backend).values())).scenario
+    loaded = next(iter(load_arms((scenario,), settings, True, backend).values())).scenario
     if getattr(loaded, "kind", None) == "multistate":
         raise UserError(f"{scenario}: sweeps of multi-state scenarios are not supported yet")
     horizon = float(horizon_days or loaded.horizon_days)
@@ -185,8 +186,6 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         folder.write_text("psa_summary.csv", csv_text(sweeps.psa_summary_rows(rows)))
         written.append("psa_summary.csv")
     if plot:
-        from ..analysis.sweep_plots import write_sweep_figures
-
         written += [f"figures/{p.name}" for p in
                     write_sweep_figures(rows, mode, folder.path / "figures")]
     click.echo(f"hsctsim {__version__} sweep of {loaded.name}, seed {seed}, "

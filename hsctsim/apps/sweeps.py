@@ -17,6 +17,7 @@ The results are a tidy table: one row per point, endpoint and landmark day, with
 the value of every parameter at that point.
 """
 
+import shutil
 import itertools
 import json
 import os
@@ -26,12 +27,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, Tally
 from ..api import backend_record, count, scenario_point
 from ..model.calibrate import CALIBRATION_PATIENTS, calibrate
 from ..model.scenario import ScenarioError, set_value
 from .runfolder import current_umask
+from ..model.hints import did_you_mean
+from .runfolder import check_replaceable
+
+__all__ = ["Axis", "DEFAULT_CHUNK", "GRID_CALIBRATION_PATIENTS", "grid_points", "manifest",
+           "MAX_POINTS", "parameters", "parquet_bytes", "parse_axis", "Point", "point_scenario",
+           "PSA_CALIBRATION_PATIENTS", "psa_points", "psa_summary_rows", "run_dask", "run_local",
+           "run_point", "Settings", "SweepFolder", "table_rows"]
 
 GRID_CALIBRATION_PATIENTS = CALIBRATION_PATIENTS
 PSA_CALIBRATION_PATIENTS = 10_000  # as run --replicates: draw r is its replicate r
@@ -91,8 +99,6 @@ def parse_axis(scenario, text):
                             "e.g. relapse.incidence=0.2:0.4:5")
     ranged = dict(scenario.ranges())
     if key not in ranged:
-        from ..model.hints import did_you_mean
-
         raise ScenarioError(f"--grid {text!r}", key, "not a ranged figure of "
                             f"{scenario.name} (`hsctsim show` lists them)"
                             f"{did_you_mean(key, ranged)}")
@@ -161,7 +167,7 @@ def run_point(scenario, point, settings, threads=None, backend="cpu"):
         ``rows`` as :func:`table_rows` lays them out, without the parameters.
     """
     if threads is not None:
-        import numba
+        import numba  # numba: slow to import, only when needed
 
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     s = settings
@@ -258,9 +264,7 @@ class SweepFolder:
             if not overwrite:
                 raise FileExistsError(f"{self.path} exists and is not empty "
                                       "(--resume to continue it, --overwrite to replace it)")
-            import shutil
 
-            from .runfolder import check_replaceable
 
             check_replaceable(self.path, "sweep.json", "an hsctsim sweep folder")
             shutil.rmtree(self.path)
@@ -317,8 +321,8 @@ def manifest(scenario, points, settings, mode, backend="cpu"):
 def parquet_bytes(rows):
     """Rows as Parquet (needs pyarrow), or None without pyarrow."""
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # pyarrow: an optional dependency
+        import pyarrow.parquet as pq  # pyarrow: an optional dependency
     except ImportError:
         return None
     sink = pa.BufferOutputStream()
@@ -342,7 +346,7 @@ def run_dask(client, scenario, points, settings, on_result, retries=2, threads=1
     ``point_function`` (default :func:`run_point`) is called as ``run_point`` is,
     ``backend`` last; with ``backend="cuda"`` every worker drives the GPU.
     """
-    from dask.distributed import as_completed
+    from dask.distributed import as_completed  # dask: an optional dependency
 
     fn = point_function or run_point
     # the scenario (a few kB) travels with each task: scattered once, it was lost with a

@@ -5,9 +5,23 @@ import json
 import click
 
 from ..api import DEFAULT_SEED
-from .cli import UserError, _load_arms, user_errors
+from .common import UserError, load_arms, user_errors
 from .options import SEED, FiniteFloatRange, OutPath
 from .output import emit
+from ..analysis.trials import parse_statistic
+from .._version import __version__
+from ..analysis.trials import TrialDesign
+from ..analysis.trials import spread
+from ..analysis.trials import statistic_names
+from ..analysis.trials import tail
+from ..analysis.trials import trial_statistics
+from ..api import simulate
+from .progress import Progress
+from .runner import RunFolder
+from .runner import written_whole
+from ..analysis.trials import plot_trial_counts
+
+__all__ = ["DEFAULT_TRIALS", "format_trials", "trial"]
 
 DEFAULT_TRIALS = 2000
 
@@ -34,8 +48,6 @@ def _observed(items, size=None):
 
 
 def _day_of(name):
-    from ..analysis.trials import parse_statistic
-
     try:
         return parse_statistic(name)[1]
     except ValueError:
@@ -76,12 +88,6 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
     survival, each as its spread over the trials; with --observed, where a reported
     result falls (the simulated tail probabilities).
     """
-    from .. import __version__
-    from ..analysis.trials import (TrialDesign, spread, statistic_names, tail,
-                                   trial_statistics)
-    from ..api import simulate
-    from .progress import Progress
-    from .runner import RunFolder, written_whole
 
     if plot and not out_dir:
         raise UserError("--plot needs --out DIR")
@@ -91,7 +97,7 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
     if size * trials > 20_000_000:
         raise UserError("--size x --trials is above 20,000,000 patients")
     observed = _observed(observed_items, size)
-    (what,) = _load_arms([scenario], settings).values()
+    (what,) = load_arms([scenario], settings).values()
     loaded = what.scenario
     if getattr(loaded, "kind", None) == "multistate":
         raise UserError(f"{scenario}: trial mode works on transplant scenarios, not on plain "
@@ -128,8 +134,6 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
         if folder is not None:
             folder.write_text("trial.json", json.dumps(document, indent=1) + "\n")
             if plot:
-                from ..analysis.trials import plot_trial_counts
-
                 for name in observed or [n for n in names if n != "median_os_days"][:1]:
                     ax = plot_trial_counts(values[name], name, observed.get(name),
                                            title=f"{loaded.title}: {trials:,} trials of "
@@ -137,7 +141,7 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
                     path = folder.tmp / "figures" / f"trial_{name}.png"
                     path.parent.mkdir(exist_ok=True)
                     ax.figure.savefig(path, dpi=150, bbox_inches="tight")
-                    import matplotlib.pyplot as plt
+                    import matplotlib.pyplot as plt  # matplotlib: imported on use (start-up time)
 
                     plt.close(ax.figure)
     emit(document, fmt, format_trials, out_dir=out_dir)

@@ -5,8 +5,18 @@ import sys
 
 import click
 
-from .cli import UserError, user_errors
+from .common import UserError, user_errors
 from .options import SEED
+from .._version import __version__
+from ..analysis.validation import FIGURES_FILE
+from ..analysis.validation import compare
+from ..analysis.validation import horizon_days
+from ..analysis.validation import load_figures
+from ..api import DEFAULT_SEED
+from ..api import simulate
+from ..model.scenario import load_scenario
+
+__all__ = ["DEFAULT_PATIENTS", "format_table", "validate"]
 
 DEFAULT_PATIENTS = 100_000
 
@@ -34,10 +44,6 @@ def validate(arms, patients, seed, figures_file, fmt):
     from the paper's number of patients).
     Exit status 0 when every counted figure is within, 1 otherwise.
     """
-    from .. import __version__
-    from ..analysis.validation import FIGURES_FILE, compare, horizon_days, load_figures
-    from ..api import DEFAULT_SEED, simulate
-    from ..model.scenario import load_scenario
 
     seed = DEFAULT_SEED if seed is None else seed
     figures = load_figures(figures_file or FIGURES_FILE)

@@ -34,7 +34,7 @@ def check_processes(n_proc):
 
 
 @cuda.jit(device=True, inline=True)
-def _patient(eng, seed_key, patient, horizon, silent, out):
+def patient_on_device(eng, seed_key, patient, horizon, silent, out):
     """:func:`run_patient` with its scratch in thread-local memory."""
     state = cuda.local.array(MAX_PROCESSES, int8)
     y = cuda.local.array(MAX_PROCESSES, float64)
@@ -60,7 +60,7 @@ def simulate_kernel(eng, seed_key, first_patient, horizon, out):
     ``out[i]`` with patient ``first_patient + i``'s event days."""
     i = cuda.grid(1)
     if i < out.shape[0]:
-        _patient(eng, seed_key, first_patient + i, horizon, -1, out[i])
+        patient_on_device(eng, seed_key, first_patient + i, horizon, -1, out[i])
 
 
 @cuda.jit
@@ -69,7 +69,7 @@ def simulate_patients_kernel(eng, seed_key, patients, horizon, out):
     fills ``out[i]`` with patient ``patients[i]``'s event days."""
     i = cuda.grid(1)
     if i < out.shape[0]:
-        _patient(eng, seed_key, patients[i], horizon, -1, out[i])
+        patient_on_device(eng, seed_key, patients[i], horizon, -1, out[i])
 
 
 @cuda.jit
@@ -79,7 +79,7 @@ def accrued_hazard_kernel(eng, seed_key, targets, landmarks, acc, dacc):
     if i < acc.shape[0]:
         out = cuda.local.array(MAX_PROCESSES, float64)
         for k in range(acc.shape[1]):
-            a, d = _patient(eng, seed_key, i, landmarks[k], targets[k], out)
+            a, d = patient_on_device(eng, seed_key, i, landmarks[k], targets[k], out)
             acc[i, k] = a
             dacc[i, k] = d
 
@@ -149,7 +149,7 @@ def accrued_hazard_into(eng, seed_key, targets, landmarks, acc, dacc):
 
 def device_name():
     """The current device's name, e.g. ``NVIDIA H200`` (the simulator says so)."""
-    from numba import config
+    from numba import config  # numba: slow to import, only when needed
 
     if config.ENABLE_CUDASIM:
         return "numba CUDA simulator"

@@ -34,6 +34,9 @@ from numba import njit
 
 from .jitcache import key_on_engine
 
+__all__ = ["base_cumhaz", "base_inverse", "cumhaz", "cumhaz_dpi", "cure_cumhaz", "cure_target",
+           "FAMILY_CODES", "inverse", "norm_ppf_lower", "piece_cumhaz", "piece_inverse"]
+
 EXPONENTIAL, WEIBULL, LOGNORMAL, GOMPERTZ, PIECEWISE, FIXED, LOGLOGISTIC = 0, 1, 2, 3, 4, 5, 6
 FAMILY_CODES = {
     "exponential": EXPONENTIAL,

@@ -3,7 +3,7 @@
 numba checks a cached function against its own file only (numba issue #1833, open
 since 2016): a function of ``kernel.py`` that calls or inlines one of
 ``hazards.py``, or reads a constant of ``processes.py``, keeps its old machine code
-after an edit to that other file alone; so does ``analysis/landmark_counts.py``
+after an edit to that other file alone; so does ``engine/counts.py``
 after an edit to ``kernel.py``.  Each module with cached functions therefore ends
 with ``key_on_engine(globals())``, which adds a hash of every engine source to the
 stamp numba compares on load: an edit anywhere in the engine, or an installed
@@ -12,13 +12,15 @@ needless recompile; a stale kernel would cost wrong results).
 
 The hook uses numba internals (``Dispatcher._cache._cache_file._source_stamp``,
 there since numba 0.2x); where they are missing, or the sources cannot be read,
-it does nothing and numba's own check remains (``tests/test_jitcache.py`` then
+it does nothing and numba's own check remains (``tests/engine/test_jitcache.py`` then
 skips, saying so).
 """
 
 import functools
 import hashlib
 from pathlib import Path
+
+__all__ = ["engine_digest", "ENGINE_DIR", "key_on_engine", "key_on_sources", "sources_digest"]
 
 ENGINE_DIR = Path(__file__).resolve().parent
 

@@ -29,6 +29,10 @@ from .hazards import (PIECEWISE, base_cumhaz, cumhaz, cumhaz_dpi, cure_cumhaz, c
                       inverse, piece_cumhaz)
 from .jitcache import key_on_engine
 
+__all__ = ["accrued_hazard_into", "BLOCK", "GOLDEN", "mix64", "process_cumhaz", "process_inverse",
+           "run_patient", "scratch", "seed_key", "simulate_from_into", "simulate_into",
+           "simulate_patients_into", "stream_start"]
+
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -205,7 +209,7 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
     with respect to the process's susceptible fraction (for calibration: the
     probability that it would have fired by ``horizon`` is ``1 - exp(-acc)``).
     Otherwise returns ``(0.0, 0.0)``.  The arrays after ``out`` are scratch, from
-    :func:`_scratch`.  A fresh course passes ``start_day = 0`` (the ``start_*``
+    :func:`scratch`.  A fresh course passes ``start_day = 0`` (the ``start_*``
     arrays are then not read: any arrays of the right types do).
 
     Lazy evaluation, with the same arithmetic in the same order as evaluating
@@ -325,7 +329,7 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
 
 
 @njit(cache=True)
-def _scratch(n_proc):
+def scratch(n_proc):
     """Per-block working arrays of :func:`run_patient`."""
     return (np.empty(n_proc, np.int8), np.empty(n_proc), np.empty(n_proc), np.empty(n_proc),
             np.empty(n_proc), np.empty(n_proc), np.empty(n_proc), np.empty(n_proc, np.bool_),
@@ -352,7 +356,7 @@ def simulate_into(eng, seed_key, first_patient, horizon, out):
     n, n_proc = out.shape
     for b in prange((n + BLOCK - 1) // BLOCK):
         (state, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor,
-         live) = _scratch(n_proc)
+         live) = scratch(n_proc)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             run_patient(eng, seed_key, first_patient + i, horizon, -1, out[i], state, y, key, m,
                         origin, ylow, hlow, exact, n_queued, q_day, q_factor, live, 0.0, state,
@@ -370,7 +374,7 @@ def simulate_patients_into(eng, seed_key, patients, horizon, out):
     n, n_proc = out.shape
     for b in prange((n + BLOCK - 1) // BLOCK):
         (state, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor,
-         live) = _scratch(n_proc)
+         live) = scratch(n_proc)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             run_patient(eng, seed_key, patients[i], horizon, -1, out[i], state, y, key, m,
                         origin, ylow, hlow, exact, n_queued, q_day, q_factor, live, 0.0, state,
@@ -399,7 +403,7 @@ def simulate_from_into(eng, seed_key, patients, horizon, start_day, start_state,
     n, n_proc = out.shape
     for b in prange((n + BLOCK - 1) // BLOCK):
         (state, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor,
-         live) = _scratch(n_proc)
+         live) = scratch(n_proc)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             run_patient(eng, seed_key, patients[i], horizon, -1, out[i], state, y, key, m,
                         origin, ylow, hlow, exact, n_queued, q_day, q_factor, live, start_day,
@@ -418,7 +422,7 @@ def accrued_hazard_into(eng, seed_key, targets, landmarks, acc, dacc):
     n_proc = eng.family.shape[0]
     for b in prange((n + BLOCK - 1) // BLOCK):
         (state, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor,
-         live) = _scratch(n_proc)
+         live) = scratch(n_proc)
         out = np.empty(n_proc)
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
             for k in range(n_targets):

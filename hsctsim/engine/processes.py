@@ -17,6 +17,9 @@ import numpy as np
 
 from .hazards import FAMILY_CODES, PIECEWISE, cure_target, inverse, piece_inverse
 
+__all__ = ["BOUND_CAP", "BOUND_MARGIN", "BOUND_STEPS", "build", "day_bounds", "DERIVED_FIELDS",
+           "EngineArrays", "ENTRY_SLOTS", "Process"]
+
 ENTRY_SLOTS = 4  # pieces of the opening-day multiplier (e.g. time to relapse)
 BOUND_STEPS = 64  # cells of the table of lower bounds on event days
 BOUND_CAP = 16.0  # without a cure bound, targets above this share the last cell

@@ -12,6 +12,8 @@ from statistics import NormalDist
 
 from .hazards import EXPONENTIAL, GOMPERTZ, LOGLOGISTIC, LOGNORMAL, PIECEWISE, WEIBULL
 
+__all__ = ["simulate", "simulate_patient"]
+
 _MASK = 2**64 - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 _NORMAL = NormalDist()

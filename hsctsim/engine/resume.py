@@ -18,6 +18,8 @@ import numpy as np
 from .hazards import FIXED
 from .kernel import DONE, NOT_OPEN, OPEN
 
+__all__ = ["course_until", "HistoryError"]
+
 
 class HistoryError(ValueError):
     """A history the engine cannot have produced (the message says which event)."""

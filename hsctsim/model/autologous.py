@@ -23,10 +23,15 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..engine.processes import Process
+from . import process_table
 from .specs import point, process_spec
-from .scenario import MAX_HORIZON_DAYS, ProcessSpec, Range
+from .schema import MAX_HORIZON_DAYS, ProcessSpec, Range
 
-DONOR_ONLY = ("agvhd", "cgvhd", "mixed_chimerism", "rejection")
+__all__ = ["check", "DONOR_ONLY", "extend", "GRAFT_LOSS", "MSC", "parse", "ranges", "Recovery",
+           "RECOVERY_PROCESSES", "with_value"]
+
+# processes that need donor cells (configured ones, from the process table)
+DONOR_ONLY = tuple(p.name for p in process_table.PROCESS_TABLE if p.donor_only and p.configured)
 GRAFT_LOSS = ("graft_failure", "rejection")
 RECOVERY_PROCESSES = ("count_recovery", "infection", "bleeding")
 

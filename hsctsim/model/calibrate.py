@@ -14,6 +14,7 @@ counting events, and with common random numbers each Newton step is a cheap,
 deterministic function of the parameters.
 """
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -24,12 +25,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..engine.processes import DERIVED_FIELDS
-from ..engine.kernel import accrued_hazard_into, seed_key
+from ..engine.backend import resolve_backend
+from ..engine.kernel import seed_key
 from .hsct import calibration_targets, engine_arrays, isolated_susceptible, process_names
 from .extensions import reference_point
-from .scenario import ScenarioError
+from .scenario import ScenarioError, bundled_names, load_scenario
+from .hints import did_you_mean
+
+__all__ = ["BUNDLED_FILE", "BUNDLED_PATIENTS", "cache_key", "calibrate", "CALIBRATION_PATIENTS",
+           "CALIBRATION_RULE", "CALIBRATION_SEED", "expected_names", "fingerprint", "incidences",
+           "main", "MAX_ITERATIONS", "rekey_bundled", "TOLERANCE", "tolerance", "update_bundled",
+           "valid_entry"]
 
 CALIBRATION_PATIENTS = 100_000
 BUNDLED_PATIENTS = 1_000_000
@@ -104,7 +112,7 @@ def cache_key(scenario, seed=CALIBRATION_SEED, held=None, backend="cpu"):
     document = [fingerprint(scenario), int(seed), CALIBRATION_RULE, __version__,
                 sorted((held or {}).items())]
     if backend != "cpu":
-        document.append(backend)
+        document.append(getattr(backend, "name", backend))
     return hashlib.sha256(json.dumps(document).encode()).hexdigest()[:32]
 
 
@@ -186,17 +194,15 @@ def tolerance(n_patients):
 def incidences(scenario, susceptible, names, landmarks, n_patients, seed, backend="cpu"):
     """Conditional-MC incidences and their derivatives in each target's ``pi``.
 
-    ``backend="cuda"`` accrues the hazards on the GPU (see :mod:`hsctsim.engine.cuda_kernel`).
+    ``backend`` (a name or a backend object) accrues the hazards where it runs
+    (:mod:`hsctsim.engine.backend`).
     """
     eng = engine_arrays(scenario, susceptible, interventions=False)
     columns = process_names(scenario)
     targets = np.array([columns.index(n) for n in names], np.int64)
     acc = np.empty((n_patients, len(names)))
     dacc = np.empty_like(acc)
-    accrue = accrued_hazard_into
-    if backend == "cuda":
-        from ..engine.cuda_kernel import accrued_hazard_into as accrue
-    accrue(eng, seed_key(seed), targets, np.asarray(landmarks, float), acc, dacc)
+    resolve_backend(backend).accrue(eng, seed_key(seed), targets, np.asarray(landmarks, float), acc, dacc)
     surv = np.exp(-acc)
     return 1.0 - surv.mean(axis=0), (surv * dacc).mean(axis=0)
 
@@ -322,7 +328,6 @@ def update_bundled(names=None, n_patients=BUNDLED_PATIENTS):
 
     Run ``python -m hsctsim.model.calibrate`` after changing a bundled scenario or the model.
     """
-    from .scenario import bundled_names, load_scenario
 
     # merge: entries of other scenarios stay (a partial update keeps the rest); the
     # file is rewritten after each scenario, so an interrupted update keeps its work
@@ -360,7 +365,6 @@ def rekey_bundled():
         Scenarios whose entry changed and need ``python -m hsctsim.model.calibrate``
         (the file is not written then).
     """
-    from .scenario import load_scenario
 
     entries, stale = {}, []
     for entry in _bundled().values():
@@ -383,10 +387,7 @@ def main(argv=None):
     Returns the exit status: 0 done, 1 entries to re-solve (``--rekey``), 2 bad
     arguments.
     """
-    import argparse
 
-    from .hints import did_you_mean
-    from .scenario import bundled_names
 
     arms = bundled_names()
     parser = argparse.ArgumentParser(

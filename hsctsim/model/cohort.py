@@ -6,6 +6,8 @@ import numpy as np
 
 from .hsct import PROCESS_NAMES, TERMINAL
 
+__all__ = ["CHIMERISM_CHECK_DAYS", "CHIMERISM_STATES", "Cohort", "FINAL_STATES", "STATES"]
+
 STATES = ("transplant", *PROCESS_NAMES, "end_of_follow_up")
 FINAL_STATES = ("alive_without_relapse", "alive_after_relapse", "dead_trm",
                 "dead_after_relapse")
@@ -147,7 +149,7 @@ class Cohort:
         did not happen by the horizon), ``death_day`` and ``final_state`` (a
         categorical of :data:`FINAL_STATES`); :meth:`metadata` goes to ``.attrs``.
         """
-        import pandas as pd
+        import pandas as pd  # pandas: an optional dependency
 
         def nan_for_none(days):
             return np.where(np.isfinite(days), days, np.nan)
@@ -163,7 +165,7 @@ class Cohort:
 
     def events_to_pandas(self):
         """:meth:`event_table` as a DataFrame, states as categoricals of :attr:`states`."""
-        import pandas as pd
+        import pandas as pd  # pandas: an optional dependency
 
         table = self.event_table()
         return pd.DataFrame({

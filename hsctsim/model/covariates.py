@@ -27,8 +27,14 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..engine.processes import Process
-from .scenario import PROCESSES, Range
+from . import process_table
+from .autologous import RECOVERY_PROCESSES
+from .schema import Range
+from .solid import TUMOUR_PROCESSES
 from .specs import hazard_ratio
+
+__all__ = ["Covariate", "extend", "KEYS", "mix_factors", "parse", "ranges", "reference",
+           "with_value"]
 
 KEYS = {"label", "adverse", "share", "reference_share", "source", "hr"}
 
@@ -47,10 +53,7 @@ class Covariate:
 
 
 def _targets(data, parsed):
-    from .autologous import RECOVERY_PROCESSES
-    from .solid import TUMOUR_PROCESSES
-
-    names = set(PROCESSES) | {"agvhd_3_4"}
+    names = {p.name for p in process_table.registered() if not p.intervention}
     if "tumour" in parsed:
         names |= set(TUMOUR_PROCESSES)
     if "recovery" in parsed:

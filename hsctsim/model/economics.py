@@ -42,7 +42,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .scenario import ScenarioError
+from . import process_table
+from .schema import ScenarioError
+
+__all__ = ["cohort_values", "comparison_caveats", "DAYS_PER_YEAR", "DECREMENTS", "Discount",
+           "DISCOUNT_METHODS", "DURATIONS", "Economics", "economics_of", "economics_tail",
+           "Figure", "LIFE_TABLES", "MAX_AGE_YEARS", "MAX_COST", "NEEDED_PROCESSES", "ONE_OFF",
+           "ONE_OFF_EVENT", "OPTIONAL_DURATIONS", "parse_economics", "patient_values", "PER_DAY",
+           "read_life_table", "SECTIONS", "STATE_WEIGHTS", "Tail", "tail", "UNPUBLISHED_LABELS"]
 
 DAYS_PER_YEAR = 365.25
 PER_DAY = ("engrafted", "agvhd", "cgvhd", "cmv", "relapse")
@@ -567,8 +574,7 @@ def patient_values(days, horizon_days, econ, discount, tail_=None):
             "qalys": qaly_days / DAYS_PER_YEAR}
 
 
-NEEDED_PROCESSES = ("engraftment", "agvhd", "cgvhd", "cmv", "rejection", "relapse", "trm",
-                    "death_after_relapse", "nk_cells", "dli")
+NEEDED_PROCESSES = process_table.economic()  # the processes declared with economic=True
 
 
 def cohort_values(cohort, econ, discount, tail_=None):

@@ -17,19 +17,51 @@ ranged figure is a :class:`~hsctsim.model.scenario.Range`, visited by
 """
 
 import dataclasses
+from typing import Protocol
 
 from . import autologous, covariates, solid
+from .schema import ProcessSpec, Range
 
-SECTIONS = {"tumour": solid, "covariates": covariates, "recovery": autologous,
-            "msc": autologous}
+__all__ = ["REGISTRY", "SECTIONS", "Section", "calibration_targets", "describe", "parse", "processes",
+           "ranges", "reference_point", "with_value"]
+
+class Section(Protocol):
+    """What an optional section's module provides (``solid``, ``covariates``,
+    ``autologous``): the protocol every section follows.
+
+    ``parse(reader, data, key, parsed)`` reads ``data[key]`` into a frozen object
+    (``parsed``: the sections read before it, in registry order);
+    ``ranges(key, obj)`` lists its ranged figures as ``(dotted key, Range)``;
+    ``with_value(obj, key, value)`` replaces one of them; ``extend(scenario,
+    susceptible, processes)`` adds its engine processes (and ties) to the list;
+    optionally ``calibration_targets(scenario)`` gives ``(process, Range, day)`` of
+    its processes given by an incidence.
+    """
+
+    def parse(self, reader, data, key, parsed): ...
+
+    def ranges(self, key, obj): ...
+
+    def with_value(self, obj, key, value): ...
+
+    def extend(self, scenario, susceptible, processes): ...
+
+
+# The one ordered registry: sections are parsed, and add their engine processes, in
+# this order (it is the engine's column order after the core processes, so append
+# new sections at the end).  A section's ranged figures are listed by key in
+# alphabetical order (the order of the replicate draws).
+REGISTRY = (("recovery", autologous), ("msc", autologous), ("tumour", solid),
+            ("covariates", covariates))
+SECTIONS = dict(REGISTRY)
 
 
 def parse(reader, data, processes, effects):
     """Parse the optional sections present in ``data`` (a merged TOML dict)."""
     out = {}
-    for key in ("tumour", "recovery", "msc", "covariates"):
+    for key, section in REGISTRY:
         if key in data:
-            out[key] = SECTIONS[key].parse(reader, data, key, out)
+            out[key] = section.parse(reader, data, key, out)
     autologous.check(reader, data, processes, effects, out)
     return out
 
@@ -67,9 +99,9 @@ def processes(scenario, susceptible, base):
         ``base`` (some with more ties) followed by the sections' processes.
     """
     out = list(base)
-    for key in ("recovery", "msc", "tumour", "covariates"):
+    for key, section in REGISTRY:
         if key in scenario.extensions:
-            out = SECTIONS[key].extend(scenario, susceptible, out)
+            out = section.extend(scenario, susceptible, out)
     return out
 
 
@@ -96,8 +128,6 @@ def reference_point(scenario):
 
 def describe(scenario, susceptible):
     """Lines for ``hsctsim show``: each optional section's figures, with sources."""
-    from .scenario import ProcessSpec, Range
-
     def value(v):
         if isinstance(v, Range):
             return f"{v.low:g}" if v.low == v.high else f"[{v.low:g}, {v.high:g}] -> {v.mid:g}"

@@ -2,6 +2,8 @@
 
 import difflib
 
+__all__ = ["did_you_mean"]
+
 
 def did_you_mean(word, choices):
     """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, or ``''``.

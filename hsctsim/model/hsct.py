@@ -20,23 +20,69 @@ stem-cell infusion.  The ties, each an effect size of the scenario:
 
 import numpy as np
 
-from ..engine.processes import Process, build
 from ..engine.hazards import FAMILY_CODES, base_cumhaz, piece_cumhaz
+from ..engine.processes import Process, build
+from . import extensions, process_table
 from .timing import fixed
 
-PROCESS_NAMES = ("engraftment", "graft_failure", "agvhd", "agvhd_3_4", "cgvhd", "cmv",
-                 "mixed_chimerism", "rejection", "relapse", "trm", "death_after_relapse",
-                 "nk_cells", "nk_waning", "dli")
+__all__ = ["INDEX", "PROCESS_NAMES", "TERMINAL", "calibration_targets", "engine_arrays",
+           "isolated_susceptible", "process_names", "processes"]
+
+PROCESS_NAMES = tuple(p.name for p in process_table.PROCESS_TABLE)
 INDEX = {name: i for i, name in enumerate(PROCESS_NAMES)}
-TERMINAL = ("trm", "death_after_relapse")
+TERMINAL = tuple(p.name for p in process_table.PROCESS_TABLE if p.terminal)
 
 
 def _hr(effect):
     return effect.hr.mid
 
 
+def _declared(decl, scenario, susceptible, hr, opens=()):
+    """The engine process of a declaration from the table alone (its configured law)."""
+    spec = scenario.processes[decl.name]
+    pi = susceptible.get(decl.name, 1.0 - spec.cure_fraction)
+    return Process(decl.name, spec.timing.family, spec.timing.params, pi,
+                   at_start=decl.at_start, clock_reset=decl.clock_reset,
+                   terminal=decl.terminal, closes=decl.closes, opens=decl.opens + opens,
+                   multiplies={target: hr[tie] for target, tie in decl.multiplies})
+
+
+def _built_by_model(decl, scenario, susceptible, hr):
+    """The processes whose law comes from scenario values beyond their table."""
+    nk, dli = scenario.nk_cells, scenario.dli
+    ties = {target: hr[tie] for target, tie in decl.multiplies}
+    if decl.name == "agvhd_3_4":  # a share of acute GVHD onsets, marked on the day of onset
+        return Process("agvhd_3_4", "fixed", fixed(0.0).params, scenario.share_3_4.mid,
+                       at_start=decl.at_start, clock_reset=decl.clock_reset, multiplies=ties)
+    if decl.name == "death_after_relapse":  # its hazard depends on the day of relapse
+        spec = scenario.processes[decl.name]
+        pi = susceptible.get(decl.name, 1.0 - spec.cure_fraction)
+        return Process(decl.name, spec.timing.family, spec.timing.params, pi,
+                       at_start=decl.at_start, clock_reset=decl.clock_reset,
+                       terminal=decl.terminal, entry_multiplier=scenario.by_relapse_day)
+    if decl.name == "nk_cells":
+        return Process("nk_cells", "fixed", (nk.day if nk else 0.0,), 1.0 if nk else 0.0,
+                       opens=("nk_waning",), intervention=True,
+                       multiplies={} if nk is None else {"relapse": nk.relapse_hr.mid,
+                                                         "agvhd": nk.agvhd_hr.mid})
+    if decl.name == "nk_waning":
+        return Process("nk_waning", "fixed", (nk.duration_days if nk else 0.0,),
+                       1.0 if nk else 0.0, at_start=False, clock_reset=True, intervention=True,
+                       multiplies={} if nk is None else {"relapse": 1.0 / nk.relapse_hr.mid,
+                                                         "agvhd": 1.0 / nk.agvhd_hr.mid})
+    if decl.name == "dli":
+        return Process("dli", "fixed", (dli.delay_days if dli else 0.0,), 1.0 if dli else 0.0,
+                       at_start=False, clock_reset=True, intervention=True,
+                       multiplies={} if dli is None else {
+                           "agvhd": dli.agvhd_hr.mid, "cgvhd": dli.cgvhd_hr.mid,
+                           "relapse": dli.relapse_hr.mid, "rejection": dli.rejection_hr.mid,
+                           "death_after_relapse": dli.death_after_relapse_hr.mid})
+    raise ValueError(f"process {decl.name!r} is declared built_by_model but hsct.py "
+                     "does not build it")
+
+
 def processes(scenario, susceptible):
-    """The engine processes of a scenario point.
+    """The engine processes of a scenario point, one per declaration of the process table.
 
     Parameters
     ----------
@@ -44,72 +90,27 @@ def processes(scenario, susceptible):
         With ranges already collapsed (midpoints or a replicate's draw); a range's
         midpoint is used otherwise.
     susceptible : dict of str to float
-        Susceptible fraction (``1 - cure``) of each process given by incidence
+        Susceptible fraction (``1 - cure``) of each process given by an incidence
         (from calibration); others use their configured cure fraction.
 
     Returns
     -------
     list of Process
     """
-    sp, fx = scenario.processes, scenario.effects
-    e = {name: _hr(effect) for name, effect in fx.items()}
-
-    def proc(name, **kw):
-        spec = sp[name]
-        pi = susceptible.get(name, 1.0 - spec.cure_fraction)
-        return Process(name, spec.timing.family, spec.timing.params, pi, **kw)
-
-    graft_loss = {"relapse": e["graft_loss_on_relapse"], "trm": e["graft_loss_on_trm"]}
-    nk, dli = scenario.nk_cells, scenario.dli
+    hr = {name: _hr(effect) for name, effect in scenario.effects.items()}
+    dli = scenario.dli
     dli_triggers = () if dli is None else {
         "mixed_chimerism": ("mixed_chimerism",), "relapse": ("relapse",),
         "either": ("mixed_chimerism", "relapse")}[dli.trigger]
-
-    def opens_dli(name):
-        return ("dli",) if name in dli_triggers else ()
-
-    out = [
-        proc("engraftment", closes=("graft_failure",),
-             opens=("agvhd", "cgvhd", "mixed_chimerism", "rejection")),
-        proc("graft_failure", closes=("engraftment",), multiplies=graft_loss),
-        proc("agvhd", at_start=False, opens=("agvhd_3_4",),
-             multiplies={"relapse": e["agvhd_on_relapse"], "cmv": e["gvhd_on_cmv"]}),
-        Process("agvhd_3_4", "fixed", fixed(0.0).params, scenario.share_3_4.mid,
-                at_start=False, clock_reset=True,
-                multiplies={"trm": e["agvhd_3_4_on_trm"]}),
-        proc("cgvhd", at_start=False,
-             multiplies={"relapse": e["cgvhd_on_relapse"], "trm": e["cgvhd_on_trm"],
-                         "cmv": e["gvhd_on_cmv"]}),
-        proc("cmv", multiplies={"trm": e["cmv_on_trm"]}),
-        proc("mixed_chimerism", at_start=False, opens=opens_dli("mixed_chimerism"),
-             multiplies={"relapse": e["mixed_on_relapse"],
-                         "rejection": e["mixed_on_rejection"]}),
-        proc("rejection", at_start=False,
-             closes=("agvhd", "agvhd_3_4", "cgvhd", "mixed_chimerism"), multiplies=graft_loss),
-        proc("relapse", closes=("trm",), opens=("death_after_relapse",) + opens_dli("relapse")),
-        proc("trm", terminal=True),
-        proc("death_after_relapse", at_start=False, clock_reset=True, terminal=True,
-             entry_multiplier=scenario.by_relapse_day),
-        Process("nk_cells", "fixed", (nk.day if nk else 0.0,), 1.0 if nk else 0.0,
-                opens=("nk_waning",), intervention=True,
-                multiplies={} if nk is None else {"relapse": nk.relapse_hr.mid,
-                                                  "agvhd": nk.agvhd_hr.mid}),
-        Process("nk_waning", "fixed", (nk.duration_days if nk else 0.0,), 1.0 if nk else 0.0,
-                at_start=False, clock_reset=True, intervention=True,
-                multiplies={} if nk is None else {"relapse": 1.0 / nk.relapse_hr.mid,
-                                                  "agvhd": 1.0 / nk.agvhd_hr.mid}),
-        Process("dli", "fixed", (dli.delay_days if dli else 0.0,), 1.0 if dli else 0.0,
-                at_start=False, clock_reset=True, intervention=True,
-                multiplies={} if dli is None else {
-                    "agvhd": dli.agvhd_hr.mid, "cgvhd": dli.cgvhd_hr.mid,
-                    "relapse": dli.relapse_hr.mid, "rejection": dli.rejection_hr.mid,
-                    "death_after_relapse": dli.death_after_relapse_hr.mid}),
-    ]
-    assert tuple(p.name for p in out) == PROCESS_NAMES
+    out = []
+    for decl in process_table.registered():
+        if decl.built_by_model:
+            out.append(_built_by_model(decl, scenario, susceptible, hr))
+        else:
+            opens = ("dli",) if decl.name in dli_triggers else ()
+            out.append(_declared(decl, scenario, susceptible, hr, opens))
     if scenario.extensions:  # solid tumour, covariates, recovery after graft failure
-        from .extensions import processes as extended
-
-        out = extended(scenario, susceptible, out)
+        out = extensions.processes(scenario, susceptible, out)
     return out
 
 
@@ -118,7 +119,7 @@ def process_names(scenario):
 
     :data:`PROCESS_NAMES` first; optional sections add theirs after them.
     """
-    if not scenario.extensions:
+    if not scenario.extensions and len(process_table.registered()) == len(PROCESS_NAMES):
         return PROCESS_NAMES
     return tuple(p.name for p in processes(scenario, {}))
 
@@ -138,9 +139,7 @@ def calibration_targets(scenario):
     given = [(n, p.incidence, p.landmark_day) for n, p in scenario.processes.items()
              if p.incidence is not None and n != "death_after_relapse"]
     if scenario.extensions:
-        from .extensions import calibration_targets as extended
-
-        given += extended(scenario)
+        given += extensions.calibration_targets(scenario)
     names = [n for n, _, _ in given]
     incidence = np.array([r.mid for _, r, _ in given])
     landmark = np.array([day for _, _, day in given])

@@ -6,6 +6,8 @@ import numpy as np
 
 from .multistate import layout as _layout
 
+__all__ = ["CENSORED", "MultistateCohort"]
+
 CENSORED = -1  # to-state of a row that ends at the horizon (still in the state)
 
 

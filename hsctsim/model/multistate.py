@@ -27,10 +27,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine.kernel import GOLDEN, seed_key, simulate_into, simulate_patients_into
+from ..engine.kernel import GOLDEN, seed_key
 from ..engine.processes import Process, build
-from .scenario import MAX_HORIZON_DAYS, Reader
+from .schema import MAX_HORIZON_DAYS, Reader
 from .timing import Timing
+
+__all__ = ["CLOCKS", "Covariate", "COVARIATE_KEYS", "covariate_uniforms", "draw_covariates",
+           "FIT_KEYS", "is_multistate", "KIND", "Layout", "layout", "MAX_LOG_HR", "MAX_PROCESSES",
+           "MultistateScenario", "parse_multistate", "processes", "STATE_KEYS", "strata",
+           "stratum_engines", "TOP_KEYS", "Transition", "TRANSITION_KEYS", "unroll", "Unrolled"]
 
 KIND = "multistate"
 CLOCKS = ("reset", "forward")
@@ -540,35 +545,3 @@ def layout(scenario):
     return Layout(u.process_names(scenario), np.array([e[2] for e in u.edges], np.int64),
                   fs, ts, fn, tn, ns, scenario.states, absorbing,
                   scenario.states.index(scenario.initial))
-
-
-def simulate_multistate(scenario, n_patients, seed, horizon_days=None, first_patient=0,
-                        out=None, backend="cpu"):
-    """Event days of ``n_patients`` patients (one column per transition process).
-
-    ``backend="cuda"`` simulates on the GPU (see :mod:`hsctsim.engine.cuda_kernel`).
-
-    Returns
-    -------
-    event_day : float64 array (n, P)
-    covariates : dict of str to float array (n,)
-    """
-    horizon = float(scenario.horizon_days if horizon_days is None else horizon_days)
-    n_proc = len(unroll(scenario).edges)
-    if out is None:
-        out = np.empty((int(n_patients), n_proc))
-    key = seed_key(seed)
-    run_all, run_some = simulate_into, simulate_patients_into
-    if backend == "cuda":
-        from ..engine.cuda_kernel import simulate_into as run_all
-        from ..engine.cuda_kernel import simulate_patients_into as run_some
-    patients = np.arange(first_patient, first_patient + int(n_patients), dtype=np.int64)
-    covariates = draw_covariates(scenario, seed, patients)
-    for rows, eng in stratum_engines(scenario, covariates, len(patients)):
-        if rows.size == len(patients):  # one stratum: the chunk in place
-            run_all(eng, key, first_patient, horizon, out)
-        else:
-            part = np.empty((rows.size, n_proc))
-            run_some(eng, key, patients[rows], horizon, part)
-            out[rows] = part
-    return out, covariates

@@ -28,8 +28,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..engine.processes import Process
-from .scenario import MAX_HORIZON_DAYS, ProcessSpec, Range
+from .schema import MAX_HORIZON_DAYS, ProcessSpec, Range
 from .specs import hazard_ratio, process_spec
+
+__all__ = ["calibration_targets", "extend", "KEYS", "parse", "ranges", "RESPONSES", "Tumour",
+           "TUMOUR_EFFECTS", "TUMOUR_PROCESSES", "with_value"]
 
 TUMOUR_PROCESSES = ("chemo_response", "chemo_response_loss", "ciclosporin_taper",
                     "gvt_response", "complete_response")

@@ -1,7 +1,9 @@
 """Shared readers of the optional sections: a process given by timing or incidence,
 a hazard ratio with its source, and a figure's point value."""
 
-from .scenario import RANGE_DISTRIBUTIONS, Range, parse_process
+from .schema import RANGE_DISTRIBUTIONS, Range, parse_process
+
+__all__ = ["hazard_ratio", "point", "process_spec"]
 
 
 def process_spec(reader, table, where, name, calibrated=False):

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from scipy.special import ndtri
 
+__all__ = ["fixed", "parse_timing", "Timing", "TIMING_KEYS"]
+
 TIMING_KEYS = {"family", "median_day", "p90_day", "sigma", "shape", "scale_day",
                "rate_per_day", "day", "breaks_day", "rates_per_day"}
 _Z90 = float(ndtri(0.9))

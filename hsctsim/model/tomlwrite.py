@@ -8,6 +8,8 @@ after the plain keys of each level.  ``tomllib.loads(dumps(d)) == d`` for such d
 import math
 import re
 
+__all__ = ["dumps", "dumps_value"]
+
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 

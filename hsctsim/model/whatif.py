@@ -16,9 +16,13 @@ incidence.  So a what-if has two meanings, made explicit here:
 
 from dataclasses import dataclass
 
+from . import process_table
 from .calibrate import (CALIBRATION_PATIENTS, CALIBRATION_SEED, calibrate, expected_names,
                         incidences, reference_point)
 from .hsct import calibration_targets
+
+__all__ = ["EFFECT_SOURCES", "excluded_by_design", "INTERVENTION_WORDS", "LOST_SHARE",
+           "UNCALIBRATED", "what_if", "WhatIf"]
 
 CALIBRATED, HELD, RECALIBRATED = "calibrated", "held", "recalibrated"
 # a multi-state scenario's figures are hazards as given: nothing is calibrated
@@ -26,14 +30,7 @@ UNCALIBRATED = "uncalibrated"
 
 # the processes an effect starts from: with all of them absent by design the effect
 # has nothing to act on
-EFFECT_SOURCES = {
-    "agvhd_on_relapse": ("agvhd",), "cgvhd_on_relapse": ("cgvhd",),
-    "agvhd_3_4_on_trm": ("agvhd",), "cgvhd_on_trm": ("cgvhd",), "cmv_on_trm": ("cmv",),
-    "gvhd_on_cmv": ("agvhd", "cgvhd"), "mixed_on_relapse": ("mixed_chimerism",),
-    "mixed_on_rejection": ("mixed_chimerism",),
-    "graft_loss_on_relapse": ("graft_failure", "rejection"),
-    "graft_loss_on_trm": ("graft_failure", "rejection"),
-}
+EFFECT_SOURCES = process_table.effect_sources()  # {tie: the processes that apply it}
 INTERVENTION_WORDS = {"nk_cells": "NK cells", "dli": "DLI"}
 # a held process whose changed timing leaves less than this share of its published
 # incidence has lost its events, not changed them: say so

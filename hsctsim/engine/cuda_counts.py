@@ -2,7 +2,7 @@
 
 Each thread simulates its patients (a grid-stride loop) with the CPU kernel's
 ``run_patient`` into a thread-local row and counts each with the CPU counting
-function (:func:`hsctsim.analysis.landmark_counts._count_patient`) into a
+function (:func:`hsctsim.engine.counts.count_patient`) into a
 thread-local difference array; a block adds its threads' arrays in shared memory
 and then into one global array with atomic additions.  Only the counts leave the
 device, so 10^9 patients need no 10^9-row array anywhere.  Integer counts: the
@@ -15,8 +15,11 @@ Imports numba.cuda: import it only for the CUDA backend.
 import numpy as np
 from numba import cuda, float64, int64
 
-from ..engine.cuda_kernel import MAX_PROCESSES, _patient, check_processes, to_device
-from .landmark_counts import _count_patient
+from .cuda_kernel import MAX_PROCESSES, check_processes, patient_on_device, to_device
+from .counts import count_patient
+
+__all__ = ["count_into", "LAUNCH_PATIENTS", "MAX_BINS", "MAX_ROWS", "PATIENTS_PER_THREAD",
+           "simulate_counted_kernel", "THREADS_PER_BLOCK"]
 
 MAX_ROWS = 24  # endpoints counted + 3 (chimerism rows); compile-time size of the scratch
 MAX_BINS = 16  # distinct landmark days + 1
@@ -31,7 +34,7 @@ def simulate_counted_kernel(eng, seed_key, first_patient, n, horizon, members, c
     """Simulate patients ``first_patient .. + n - 1`` and add their differences to ``diff``.
 
     ``diff`` is int64 (rows, G + 1), the sum over patients of what
-    :func:`~hsctsim.analysis.landmark_counts.tally_differences` puts in its blocks.
+    :func:`~hsctsim.engine.counts.tally_differences` puts in its blocks.
     """
     rows, bins_used = diff.shape
     local = cuda.local.array((MAX_ROWS, MAX_BINS), int64)
@@ -48,8 +51,8 @@ def simulate_counted_kernel(eng, seed_key, first_patient, n, horizon, members, c
         block[k // bins_used, k % bins_used] = 0
     cuda.syncthreads()
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        _patient(eng, seed_key, first_patient + i, horizon, -1, row[0])
-        _count_patient(row, 0, members, chimerism_cols, graft, grid, bins, local)
+        patient_on_device(eng, seed_key, first_patient + i, horizon, -1, row[0])
+        count_patient(row, 0, members, chimerism_cols, graft, grid, bins, local)
     for r in range(rows):
         for c in range(bins_used):
             if local[r, c] != 0:

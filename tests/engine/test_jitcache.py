@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-import hsctsim.analysis.landmark_counts as landmark_counts
+import hsctsim.engine.counts as landmark_counts
 import hsctsim.engine.hazards as hazards
 import hsctsim.engine.kernel as kernel
 from hsctsim.engine.jitcache import engine_digest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CALLEE = "from numba import njit\n\n\n@njit(cache=True)\ndef step():\n    return {}\n"
 CALLER = """from numba import njit
 

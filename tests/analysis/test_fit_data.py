@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from hsctsim.analysis.msdata import DataError, read_msdata
 from hsctsim.apps.cli import cli
 
-EXAMPLE = Path(__file__).parent / "data" / "illness_death.csv"
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "illness_death.csv"
 
 # illness-death, integer states; the header is line 1, so id 1's rows are lines 2-4
 GOOD = """id,from,to,trans,Tstart,Tstop,status,age

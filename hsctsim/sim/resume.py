@@ -10,10 +10,20 @@ and their days (the last is the state the patient is in).
 
 import numpy as np
 
-from .. import __version__
-from ..engine.kernel import seed_key, simulate_from_into, simulate_into
+from .._version import __version__
+from ..engine.backend import Cpu
+from ..engine.kernel import seed_key
 from ..engine.resume import HistoryError, course_until
-from .scenario import Scenario, load_scenario
+from ..model.cohort import Cohort
+from ..model.hsct import process_names
+from ..model.mscohort import MultistateCohort
+from ..model.multistate import draw_covariates, layout, stratum_engines
+from ..model.scenario import Scenario, load_scenario
+from .cohorts import DEFAULT_SEED, check_size, prepare
+
+__all__ = ["multistate_events", "parse_history", "predict"]
+
+CPU = Cpu()
 
 
 def parse_history(text):
@@ -32,7 +42,7 @@ def parse_history(text):
 
 
 def predict(scenario, at_day, history=(), n_patients=100_000, seed=None, horizon_days=None,
-            threads=None, susceptible=None):
+            threads=None, susceptible=None, backend=CPU):
     """Simulate patients alive on ``at_day`` with ``history`` behind them.
 
     Parameters
@@ -47,6 +57,8 @@ def predict(scenario, at_day, history=(), n_patients=100_000, seed=None, horizon
         multi-state scenario, the states entered.
     n_patients, seed, horizon_days, threads, susceptible
         As for :func:`hsctsim.simulate` (``susceptible``: HSCT arms only).
+    backend : Cpu
+        A resolved backend (resuming runs on the CPU).
 
     Returns
     -------
@@ -59,8 +71,6 @@ def predict(scenario, at_day, history=(), n_patients=100_000, seed=None, horizon
         An unknown event, one after ``at_day``, a death, or events in an order the
         model cannot produce.
     """
-    from ..api import DEFAULT_SEED, _check
-
     seed = DEFAULT_SEED if seed is None else seed
     if not hasattr(scenario, "kind") and not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -69,14 +79,14 @@ def predict(scenario, at_day, history=(), n_patients=100_000, seed=None, horizon
     if at_day < 0:
         raise HistoryError(f"--at {at_day:g}: the day must be >= 0")
     horizon = float(scenario.horizon_days if horizon_days is None else horizon_days)
-    _check(n_patients, horizon)
+    check_size(n_patients, horizon)
     if at_day >= horizon:
         raise HistoryError(f"--at {at_day:g}: the day must be before the horizon {horizon:g}")
     if getattr(scenario, "kind", None) == "multistate":
         return _predict_multistate(scenario, at_day, history, int(n_patients), seed, horizon,
-                                   threads)
+                                   threads, backend)
     return _predict_hsct(scenario, at_day, history, int(n_patients), seed, horizon, threads,
-                         susceptible)
+                         susceptible, backend)
 
 
 def _indices(names, history):
@@ -90,32 +100,29 @@ def _indices(names, history):
     return out
 
 
-def _run(eng, names, events, at_day, patients, seed, horizon, out):
+def _run(backend, eng, names, events, at_day, patients, seed, horizon, out):
     key = seed_key(seed)
     if at_day == 0.0 and not events and np.array_equal(
             patients, np.arange(patients[0], patients[0] + patients.size)):
-        simulate_into(eng, key, int(patients[0]), horizon, out)  # what `run` does
+        backend.simulate(eng, key, int(patients[0]), horizon, out)  # what `run` does
         return
     # the kernel resumes only after day 0; just after it, the course is a fresh one.
     # The replay runs to that same day, so that an event scheduled on day 0 (NK cells
     # from day 0) has fired in it, as in a fresh course.
     start_day = max(at_day, 1e-300)
     state, origin, m, days = course_until(eng, names, events, start_day)
-    simulate_from_into(eng, key, patients, horizon, start_day, state, origin, m, days, out)
+    backend.simulate_from(eng, key, patients, horizon, start_day, state, origin, m, days, out)
 
 
-def _predict_hsct(scenario, at_day, history, n, seed, horizon, threads, susceptible=None):
-    from ..api import _prepare, _threads
-    from .cohort import Cohort
-    from .hsct import process_names
-
-    point, horizon, susceptible, eng, _ = _prepare(scenario, n, seed, horizon, None, True, None,
-                                                   susceptible)
+def _predict_hsct(scenario, at_day, history, n, seed, horizon, threads, susceptible, backend):
+    point, horizon, susceptible, eng, _ = prepare(scenario, n, seed, horizon, None, True, None,
+                                                  susceptible, backend)
     names = process_names(point)  # optional sections (tumour, recovery) add processes
     events = _indices(names, history)
     out = np.empty((n, len(names)))
-    with _threads(threads):
-        _run(eng, names, events, at_day, np.arange(n, dtype=np.int64), seed, horizon, out)
+    with backend.threads(threads):
+        _run(backend, eng, names, events, at_day, np.arange(n, dtype=np.int64), seed, horizon,
+             out)
     return Cohort(out, point, int(seed), horizon, susceptible, __version__,
                   process_names=names)
 
@@ -126,8 +133,6 @@ def multistate_events(scenario, history):
     ``history`` lists the states entered after the initial one, with their days,
     in order; each must be reachable from the state before by one transition.
     """
-    from .multistate import layout
-
     lay = layout(scenario)
     node, last_day, events = 0, 0.0, []
     for name, day in sorted(history, key=lambda item: item[1]):
@@ -150,19 +155,15 @@ def multistate_events(scenario, history):
     return events
 
 
-def _predict_multistate(scenario, at_day, history, n, seed, horizon, threads):
-    from ..api import _threads
-    from .mscohort import MultistateCohort
-    from .multistate import draw_covariates, layout, stratum_engines
-
+def _predict_multistate(scenario, at_day, history, n, seed, horizon, threads, backend):
     names = layout(scenario).process_names
     events = multistate_events(scenario, history)
     patients = np.arange(n, dtype=np.int64)
     covariates = draw_covariates(scenario, seed, patients)
     out = np.empty((n, len(names)))
-    with _threads(threads):
+    with backend.threads(threads):
         for rows, eng in stratum_engines(scenario, covariates, n):
             part = np.empty((rows.size, len(names)))
-            _run(eng, names, events, at_day, patients[rows], seed, horizon, part)
+            _run(backend, eng, names, events, at_day, patients[rows], seed, horizon, part)
             out[rows] = part
     return MultistateCohort(out, scenario, int(seed), horizon, __version__, covariates)

@@ -23,12 +23,13 @@ from click.testing import CliRunner
 import hsctsim
 import hsctsim.api
 from hsctsim.analysis.endpoints import Tally
-from hsctsim.api import _prepare, resolve_backend
+from hsctsim.api import resolve_backend
+from hsctsim.sim import prepare as _prepare
 from hsctsim.apps.cli import cli
 from hsctsim.engine.kernel import simulate_into, simulate_patients_into
 from hsctsim.model import calibrate
 
-HERE = pathlib.Path(__file__).parent
+HERE = pathlib.Path(__file__).resolve().parents[1]  # tests/, where cuda_checks.py lives
 sys.path.insert(0, str(HERE))
 import cuda_checks  # noqa: E402
 
@@ -250,7 +251,10 @@ def test_sweep_cuda_without_a_gpu_is_one_line_exit_2(tmp_path):
 def test_arms_too_big_for_the_device_are_one_line(monkeypatch, tmp_path):
     pytest.importorskip("numba.cuda")  # the kernel's limits live beside it
 
-    monkeypatch.setattr(hsctsim.api, "resolve_backend", lambda name: "cuda")  # as on a GPU
+    import hsctsim.apps.common
+    from hsctsim.engine.backend import Cuda
+
+    monkeypatch.setattr(hsctsim.apps.common, "resolve", lambda name: Cuda())  # as on a GPU
     for args in (["run", "rcc", "-n", "100", "--backend", "cuda"],
                  ["sweep", "auto", "--psa", "1", "--local", "--backend", "cuda", "--out",
                   str(tmp_path / "s")]):
@@ -335,7 +339,7 @@ def test_a_worker_without_the_gpu_is_one_line_and_resumable(monkeypatch, tmp_pat
 
 
 def test_held_what_if_calibrates_on_the_chosen_backend(monkeypatch):
-    from hsctsim.apps.cli import _load_arms
+    from hsctsim.apps.common import load_arms as _load_arms
     from hsctsim.model import whatif
 
     seen = []

@@ -147,7 +147,7 @@ def test_bundled_name_wins_over_a_run_folder_of_that_name(tmp_path, monkeypatch)
 
 
 def test_plot_redraws_a_held_what_if_with_its_fractions(tmp_path):
-    from hsctsim.apps.cli import _held_susceptible
+    from hsctsim.apps.plot import held_susceptible as _held_susceptible
 
     out = tmp_path / "w"
     assert invoke("run", "ric", *SMALL, "--out", str(out), "--set",

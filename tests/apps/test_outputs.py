@@ -8,7 +8,8 @@ import tomllib
 import pytest
 from click.testing import CliRunner
 
-from hsctsim.apps.cli import cli, complete_scenarios
+from hsctsim.apps.cli import cli
+from hsctsim.apps.common import complete_scenarios
 from hsctsim.model.scenario import load_scenario
 from hsctsim.model.tomlwrite import dumps
 

@@ -9,7 +9,7 @@ from hsctsim.apps.cli import cli
 from hsctsim.engine.kernel import seed_key, simulate_from_into, simulate_into
 from hsctsim.engine.processes import Process, build
 from hsctsim.engine.resume import HistoryError, course_until
-from hsctsim.model.predict import parse_history
+from hsctsim.sim import parse_history
 
 
 def _se_close(estimate, truth, n_truth, n_est, z=4.0):

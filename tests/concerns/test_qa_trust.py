@@ -10,7 +10,7 @@ import pytest
 
 from conftest import assert_user_error, invoke
 
-DATA = str(Path(__file__).parent / "data" / "illness_death.csv")
+DATA = str(Path(__file__).resolve().parents[1] / "data" / "illness_death.csv")
 
 
 QUICK = {

@@ -16,8 +16,11 @@ blocking or thread count.
 import numpy as np
 from numba import njit, prange
 
-from ..engine.jitcache import key_on_engine
-from ..engine.kernel import _scratch, run_patient
+from .jitcache import key_on_engine
+from .kernel import run_patient, scratch
+
+__all__ = ["count_patient", "counts_at", "LINEAR_LANDMARKS", "n_blocks", "paired_differences",
+           "PATIENTS_PER_BLOCK", "simulate_counted_into", "tally_differences"]
 
 PATIENTS_PER_BLOCK = 4_096  # each block has its own difference arrays; results do not depend on it
 DONOR, MICRO, OTHER_GRAFT = 0, 1, 2  # codes of a scenario's chimerism
@@ -112,7 +115,7 @@ def tally_differences(event_day, members, chimerism_cols, graft, grid, diff):
         bins = np.empty(n_proc, np.int64)
         block = diff[b]  # once per block: a view per patient costs its reference counts
         for i in range(b * PATIENTS_PER_BLOCK, min(n, (b + 1) * PATIENTS_PER_BLOCK)):
-            _count_patient(event_day, i, members, chimerism_cols, graft, grid, bins, block)
+            count_patient(event_day, i, members, chimerism_cols, graft, grid, bins, block)
 
 
 @njit(parallel=True, cache=True)
@@ -127,7 +130,7 @@ def simulate_counted_into(eng, seed_key, first_patient, horizon, out, members, c
     n, n_proc = out.shape
     for b in prange(diff.shape[0]):
         (state, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor,
-         live) = _scratch(n_proc)
+         live) = scratch(n_proc)
         bins = np.empty(n_proc, np.int64)
         block = diff[b]
         for i in range(b * PATIENTS_PER_BLOCK, min(n, (b + 1) * PATIENTS_PER_BLOCK)):
@@ -135,11 +138,11 @@ def simulate_counted_into(eng, seed_key, first_patient, horizon, out, members, c
             run_patient(eng, seed_key, first_patient + i, horizon, -1, out[i], state, y, key, m,
                         origin, ylow, hlow, exact, n_queued, q_day, q_factor, live, 0.0, state,
                         origin, m, y)
-            _count_patient(out, i, members, chimerism_cols, graft, grid, bins, block)
+            count_patient(out, i, members, chimerism_cols, graft, grid, bins, block)
 
 
 @njit(cache=True, inline="always")
-def _count_patient(event_day, i, members, chimerism_cols, graft, grid, bins, block):
+def count_patient(event_day, i, members, chimerism_cols, graft, grid, bins, block):
     """Add patient ``i``'s event days to a block's difference arrays."""
     n_end = members.shape[0]
     _row_bins(grid, event_day, i, bins)

@@ -16,7 +16,7 @@ from hsctsim.analysis.msdata import read_msdata
 from hsctsim.engine.hazards import FAMILY_CODES, base_cumhaz
 from hsctsim.model.timing import parse_timing
 
-DATA = Path(__file__).parent / "data" / "illness_death.csv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "illness_death.csv"
 
 TRUTH = {   # baseline parameters (days) of each family, on the fit's scale
     "exponential": (Family("exponential"), [math.log(1 / 200)]),

@@ -17,7 +17,7 @@ SMALL = ["-n", "2000", "--seed", "5"]
 
 
 def hsctsim_process(*args, **kwargs):
-    return subprocess.run([sys.executable, "-c", "from hsctsim.apps.cli import main; main()", *args],
+    return subprocess.run([sys.executable, "-c", "from hsctsim.apps.entry import main; main()", *args],
                           capture_output=True, text=True, **kwargs)
 
 
@@ -146,7 +146,7 @@ def test_readme_python_example_runs():
     """The README's Python example, at a smaller size, so it never rots."""
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     code = readme.split("```python\n", 1)[1].split("```", 1)[0]
     namespace = {}
     exec(code.replace("1_000_000", "2_000"), namespace)

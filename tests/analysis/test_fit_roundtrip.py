@@ -75,7 +75,7 @@ def test_fit_then_run_with_replicates(tmp_path):
     from hsctsim.apps.cli import cli
 
     out = tmp_path / "fitted.toml"
-    data = str(Path(__file__).parent / "data" / "illness_death.csv")
+    data = str(Path(__file__).resolve().parents[1] / "data" / "illness_death.csv")
     fitted = CliRunner().invoke(cli, ["fit", data, "--clock", "reset", "--covariates", "x",
                                       "--out", str(out)])
     assert fitted.exit_code == 0, fitted.output

@@ -90,7 +90,7 @@ def test_sweep_refuses_a_psa_too_large_to_finish(tmp_path):
     assert_user_error(result, "--psa", "at most")
 
 
-DATA = str(Path(__file__).parent / "data" / "illness_death.csv")
+DATA = str(Path(__file__).resolve().parents[1] / "data" / "illness_death.csv")
 
 
 def test_fit_refuses_an_existing_out_before_fitting(tmp_path):
@@ -145,7 +145,7 @@ def test_every_new_command_help_ends_with_examples(command):
 def test_fit_help_examples_run(tmp_path, monkeypatch):
     import shlex
 
-    monkeypatch.chdir(Path(__file__).parent.parent)
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
     text = invoke("fit", "--help").output.split("Examples:")[1]
     lines = [shlex.split(line.split("#")[0]) for line in text.strip().splitlines()]
     fits = [args for args in lines if args[:2] == ["hsctsim", "fit"]]

@@ -1,0 +1,129 @@
+"""What every command shares: the user's errors, the arms as loaded, the backend.
+
+Public helpers of the command modules (they import this module, never
+:mod:`hsctsim.apps.cli`, which only registers them).
+"""
+
+import functools
+
+import click
+
+from ..analysis.endpoints import LANDMARK_DAYS
+from ..api import BackendError, check_fits_device
+from ..api import resolve_backend as resolve
+from ..model.hints import did_you_mean
+from ..model.scenario import ScenarioError, bundled_names, load_scenario, set_value, shadowed_note
+from ..model.whatif import excluded_by_design, what_if
+
+__all__ = ["UserError", "complete_scenarios", "load_arms", "parse_settings", "resolve_backend",
+           "user_errors"]
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+
+def user_errors(func):
+    """Turn the errors a user can cause into :class:`UserError`."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ScenarioError as exc:
+            raise UserError(str(exc)) from None
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): not the user's mistake
+        except (FileExistsError, FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:
+            # a failed write (a full disk) names no file: name the --out being written
+            where = exc.filename or (kwargs.get("out_dir") or kwargs.get("out_path")
+                                      or kwargs.get("run_dir") or "")
+            raise UserError(f"{where}: {exc.strerror or exc}" if where else
+                            f"{exc.strerror or exc}") from None
+
+    return wrapper
+
+
+def complete_scenarios(ctx, param, incomplete):
+    """Shell completion of a scenario argument: bundled names, then TOML paths."""
+    from click.shell_completion import CompletionItem  # only when completing
+
+    names = [CompletionItem(n) for n in bundled_names() if n.startswith(incomplete)]
+    return names + [CompletionItem(incomplete, type="file")]
+
+
+def parse_settings(settings):
+    """``(arm or None, key, value, text)`` of each ``--set [ARM:]KEY=VALUE``."""
+    out = []
+    for item in settings:
+        key, sep, value = item.partition("=")
+        arm, colon, dotted = key.partition(":")
+        if not colon:
+            arm, dotted = None, key
+        if not sep or not dotted.strip() or (colon and not arm.strip()):
+            raise UserError(f"--set {item!r}: expected KEY=VALUE or ARM:KEY=VALUE, "
+                            "e.g. agvhd.incidence=0.45 or mst:relapse.incidence=0.5")
+        out.append((arm.strip() if colon else None, dotted.strip(), value.strip(), item))
+    return out
+
+
+def resolve_backend(backend):
+    """``--backend`` as it will run (a backend object, ``auto`` decided), or one line
+    saying why it cannot."""
+    try:
+        return resolve(backend)
+    except BackendError as exc:
+        raise UserError(f"--backend {backend}: {exc}") from None
+
+
+def load_arms(names, settings=(), recalibrate=False, backend="cpu"):
+    """Every arm as ``run``, ``show`` and ``check`` see it: loaded, changed, validated.
+
+    A plain ``--set`` changes every arm (with a warning where the arm's design
+    excludes what it changes); ``--set ARM:KEY=VALUE`` one arm, named as given or
+    by its scenario name.  Returns ``{arm: WhatIf}``; a held what-if is calibrated on
+    ``backend`` (``cuda``: an arm too big for the GPU kernel is refused).
+    """
+    parsed = parse_settings(settings)
+    bases = {}
+    for name in names:
+        if note := shadowed_note(name):
+            click.echo(f"note: {note}", err=True)
+        scenario = load_scenario(name)
+        if scenario.name in bases:
+            raise UserError(f"{name}: arm '{scenario.name}' given twice")
+        if scenario.horizon_days < LANDMARK_DAYS[0]:
+            raise ScenarioError(scenario.path, "horizon_days",
+                                f"{scenario.horizon_days:g} is shorter than the first "
+                                f"landmark day ({LANDMARK_DAYS[0]}): nothing to report")
+        if backend == "cuda":
+            try:
+                check_fits_device(scenario, backend)
+            except BackendError as exc:
+                raise UserError(f"--backend cuda: {exc}") from None
+        bases[scenario.name] = (name, scenario)
+    for target, _, _, item in parsed:
+        if target is not None and not any(target in (arm, given)
+                                          for arm, (given, _) in bases.items()):
+            raise UserError(f"--set {item}: no arm '{target}' here (arms: "
+                            f"{', '.join(bases)}){did_you_mean(target, bases)}")
+    arms = {}
+    for arm, (given, base) in bases.items():
+        changed = base
+        for target, key, value, item in parsed:
+            if target is not None and target not in (arm, given):
+                continue
+            if target is None and (why := excluded_by_design(base, key)):
+                click.echo(f"warning: --set {item} changes {arm}, which {why}" +
+                           ("; use ARM:KEY=VALUE to change one arm" if len(bases) > 1
+                            else ""), err=True)
+            label = f"--set {item}" + (f" (arm {arm})" if len(bases) > 1 else "")
+            changed = set_value(changed, key, value, label=label)
+        arms[arm] = what_if(base, changed, recalibrate, backend=backend)
+        for line in arms[arm].warnings:
+            click.echo(f"warning: {arm}: {line}", err=True)
+    return arms

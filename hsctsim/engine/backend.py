@@ -1,0 +1,228 @@
+"""Where a cohort is simulated: the one seam between the model and the kernels.
+
+A backend object is resolved once, at the edge (the command line or
+:mod:`hsctsim.api`), from a user's ``cpu``, ``cuda`` or ``auto``, and passed down
+to whatever simulates, calibrates or counts.  :class:`Cpu` drives the numba
+kernels of :mod:`hsctsim.engine.kernel` and :mod:`hsctsim.engine.counts`;
+:class:`Cuda` their device twins.  Nothing above the engine picks a kernel.
+
+Both draw the same per-patient streams (see :mod:`hsctsim.engine.kernel`), so the
+backend changes where a cohort is computed, never which cohort it is (an event day
+can differ in the last bits where the device's math library rounds differently).
+"""
+
+import importlib.util
+import contextlib
+import numbers
+
+import numba
+import numpy as np
+
+from .counts import simulate_counted_into, tally_differences
+from .kernel import accrued_hazard_into, simulate_from_into, simulate_into, simulate_patients_into
+
+__all__ = ["BACKENDS", "Backend", "BackendError", "Cpu", "Cuda", "describe_record",
+           "resolve_backend"]
+
+BACKENDS = ("cpu", "cuda", "auto")
+
+
+class BackendError(ValueError):
+    """The backend asked for cannot run here (no numba-cuda, no device)."""
+
+
+class Cpu:
+    """numba on the CPU's cores: every driver of the engine, threads as numba's."""
+
+    name = "cpu"
+    max_processes = None  # no compile-time limit on the engine's size
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    def __eq__(self, other):  # a backend equals its name: ``backend == "cuda"``
+        if isinstance(other, str):
+            return other == self.name
+        return isinstance(other, Cpu) and other.name == self.name
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def record(self):
+        """What a result records of where it ran: ``{"backend": "cpu"}``."""
+        return {"backend": self.name}
+
+    def describe(self):
+        """One phrase for a printed header: ``backend cpu``."""
+        return describe_record(self.record())
+
+    @contextlib.contextmanager
+    def threads(self, threads):
+        """Run the block with ``threads`` numba threads (None: numba's setting)."""
+        if threads is None:
+            yield
+            return
+        most = numba.config.NUMBA_NUM_THREADS
+        if not isinstance(threads, numbers.Integral) or not 1 <= threads <= most:
+            raise ValueError(f"threads must be between 1 and {most}")
+        before = numba.get_num_threads()
+        numba.set_num_threads(int(threads))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(before)
+
+    def check_fits(self, n_processes, what, name):
+        """Raise :class:`BackendError` where the engine is too large for this backend."""
+        if self.max_processes is not None and n_processes > self.max_processes:
+            raise BackendError(f"{name} has {n_processes} {what}, the GPU kernel at most "
+                               f"{self.max_processes} (use the cpu backend)")
+
+    def simulate(self, eng, key, first_patient, horizon, out):
+        """Fill ``out`` with patients ``first_patient, ...`` (see ``kernel.simulate_into``)."""
+        simulate_into(eng, key, first_patient, horizon, out)
+
+    def simulate_patients(self, eng, key, patients, horizon, out):
+        """Fill row ``i`` of ``out`` with patient ``patients[i]``."""
+        simulate_patients_into(eng, key, patients, horizon, out)
+
+    def simulate_from(self, eng, key, patients, horizon, start_day, start_state, start_origin,
+                      start_m, start_out, out):
+        """Simulate onwards from a known course (see ``kernel.simulate_from_into``)."""
+        simulate_from_into(eng, key, patients, horizon, start_day, start_state, start_origin,
+                           start_m, start_out, out)
+
+    def accrue(self, eng, key, targets, landmarks, acc, dacc):
+        """Accrued hazards of calibration targets (see ``kernel.accrued_hazard_into``)."""
+        accrued_hazard_into(eng, key, targets, landmarks, acc, dacc)
+
+    def simulate_counted(self, eng, key, first_patient, horizon, out, members, chimerism_cols,
+                         graft, grid, diff):
+        """Simulate into ``out`` and add its landmark counts to ``diff``, one pass."""
+        simulate_counted_into(eng, key, first_patient, horizon, out, members, chimerism_cols,
+                              graft, grid, diff)
+
+    def count(self, tally, eng, key, n_patients, horizon, process_names, chimerism,
+              chunk_size, on_chunk=None):
+        """Simulate ``n_patients`` and count them into ``tally`` keeping no event days.
+
+        ``tally`` gives ``counting_arrays(process_names, chimerism, n)`` and takes
+        ``add_differences(diff, n)`` (:class:`hsctsim.analysis.endpoints.Tally`).
+        """
+        n_patients, chunk_size = int(n_patients), int(chunk_size)
+        buffer = None
+        for start in range(0, n_patients, chunk_size):
+            n = min(chunk_size, n_patients - start)
+            buffer = buffer if buffer is not None else _empty(n, eng)
+            out = buffer[:n]
+            args = tally.counting_arrays(process_names, chimerism, n)
+            self.simulate_counted(eng, key, start, horizon, out, *args)
+            tally.add_differences(args[-1], n)
+            if on_chunk is not None:
+                on_chunk(n)
+        return tally
+
+
+class Cuda(Cpu):
+    """numba-cuda on a GPU: one thread per patient, the CPU kernel's own code."""
+
+    name = "cuda"
+
+    @property
+    def max_processes(self):
+        from .cuda_kernel import MAX_PROCESSES  # numba.cuda is slow to import: on use only
+
+        return MAX_PROCESSES
+
+    def record(self):
+        """``{"backend": "cuda", "device": "NVIDIA H200"}``."""
+        from .cuda_kernel import device_name  # numba.cuda: optional, imported on use
+
+        return {"backend": self.name, "device": device_name()}
+
+    @contextlib.contextmanager
+    def threads(self, threads):
+        """Host threads do not apply to the device."""
+        yield
+
+    def simulate(self, eng, key, first_patient, horizon, out):
+        from . import cuda_kernel  # numba.cuda: optional, imported on use
+
+        cuda_kernel.simulate_into(eng, key, first_patient, horizon, out)
+
+    def simulate_patients(self, eng, key, patients, horizon, out):
+        from . import cuda_kernel  # numba.cuda: optional, imported on use
+
+        cuda_kernel.simulate_patients_into(eng, key, patients, horizon, out)
+
+    def simulate_from(self, *args):
+        raise BackendError("resuming a course (predict) runs on the cpu backend only")
+
+    def accrue(self, eng, key, targets, landmarks, acc, dacc):
+        from . import cuda_kernel  # numba.cuda: optional, imported on use
+
+        cuda_kernel.accrued_hazard_into(eng, key, targets, landmarks, acc, dacc)
+
+    def simulate_counted(self, eng, key, first_patient, horizon, out, members, chimerism_cols,
+                         graft, grid, diff):
+        """Simulated on the device, counted on the host."""
+        self.simulate(eng, key, first_patient, horizon, out)
+        tally_differences(out, members, chimerism_cols, graft, grid, diff)
+
+    def count(self, tally, eng, key, n_patients, horizon, process_names, chimerism,
+              chunk_size, on_chunk=None):
+        """Simulated and counted on the device: only the counts come back, so 10^9
+        patients need no 10^9-row array anywhere (``chunk_size`` does not apply)."""
+        from .cuda_counts import count_into  # numba.cuda: optional, imported on use
+
+        return count_into(tally, eng, key, n_patients, horizon, process_names, chimerism,
+                          on_chunk=on_chunk)
+
+
+Backend = Cpu  # the interface every backend has
+
+
+def _empty(n, eng):
+    return np.empty((n, len(eng.family)))
+
+
+def describe_record(record):
+    """One phrase for a printed header: ``backend cpu``, ``backend cuda (NVIDIA H200)``."""
+    device = record.get("device")
+    return f"backend {record.get('backend', 'cpu')}" + (f" ({device})" if device else "")
+
+
+def resolve_backend(backend):
+    """The backend object that ``backend`` (``cpu``, ``cuda``, ``auto`` or a backend) names.
+
+    ``auto`` is the GPU when numba's CUDA target finds a device, else the CPU.
+
+    Raises
+    ------
+    BackendError
+        ``cuda`` without numba-cuda or without a device; an unknown name.
+    """
+    if isinstance(backend, Cpu):
+        return backend
+    if backend not in BACKENDS:
+        raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "cpu":
+        return Cpu()
+
+    missing = []
+    # numba's own CUDA target cannot compile the kernels (they call @njit code): only
+    # numba-cuda can; numba's simulator (NUMBA_ENABLE_CUDASIM=1, for tests) runs them
+    if not numba.config.ENABLE_CUDASIM and importlib.util.find_spec("numba_cuda") is None:
+        missing.append("numba-cuda is not installed (pip install 'hsctsim[cuda]')")
+    try:  # numba.cuda is imported only here: it is optional and slow to import
+        from . import cuda_kernel  # noqa: F401 (see above)
+    except ImportError as exc:
+        missing.append(f"numba.cuda does not import ({exc})")
+    else:
+        if not cuda_kernel.device_available():
+            missing.append("numba's CUDA target finds no GPU")
+    if not missing:
+        return Cuda()
+    if backend == "auto":
+        return Cpu()
+    raise BackendError(" and ".join(missing) + " (use the cpu or auto backend)")
