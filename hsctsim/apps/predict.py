@@ -2,17 +2,17 @@
 
 import click
 
-from .options import SEED, FiniteFloatRange, check_threads
-from .common import UserError, load_arms, user_errors
-from .output import emit
 from .._version import __version__
+from ..analysis.endpoints import Tally
+from ..analysis.occupation import MultistateTally
 from ..api import DEFAULT_SEED
 from ..engine.resume import HistoryError
-from ..model.predict import parse_history
-from ..model.predict import predict as run_prediction
+from ..sim import parse_history
+from ..sim import predict as run_prediction
+from .common import UserError, load_arms, user_errors
 from .limits import check_cohort_memory
-from ..analysis.occupation import MultistateTally
-from ..analysis.endpoints import Tally
+from .options import SEED, FiniteFloatRange, check_threads
+from .output import emit
 
 __all__ = ["DEFAULT_HORIZONS", "EXAMPLES", "format_prediction", "HSCT_ENDPOINTS", "predict",
            "prediction_summary"]

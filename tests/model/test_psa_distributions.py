@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from hsctsim.model.scenario import Z95, Range, ScenarioError, load_scenario, set_value
+from hsctsim.model.scenario import Range, ScenarioError, load_scenario, set_value
+from hsctsim.model.schema import Z95
 
 N = 40_000
 
