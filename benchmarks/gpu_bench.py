@@ -69,7 +69,7 @@ def _models(seed):
 
 def ebmt4_engine(seed):
     """The bundled ebmt4 multi-state model (12 Weibull transitions, clock reset):
-    ``(engine, key, horizon)``, as :func:`hsctsim.model.multistate.simulate_multistate`
+    ``(engine, key, horizon)``, as :func:`hsctsim.sim.multistate.simulate_multistate`
     builds it (one covariate stratum)."""
     from hsctsim.engine.kernel import seed_key
     from hsctsim.engine.processes import build

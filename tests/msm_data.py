@@ -133,3 +133,28 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+# a multi-state model with covariates (tests of strata, prediction)
+COVARIATE_MODEL = """
+kind = "multistate"
+name = "cov"
+horizon_days = 200
+[states]
+names = ["alive", "dead"]
+absorbing = ["dead"]
+[covariates.high_risk]
+levels = [0, 1]
+shares = [0.7, 0.3]
+source = "assumption"
+[covariates.age_decades]
+levels = [3, 5, 7]
+shares = [0.2, 0.5, 0.3]
+source = "assumption"
+[[transitions]]
+from = "alive"
+to = "dead"
+timing = { family = "exponential", rate_per_day = 0.002 }
+log_hr = { high_risk = 0.7, age_decades = 0.1 }
+source = "test"
+"""

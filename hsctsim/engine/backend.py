@@ -40,6 +40,9 @@ class Cpu:
     def __repr__(self):
         return f"{type(self).__name__}()"
 
+    def __str__(self):  # as the user wrote it: ``--backend cpu``
+        return self.name
+
     def __eq__(self, other):  # a backend equals its name: ``backend == "cuda"``
         if isinstance(other, str):
             return other == self.name

@@ -16,7 +16,9 @@ from hsctsim.apps.cli import cli
 from hsctsim.engine.kernel import seed_key, simulate_into
 from hsctsim.engine.processes import Process, build
 from hsctsim.model.mscohort import MultistateCohort
-from hsctsim.model.multistate import (draw_covariates, layout, simulate_multistate, unroll)
+from hsctsim.model.multistate import draw_covariates, layout, unroll
+from hsctsim.sim.multistate import simulate_multistate
+from msm_data import COVARIATE_MODEL
 from hsctsim.model.scenario import ScenarioError, load_scenario
 
 ILLNESS_DEATH = """
@@ -225,30 +227,6 @@ source = "test"
     for j, d in enumerate(days):
         truth = expm(q * d)[0]
         assert_within_se([(state[:, j] == k).mean() for k in range(3)], truth, n)
-
-
-COVARIATE_MODEL = """
-kind = "multistate"
-name = "cov"
-horizon_days = 200
-[states]
-names = ["alive", "dead"]
-absorbing = ["dead"]
-[covariates.high_risk]
-levels = [0, 1]
-shares = [0.7, 0.3]
-source = "assumption"
-[covariates.age_decades]
-levels = [3, 5, 7]
-shares = [0.2, 0.5, 0.3]
-source = "assumption"
-[[transitions]]
-from = "alive"
-to = "dead"
-timing = { family = "exponential", rate_per_day = 0.002 }
-log_hr = { high_risk = 0.7, age_decades = 0.1 }
-source = "test"
-"""
 
 
 def test_covariates_mix_hazard_ratios_and_reproducibility(tmp_path):

@@ -128,7 +128,7 @@ def test_multistate_conditioning_equals_the_filtered_cohort():
 
 
 def test_multistate_with_covariates_at_day_0_equals_run(tmp_path):
-    from test_multistate import COVARIATE_MODEL
+    from msm_data import COVARIATE_MODEL
 
     path = tmp_path / "cov.toml"
     path.write_text(COVARIATE_MODEL)
