@@ -72,6 +72,8 @@ def _check_out(path, overwrite):
     if os.path.lexists(path) and not overwrite:  # a dangling link too: it was replaced
         raise UserError(f"{path}: exists (add --overwrite to replace it)")
     if not path.parent.is_dir():
+        if os.path.lexists(path.parent):  # `--out afile/x.toml`
+            raise UserError(f"{path}: {path.parent} is not a folder (a file holds that name)")
         raise UserError(f"{path}: the folder {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK):
         raise UserError(f"{path}: the folder {path.parent} is not writable")

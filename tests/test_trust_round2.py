@@ -1,0 +1,204 @@
+"""Trust, round 2 (issue 21): sweeps that never lose results, resume and fit that never
+accept nonsense, and the clearer messages.  Each test failed before its fix."""
+
+import json
+
+import pytest
+
+from conftest import assert_user_error, invoke
+
+from hsctsim.apps import sweeps
+
+SWEEP = ["sweep", "ric", "--psa", "2", "-n", "100", "--calibration-patients", "1000"]
+
+
+def old_sweep(folder):
+    """A finished sweep folder, as the last sweep left it (only its files matter here)."""
+    folder.mkdir()
+    (folder / "sweep.json").write_text(json.dumps({"hsctsim_version": "0.1.0"}))
+    (folder / "sweep.csv").write_text("the old results\n")
+    return folder
+
+
+def leftovers(where, name):
+    return sorted(p.name for p in where.iterdir() if p.name.startswith(f".{name}"))
+
+
+# -- data loss: --overwrite keeps the old sweep until the new one is whole ------------------
+
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://[::1"])
+def test_overwrite_with_a_bad_scheduler_keeps_the_old_sweep(address, tmp_path):
+    pytest.importorskip("dask.distributed")
+    out = old_sweep(tmp_path / "s")
+    result = invoke(*SWEEP, "--out", str(out), "--overwrite", "--scheduler", address)
+    assert_user_error(result, f"--scheduler {address}: cannot connect")
+    assert len(result.output.strip().splitlines()) == 1
+    assert (out / "sweep.csv").read_text() == "the old results\n"
+    assert leftovers(tmp_path, "s") == []
+
+
+def test_bad_scheduler_leaves_no_folder(tmp_path):
+    pytest.importorskip("dask.distributed")
+    out = tmp_path / "fresh"
+    assert_user_error(invoke(*SWEEP, "--out", str(out), "--scheduler", "notanaddress"),
+                      "--scheduler notanaddress")
+    assert not out.exists()
+
+
+def test_unreachable_scheduler_leaves_nothing_behind(tmp_path, monkeypatch):
+    # sweep.json was written before connecting: the next (correct) command was refused
+    # as "exists and is not empty"
+    pytest.importorskip("dask.distributed")
+    from hsctsim.apps import sweep as sweep_app
+    from hsctsim.apps.cli import UserError
+
+    def unreachable(workers, scheduler):
+        raise UserError(f"--scheduler {scheduler}: cannot connect (timed out)")
+
+    monkeypatch.setattr(sweep_app, "_client", unreachable)
+    out = tmp_path / "s"
+    assert_user_error(invoke(*SWEEP, "--out", str(out), "--scheduler", "tcp://10.9.9.9:8786"),
+                      "cannot connect")
+    assert not out.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_user_error(invoke(*SWEEP, "--out", str(empty), "--scheduler", "tcp://10.9.9.9:1"),
+                      "cannot connect")
+    assert list(empty.iterdir()) == []
+
+
+def test_interrupted_overwrite_keeps_the_old_sweep(tmp_path, monkeypatch):
+    out = old_sweep(tmp_path / "s")
+    real = sweeps.run_point
+
+    def interrupt_at_1(scenario, point, config, threads=None, backend="cpu"):
+        if point.index == 1:
+            raise KeyboardInterrupt
+        return real(scenario, point, config, threads, backend)
+
+    monkeypatch.setattr(sweeps, "run_point", interrupt_at_1)
+    result = invoke(*SWEEP, "--local", "--out", str(out), "--overwrite")
+    assert result.exit_code == 130
+    assert "the new sweep was discarded" in result.output
+    assert (out / "sweep.csv").read_text() == "the old results\n"
+    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json"]
+    assert leftovers(tmp_path, "s") == []
+
+
+def test_overwrite_replaces_the_old_sweep_once_the_new_one_is_whole(tmp_path):
+    out = old_sweep(tmp_path / "s")
+    result = invoke(*SWEEP, "--local", "--out", str(out), "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert (out / "sweep.csv").read_text() != "the old results\n"
+    assert sorted(p.name for p in (out / "points").iterdir()) == ["000000.json",
+                                                                   "000001.json"]
+    assert json.loads((out / "sweep.json").read_text())["mode"] == "psa"
+    assert leftovers(tmp_path, "s") == []
+
+
+def test_a_failed_fresh_sweep_leaves_no_folder(tmp_path, monkeypatch):
+    def fails(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sweeps, "run_point", fails)
+    out = tmp_path / "s"
+    assert_user_error(invoke(*SWEEP, "--local", "--out", str(out)), "No space left")
+    assert not out.exists()
+
+
+def test_out_under_a_file_says_it_is_a_file(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for command in (["run", "ric", "-n", "10"], SWEEP + ["--local"]):
+        result = invoke(*command, "--out", str(tmp_path / "afile" / "sub"))
+        assert_user_error(result, "afile", "not a folder")
+        assert "does not exist" not in result.output
+    result = invoke("fit", "tests/data/illness_death.csv", "--out",
+                    str(tmp_path / "afile" / "x.toml"))
+    assert_user_error(result, "afile", "not a folder")
+
+
+# -- silent wrong results: a resumed sweep checks each point file ---------------------------
+
+@pytest.fixture(scope="module")
+def psa_sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("psa") / "s"
+    result = invoke(*SWEEP, "--local", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def resumable(psa_sweep, tmp_path):
+    """A copy of the finished sweep without its table, as if interrupted at the end."""
+    import shutil
+
+    out = tmp_path / "s"
+    shutil.copytree(psa_sweep, out)
+    for name in ("sweep.csv", "sweep.parquet", "psa_summary.csv"):
+        (out / name).unlink(missing_ok=True)
+    return out
+
+
+def resume(out):
+    return invoke(*SWEEP, "--local", "--out", str(out), "--resume")
+
+
+def test_resume_ignores_a_stray_point_file(psa_sweep, tmp_path):
+    out = resumable(psa_sweep, tmp_path)
+    stray = json.loads((out / "points" / "000001.json").read_text())
+    stray["index"] = 17
+    (out / "points" / "000017.json").write_text(json.dumps(stray))
+    result = resume(out)
+    assert result.exit_code == 0, result.output
+    assert "000017.json: point 17 is not a point of this sweep (it has 2); ignored" in \
+        result.output
+    assert (out / "sweep.csv").read_text() == (psa_sweep / "sweep.csv").read_text()
+    assert "2 points (2 resumed)" in result.output
+
+
+def test_resume_redoes_a_relabelled_point_file(psa_sweep, tmp_path):
+    # point 0's results renamed and relabelled as point 1: draw 0 counted twice
+    out = resumable(psa_sweep, tmp_path)
+    relabelled = json.loads((out / "points" / "000000.json").read_text())
+    relabelled["index"] = 1
+    (out / "points" / "000001.json").write_text(json.dumps(relabelled))
+    result = resume(out)
+    assert result.exit_code == 0, result.output
+    assert "000001.json: its parameters are not this point's; its point is redone" in \
+        result.output
+    assert "(1 resumed)" in result.output
+    assert (out / "sweep.csv").read_text() == (psa_sweep / "sweep.csv").read_text()
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda r: r.update(seed=r["seed"] + 1), "another seed"),
+    (lambda r: r.update(scenario_sha256="0" * 64), "another scenario"),
+    (lambda r: r.update(design="one-way"), "not the design"),
+    (lambda r: r.update(rows=r["rows"][:-1]), "rows are not"),
+    (lambda r: r.pop("index"), "no whole-number index"),
+])
+def test_resume_redoes_a_point_file_that_does_not_match(change, says, psa_sweep, tmp_path):
+    out = resumable(psa_sweep, tmp_path)
+    point = json.loads((out / "points" / "000001.json").read_text())
+    change(point)
+    (out / "points" / "000001.json").write_text(json.dumps(point))
+    result = resume(out)
+    assert result.exit_code == 0, result.output
+    assert says in result.output and "Traceback" not in result.output
+    assert (out / "sweep.csv").read_text() == (psa_sweep / "sweep.csv").read_text()
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "17", '"x"', "{"])
+def test_resume_of_a_point_file_that_is_not_a_result(text, psa_sweep, tmp_path):
+    out = resumable(psa_sweep, tmp_path)
+    (out / "points" / "000001.json").write_text(text)
+    result = resume(out)
+    assert result.exit_code == 0, result.output
+    assert "000001.json" in result.output and "redone" in result.output
+    assert (out / "sweep.csv").read_text() == (psa_sweep / "sweep.csv").read_text()
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "null", "3"])
+def test_resume_of_a_manifest_that_is_not_one(text, psa_sweep, tmp_path):
+    out = resumable(psa_sweep, tmp_path)
+    (out / "sweep.json").write_text(text)
+    assert_user_error(resume(out), "sweep.json", "not an hsctsim sweep manifest")
