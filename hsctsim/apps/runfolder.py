@@ -147,6 +147,10 @@ class RunFolder:
                 self._release()
                 raise
 
+    def ours(self, path):
+        """Whether ``path`` is a folder that ``--overwrite`` may replace."""
+        return is_run_folder(path, self.result_files)
+
     def _check(self):
         """Refuse a target that must not be written or replaced."""
         path, shown = self.path, self._shown
@@ -165,7 +169,7 @@ class RunFolder:
         if not self.overwrite:
             raise FileExistsError(f"{shown} exists and is not empty "
                                   "(choose another --out or pass --overwrite)")
-        if not is_run_folder(path, self.result_files):
+        if not self.ours(path):
             raise RunFolderError(f"{shown} is not {self.what}: --overwrite replaces only "
                                  "those; nothing was changed")
 

@@ -28,8 +28,10 @@ ROW_KEYS = ("endpoint", "kind", "landmark_day", "estimate", "ci95_low", "ci95_hi
 class SweepRunFolder(RunFolder):
     """A :class:`RunFolder` that replaces only sweep folders (those with ``sweep.json``)."""
 
-    result_files = ("sweep.json",)
-    what = "an hsctsim sweep folder (no sweep.json written by hsctsim)"
+    what = "an hsctsim sweep folder (no sweep.json)"
+
+    def ours(self, path):
+        return (Path(path) / "sweep.json").is_file()
 
 
 def scenario_hash(manifest):
