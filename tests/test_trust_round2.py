@@ -2,6 +2,7 @@
 accept nonsense, and the clearer messages.  Each test failed before its fix."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -202,3 +203,59 @@ def test_resume_of_a_manifest_that_is_not_one(text, psa_sweep, tmp_path):
     out = resumable(psa_sweep, tmp_path)
     (out / "sweep.json").write_text(text)
     assert_user_error(resume(out), "sweep.json", "not an hsctsim sweep manifest")
+
+
+# -- fit: paths that connect, times in days, never a scenario that `check` refuses ---------
+
+ILLNESS_DEATH = Path(__file__).parent / "data" / "illness_death.csv"
+
+
+def fit_data(tmp_path, edit):
+    lines = ILLNESS_DEATH.read_text().splitlines()
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(edit(lines)) + "\n")
+    return path
+
+
+def test_fit_refuses_a_path_that_does_not_connect(tmp_path):
+    # id 2 relapses at day 11.3322; its stay in relapse is made to start at day 50
+    def gap(lines):
+        return [line.replace("2,relapse,death,3,11.3322,", "2,relapse,death,3,50,")
+                for line in lines]
+
+    assert any(line.startswith("2,relapse,death,3,11.3322,")
+               for line in ILLNESS_DEATH.read_text().splitlines())
+    result = invoke("fit", str(fit_data(tmp_path, gap)))
+    assert_user_error(result, "data.csv", "column 'Tstart'", "id 2", "starts at 50",
+                      "11.3322", "does not connect")
+
+
+def test_fit_refuses_times_that_are_not_days(tmp_path):
+    def huge(lines):
+        out = [lines[0]]
+        for line in lines[1:]:
+            cells = line.split(",")
+            cells[4], cells[5] = (f"{float(c) * 1e297:g}" for c in cells[4:6])
+            out.append(",".join(cells))
+        return out
+
+    out = tmp_path / "huge.toml"
+    result = invoke("fit", str(fit_data(tmp_path, huge)), "--out", str(out))
+    assert_user_error(result, "data.csv", "column 'Tstop'", "beyond 36500 days")
+    assert not out.exists()
+
+
+def test_fit_never_writes_a_scenario_that_check_refuses(tmp_path, monkeypatch):
+    from hsctsim.analysis import fit as fit_module
+
+    real = fit_module.MsmFit.to_toml
+
+    def broken(self, **kwargs):  # a fitted model that is no scenario (horizon of 0 days)
+        return real(self, **kwargs).replace("horizon_days = ", "horizon_days = 0 # ", 1)
+
+    monkeypatch.setattr(fit_module.MsmFit, "to_toml", broken)
+    out = tmp_path / "fitted.toml"
+    result = invoke("fit", str(ILLNESS_DEATH), "--out", str(out))
+    assert_user_error(result, f"{out}: not written", "horizon_days")
+    assert str(out) in result.output and ".toml" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

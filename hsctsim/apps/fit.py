@@ -79,13 +79,28 @@ def _check_out(path, overwrite):
         raise UserError(f"{path}: the folder {path.parent} is not writable")
 
 
-def _write_atomic(path, text, overwrite):
+def _accepted(tmp, path):
+    """Refuse to write a fitted scenario that `hsctsim check` would refuse."""
+    from ..model.scenario import ScenarioError
+    from .cli import _load_arms
+
+    try:
+        _load_arms([str(tmp)])  # what `check` and `run` load and validate
+    except (ScenarioError, click.ClickException) as exc:
+        said = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+        raise UserError(f"{path}: not written: the fitted model is not a scenario hsctsim "
+                        f"accepts ({said.replace(str(tmp), str(path))})") from None
+
+
+def _write_atomic(path, text, overwrite, validate=False):
     path = Path(path)
     _check_out(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".toml", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        if validate:
+            _accepted(tmp, path)
         # mkstemp makes the file 0600: give it the mode a plain open() would
         umask = os.umask(0)
         os.umask(umask)
@@ -168,5 +183,5 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
         raise UserError(str(exc)) from None
     click.echo(result.report())
     if out_path:
-        _write_atomic(out_path, text, overwrite)
+        _write_atomic(out_path, text, overwrite, validate=True)
         click.echo(f"scenario written to {out_path}", err=True)
