@@ -259,3 +259,73 @@ def test_fit_never_writes_a_scenario_that_check_refuses(tmp_path, monkeypatch):
     assert_user_error(result, f"{out}: not written", "horizon_days")
     assert str(out) in result.output and ".toml" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# -- utilities in range; repeated options refused -------------------------------------------
+
+@pytest.mark.parametrize("command", [["run", "mac", "-n", "10"], ["cea", "mac", "ric", "-n", "10"],
+                                     ["check", "mac"]])
+def test_a_decrement_may_not_take_a_utility_below_minus_1(command, tmp_path):
+    if command[0] == "check":  # the same figure written in a file
+        text = (Path(__file__).parent.parent / "configs" / "mac.toml").read_text()
+        assert "agvhd_decrement = { value = 0.19," in text
+        path = tmp_path / "mac2.toml"
+        path.write_text(text.replace("agvhd_decrement = { value = 0.19,",
+                                     "agvhd_decrement = { value = 2,").replace(
+                                         'name = "mac"', 'name = "mac2"'))
+        command = ["check", str(path)]
+        result = invoke(*command)
+    else:
+        result = invoke(*command, "--set", "utilities.agvhd_decrement.value=2")
+    assert_user_error(result, "utilities.agvhd_decrement", "acute GVHD", "below -1")
+
+
+def test_decrements_within_range_are_accepted():
+    from hsctsim.model.economics import parse_economics
+    from hsctsim.model.scenario import load_scenario
+
+    data = load_scenario("mac").to_dict()
+    data["utilities"]["agvhd_decrement"]["value"] = 0.355 + 1.0 - 0.19  # relapse: exactly -1
+    econ = parse_economics(data, "mac")
+    assert econ.utility("agvhd_decrement") == pytest.approx(1.165)
+    data["utilities"]["agvhd_decrement"]["value"] = 1.17
+    with pytest.raises(Exception, match="both|chronic GVHD"):
+        parse_economics(data, "mac")
+
+
+@pytest.mark.parametrize("command, says", [
+    (["trial", "ric", "--size", "5", "--trials", "10", "--observed", "responses=2",
+      "--observed", "responses=3"], "--observed 'responses=3': responses is given twice"),
+    (["run", "ric", "-n", "10", "--set", "agvhd.incidence=0.4", "--set",
+      "agvhd.incidence=0.5"], "agvhd.incidence is already set by --set 'agvhd.incidence=0.4'"),
+    (["sweep", "ric", "--psa", "1", "--local", "--out", "never", "--set",
+      "agvhd.incidence=0.4", "--set", " agvhd.incidence = 0.5"], "already set"),
+    (["fit", str(ILLNESS_DEATH), "--family", "weibull", "--family", "gompertz"],
+     "--family 'gompertz': a family for every transition is already given (weibull)"),
+    (["fit", str(ILLNESS_DEATH), "--family", "1=weibull", "--family", "1=gompertz"],
+     "--family '1=gompertz': transition 1 already has a family (weibull)"),
+])
+def test_a_repeated_option_is_refused(command, says, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_user_error(invoke(*command), says)
+    assert not (tmp_path / "never").exists()
+
+
+# -- clearer messages ---------------------------------------------------------------------
+
+def test_predict_checks_the_horizons_before_simulating(monkeypatch):
+    from hsctsim.model import predict as model_predict
+
+    def never(*args, **kwargs):
+        raise AssertionError("simulated before checking --horizons")
+
+    monkeypatch.setattr(model_predict, "predict", never)
+    result = invoke("predict", "ric", "--horizons", "50", "--at", "100", "-n", "100")
+    assert_user_error(result, "--horizons 50: no day after --at 100 within the horizon 730")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_fit_with_too_few_states_blames_the_option():
+    result = invoke("fit", str(ILLNESS_DEATH), "--states", "a,b")
+    assert_user_error(result, "--states a,b:")
+    assert result.output.startswith("Error: --states a,b:")

@@ -76,6 +76,12 @@ def _parse_settings(settings):
             raise UserError(f"--set {item!r}: expected KEY=VALUE or ARM:KEY=VALUE, "
                             "e.g. agvhd.incidence=0.45 or mst:relapse.incidence=0.5")
         out.append((arm.strip() if colon else None, dotted.strip(), value.strip(), item))
+        # the same key set twice (for the same arm): the last one silently won
+        twice = next((text for a, k, _, text in out[:-1]
+                      if (a, k) == out[-1][:2]), None)
+        if twice is not None:
+            raise UserError(f"--set {item!r}: {dotted.strip()} is already set by "
+                            f"--set {twice!r}; give each key once")
     return out
 
 
@@ -140,6 +146,8 @@ def _load_arms(names, settings=(), recalibrate=False, backend="cpu"):
                             else ""), err=True)
             label = f"--set {item}" + (f" (arm {arm})" if len(bases) > 1 else "")
             changed = set_value(changed, key, value, label=label)
+            if key.partition(".")[0] in ("costs", "utilities", "durations", "lifetime"):
+                parse_economics(changed.to_dict(), f"--set {item}")  # as `check`, `cea` do
         arms[arm] = what_if(base, changed, recalibrate, backend=backend)
         for line in arms[arm].warnings:
             click.echo(f"warning: {arm}: {line}", err=True)

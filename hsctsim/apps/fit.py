@@ -28,11 +28,18 @@ def _families(items):
         if value not in FAMILY_NAMES:
             raise UserError(f"--family {item!r}: {value!r} is not one of {', '.join(FAMILY_NAMES)}")
         if not sep:
+            if every is not None:  # the last one silently won
+                raise UserError(f"--family {item!r}: a family for every transition is "
+                                f"already given ({every}); give it once")
             every = value
         elif not key.strip():
             raise UserError(f"--family {item!r}: expected FAMILY or TRANS=FAMILY")
         else:
-            per[key.strip().replace(" ", "")] = value
+            trans = key.strip().replace(" ", "")
+            if trans in per:
+                raise UserError(f"--family {item!r}: transition {trans} already has a "
+                                f"family ({per[trans]}); give it once")
+            per[trans] = value
     if not per:
         return every
     return per | {"*": every} if every else per
