@@ -50,8 +50,8 @@ def test_unreachable_scheduler_leaves_nothing_behind(tmp_path, monkeypatch):
     # sweep.json was written before connecting: the next (correct) command was refused
     # as "exists and is not empty"
     pytest.importorskip("dask.distributed")
+    from hsctsim.apps.cli import UserError  # first: sweep imports it
     from hsctsim.apps import sweep as sweep_app
-    from hsctsim.apps.cli import UserError
 
     def unreachable(workers, scheduler):
         raise UserError(f"--scheduler {scheduler}: cannot connect (timed out)")
@@ -329,3 +329,31 @@ def test_fit_with_too_few_states_blames_the_option():
     result = invoke("fit", str(ILLNESS_DEATH), "--states", "a,b")
     assert_user_error(result, "--states a,b:")
     assert result.output.startswith("Error: --states a,b:")
+
+
+def test_an_error_deep_in_a_base_chain_names_the_file_given_too(tmp_path):
+    for i in range(1, 6):
+        (tmp_path / f"b{i}.toml").write_text(f'base = "b{i + 1}.toml"\n')
+    (tmp_path / "b6.toml").write_text('base = "missing.toml"\n')
+    result = invoke("check", str(tmp_path / "b1.toml"))
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert line.startswith(f"error: {tmp_path / 'b1.toml'}: base: in its chain of base "
+                           "scenarios")
+    assert "b6.toml" in line and "missing.toml" in line and len(line.splitlines()) == 1
+
+
+def test_an_incidence_that_nothing_can_reach_says_why():
+    # without engraftment there are no donor T cells: GVHD cannot happen at all
+    result = invoke("run", "ric", "-n", "100", "--set", "engraftment.incidence=0",
+                    "--recalibrate")
+    assert_user_error(result, "--set engraftment.incidence=0", "cannot be reached",
+                      "whatever its hazard", "engraftment")
+    assert "did not converge" not in result.output
+
+
+def test_an_arm_name_outside_ascii_says_ascii(tmp_path):
+    path = tmp_path / "arm.toml"
+    path.write_text('base = "ric"\nname = "rüc"\n')
+    assert_user_error(invoke("run", str(path), "-n", "10"), "'rüc' cannot name an arm",
+                      "ASCII letters")

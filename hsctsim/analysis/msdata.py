@@ -215,7 +215,7 @@ def _check_names(names, source):
     for name in names:
         if not STATE_NAME.match(name):
             raise DataError(f"{source}: state name {name!r} must start with a letter and "
-                            "hold only letters, digits and _")
+                            "hold only ASCII letters (A-Z, a-z), digits and _")
     if len(set(names)) != len(names):
         raise DataError(f"{source}: state names repeat ({', '.join(names)})")
 

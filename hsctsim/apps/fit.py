@@ -174,7 +174,7 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
             raise UserError(f"--breaks {breaks}: only the piecewise family uses it "
                             "(--family piecewise, or auto)")
     if name is not None and not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", name):
-        raise UserError(f"--name {name!r}: a letter, then letters, digits, _ and - only")
+        raise UserError(f"--name {name!r}: an ASCII letter, then ASCII letters, digits, _ and - only")
     if not Path(data).is_file():
         raise UserError(f"{data}: " + ("not a file" if Path(data).exists() else "no such file"))
     if out_path:

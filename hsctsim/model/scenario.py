@@ -397,6 +397,9 @@ def read_raw(name_or_path, _seen=()):
     except ScenarioError as exc:
         if exc.key is None and exc.file == base_ref:
             raise ScenarioError(path, "base", exc.problem + f": '{base}'") from None
+        if not _seen and exc.file != str(path):  # name the file the user gave too
+            raise ScenarioError(path, "base", f"in its chain of base scenarios, {exc}"
+                                ) from None
         raise
     try:
         merged = _merge(base_data, {k: v for k, v in data.items() if k != "base"})
@@ -462,7 +465,7 @@ class Reader:
         """The scenario's ``name`` (default: the file's stem), usable as an arm's."""
         name = self.text(data, "name", "name", Path(self.path).stem)
         if not NAME_PATTERN.fullmatch(name):
-            self.fail("name", f"{name!r} cannot name an arm: use letters, digits, _ and - "
+            self.fail("name", f"{name!r} cannot name an arm: use ASCII letters (A-Z, a-z), digits, _ and - "
                       "(at most 64, not starting with -)" + (
                           "" if "name" in data else "; give the scenario a name = ..."))
         return name
