@@ -12,7 +12,7 @@ from ..api import DEFAULT_SEED, MAX_SEED, scenario_point
 from ..model.calibrate import calibrate
 from ..model.economics import parse_economics
 from ..model.scenario import (BUNDLED_ORDER, ScenarioError, bundled_names, load_scenario,
-                              set_value, shadowed_note)
+                              one_line, set_value, shadowed_note)
 
 from .limits import MAX_REPLICATES
 from .options import SEED, OutPath
@@ -22,6 +22,9 @@ class UserError(click.ClickException):
     """A problem the user can fix: one line on stderr, exit status 2."""
 
     exit_code = 2
+
+    def __init__(self, message):
+        super().__init__(one_line(message))
 
 
 def user_errors(func):

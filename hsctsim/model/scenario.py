@@ -68,13 +68,22 @@ MAX_BASE_CHAIN = 32  # base scenarios named in a row; real chains are 2 or 3 lon
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
 
 
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # those str.splitlines breaks at
+
+
+def one_line(text):
+    """``text`` with its line breaks shown escaped (``\\n``): an error is one line,
+    whatever the user typed (``--set name=$'a\\nb'``)."""
+    return "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in str(text))
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot be used; the message names file, key and problem."""
 
     def __init__(self, file, key, problem):
         self.file, self.key, self.problem = str(file), key, problem
         where = f"{self.file}: {key}: " if key else f"{self.file}: "
-        super().__init__(where + problem)
+        super().__init__(one_line(where + problem))
 
 
 @dataclass(frozen=True)
