@@ -185,6 +185,15 @@ test_set_values, test_set_values_nightly = property_test(
                        printable)}, 80)(_set_value)
 
 
+@pytest.mark.parametrize("key, text", [("lifetime.life_table", "[0.1, 0.2]"),
+                                       ("lifetime.life_table", "{a = 1}")])
+def test_set_values_found_by_the_fuzzer(key, text):
+    # a list or table for the life table's name: TypeError (unhashable), a traceback
+    _set_value(key, text)
+    with pytest.raises(ScenarioError, match="lifetime.life_table"):
+        parse_economics(set_value(load_scenario("mac"), key, text).to_dict(), "--set")
+
+
 def test_set_value_rejects_an_impossible_utility():
     # found by the property above before it was fixed: a decrement of 2 was accepted
     with pytest.raises(ScenarioError):

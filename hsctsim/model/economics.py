@@ -321,7 +321,7 @@ def parse_economics(data, path):
         _check_keys(path, table, "lifetime", {"age_years", "male_fraction", "excess_mortality",
                                               "life_table"})
         name = table.get("life_table")
-        if name not in LIFE_TABLES:
+        if not isinstance(name, str) or name not in LIFE_TABLES:  # a list: unhashable
             _fail(path, "lifetime.life_table", f"'{name}' is not one of {sorted(LIFE_TABLES)}")
         lifetime = {"age_years": _figure(path, table, "lifetime", "age_years", 0.0, 110.0,
                                          ranged=False),
