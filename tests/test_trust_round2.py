@@ -357,3 +357,25 @@ def test_an_arm_name_outside_ascii_says_ascii(tmp_path):
     path.write_text('base = "ric"\nname = "rüc"\n')
     assert_user_error(invoke("run", str(path), "-n", "10"), "'rüc' cannot name an arm",
                       "ASCII letters")
+
+
+def test_ctrl_c_during_an_overwrite_keeps_the_old_sweep(tmp_path):
+    # a real SIGINT to a real process, as a user's Ctrl-C
+    import signal
+
+    from conftest import start, wait_for
+
+    out = old_sweep(tmp_path / "s")
+    proc = start(*SWEEP[:3], "3", *SWEEP[4:], "--local", "--out", str(out), "--overwrite",
+                 cwd=tmp_path)
+    try:
+        wait_for(proc, "point 0 done")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "the new sweep was discarded" in err
+    assert (out / "sweep.csv").read_text() == "the old results\n"
+    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json"]
+    assert leftovers(tmp_path, "s") == []
