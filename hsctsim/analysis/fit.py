@@ -354,7 +354,7 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
     for c in covariates:
         if not IDENTIFIER.match(c):
             raise FitError(f"covariate {c!r}: names must start with a letter and hold only "
-                           "letters, digits and _")
+                           "ASCII letters (A-Z, a-z), digits and _")
     if len(set(covariates)) != len(covariates):
         raise FitError("a covariate is named twice")
     if not isinstance(data, MsData):

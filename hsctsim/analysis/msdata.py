@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["COLUMNS", "DataError", "MsData", "read_msdata", "STATE_NAME"]
+__all__ = ["COLUMNS", "DataError", "MAX_DAYS", "MsData", "read_msdata", "STATE_NAME"]
 
+MAX_DAYS = 36500.0  # as a scenario's longest horizon: a later time is not in days
 COLUMNS = ("id", "from", "to", "trans", "Tstart", "Tstop", "status")
 STATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -193,9 +194,9 @@ def _state_map(source, header, index, rows, states):
                             "(mstate), got a state below 1")
         names = list(states) if states else [f"state_{k}" for k in range(1, max(used, default=0) + 1)]
         for line, v, col in labels:
-            if _as_int(v) > len(names):
-                raise DataError(f"{_where(source, line, col)}: state {v} has no name "
-                                f"(--states names {len(names)} states)")
+            if _as_int(v) > len(names):  # only with states given: blame them
+                raise DataError(f"--states {','.join(names)}: names {len(names)} states, "
+                                f"but the data use state {v} ({_where(source, line, col)})")
         return {v: _as_int(v) - 1 for _, v, _ in labels}, names
     if states:
         names = list(states)
@@ -204,6 +205,9 @@ def _state_map(source, header, index, rows, states):
     position = {n: i for i, n in enumerate(names)}
     for line, v, col in labels:
         if v not in position:
+            if states:
+                raise DataError(f"--states {','.join(names)}: the data use state {v!r}, "
+                                f"not one of them ({_where(source, line, col)})")
             raise DataError(f"{_where(source, line, col)}: state {v!r} is not one of "
                             f"{', '.join(names)}")
     return position, names
@@ -213,7 +217,7 @@ def _check_names(names, source):
     for name in names:
         if not STATE_NAME.match(name):
             raise DataError(f"{source}: state name {name!r} must start with a letter and "
-                            "hold only letters, digits and _")
+                            "hold only ASCII letters (A-Z, a-z), digits and _")
     if len(set(names)) != len(names):
         raise DataError(f"{source}: state names repeat ({', '.join(names)})")
 
@@ -286,6 +290,10 @@ def read_msdata(data, *, covariates=(), states=None, transitions=None):
             raise DataError(f"{where('status')}: status must be 0 or 1, got {status[i]:g}")
         if tstart[i] < 0:
             raise DataError(f"{where('Tstart')}: Tstart {tstart[i]:g} is before time 0")
+        for col, t in (("Tstart", tstart[i]), ("Tstop", tstop[i])):
+            if t > MAX_DAYS:  # 1e300 days fitted to rates of 0 with standard errors of 0
+                raise DataError(f"{where(col)}: {col} {t:g} is beyond {MAX_DAYS:g} days "
+                                "(100 years): give the times in days")
         if not tstop[i] > tstart[i]:
             hint = (" (a stay of length 0, as two events on one day give: drop the stay or "
                     "move the second event a fraction of a day later)"
@@ -375,6 +383,11 @@ def _check_paths(source, lines, patient, ids, frm, to, tstart, tstop, status, co
             if frm[i] != prev[5]:
                 raise DataError(f"{where('from')}: id {ids[p]} is in '{names[frm[i]]}' here "
                                 f"but went to '{names[prev[5]]}' on line {prev[6]}")
+            if tstart[i] - prev[3] > 1e-9 * max(1.0, prev[3]):
+                raise DataError(f"{where('Tstart')}: id {ids[p]}'s stay in "
+                                f"'{names[frm[i]]}' starts at {tstart[i]:g} but the event "
+                                f"on line {prev[6]} was at {prev[3]:g} (the path does not "
+                                "connect: a stay starts when the event before it happens)")
         prev = (p, int(frm[i]), tstart[i], tstop[i], line,
                 int(to[i]) if status[i] == 1 else None, line)
     for name, values in covs.items():

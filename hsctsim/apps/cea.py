@@ -31,8 +31,6 @@ from .runner import REPLICATE_CALIBRATION_PATIENTS
 from .output import csv_text
 from .runner import write_resolved_scenarios
 from ..model.economics import SECTIONS
-from ..analysis.ceaplots import plot_ce_plane
-from ..analysis.ceaplots import plot_ceac
 from ..api import DEFAULT_SEED
 from .progress import Progress
 from .output import emit
@@ -298,6 +296,8 @@ def write_cea(folder, doc, scenarios):
         folder.write_text("ceac.csv", csv_text(
             [{"wtp": w, **{arm: p[i] for arm, p in doc["ceac"]["probability_best"].items()}}
              for i, w in enumerate(grid)]))
+        from ..analysis.ceaplots import plot_ce_plane, plot_ceac  # matplotlib: on use
+
         (folder.tmp / "figures").mkdir(exist_ok=True)
         for name, fn in (("ce_plane", plot_ce_plane), ("ceac", plot_ceac)):
             ax = fn(doc)

@@ -12,7 +12,9 @@ from ..analysis.endpoints import LANDMARK_DAYS
 from ..api import BackendError, check_fits_device
 from ..api import resolve_backend as resolve
 from ..model.hints import did_you_mean
-from ..model.scenario import ScenarioError, bundled_names, load_scenario, set_value, shadowed_note
+from ..model.economics import parse_economics
+from ..model.scenario import (ScenarioError, bundled_names, load_scenario, one_line, set_value,
+                              shadowed_note)
 from ..model.whatif import excluded_by_design, what_if
 
 __all__ = ["UserError", "complete_scenarios", "load_arms", "parse_settings", "resolve_backend",
@@ -23,6 +25,9 @@ class UserError(click.ClickException):
     """A problem the user can fix: one line on stderr, exit status 2."""
 
     exit_code = 2
+
+    def __init__(self, message):
+        super().__init__(one_line(message))
 
 
 def user_errors(func):
@@ -68,6 +73,12 @@ def parse_settings(settings):
             raise UserError(f"--set {item!r}: expected KEY=VALUE or ARM:KEY=VALUE, "
                             "e.g. agvhd.incidence=0.45 or mst:relapse.incidence=0.5")
         out.append((arm.strip() if colon else None, dotted.strip(), value.strip(), item))
+        # the same key set twice (for the same arm): the last one silently won
+        twice = next((text for a, k, _, text in out[:-1]
+                      if (a, k) == out[-1][:2]), None)
+        if twice is not None:
+            raise UserError(f"--set {item!r}: {dotted.strip()} is already set by "
+                            f"--set {twice!r}; give each key once")
     return out
 
 
@@ -123,6 +134,8 @@ def load_arms(names, settings=(), recalibrate=False, backend="cpu"):
                             else ""), err=True)
             label = f"--set {item}" + (f" (arm {arm})" if len(bases) > 1 else "")
             changed = set_value(changed, key, value, label=label)
+            if key.partition(".")[0] in ("costs", "utilities", "durations", "lifetime"):
+                parse_economics(changed.to_dict(), f"--set {item}")  # as `check`, `cea` do
         arms[arm] = what_if(base, changed, recalibrate, backend=backend)
         for line in arms[arm].warnings:
             click.echo(f"warning: {arm}: {line}", err=True)

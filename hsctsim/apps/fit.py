@@ -8,13 +8,11 @@ from pathlib import Path
 
 import click
 
-from .common import UserError, user_errors
+from .common import UserError, load_arms, user_errors
 from .options import OutPath
 from ..model.scenario import bundled_dir
-from ..analysis.fit import FitError
-from ..analysis.fit import fit_msm
-from ..analysis.fit import safe_name
 from ..analysis.msdata import DataError
+from ..model.scenario import ScenarioError
 
 __all__ = ["EXAMPLES", "FAMILY_NAMES", "fit"]
 
@@ -35,11 +33,18 @@ def _families(items):
         if value not in FAMILY_NAMES:
             raise UserError(f"--family {item!r}: {value!r} is not one of {', '.join(FAMILY_NAMES)}")
         if not sep:
+            if every is not None:  # the last one silently won
+                raise UserError(f"--family {item!r}: a family for every transition is "
+                                f"already given ({every}); give it once")
             every = value
         elif not key.strip():
             raise UserError(f"--family {item!r}: expected FAMILY or TRANS=FAMILY")
         else:
-            per[key.strip().replace(" ", "")] = value
+            trans = key.strip().replace(" ", "")
+            if trans in per:
+                raise UserError(f"--family {item!r}: transition {trans} already has a "
+                                f"family ({per[trans]}); give it once")
+            per[trans] = value
     if not per:
         return every
     return per | {"*": every} if every else per
@@ -77,18 +82,33 @@ def _check_out(path, overwrite):
     if os.path.lexists(path) and not overwrite:  # a dangling link too: it was replaced
         raise UserError(f"{path}: exists (add --overwrite to replace it)")
     if not path.parent.is_dir():
+        if os.path.lexists(path.parent):  # `--out afile/x.toml`
+            raise UserError(f"{path}: {path.parent} is not a folder (a file holds that name)")
         raise UserError(f"{path}: the folder {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK):
         raise UserError(f"{path}: the folder {path.parent} is not writable")
 
 
-def _write_atomic(path, text, overwrite):
+def _accepted(tmp, path):
+    """Refuse to write a fitted scenario that `hsctsim check` would refuse."""
+
+    try:
+        load_arms([str(tmp)])  # what `check` and `run` load and validate
+    except (ScenarioError, click.ClickException) as exc:
+        said = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+        raise UserError(f"{path}: not written: the fitted model is not a scenario hsctsim "
+                        f"accepts ({said.replace(str(tmp), str(path))})") from None
+
+
+def _write_atomic(path, text, overwrite, validate=False):
     path = Path(path)
     _check_out(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".toml", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        if validate:
+            _accepted(tmp, path)
         # mkstemp makes the file 0600: give it the mode a plain open() would
         umask = os.umask(0)
         os.umask(umask)
@@ -143,6 +163,7 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
     Prints each family's AIC and the chosen fit's estimates with standard errors;
     --out writes a scenario that `hsctsim run` simulates.
     """
+    from ..analysis.fit import FitError, fit_msm, safe_name  # scipy.optimize: on use
 
     family = _families(families)
     if breaks and family is not None:  # otherwise --breaks would be accepted and ignored
@@ -153,7 +174,7 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
             raise UserError(f"--breaks {breaks}: only the piecewise family uses it "
                             "(--family piecewise, or auto)")
     if name is not None and not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", name):
-        raise UserError(f"--name {name!r}: a letter, then letters, digits, _ and - only")
+        raise UserError(f"--name {name!r}: an ASCII letter, then ASCII letters, digits, _ and - only")
     if not Path(data).is_file():
         raise UserError(f"{data}: " + ("not a file" if Path(data).exists() else "no such file"))
     if out_path:
@@ -169,5 +190,5 @@ def fit(data, out_path, overwrite, clock, families, breaks, covariates, states, 
         raise UserError(str(exc)) from None
     click.echo(result.report())
     if out_path:
-        _write_atomic(out_path, text, overwrite)
+        _write_atomic(out_path, text, overwrite, validate=True)
         click.echo(f"scenario written to {out_path}", err=True)

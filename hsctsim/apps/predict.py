@@ -147,6 +147,11 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
     loaded = what.scenario
     seed = DEFAULT_SEED if seed is None else seed
     days = _days(horizons)
+    horizon = float(horizon_days if horizon_days is not None else loaded.horizon_days)
+    if at_day < horizon and not any(at_day < d <= horizon for d in days):  # before simulating
+        longer = " (--horizon DAYS follows longer)" if any(d > horizon for d in days) else ""
+        raise UserError(f"--horizons {horizons}: no day after --at {at_day:g} within the "
+                        f"horizon {horizon:g}{longer}")
     # the predicted cohort is held whole: one column per process (or transition)
     check_cohort_memory(patients, len(getattr(loaded, "transitions", None) or
                                       getattr(loaded, "processes", None) or ()) + 8)

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import signals
 
-__all__ = ["check_replaceable", "current_umask", "is_run_folder", "MARKER_FILE", "MARKER_KEY",
+__all__ = ["current_umask", "is_run_folder", "MARKER_FILE", "MARKER_KEY",
            "RESULT_FILES", "RunFolder", "RunFolderError", "written_whole"]
 
 MARKER_FILE = "summary.json"
@@ -41,9 +41,10 @@ class RunFolderError(click.ClickException):
 RESULT_FILES = (MARKER_FILE, "cea.json", "trial.json")
 
 
-def is_run_folder(path):
-    """Whether ``path`` is a folder written by ``hsctsim run``, ``cea`` or ``trial --out``."""
-    for name in RESULT_FILES:
+def is_run_folder(path, result_files=RESULT_FILES):
+    """Whether ``path`` is a folder written by ``hsctsim run``, ``cea`` or ``trial --out``
+    (or, with other ``result_files``, by another command)."""
+    for name in result_files:
         try:
             document = json.loads((Path(path) / name).read_text())
         except (OSError, ValueError):
@@ -51,25 +52,6 @@ def is_run_folder(path):
         if isinstance(document, dict) and MARKER_KEY in document:
             return True
     return False
-
-
-def check_replaceable(path, marker, what):
-    """Refuse to replace ``path`` unless it is a folder of ours (it has ``marker``).
-
-    Never the current folder or one above it, never a symbolic link.  For folders
-    replaced in place (``hsctsim sweep --overwrite``); :class:`RunFolder` checks
-    the same for run folders.
-    """
-    if os.path.islink(path):
-        raise RunFolderError(f"{path} is a symbolic link; give the folder itself")
-    path = Path(os.path.realpath(path))
-    cwd = Path(os.path.realpath(os.getcwd()))
-    if path == cwd or path in cwd.parents:
-        raise RunFolderError(f"{path} is the current folder or one above it; "
-                             "give a new folder for the results")
-    if not (path / marker).is_file():
-        raise RunFolderError(f"{path} is not {what} (no {marker}): --overwrite replaces "
-                             "only those; nothing was changed")
 
 
 def current_umask():
@@ -127,8 +109,12 @@ class RunFolder:
     Files go to a hidden temporary folder beside ``path``; :meth:`commit` renames
     it into place, :meth:`discard` removes it.  An existing non-empty ``path`` is
     refused unless ``overwrite`` and it is an hsctsim run folder.  The folder and
-    its files get the permissions the umask gives.
+    its files get the permissions the umask gives.  A subclass may replace another
+    kind of folder of ours (its ``result_files``, described by ``what``).
     """
+
+    result_files = RESULT_FILES
+    what = f"an hsctsim run folder (no {MARKER_FILE} written by hsctsim)"
 
     def __init__(self, path, overwrite=False, events_format="csv"):
         self.overwrite = overwrite
@@ -143,6 +129,9 @@ class RunFolder:
         self.path = self.parent / absolute.name
         self._shown = Path(path)
         if not self.parent.is_dir():
+            if os.path.lexists(self.parent):  # `--out afile/sub`
+                raise NotADirectoryError(f"{self._shown.parent}: not a folder (a file "
+                                         f"holds that name), so {self._shown} cannot be made")
             raise FileNotFoundError(f"{self.parent} does not exist")
         self._check()
         with signals.deferred():
@@ -160,6 +149,10 @@ class RunFolder:
             except BaseException:
                 self._release()
                 raise
+
+    def ours(self, path):
+        """Whether ``path`` is a folder that ``--overwrite`` may replace."""
+        return is_run_folder(path, self.result_files)
 
     def _check(self):
         """Refuse a target that must not be written or replaced."""
@@ -179,10 +172,9 @@ class RunFolder:
         if not self.overwrite:
             raise FileExistsError(f"{shown} exists and is not empty "
                                   "(choose another --out or pass --overwrite)")
-        if not is_run_folder(path):
-            raise RunFolderError(f"{shown} is not an hsctsim run folder (no {MARKER_FILE} "
-                                 "written by hsctsim): --overwrite replaces only those; "
-                                 "nothing was changed")
+        if not self.ours(path):
+            raise RunFolderError(f"{shown} is not {self.what}: --overwrite replaces only "
+                                 "those; nothing was changed")
 
     def write_text(self, name, text):
         target = self.tmp / name

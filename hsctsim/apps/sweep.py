@@ -14,7 +14,7 @@ from .signals import Interrupted
 from . import sweeps
 from .output import csv_text
 from .runner import landmark_days
-from ..analysis.sweep_plots import write_sweep_figures
+from .sweepfolder import check_out
 
 __all__ = ["DASK_HINT", "EXAMPLES", "sweep"]
 
@@ -36,8 +36,9 @@ def _client(workers, scheduler):
     if scheduler:
         try:
             return Client(scheduler, timeout="20s"), None
-        except (OSError, TimeoutError) as exc:
-            raise UserError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        except Exception as exc:  # a malformed address raises ValueError, TypeError...
+            said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UserError(f"--scheduler {scheduler}: cannot connect ({said})") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            dashboard_address=":0")
     return Client(cluster), cluster
@@ -136,11 +137,48 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
     config = sweeps.Settings(patients, seed, horizon, landmark_days(horizon),
                              calibration_patients)
     document = sweeps.manifest(loaded, points, config, mode, backend)
-    folder = sweeps.SweepFolder(out_dir, document, resume, overwrite)
-    results = folder.done() if resume else {}
-    todo = [p for p in points if p.index not in results]
-    show = sys.stderr.isatty()
+    folder, results = None, {}
+    if resume:
+        folder = sweeps.SweepFolder(out_dir, document, resume=True)
+        by_index = {p.index: p for p in points}
 
+        def expected(index):
+            point = by_index.get(index)
+            if point is None:
+                return None
+            return (point.design, "+".join(k for k, _ in point.values),
+                    sweeps.parameters(loaded, point, seed))
+
+        results = folder.done(expected, say=lambda m: click.echo(f"note: {m}", err=True))
+    else:
+        check_out(out_dir, overwrite)  # before connecting to a cluster
+    todo = [p for p in points if p.index not in results]
+    client = cluster = n_workers = None
+    try:
+        if todo and not local:
+            # one process drives the GPU: more would only queue on it
+            n_workers = workers or (1 if backend == "cuda" else os.cpu_count() or 1)
+            # connected before the folder is made: a bad --scheduler leaves nothing
+            client, cluster = _client(n_workers, scheduler)
+        if folder is None:
+            folder = sweeps.SweepFolder(out_dir, document, resume, overwrite)
+        with folder:
+            _run(folder, loaded, points, todo, results, config, client, scheduler, n_workers,
+                 retries, backend, out_dir)
+            said = _write_table(folder, results, loaded, mode, plot, seed, document, points,
+                                todo, out_dir)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    click.echo(said)  # once the folder is in place
+
+
+def _run(folder, loaded, points, todo, results, config, client, scheduler, n_workers,
+         retries, backend, out_dir):
+    """Run the points still to do, saving each as it comes in."""
+    show = sys.stderr.isatty()
     with click.progressbar(length=len(points), label="points", file=sys.stderr,
                            hidden=not show) as bar:
         bar.update(len(results))
@@ -154,28 +192,29 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
                            err=True)
 
         try:
-            if local or not todo:
+            if client is None:
                 sweeps.run_local(loaded, todo, config, on_result, backend=backend)
             else:
-                # one process drives the GPU: more would only queue on it
-                n_workers = workers or (1 if backend == "cuda" else os.cpu_count() or 1)
-                client, cluster = _client(n_workers, scheduler)
-                try:
-                    # numba threads per task: the cores shared out among local workers
-                    threads = None if scheduler else max(1, (os.cpu_count() or 1) // n_workers)
-                    sweeps.run_dask(client, loaded, todo, config, on_result, retries, threads,
-                                    backend=backend)
-                finally:
-                    client.close()
-                    if cluster is not None:
-                        cluster.close()
+                # numba threads per task: the cores shared out among local workers
+                threads = None if scheduler else max(1, (os.cpu_count() or 1) // n_workers)
+                sweeps.run_dask(client, loaded, todo, config, on_result, retries, threads,
+                                backend=backend)
         except (KeyboardInterrupt, Interrupted) as exc:  # Ctrl-C, SIGTERM, SIGHUP
-            click.echo(f"\ninterrupted: {len(results)} of {len(points)} points saved in "
-                       f"{out_dir}; --resume continues", err=True)
+            if folder.replacing:
+                click.echo(f"\ninterrupted: the new sweep was discarded; {out_dir} is as "
+                           "it was", err=True)
+            else:
+                click.echo(f"\ninterrupted: {len(results)} of {len(points)} points saved "
+                           f"in {out_dir}; --resume continues", err=True)
             sys.exit(getattr(exc, "exit_code", 130))
         except BackendError as exc:  # a worker of a --scheduler cluster without the GPU
-            raise UserError(f"--backend {backend}: on a worker: {exc} ({len(results)} of "
-                            f"{len(points)} points saved; --resume continues)") from None
+            kept = (f"{out_dir} is as it was" if folder.replacing else
+                    f"{len(results)} of {len(points)} points saved; --resume continues")
+            raise UserError(f"--backend {backend}: on a worker: {exc} ({kept})") from None
+
+
+def _write_table(folder, results, loaded, mode, plot, seed, document, points, todo, out_dir):
+    """sweep.csv (and .parquet), the PSA summary and the figures; one line on stdout."""
     rows = sweeps.table_rows(results.values(), loaded.name)
     folder.write_text("sweep.csv", csv_text(rows))
     parquet = sweeps.parquet_bytes(rows)
@@ -186,9 +225,11 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         folder.write_text("psa_summary.csv", csv_text(sweeps.psa_summary_rows(rows)))
         written.append("psa_summary.csv")
     if plot:
+        from ..analysis.sweep_plots import write_sweep_figures  # matplotlib: on use
+
         written += [f"figures/{p.name}" for p in
                     write_sweep_figures(rows, mode, folder.path / "figures")]
-    click.echo(f"hsctsim {__version__} sweep of {loaded.name}, seed {seed}, "
-               f"{describe_backend(document)}: {len(points)} points "
-               f"({len(points) - len(todo)} resumed), {len(rows)} rows: "
-               + ", ".join(f"{out_dir}/{w}" for w in written))
+    return (f"hsctsim {__version__} sweep of {loaded.name}, seed {seed}, "
+            f"{describe_backend(document)}: {len(points)} points "
+            f"({len(points) - len(todo)} resumed), {len(rows)} rows: "
+            + ", ".join(f"{out_dir}/{w}" for w in written))

@@ -17,13 +17,9 @@ The results are a tidy table: one row per point, endpoint and landmark day, with
 the value of every parameter at that point.
 """
 
-import shutil
 import itertools
-import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -31,15 +27,14 @@ from .._version import __version__
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, Tally
 from ..api import backend_record, count, scenario_point
 from ..model.calibrate import CALIBRATION_PATIENTS, calibrate
-from ..model.scenario import ScenarioError, set_value
-from .runfolder import current_umask
 from ..model.hints import did_you_mean
-from .runfolder import check_replaceable
+from ..model.scenario import ScenarioError, set_value
+from .sweepfolder import SweepFolder  # noqa: F401  (sweeps.SweepFolder, as before)
 
 __all__ = ["Axis", "DEFAULT_CHUNK", "GRID_CALIBRATION_PATIENTS", "grid_points", "manifest",
            "MAX_POINTS", "parameters", "parquet_bytes", "parse_axis", "Point", "point_scenario",
            "PSA_CALIBRATION_PATIENTS", "psa_points", "psa_summary_rows", "run_dask", "run_local",
-           "run_point", "Settings", "SweepFolder", "table_rows"]
+           "run_point", "Settings", "table_rows"]
 
 GRID_CALIBRATION_PATIENTS = CALIBRATION_PATIENTS
 PSA_CALIBRATION_PATIENTS = 10_000  # as run --replicates: draw r is its replicate r
@@ -233,77 +228,6 @@ def psa_summary_rows(rows):
                     "draws": x.size, "mean": _num(x.mean()) if x.size else None,
                     "p2_5": _num(low), "median": _num(median), "p97_5": _num(high)})
     return out
-
-
-class SweepFolder:
-    """The output folder of a sweep: the settings, one file per finished point, the table.
-
-    Each point's result is written to ``points/<index>.json`` as soon as it is in,
-    atomically (a temporary file renamed into place), so an interrupted sweep
-    leaves only whole points behind; :meth:`done` lists them for ``--resume``.
-    """
-
-    def __init__(self, path, manifest, resume=False, overwrite=False):
-        self.path = Path(path)
-        self.points = self.path / "points"
-        manifest = json.loads(json.dumps(manifest))  # as it reads back: lists, not tuples
-        existing = self.path / "sweep.json"
-        if resume:
-            try:
-                before = json.loads(existing.read_text())
-            except (OSError, ValueError):
-                raise FileNotFoundError(f"{existing}: no sweep to resume here") from None
-            before.setdefault("backend", "cpu")  # written before sweeps had a backend
-            changed = sorted(k for k in set(before) | set(manifest)
-                             if k not in ("hsctsim_version", "device")
-                             and before.get(k) != manifest.get(k))
-            if changed:
-                raise ScenarioError(existing, changed[0], "differs from this command's; "
-                                    "resume with the same settings, or start afresh")
-        elif self.path.exists() and any(self.path.iterdir()):
-            if not overwrite:
-                raise FileExistsError(f"{self.path} exists and is not empty "
-                                      "(--resume to continue it, --overwrite to replace it)")
-
-
-            check_replaceable(self.path, "sweep.json", "an hsctsim sweep folder")
-            shutil.rmtree(self.path)
-        self.points.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            self.write_text("sweep.json", json.dumps(manifest, indent=1) + "\n")
-
-    def write_text(self, name, text):
-        """Write ``name`` atomically (temporary file in the folder, then rename)."""
-        return self.write_bytes(name, text.encode())
-
-    def write_bytes(self, name, data):
-        target = self.path / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            # mkstemp makes the file 0600; the results get what the umask gives, as
-            # every other output does
-            os.fchmod(fd, 0o666 & ~current_umask())
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
-
-    def save_point(self, result):
-        self.write_text(f"points/{result['index']:06d}.json", json.dumps(result) + "\n")
-
-    def done(self):
-        """Results of the points already saved, by index."""
-        out = {}
-        for path in self.points.glob("[0-9]*.json"):
-            try:
-                result = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue  # cannot happen with atomic writes; redo the point if it does
-            out[result["index"]] = result
-        return out
 
 
 def manifest(scenario, points, settings, mode, backend="cpu"):

@@ -30,6 +30,8 @@ def _observed(items, size=None):
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
+        if sep and key.strip() in out:  # the last one silently won
+            raise UserError(f"--observed {item!r}: {key.strip()} is given twice")
         try:
             out[key.strip()] = float(value)
         except ValueError:

@@ -306,14 +306,21 @@ def _newton(scenario, names, targets, landmarks, n_patients, seed, fixed, pi, to
             return pi
         # a target still short with pi at 1 may yet be reached as the others move;
         # three such steps in a row mean it cannot
-        stuck = active & (pi >= 1.0) & (resid < -tol)
+        # so does one that no longer responds to its hazard at all (no patient can have
+        # it: what it needs first, such as engraftment, does not happen)
+        stuck = active & ((pi >= 1.0) | (dp <= 0.0)) & (resid < -tol)
         stuck_for = stuck_for + 1 if np.any(stuck) else 0
         if stuck_for >= 3:
             k = int(np.argmax(stuck))
-            raise ScenarioError(
-                scenario.origin, f"{names[k]}.incidence",
-                f"{targets[k]:g} by day {landmarks[k]:g} cannot be reached together with the "
-                f"competing processes (at most {p[k]:.3f} with this timing)")
+            if dp[k] <= 0.0 and p[k] <= tol:
+                why = (f"cannot be reached: it stays at {p[k]:.3f} whatever its hazard, so no "
+                       "patient can have it (what it needs first, such as engraftment, does "
+                       "not happen)")
+            else:
+                why = ("cannot be reached together with the competing processes (at most "
+                       f"{p[k]:.3f} with this timing)")
+            raise ScenarioError(scenario.origin, f"{names[k]}.incidence",
+                                f"{targets[k]:g} by day {landmarks[k]:g} {why}")
         step = np.where(dp > 0, -resid / np.where(dp > 0, dp, 1.0), 0.0)
         # at most halve or double pi, and never past 1
         pi = np.where(active, np.clip(pi + step, 0.5 * pi, np.minimum(1.0, 2.0 * pi + 1e-3)),

@@ -313,6 +313,7 @@ def parse_economics(data, path):
     utilities.update({k: f for k in DECREMENTS
                       if (f := _figure(path, util_table, "utilities", k, 0.0, 2.0,
                                        required=False)) is not None})
+    _check_utility_range(path, utilities)
     dur_table = data["durations"]
     _check_keys(path, dur_table, "durations", set(DURATIONS))
     durations = {k: f for k in DURATIONS
@@ -327,7 +328,7 @@ def parse_economics(data, path):
         _check_keys(path, table, "lifetime", {"age_years", "male_fraction", "excess_mortality",
                                               "life_table"})
         name = table.get("life_table")
-        if name not in LIFE_TABLES:
+        if not isinstance(name, str) or name not in LIFE_TABLES:  # a list: unhashable
             _fail(path, "lifetime.life_table", f"'{name}' is not one of {sorted(LIFE_TABLES)}")
         lifetime = {"age_years": _figure(path, table, "lifetime", "age_years", 0.0, 110.0,
                                          ranged=False),
@@ -336,6 +337,28 @@ def parse_economics(data, path):
                     "excess_mortality": _excess_mortality(path, table),
                     "life_table": name}
     return Economics(currency.strip(), price_year, costs, utilities, durations, lifetime)
+
+
+def _ends(figure):
+    value = figure.value
+    return value if isinstance(value, tuple) else (value, value)
+
+
+def _check_utility_range(path, utilities):
+    """Every utility a patient can have (a state's weight less the decrements of the
+    GVHD active then, both at once included) must stay within [-1, 1]."""
+    worst_state = min(STATE_WEIGHTS, key=lambda k: _ends(utilities[k])[0])
+    weight = _ends(utilities[worst_state])[0]
+    active = [k for k in DECREMENTS if k in utilities]
+    for keys in [[k] for k in active] + ([active] if len(active) > 1 else []):
+        lowest = weight - sum(_ends(utilities[k])[1] for k in keys)
+        if lowest < -1.0:
+            during = " and ".join(k.replace("_decrement", "").replace("agvhd", "acute GVHD")
+                                  .replace("cgvhd", "chronic GVHD") for k in keys)
+            minus = " - ".join(f"{_ends(utilities[k])[1]:g}" for k in keys)
+            _fail(path, f"utilities.{keys[-1]}", f"the utility during {during} would be "
+                  f"{lowest:g} ({worst_state} {weight:g} - {minus}), below -1: a decrement "
+                  "may take a utility down to -1 at most")
 
 
 def _cost_order(key):

@@ -130,7 +130,7 @@ def _names(reader, value, where):
         reader.fail(where, "must be a list of names")
     for v in value:
         if not _SAFE.match(v):
-            reader.fail(where, f"'{v}' is not a safe name (a letter, then letters, digits, _ -)")
+            reader.fail(where, f"'{v}' is not a safe name (an ASCII letter, then ASCII letters, digits, _ -)")
     if len(set(value)) != len(value):
         dup = next(v for v in value if value.count(v) > 1)
         reader.fail(where, f"'{dup}' is given twice")
@@ -166,7 +166,7 @@ def _parse_covariates(reader, data):
     for name, cov in table.items():
         where = f"covariates.{name}"
         if not _SAFE.match(name):
-            reader.fail(where, "not a safe name (a letter, then letters, digits, _ -)")
+            reader.fail(where, "not a safe name (an ASCII letter, then ASCII letters, digits, _ -)")
         if not isinstance(cov, dict):
             reader.fail(where, "must be a table with levels, shares and source")
         reader.check_keys(cov, COVARIATE_KEYS, where)

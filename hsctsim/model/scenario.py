@@ -23,12 +23,12 @@ from .multistate import parse_multistate
 from .schema import (CHIMERISM_KINDS, DLI, DLI_TRIGGERS, EXTRA_KEYS, HR_DISTRIBUTIONS,
                      INCIDENCE_DISTRIBUTIONS, INTERVENTION_KEYS, MAX_BASE_CHAIN,
                      MAX_HORIZON_DAYS, Effect, NKCells, ProcessSpec, Range, Reader,
-                     ScenarioError, parse_process, top_keys)
+                     ScenarioError, one_line, parse_process, top_keys)
 
 __all__ = ["BUNDLED_ORDER", "MAX_HORIZON_DAYS", "ProcessSpec", "Range", "Reader", "Scenario",
            "ScenarioError", "bundled_dir", "bundled_names", "load_scenario", "looks_like_path",
-           "parse", "read_raw", "read_toml", "replicate_rng", "resolve_path", "set_value",
-           "shadowed_note"]
+           "one_line", "parse", "read_raw", "read_toml", "replicate_rng", "resolve_path",
+           "set_value", "shadowed_note"]
 
 
 @dataclass(frozen=True)
@@ -245,6 +245,9 @@ def read_raw(name_or_path, _seen=()):
     except ScenarioError as exc:
         if exc.key is None and exc.file == base_ref:
             raise ScenarioError(path, "base", exc.problem + f": '{base}'") from None
+        if not _seen and exc.file != str(path):  # name the file the user gave too
+            raise ScenarioError(path, "base", f"in its chain of base scenarios, {exc}"
+                                ) from None
         raise
     try:
         merged = _merge(base_data, {k: v for k, v in data.items() if k != "base"})

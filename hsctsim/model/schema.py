@@ -19,7 +19,7 @@ __all__ = ["CALIBRATED", "CHIMERISM_KINDS", "DLI", "DLI_TRIGGERS", "EFFECTS", "E
            "EXTRA_KEYS", "Effect", "HR_DISTRIBUTIONS", "INCIDENCE_DISTRIBUTIONS",
            "INTERVENTION_KEYS", "MAX_BASE_CHAIN", "MAX_HORIZON_DAYS", "NAME_PATTERN", "NKCells",
            "PROCESSES", "PROCESS_KEYS", "ProcessSpec", "RANGE_DISTRIBUTIONS", "Range", "Reader",
-           "ScenarioError", "TOP_KEYS", "Z95", "parse_process", "top_keys"]
+           "ScenarioError", "TOP_KEYS", "Z95", "one_line", "parse_process", "top_keys"]
 
 # the built-in processes and ties (see model/process_table.py, which also has the
 # functions that include registered ones)
@@ -62,13 +62,22 @@ MAX_BASE_CHAIN = 32  # base scenarios named in a row; real chains are 2 or 3 lon
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
 
 
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # those str.splitlines breaks at
+
+
+def one_line(text):
+    """``text`` with its line breaks shown escaped (``\\n``): an error is one line,
+    whatever the user typed (``--set name=$'a\\nb'``)."""
+    return "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in str(text))
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot be used; the message names file, key and problem."""
 
     def __init__(self, file, key, problem):
         self.file, self.key, self.problem = str(file), key, problem
         where = f"{self.file}: {key}: " if key else f"{self.file}: "
-        super().__init__(where + problem)
+        super().__init__(one_line(where + problem))
 
 
 @dataclass(frozen=True)
@@ -226,7 +235,8 @@ class Reader:
         """The scenario's ``name`` (default: the file's stem), usable as an arm's."""
         name = self.text(data, "name", "name", Path(self.path).stem)
         if not NAME_PATTERN.fullmatch(name):
-            self.fail("name", f"{name!r} cannot name an arm: use letters, digits, _ and - "
+            self.fail("name", f"{name!r} cannot name an arm: use ASCII letters (A-Z, a-z), "
+                      "digits, _ and - "
                       "(at most 64, not starting with -)" + (
                           "" if "name" in data else "; give the scenario a name = ..."))
         return name

@@ -249,5 +249,6 @@ def test_sweep_overwrite_refuses_what_is_not_a_sweep_folder(tmp_path, monkeypatc
     assert tree(tmp_path) == before
     sweep = tmp_path / "sweep"
     SweepFolder(sweep, {"a": 1})
-    SweepFolder(sweep, {"a": 2}, overwrite=True)  # a sweep folder is replaced
+    with SweepFolder(sweep, {"a": 2}, overwrite=True):  # a sweep folder is replaced...
+        assert json.loads((sweep / "sweep.json").read_text()) == {"a": 1}  # ...when whole
     assert json.loads((sweep / "sweep.json").read_text()) == {"a": 2}
