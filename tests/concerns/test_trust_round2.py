@@ -50,7 +50,7 @@ def test_unreachable_scheduler_leaves_nothing_behind(tmp_path, monkeypatch):
     # sweep.json was written before connecting: the next (correct) command was refused
     # as "exists and is not empty"
     pytest.importorskip("dask.distributed")
-    from hsctsim.apps.cli import UserError  # first: sweep imports it
+    from hsctsim.apps.common import UserError
     from hsctsim.apps import sweep as sweep_app
 
     def unreachable(workers, scheduler):
@@ -314,12 +314,12 @@ def test_a_repeated_option_is_refused(command, says, tmp_path, monkeypatch):
 # -- clearer messages ---------------------------------------------------------------------
 
 def test_predict_checks_the_horizons_before_simulating(monkeypatch):
-    from hsctsim.model import predict as model_predict
+    from hsctsim.apps import predict as predict_app
 
     def never(*args, **kwargs):
         raise AssertionError("simulated before checking --horizons")
 
-    monkeypatch.setattr(model_predict, "predict", never)
+    monkeypatch.setattr(predict_app, "run_prediction", never)
     result = invoke("predict", "ric", "--horizons", "50", "--at", "100", "-n", "100")
     assert_user_error(result, "--horizons 50: no day after --at 100 within the horizon 730")
     assert len(result.output.strip().splitlines()) == 1
