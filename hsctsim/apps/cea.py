@@ -10,6 +10,7 @@ import dataclasses
 import json
 
 import click
+import numpy as np
 
 from .options import SEED, FiniteFloatRange, OutPath, check_threads
 
@@ -27,7 +28,7 @@ def _interval(mean, ci):
 
 def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifetime=False,
             wtp=DEFAULT_WTP, replicates=0, threads=None, chunk_size=DEFAULT_CHUNK,
-            on_chunk=None, susceptible=None):
+            on_chunk=None, susceptible=None, decisions=None):
     """Cost-effectiveness of arms against the first.
 
     Parameters
@@ -52,6 +53,11 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     susceptible : dict of str to dict, optional
         Per arm, the susceptible fractions of its midpoint cohort (a what-if that
         holds another calibration, see :func:`hsctsim.what_if`).
+    decisions : Decisions, optional
+        Value of information asked for with replicates: population, EVPPI groups, a
+        pilot (see :mod:`hsctsim.apps.ceadecide`).  Three arms or more get the
+        efficiency frontier (``incremental``); replicates the CEAF and, from
+        20 replicates on, ``voi``.
 
     Returns
     -------
@@ -83,6 +89,10 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
                                     "missing: --lifetime needs a [lifetime] table")
     tails = {arm: economics_tail(e, horizon, discount) if lifetime else None
              for arm, e in econ.items()}
+    from .ceadecide import Decisions, check_decisions, parameter_columns, replicate_parameters
+
+    decisions = decisions or Decisions()
+    counter = check_decisions(decisions, scenarios, econ, seed)
 
     def tally_arms(replicate, n, calibration_patients=None):
         figures = econ if replicate is None else {
@@ -96,8 +106,10 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
         for chunks in zip(*streams):
             values = {arm: cohort_values(c, figures[arm], discount, tails[arm])
                       for arm, c in zip(names, chunks)}
-            for arm in names:
+            for arm, c in zip(names, chunks):
                 tallies[arm].add(values[arm], values[names[0]] if arm != names[0] else None)
+                if counter is not None and replicate is not None:
+                    counter.add(arm, c)
                 if on_chunk is not None:
                     on_chunk(len(values[arm]["costs"]))
         return tallies
@@ -134,8 +146,14 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     }
     if replicates:
         draws = {arm: ([], []) for arm in names}
+        drawn, shares = [], []
         for r in range(replicates):
+            if counter is not None:
+                counter.reset()
             rep = tally_arms(r, n_patients, REPLICATE_CALIBRATION_PATIENTS)
+            drawn.append(replicate_parameters(scenarios, econ, seed, r))
+            if counter is not None:
+                shares.append(counter.shares())
             for arm in names:
                 draws[arm][0].append(rep[arm].mean("costs"))
                 draws[arm][1].append(rep[arm].mean("qalys"))
@@ -150,6 +168,15 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
         document["ceac"] = {"wtp": grid,
                             "probability_best": {arm: [round(float(p), 4) for p in v]
                                                  for arm, v in probabilities.items()}}
+        from .ceadecide import psa_sections
+
+        psa_sections(document, draws, parameter_columns(drawn),
+                     np.array(shares) if counter is not None else None, decisions, seed,
+                     discount.rate)
+    if len(names) >= 3:
+        from .ceadecide import incremental_section
+
+        document["incremental"] = incremental_section(document)
     caveats = comparison_caveats(econ)
     if caveats:  # absent when there are none, so the document is as before
         document["caveats"] = caveats
@@ -193,6 +220,10 @@ def format_cea(doc):
                          *(f"{v['mean']:+,.0f} ({v['ci95'][0]:+,.0f} to {v['ci95'][1]:+,.0f})"
                            for v in inc["nmb"].values())])
         lines += _table(rows)
+    if "incremental" in doc:
+        from .ceadecide import format_incremental
+
+        lines += format_incremental(doc)
     if "ceac" in doc:
         lines += ["", f"probability of the highest net monetary benefit over {doc['replicates']} "
                       "replicates drawn from the reported ranges", ""]
@@ -202,6 +233,9 @@ def format_cea(doc):
         for arm, probs in doc["ceac"]["probability_best"].items():
             rows.append([arm, *(f"{probs[grid.index(w)]:.2f}" for w in shown)])
         lines += _table(rows)
+        from .ceadecide import format_psa
+
+        lines += format_psa(doc)
     lines += ["", *caveat_lines(doc)] if doc.get("caveats") else []
     what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in doc["arms"].items()
                 if a.get("what_if", {}).get("settings")]
@@ -265,6 +299,10 @@ def write_cea(folder, doc, scenarios):
 
     folder.write_text("cea.json", json.dumps(doc, indent=1) + "\n")
     folder.write_text("cea.csv", csv_text(cea_rows(doc)))
+    if "incremental" in doc or "voi" in doc:
+        from .ceadecide import decision_rows
+
+        folder.write_text("decisions.csv", csv_text(decision_rows(doc)))
     if "ceac" in doc:
         from ..analysis.ceaplots import plot_ce_plane, plot_ceac
 
@@ -281,15 +319,56 @@ def write_cea(folder, doc, scenarios):
             [{"wtp": w, **{arm: p[i] for arm, p in doc["ceac"]["probability_best"].items()}}
              for i, w in enumerate(grid)]))
         (folder.tmp / "figures").mkdir(exist_ok=True)
-        for name, fn in (("ce_plane", plot_ce_plane), ("ceac", plot_ceac)):
+        from .ceadecide import decision_figures
+
+        for name, fn in (("ce_plane", plot_ce_plane), ("ceac", plot_ceac),
+                         *decision_figures(doc)):
             ax = fn(doc)
             ax.figure.savefig(folder.tmp / "figures" / f"{name}.png", dpi=150)
             import matplotlib.pyplot as plt
 
             plt.close(ax.figure)
+    elif "incremental" in doc:  # the frontier needs no replicates
+        import matplotlib.pyplot as plt
+
+        from ..analysis.decisionplots import plot_frontier
+
+        (folder.tmp / "figures").mkdir(exist_ok=True)
+        ax = plot_frontier(doc)
+        ax.figure.savefig(folder.tmp / "figures" / "frontier.png", dpi=150)
+        plt.close(ax.figure)
     from .runner import write_resolved_scenarios
 
     write_resolved_scenarios(folder, scenarios, horizon_days=doc["horizon_days"])
+
+
+def _decisions(loaded, seed, replicates, incidence, years, groups, pilot, sizes, study_cost):
+    """The value-of-information options, checked against the arms (one line if wrong)."""
+    from ..analysis.voi import MIN_DRAWS
+    from ..api import DEFAULT_SEED
+    from ..model.economics import economics_of
+    from .ceadecide import Decisions, check_decisions
+    from .cli import UserError
+
+    asked = [o for o, v in (("--incidence", incidence), ("--evppi", groups),
+                            ("--pilot", pilot), ("--study-cost", study_cost)) if v]
+    if asked and replicates < MIN_DRAWS:
+        raise UserError(f"{asked[0]} values information from the replicates: give "
+                        f"--replicates {MIN_DRAWS} or more (a few hundred for stable values)")
+    if study_cost is not None and incidence is None:
+        raise UserError("--study-cost is set against the population's EVSI: give --incidence "
+                        "(patients a year)")
+    if study_cost is not None and not pilot:
+        raise UserError("--study-cost prices a pilot: give --pilot ARM:ENDPOINT")
+    if len({arm for arm, _ in pilot}) > 2:
+        raise UserError("--pilot: a pilot here has one arm or two")
+    decisions = Decisions(incidence, years, groups, pilot, sizes, study_cost)
+    try:
+        check_decisions(decisions, loaded, {a: economics_of(s) for a, s in loaded.items()},
+                        DEFAULT_SEED if seed is None else seed)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return decisions
 
 
 def _is_economic(setting):
@@ -329,6 +408,53 @@ def _wtp_list(ctx, param, value):
     return out
 
 
+def _sizes(ctx, param, value):
+    try:
+        out = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected whole numbers separated by commas, "
+                                 "e.g. 5,10,20,50") from None
+    if not out or not all(1 <= n <= 100_000 for n in out):
+        raise click.BadParameter("give one or more sizes from 1 to 100,000")
+    return tuple(sorted(set(out)))
+
+
+def _study_cost(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        fixed, per_patient = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected FIXED,PER_PATIENT, e.g. "
+                                 "250000,40000") from None
+    if not all(0 <= v < float("inf") for v in (fixed, per_patient)):
+        raise click.BadParameter("give two finite amounts >= 0")
+    return fixed, per_patient
+
+
+def _groups(ctx, param, value):
+    out = {}
+    for item in value:
+        name, sep, patterns = item.partition("=")
+        keys = tuple(p.strip() for p in patterns.split(",") if p.strip())
+        if not sep or not name.strip() or not keys:
+            raise click.BadParameter(f"{item!r}: expected NAME=FIGURE[,FIGURE...], e.g. "
+                                     "'nk=haplo_nk:nk_cells.*,costs.nk_infusion'")
+        out[name.strip()] = keys
+    return out
+
+
+def _pilot(ctx, param, value):
+    out = []
+    for item in value:
+        arm, sep, stat = item.partition(":")
+        if not sep or not arm.strip() or not stat.strip():
+            raise click.BadParameter(f"{item!r}: expected ARM:ENDPOINT, e.g. "
+                                     "haplo_nk:relapse_d365")
+        out.append((arm.strip(), stat.strip()))
+    return tuple(out)
+
+
 EPILOG = """\b
 Examples:
   hsctsim cea mac ric                              # 2 years, 3% continuous discounting
@@ -336,6 +462,8 @@ Examples:
   hsctsim cea mac ric --discount 0.035 --discounting annual --wtp 20000,30000
   hsctsim cea mac ric --replicates 50 -n 20000 --out cea-mac-ric   # CE plane, CEAC
   hsctsim cea haplo_ptcy haplo_nk --set 'costs.nk_infusion={ value = 60000, source = "what-if" }'
+  hsctsim cea mac haplo_ptcy haplo_nk --replicates 200 -n 2000 --incidence 300 \\
+      --pilot haplo_nk:relapse_d365 --study-cost 250000,40000 --out voi   # frontier, VOI, pilot
 """
 
 
@@ -364,6 +492,23 @@ def _scenario_names(ctx, param, incomplete):
               callback=_wtp_list, help="Willingness-to-pay per QALY, comma-separated.")
 @click.option("--replicates", type=click.IntRange(0, MAX_REPLICATES), default=0, show_default=True,
               help="Cohorts drawing each figure from its reported range: CE plane, CEAC.")
+@click.option("--incidence", type=FiniteFloatRange(0, 1e9),
+              help="Patients a year the decision concerns: population EVPI, EVPPI, EVSI "
+                   "(needs --replicates).")
+@click.option("--decision-years", type=FiniteFloatRange(0, 200), default=10.0,
+              show_default=True, help="Years the decision stands (discounted at --discount).")
+@click.option("--evppi", "groups", multiple=True, callback=_groups,
+              metavar="NAME=FIGURE[,FIGURE]",
+              help="A named group of drawn figures for the EVPPI (patterns such as "
+                   "'costs.*' or 'haplo_nk:nk_cells.*'; repeatable). Each figure alone is "
+                   "always valued.")
+@click.option("--pilot", multiple=True, callback=_pilot, metavar="ARM:ENDPOINT",
+              help="An endpoint a pilot measures, e.g. haplo_nk:relapse_d365 (repeatable: "
+                   "two arms make a two-arm pilot): its EVSI by size (needs --replicates).")
+@click.option("--pilot-sizes", default="5,10,20,30,50", show_default=True, callback=_sizes,
+              help="Patients per arm of the pilot, comma-separated.")
+@click.option("--study-cost", callback=_study_cost, metavar="FIXED,PER_PATIENT",
+              help="The pilot's cost: ENBS = population EVSI - cost (needs --incidence).")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
 @click.option("--set", "settings", multiple=True, metavar="[ARM:]KEY=VALUE",
               help="Change one figure, e.g. costs.transplant.value=250000 (repeatable; "
@@ -379,7 +524,8 @@ def _scenario_names(ctx, param, incomplete):
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
 def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp, replicates,
-        threads, settings, recalibrate, out_dir, overwrite, fmt):
+        incidence, decision_years, groups, pilot, pilot_sizes, study_cost, threads, settings,
+        recalibrate, out_dir, overwrite, fmt):
     """Costs, life years and QALYs of ARMS, and cost-effectiveness against the first.
 
     ARMS are bundled scenario names or TOML paths with [costs], [utilities] and
@@ -416,6 +562,8 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                             "--recalibrate, or leave out --replicates")
         loaded = {arm: w.scenario for arm, w in what_ifs.items()}
         held = {arm: w.susceptible for arm, w in what_ifs.items() if w.susceptible}
+        decisions = _decisions(loaded, seed, replicates, incidence, decision_years, groups,
+                               pilot, pilot_sizes, study_cost)
         folder = RunFolder(out_dir, overwrite) if out_dir else None
         with written_whole(folder):
             total = patients * (1 + replicates) * len(loaded)
@@ -426,7 +574,7 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                 doc = run_cea(loaded, patients, DEFAULT_SEED if seed is None else seed,
                               horizon_days, Discount(discount, discounting), lifetime, wtp,
                               replicates, threads, on_chunk=progress.advance,
-                              susceptible=held)
+                              susceptible=held, decisions=decisions)
                 if folder is not None:
                     progress.phase("writing results")
             for arm, w in what_ifs.items():  # as run records it: what a --set changed

@@ -1,0 +1,432 @@
+"""The decision parts of ``hsctsim cea``: the efficiency frontier, the CEAF, and the
+value of information of the replicates (EVPI, EVPPI, and the EVSI and ENBS of a pilot).
+
+:func:`incremental_section` works on any document of three arms or more;
+:func:`psa_sections` on the replicates' means, each replicate's drawn figures and,
+for a pilot, each replicate's share of patients with the pilot's endpoint.  The
+methods are in :mod:`hsctsim.analysis.incremental` and :mod:`hsctsim.analysis.voi`.
+"""
+
+import fnmatch
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DEFAULT_PILOT_SIZES = (5, 10, 20, 30, 50)
+PILOT_STREAM = 0x7069_6C6F_74  # the pilots' binomial draws: a stream of their own
+EVPPI_SHOWN = 8  # rows of the EVPPI table (all are in cea.json)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What ``cea`` is asked to value beyond the frontier.
+
+    incidence : patients a year that the decision concerns (None: per patient only)
+    years : how many years the decision stands
+    groups : named groups of parameters for the EVPPI, ``name -> (pattern, ...)``
+        (``fnmatch`` patterns over the parameter names, e.g. ``costs.*``)
+    pilot : ``(arm, statistic)`` endpoints a pilot measures, e.g.
+        ``("haplo_nk", "relapse_d365")``: the share of the arm's patients with the
+        event by that day, observed as a binomial count of ``size`` patients
+    sizes : pilot sizes (patients per arm enrolled)
+    study_cost : ``(fixed, per patient)``, or None
+    """
+
+    incidence: float | None = None
+    years: float = 10.0
+    groups: dict = field(default_factory=dict)
+    pilot: tuple = ()
+    sizes: tuple = DEFAULT_PILOT_SIZES
+    study_cost: tuple | None = None
+
+
+# -- the frontier ----------------------------------------------------------------------
+
+
+def incremental_section(doc):
+    """``incremental`` of ``cea.json``: the frontier and each arm's net benefit."""
+    from ..analysis.incremental import frontier, optimal_by_wtp
+
+    names = list(doc["arms"])
+    costs = [doc["arms"][a]["costs"]["mean"] for a in names]
+    qalys = [doc["arms"][a]["qalys"]["mean"] for a in names]
+    rows = frontier(costs, qalys, names)
+    for r in rows:
+        for k in ("cost", "effect", "incremental_cost", "incremental_effect", "icer"):
+            if r[k] is not None:
+                r[k] = round(r[k], 6 if "effect" in k else 2)
+    best = optimal_by_wtp(rows, doc["wtp"])
+    return {"table": rows,
+            "optimal": {f"{w:g}": arm for w, arm in zip(doc["wtp"], best)},
+            "nmb": {a: {f"{w:g}": round(w * q - c, 2) for w in doc["wtp"]}
+                    for a, c, q in zip(names, costs, qalys)}}
+
+
+def format_incremental(doc):
+    """The frontier table and the arm of highest net benefit at each WTP."""
+    from .cea import _table
+
+    inc = doc["incremental"]
+    rows = [["arm (by cost)", "costs", "QALYs", "status", "ICER on the frontier",
+             *(f"NMB at {float(w):,.0f}" for w in doc["wtp"])]]
+    for r in inc["table"]:
+        if r["status"] == "frontier":
+            status = "frontier"
+            ratio = f"{r['icer']:,.0f} vs {r['versus']}" if r["icer"] is not None else "-"
+        elif r["status"] == "dominated":
+            status, ratio = f"dominated by {r['by']}", "-"
+        else:
+            status, ratio = f"ext. dominated ({' + '.join(r['by'])})", "-"
+        rows.append([r["arm"], f"{r['cost']:,.0f}", f"{r['effect']:.3f}", status, ratio,
+                     *(f"{inc['nmb'][r['arm']][f'{float(w):g}']:+,.0f}" for w in doc["wtp"])])
+    lines = ["", "fully incremental (means; dominated and extendedly dominated arms removed, "
+             "ICERs along the efficiency frontier)", ""] + _table(rows)
+    lines.append("highest net monetary benefit: " + "; ".join(
+        f"{a} at {float(w):,.0f}" for w, a in inc["optimal"].items()))
+    return lines
+
+
+# -- the replicates ----------------------------------------------------------------------
+
+
+def replicate_parameters(scenarios, econ, seed, replicate):
+    """The figures replicate ``replicate`` drew, ``{"arm:key": value}``.
+
+    Clinical ranges (``arm:agvhd.incidence``) and ranged costs, utilities and
+    durations (``arm:costs.nk_infusion``), as the arms' replicate draws them.
+    """
+    from ..api import scenario_point
+
+    out = {}
+    for arm, s in scenarios.items():
+        if hasattr(s, "ranges"):
+            ranged = {k for k, r in s.ranges() if r.low != r.high}
+            if ranged:
+                for k, r in scenario_point(s, seed, replicate).ranges():
+                    if k in ranged:
+                        out[f"{arm}:{k}"] = float(r.mid)
+        drawn = econ[arm].draw(seed, replicate)
+        for section in ("costs", "utilities", "durations"):
+            for k, fig in getattr(econ[arm], section).items():
+                if fig.is_range:
+                    out[f"{arm}:{section}.{k}"] = float(getattr(drawn, section)[k].point)
+    return out
+
+
+def parameter_columns(rows):
+    """Columns of the replicates' parameters; a figure every arm drew alike is one
+    column named without its arm (``costs.agvhd_onset``)."""
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    cols = {k: np.array([r.get(k, np.nan) for r in rows]) for k in names}
+    by_base = {}
+    for k in names:
+        by_base.setdefault(k.partition(":")[2], []).append(k)
+    out = {}
+    for base, keys in by_base.items():
+        first = cols[keys[0]]
+        if len(keys) > 1 and all(np.array_equal(cols[k], first) for k in keys[1:]):
+            out[base] = first
+        else:
+            out.update({k: cols[k] for k in keys})
+    # a figure that did not vary (or only in some replicates) carries no information
+    return {k: v for k, v in out.items() if np.all(np.isfinite(v)) and np.ptp(v) > 0}
+
+
+def pilot_counter(pilot, scenarios):
+    """Check the pilot's endpoints against the arms; return a counter of chunks.
+
+    The counter's ``add(arm, cohort)`` counts a chunk; ``shares()`` gives, per
+    endpoint, the share of the arm's patients with the event by its day, and
+    ``reset()`` starts the next replicate.
+    """
+    from ..analysis.trials import COUNTS, parse_statistic
+
+    checked = []
+    for arm, stat in pilot:
+        if arm not in scenarios:
+            raise ValueError(f"--pilot {arm}:{stat}: no arm {arm!r} (arms: "
+                             f"{', '.join(scenarios)})")
+        try:
+            base, day = parse_statistic(stat)
+        except ValueError as exc:
+            raise ValueError(f"--pilot {arm}:{stat}: {exc}") from None
+        if base == "median_os_days":
+            raise ValueError(f"--pilot {arm}:{stat}: a pilot here counts patients with an "
+                             "event; a median survival is not a count")
+        checked.append((arm, stat, COUNTS[base], day))
+
+    class Counter:
+        def __init__(self):
+            self.checked = checked
+            self.reset()
+
+        def reset(self):
+            self.hits = [0] * len(checked)
+            self.n = [0] * len(checked)
+
+        def add(self, arm, cohort):
+            for i, (a, stat, processes, day) in enumerate(checked):
+                if a != arm:
+                    continue
+                have = [p for p in processes if p in cohort.process_names]
+                if not have:
+                    raise ValueError(f"--pilot {a}:{stat}: this arm has no "
+                                     f"{' or '.join(processes)} process")
+                first = np.min([cohort.day(p) for p in have], axis=0)
+                if day is not None:
+                    if day > cohort.horizon_days:
+                        raise ValueError(f"--pilot {a}:{stat}: day {day:g} is after the "
+                                         f"simulated window ({cohort.horizon_days:g} days)")
+                    first = np.where(first <= day, first, np.inf)
+                self.hits[i] += int(np.isfinite(first).sum())
+                self.n[i] += cohort.n_patients
+
+        def shares(self):
+            return [h / n for h, n in zip(self.hits, self.n)]
+
+    return Counter()
+
+
+def check_decisions(decisions, scenarios, econ, seed):
+    """Refuse a pilot or an EVPPI group that the arms cannot give (ValueError, one line).
+
+    Returns the pilot counter (or None).
+    """
+    counter = pilot_counter(decisions.pilot, scenarios) if decisions.pilot else None
+    if counter is not None:
+        from ..api import scenario_point
+        from ..model.hsct import process_names
+
+        for arm, stat, processes, _ in counter.checked:
+            s = scenarios[arm]
+            names = (process_names(scenario_point(s)) if hasattr(s, "ranges") else ())
+            if not set(processes) & set(names):
+                raise ValueError(f"--pilot {arm}:{stat}: this arm has no "
+                                 f"{' or '.join(processes)} process")
+    if decisions.groups:
+        names = list(parameter_columns([replicate_parameters(scenarios, econ, seed, r)
+                                        for r in range(3)]))
+        _resolve_groups(decisions.groups, names)
+    return counter
+
+
+def _resolve_groups(groups, names):
+    out = {}
+    for group, patterns in groups.items():
+        keys = []
+        for p in patterns:
+            hit = [n for n in names if fnmatch.fnmatchcase(n, p)]
+            if not hit:
+                raise ValueError(f"--evppi {group}={','.join(patterns)}: {p!r} matches no "
+                                 "figure drawn in the replicates (they are: "
+                                 f"{', '.join(names) or 'none'})")
+            keys += [k for k in hit if k not in keys]
+        out[group] = keys
+    return out
+
+
+def psa_sections(doc, draws, parameters, shares, decisions, seed, discount_rate):
+    """``ceaf`` (into ``doc["ceac"]``) and ``voi`` of ``cea.json``.
+
+    draws : dict arm -> (costs list, qalys list) over replicates
+    parameters : dict name -> array over replicates (see :func:`parameter_columns`)
+    shares : array (replicates, endpoints) of the pilot's endpoints, or None
+    """
+    from ..analysis.incremental import acceptability, net_benefit
+    from ..analysis.voi import (MIN_DRAWS, enbs, evpi, evpi_standard_error, evppi, evsi,
+                                population_factor)
+
+    names = list(draws)
+    costs = np.column_stack([np.asarray(draws[a][0], float) for a in names])
+    qalys = np.column_stack([np.asarray(draws[a][1], float) for a in names])
+    grid = np.asarray(doc["ceac"]["wtp"], float)
+    acc = acceptability(costs, qalys, grid)
+    doc["ceac"]["ceaf"] = {"optimal": [names[i] for i in acc["optimal"]],
+                           "probability": [round(float(p), 4)
+                                           for p in acc["frontier_probability"]]}
+    if len(costs) < MIN_DRAWS:
+        return
+    factor = (population_factor(decisions.incidence, decisions.years, discount_rate)
+              if decisions.incidence is not None else None)
+
+    def scaled(v):
+        return None if factor is None else round(v * factor, 2)
+
+    voi = {"replicates": len(costs),
+           "population": None if factor is None else {
+               "incidence_per_year": decisions.incidence, "years": decisions.years,
+               "discount_rate": discount_rate, "discounted_patients": round(factor, 3)},
+           "evpi_curve": {"wtp": [float(w) for w in grid],
+                          "per_patient": [round(float(v), 2) for v in evpi(
+                              net_benefit(costs, qalys, grid))]},
+           "evpi": {}, "evppi": {}}
+    groups = {k: [k] for k in parameters}
+    groups.update(_resolve_groups(decisions.groups, list(parameters)))
+    for w in doc["wtp"]:
+        nb = net_benefit(costs, qalys, w)
+        value = float(evpi(nb))
+        voi["evpi"][f"{w:g}"] = {"per_patient": round(value, 2),
+                                 "standard_error": round(evpi_standard_error(nb), 2),
+                                 "population": scaled(value)}
+        rows = []
+        for group, keys in groups.items():
+            x = np.column_stack([parameters[k] for k in keys])
+            out = evppi(nb, x)
+            rows.append({"group": group, "parameters": keys,
+                         "per_patient": round(out["evppi"], 2),
+                         "standard_error": round(out["standard_error"], 2),
+                         "population": scaled(out["evppi"])})
+        rows.sort(key=lambda r: -r["per_patient"])
+        voi["evppi"][f"{w:g}"] = rows
+        over = [r["group"] for r in rows
+                if r["per_patient"] > value + 2 * (r["standard_error"]
+                                                   + voi["evpi"][f"{w:g}"]["standard_error"])]
+        if over:  # the regression overfits a few replicates
+            voi.setdefault("notes", []).append(
+                f"at WTP {w:,.0f} the EVPPI of {', '.join(over)} is above the EVPI: too few "
+                "replicates for the regression; run more")
+    if shares is not None:
+        arms_enrolled = len({arm for arm, _ in decisions.pilot})
+        sizes = [int(s) for s in decisions.sizes]
+        pilot = {"endpoints": [f"{a}:{s}" for a, s in decisions.pilot],
+                 "arms_enrolled": arms_enrolled, "sizes": sizes,
+                 "study_cost": None if decisions.study_cost is None else {
+                     "fixed": decisions.study_cost[0],
+                     "per_patient": decisions.study_cost[1]},
+                 "mean_share": [round(float(v), 4) for v in shares.mean(axis=0)],
+                 "by_wtp": {}}
+        for w in doc["wtp"]:
+            nb = net_benefit(costs, qalys, w)
+            rows = []
+            for n in sizes:
+                rng = np.random.default_rng([int(seed) % 2**63, PILOT_STREAM, n])
+                out = evsi(nb, shares, n, rng)
+                row = {"size": n, "per_patient": round(out["evsi"], 2),
+                       "standard_error": round(out["standard_error"], 2),
+                       "population": scaled(out["evsi"])}
+                if factor is not None and decisions.study_cost is not None:
+                    row["enbs"] = round(float(enbs(out["evsi"] * factor, n,
+                                                   *decisions.study_cost, arms_enrolled)), 2)
+                rows.append(row)
+            best = (max(rows, key=lambda r: r["enbs"]) if rows and "enbs" in rows[0]
+                    else None)
+            pilot["by_wtp"][f"{w:g}"] = {
+                "rows": rows,
+                "best_size": None if best is None or best["enbs"] <= 0 else best["size"]}
+        voi["pilot"] = pilot
+    doc["voi"] = voi
+
+
+def format_psa(doc):
+    """Lines: the CEAF at the document's WTPs, EVPI, the largest EVPPIs, the pilot."""
+    from .cea import _table
+
+    lines = []
+    grid = doc["ceac"]["wtp"]
+    ceaf = doc["ceac"].get("ceaf")
+    if ceaf:
+        lines += ["", "cost-effectiveness acceptability frontier (the arm of highest expected "
+                  "net benefit, and the share of replicates in which it is best): " + "; ".join(
+                      f"{float(w):,.0f}: {ceaf['optimal'][grid.index(w)]} "
+                      f"{ceaf['probability'][grid.index(w)]:.2f}" for w in doc["wtp"])]
+    voi = doc.get("voi")
+    if not voi:
+        return lines
+    pop = voi["population"]
+    who = (f"; population: {pop['incidence_per_year']:g} patients a year for "
+           f"{pop['years']:g} years, discounted at {100 * pop['discount_rate']:g}% "
+           f"({pop['discounted_patients']:,.1f} patients)" if pop else "")
+    lines += ["", f"value of information over {voi['replicates']} replicates (per patient"
+              f"{who})", ""]
+    rows = [["", *(f"WTP {float(w):,.0f}" for w in doc["wtp"])]]
+    rows.append(["EVPI per patient", *(f"{voi['evpi'][f'{float(w):g}']['per_patient']:,.0f}"
+                                       f" (se {voi['evpi'][f'{float(w):g}']['standard_error']:,.0f})"
+                                       for w in doc["wtp"])])
+    if pop:
+        rows.append(["EVPI population", *(f"{voi['evpi'][f'{float(w):g}']['population']:,.0f}"
+                                          for w in doc["wtp"])])
+    lines += _table(rows)
+    tops = {}
+    for w in doc["wtp"]:
+        for r in voi["evppi"][f"{float(w):g}"]:
+            tops[r["group"]] = max(tops.get(r["group"], 0.0), r["per_patient"])
+    shown = sorted(tops, key=lambda g: -tops[g])[:EVPPI_SHOWN]
+    if shown:
+        lines += ["", "EVPPI per patient (regression on the replicates' draws; the largest "
+                  f"{len(shown)})", ""]
+        rows = [["parameters", *(f"WTP {float(w):,.0f}" for w in doc["wtp"])]]
+        for g in shown:
+            rows.append([g, *(next(f"{r['per_patient']:,.0f}" for r in
+                                   voi["evppi"][f"{float(w):g}"] if r["group"] == g)
+                              for w in doc["wtp"])])
+        lines += _table(rows)
+    lines += [f"note: {n}" for n in voi.get("notes", [])]
+    pilot = voi.get("pilot")
+    if pilot:
+        lines += ["", f"pilot of {', '.join(pilot['endpoints'])} (expected value of sample "
+                  "information per patient; ENBS: population EVSI less the study's cost)", ""]
+        header = ["patients per arm"]
+        for w in doc["wtp"]:
+            header.append(f"EVSI at {float(w):,.0f}")
+            if "enbs" in pilot["by_wtp"][f"{float(w):g}"]["rows"][0]:
+                header.append(f"ENBS at {float(w):,.0f}")
+        rows = [header]
+        for i, n in enumerate(pilot["sizes"]):
+            row = [str(n)]
+            for w in doc["wtp"]:
+                r = pilot["by_wtp"][f"{float(w):g}"]["rows"][i]
+                row.append(f"{r['per_patient']:,.0f}")
+                if "enbs" in r:
+                    row.append(f"{r['enbs']:+,.0f}")
+            rows.append(row)
+        lines += _table(rows)
+        best = [(w, pilot["by_wtp"][f"{float(w):g}"]["best_size"]) for w in doc["wtp"]]
+        if pilot["study_cost"] is not None and pop:
+            lines.append("pilot size of the highest ENBS: " + "; ".join(
+                f"{b if b is not None else 'none worth its cost'} at {float(w):,.0f}"
+                for w, b in best))
+    return lines
+
+
+def decision_figures(doc):
+    """``(name, function)`` of each decision figure the document has data for."""
+    from ..analysis import decisionplots as dp
+
+    out = []
+    if "incremental" in doc:
+        out.append(("frontier", dp.plot_frontier))
+    if "ceaf" in doc.get("ceac", {}):
+        out.append(("ceac_ceaf", dp.plot_ceac_ceaf))
+    if "voi" in doc:
+        out += [("evpi", dp.plot_evpi), ("evppi", dp.plot_evppi)]
+        if "pilot" in doc["voi"]:
+            out.append(("enbs", dp.plot_enbs))
+    return out
+
+
+def decision_rows(doc):
+    """Flat CSV rows of the decision sections (``decisions.csv``)."""
+    rows = []
+    for r in doc.get("incremental", {}).get("table", []):
+        rows.append({"section": "frontier", "item": r["arm"], "wtp": "",
+                     "value": r["icer"] if r["icer"] is not None else "",
+                     "note": r["status"] + (f" vs {r['versus']}" if r["versus"] else "")})
+    voi = doc.get("voi") or {}
+    for w, v in voi.get("evpi", {}).items():
+        rows.append({"section": "evpi", "item": "per_patient", "wtp": w,
+                     "value": v["per_patient"], "note": f"se {v['standard_error']}"})
+        if v["population"] is not None:
+            rows.append({"section": "evpi", "item": "population", "wtp": w,
+                         "value": v["population"], "note": ""})
+    for w, group_rows in voi.get("evppi", {}).items():
+        for r in group_rows:
+            rows.append({"section": "evppi", "item": r["group"], "wtp": w,
+                         "value": r["per_patient"], "note": f"se {r['standard_error']}"})
+    for w, p in (voi.get("pilot") or {}).get("by_wtp", {}).items():
+        for r in p["rows"]:
+            rows.append({"section": "evsi", "item": f"n={r['size']}", "wtp": w,
+                         "value": r["per_patient"], "note": f"se {r['standard_error']}"})
+            if "enbs" in r:
+                rows.append({"section": "enbs", "item": f"n={r['size']}", "wtp": w,
+                             "value": r["enbs"], "note": ""})
+    return rows
