@@ -148,3 +148,61 @@ def test_run_cea_values_a_pilot_from_the_replicates(monkeypatch):
     for r in v["pilot"]["by_wtp"]["100000"]["rows"]:
         assert r["enbs"] == pytest.approx(r["population"], abs=0.02)
     assert "incremental" not in doc and "ceaf" in doc["ceac"]
+
+
+def test_tornado_variants_ranges_spreads_and_bounds():
+    from hsctsim.apps.ceadecide import tornado_variants
+    from hsctsim.model.economics import economics_of
+
+    econ = {n: economics_of(load_scenario(n)) for n in ("haplo_ptcy", "haplo_nk")}
+    variants = {(f, side): (values, v) for f, side, values, v in tornado_variants(econ, 0.2)}
+    # a ranged figure goes to the ends of its range, in every arm that has it
+    assert variants[("costs.agvhd_onset", "low")][0] == {"haplo_ptcy": 20286.0,
+                                                         "haplo_nk": 20286.0}
+    # an arm's own figure moves in that arm only
+    values, v = variants[("costs.nk_infusion", "high")]
+    assert values == {"haplo_nk": 97000.0}
+    assert v["haplo_nk"].cost("nk_infusion") == 97000.0
+    assert v["haplo_ptcy"] is econ["haplo_ptcy"]
+    # a point figure +-20%; a utility is clipped to 1
+    base = econ["haplo_ptcy"].cost("transplant")
+    assert variants[("costs.transplant", "low")][0]["haplo_ptcy"] == pytest.approx(0.8 * base)
+    assert variants[("utilities.disease_free", "high")][0]["haplo_ptcy"] == 1.0
+    # spread 0: ranged figures only
+    figures = {f for f, *_ in tornado_variants(econ, 0.0)}
+    assert figures == {"costs.agvhd_onset", "costs.nk_infusion",
+                       "durations.agvhd_active_days"}
+
+
+@pytest.mark.parametrize("figure, side", [("costs.nk_infusion", "low"),
+                                          ("utilities.relapse", "high"),
+                                          ("durations.cgvhd_active_days", "low")])
+def test_tornado_equals_a_run_with_the_figure_set(figure, side):
+    # the tornado re-prices the base case's patients; a run with the figure set by
+    # --set (same seed: the same patients) must give the same incremental NMB
+    from hsctsim.model.scenario import set_value
+
+    names = ("haplo_ptcy", "haplo_nk")
+    arms = {n: load_scenario(n) for n in names}
+    doc = run_cea(arms, 3000, seed=8, wtp=(100_000,), tornado=0.2)
+    row = next(r for r in doc["tornado"]["figures"] if r["figure"] == figure)
+    changed = {}
+    for n, s in arms.items():
+        value = row["values"][side].get(n)
+        changed[n] = s if value is None else set_value(s, f"{figure}.value", repr(value))
+    again = run_cea(changed, 3000, seed=8, wtp=(100_000,))
+    expected = again["increments"]["haplo_nk"]["nmb"]["100000"]["mean"]
+    assert row["inmb"]["haplo_nk"]["100000"][side] == pytest.approx(expected, abs=0.02)
+    base = doc["increments"]["haplo_nk"]["nmb"]["100000"]["mean"]
+    assert doc["tornado"]["base"]["haplo_nk"]["100000"] == pytest.approx(base, abs=0.02)
+
+
+def test_cea_tornado_command(tmp_path):
+    out = CliRunner().invoke(cli, ["cea", "haplo_ptcy", "haplo_nk", "-n", "500", "--tornado",
+                                   "0.2", "--out", str(tmp_path / "t")])
+    assert out.exit_code == 0, out.output
+    assert "one-way sensitivity" in out.output and "costs.nk_infusion" in out.output
+    assert (tmp_path / "t" / "figures" / "tornado_haplo_nk.png").is_file()
+    assert "tornado," in (tmp_path / "t" / "decisions.csv").read_text()
+    bad = CliRunner().invoke(cli, ["cea", "haplo_ptcy", "haplo_nk", "--tornado", "2"])
+    assert bad.exit_code == 2 and "--tornado" in bad.output

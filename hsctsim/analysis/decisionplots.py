@@ -183,3 +183,35 @@ def plot_enbs(doc, ax=None):
               title=extra, title_fontsize=9, alignment="left")
     _caption(ax, doc)
     return ax
+
+
+def plot_tornado(doc, arm, ax=None, top=12):
+    """Tornado of ``arm``'s incremental net benefit at the first WTP.
+
+    Each bar runs from the result with the figure at its low to that at its high;
+    the vertical line is the base case.  The ``top`` figures of widest swing.
+    """
+    ax = _axes(ax)
+    t = doc["tornado"]
+    w = f"{doc['wtp'][0]:g}"
+    base = t["base"][arm][w]
+    from ..apps.ceadecide import tornado_order
+
+    rows = tornado_order(t, arm, w)[:top][::-1]
+    y = np.arange(len(rows))
+    for i, r in enumerate(rows):
+        lo, hi = r["inmb"][arm][w]["low"], r["inmb"][arm][w]["high"]
+        ax.barh(i, lo - base, left=base, height=0.6, color=PALETTE[0],
+                label="figure at its low" if i == 0 else None)
+        ax.barh(i, hi - base, left=base, height=0.6, color=PALETTE[1],
+                label="figure at its high" if i == 0 else None)
+    ax.axvline(base, color="black", lw=1)
+    ax.set_yticks(y, [r["figure"] for r in rows], fontsize=9)
+    ax.xaxis.set_major_formatter(_MONEY)
+    ax.set_xlabel(f"incremental net monetary benefit vs {t['versus']} at WTP "
+                  f"{float(w):,.0f} ({doc['currency']} {doc['price_year']})", fontsize=12)
+    ax.set_title(f"One-way sensitivity: {arm} (ranged figures over their range, "
+                 f"others +-{100 * t['spread']:g}%)", fontsize=13)
+    _legend(ax)
+    _caption(ax, doc)
+    return ax

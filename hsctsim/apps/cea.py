@@ -28,7 +28,7 @@ def _interval(mean, ci):
 
 def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifetime=False,
             wtp=DEFAULT_WTP, replicates=0, threads=None, chunk_size=DEFAULT_CHUNK,
-            on_chunk=None, susceptible=None, decisions=None):
+            on_chunk=None, susceptible=None, decisions=None, tornado=None):
     """Cost-effectiveness of arms against the first.
 
     Parameters
@@ -58,6 +58,11 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
         pilot (see :mod:`hsctsim.apps.ceadecide`).  Three arms or more get the
         efficiency frontier (``incremental``); replicates the CEAF and, from
         20 replicates on, ``voi``.
+    tornado : float, optional
+        One-way sensitivity of each arm's incremental net benefit to every cost,
+        utility and duration (``tornado``): ranged figures over their range, point
+        figures this fraction either side (0: ranged figures only), on the same
+        patients as the base case.
 
     Returns
     -------
@@ -93,6 +98,10 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
 
     decisions = decisions or Decisions()
     counter = check_decisions(decisions, scenarios, econ, seed)
+    if tornado is not None:
+        from .ceadecide import TornadoTally, tornado_variants
+
+        tornado_tally = TornadoTally(tornado_variants(econ, tornado), names)
 
     def tally_arms(replicate, n, calibration_patients=None):
         figures = econ if replicate is None else {
@@ -110,6 +119,9 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
                 tallies[arm].add(values[arm], values[names[0]] if arm != names[0] else None)
                 if counter is not None and replicate is not None:
                     counter.add(arm, c)
+            if tornado is not None and replicate is None:
+                tornado_tally.add(dict(zip(names, chunks)), values,
+                                  lambda c, arm, e: cohort_values(c, e, discount, tails[arm]))
                 if on_chunk is not None:
                     on_chunk(len(values[arm]["costs"]))
         return tallies
@@ -173,6 +185,8 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
         psa_sections(document, draws, parameter_columns(drawn),
                      np.array(shares) if counter is not None else None, decisions, seed,
                      discount.rate)
+    if tornado is not None:
+        document["tornado"] = tornado_tally.section(document, tornado)
     if len(names) >= 3:
         from .ceadecide import incremental_section
 
@@ -224,6 +238,10 @@ def format_cea(doc):
         from .ceadecide import format_incremental
 
         lines += format_incremental(doc)
+    if "tornado" in doc:
+        from .ceadecide import format_tornado
+
+        lines += format_tornado(doc)
     if "ceac" in doc:
         lines += ["", f"probability of the highest net monetary benefit over {doc['replicates']} "
                       "replicates drawn from the reported ranges", ""]
@@ -299,7 +317,7 @@ def write_cea(folder, doc, scenarios):
 
     folder.write_text("cea.json", json.dumps(doc, indent=1) + "\n")
     folder.write_text("cea.csv", csv_text(cea_rows(doc)))
-    if "incremental" in doc or "voi" in doc:
+    if "incremental" in doc or "voi" in doc or "tornado" in doc:
         from .ceadecide import decision_rows
 
         folder.write_text("decisions.csv", csv_text(decision_rows(doc)))
@@ -319,24 +337,23 @@ def write_cea(folder, doc, scenarios):
             [{"wtp": w, **{arm: p[i] for arm, p in doc["ceac"]["probability_best"].items()}}
              for i, w in enumerate(grid)]))
         (folder.tmp / "figures").mkdir(exist_ok=True)
-        from .ceadecide import decision_figures
-
-        for name, fn in (("ce_plane", plot_ce_plane), ("ceac", plot_ceac),
-                         *decision_figures(doc)):
+        for name, fn in (("ce_plane", plot_ce_plane), ("ceac", plot_ceac)):
             ax = fn(doc)
             ax.figure.savefig(folder.tmp / "figures" / f"{name}.png", dpi=150)
             import matplotlib.pyplot as plt
 
             plt.close(ax.figure)
-    elif "incremental" in doc:  # the frontier needs no replicates
+    from .ceadecide import decision_figures
+
+    figures = decision_figures(doc)  # frontier, CEAF, VOI, tornado: what doc has
+    if figures:
         import matplotlib.pyplot as plt
 
-        from ..analysis.decisionplots import plot_frontier
-
         (folder.tmp / "figures").mkdir(exist_ok=True)
-        ax = plot_frontier(doc)
-        ax.figure.savefig(folder.tmp / "figures" / "frontier.png", dpi=150)
-        plt.close(ax.figure)
+        for name, fn in figures:
+            ax = fn(doc)
+            ax.figure.savefig(folder.tmp / "figures" / f"{name}.png", dpi=150)
+            plt.close(ax.figure)
     from .runner import write_resolved_scenarios
 
     write_resolved_scenarios(folder, scenarios, horizon_days=doc["horizon_days"])
@@ -509,6 +526,9 @@ def _scenario_names(ctx, param, incomplete):
               help="Patients per arm of the pilot, comma-separated.")
 @click.option("--study-cost", callback=_study_cost, metavar="FIXED,PER_PATIENT",
               help="The pilot's cost: ENBS = population EVSI - cost (needs --incidence).")
+@click.option("--tornado", type=FiniteFloatRange(0, 0.99), metavar="SPREAD",
+              help="One-way sensitivity of the incremental NMB to every cost, utility and "
+                   "duration: ranged ones over their range, the others +-SPREAD (e.g. 0.2).")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
 @click.option("--set", "settings", multiple=True, metavar="[ARM:]KEY=VALUE",
               help="Change one figure, e.g. costs.transplant.value=250000 (repeatable; "
@@ -524,8 +544,8 @@ def _scenario_names(ctx, param, incomplete):
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
 def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp, replicates,
-        incidence, decision_years, groups, pilot, pilot_sizes, study_cost, threads, settings,
-        recalibrate, out_dir, overwrite, fmt):
+        incidence, decision_years, groups, pilot, pilot_sizes, study_cost, tornado, threads,
+        settings, recalibrate, out_dir, overwrite, fmt):
     """Costs, life years and QALYs of ARMS, and cost-effectiveness against the first.
 
     ARMS are bundled scenario names or TOML paths with [costs], [utilities] and
@@ -574,7 +594,7 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                 doc = run_cea(loaded, patients, DEFAULT_SEED if seed is None else seed,
                               horizon_days, Discount(discount, discounting), lifetime, wtp,
                               replicates, threads, on_chunk=progress.advance,
-                              susceptible=held, decisions=decisions)
+                              susceptible=held, decisions=decisions, tornado=tornado)
                 if folder is not None:
                     progress.phase("writing results")
             for arm, w in what_ifs.items():  # as run records it: what a --set changed

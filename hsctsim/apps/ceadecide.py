@@ -8,6 +8,7 @@ methods are in :mod:`hsctsim.analysis.incremental` and :mod:`hsctsim.analysis.vo
 """
 
 import fnmatch
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -401,6 +402,11 @@ def decision_figures(doc):
         out += [("evpi", dp.plot_evpi), ("evppi", dp.plot_evppi)]
         if "pilot" in doc["voi"]:
             out.append(("enbs", dp.plot_enbs))
+    if "tornado" in doc:
+        import functools
+
+        for arm in doc["tornado"]["base"]:
+            out.append((f"tornado_{arm}", functools.partial(dp.plot_tornado, arm=arm)))
     return out
 
 
@@ -411,6 +417,15 @@ def decision_rows(doc):
         rows.append({"section": "frontier", "item": r["arm"], "wtp": "",
                      "value": r["icer"] if r["icer"] is not None else "",
                      "note": r["status"] + (f" vs {r['versus']}" if r["versus"] else "")})
+    tornado = doc.get("tornado")
+    for r in (tornado or {}).get("figures", []):
+        for arm, by_wtp in r["inmb"].items():
+            for w, v in by_wtp.items():
+                for side in ("low", "high"):
+                    rows.append({"section": "tornado", "item": f"{arm}:{r['figure']}:{side}",
+                                 "wtp": w, "value": v[side],
+                                 "note": f"vs {tornado['versus']}; figure "
+                                         f"{_shown_values(r['values'][side])}"})
     voi = doc.get("voi") or {}
     for w, v in voi.get("evpi", {}).items():
         rows.append({"section": "evpi", "item": "per_patient", "wtp": w,
@@ -430,3 +445,157 @@ def decision_rows(doc):
                 rows.append({"section": "enbs", "item": f"n={r['size']}", "wtp": w,
                              "value": r["enbs"], "note": ""})
     return rows
+
+
+# -- one-way sensitivity of the economic figures (tornado) -------------------------------
+
+ECONOMIC_SECTIONS = ("costs", "utilities", "durations")
+TORNADO_SHOWN = 10
+# bounds a varied point figure is clipped to (as the scenario file would check it)
+_BOUNDS = {"utilities": {"agvhd_decrement": (0.0, 2.0), "cgvhd_decrement": (0.0, 2.0)}}
+
+
+def _bounds(section, key):
+    if section == "utilities":
+        return _BOUNDS["utilities"].get(key, (-1.0, 1.0))
+    return (0.0, math.inf)
+
+
+def tornado_variants(econ, spread):
+    """Each economic figure at its low and its high, the rest at their base values.
+
+    A ranged figure goes to the ends of its range; a point figure to ``(1 -
+    spread)`` and ``(1 + spread)`` times itself (clipped to what the file allows;
+    left out when ``spread`` is 0 or the figure is 0).  A figure several arms carry
+    moves in all of them at once, each from its own value.
+
+    Returns
+    -------
+    list of ``(figure, side, values, {arm: Economics})``; ``values``: arm -> value.
+    """
+    import dataclasses
+
+    from ..model.economics import Figure
+
+    names = {}
+    for arm, e in econ.items():
+        for section in ECONOMIC_SECTIONS:
+            for key in getattr(e, section):
+                names.setdefault((section, key), []).append(arm)
+    out = []
+    for (section, key), arms in names.items():
+        ends = {}
+        for arm in arms:
+            fig = getattr(econ[arm], section)[key]
+            if fig.is_range:
+                ends[arm] = tuple(float(v) for v in fig.value)
+            elif spread > 0 and fig.point != 0:
+                lo, hi = _bounds(section, key)
+                p = float(fig.point)
+                ends[arm] = tuple(sorted(min(max(p * f, lo), hi)
+                                         for f in (1 - spread, 1 + spread)))
+        if not ends:
+            continue
+        for i, side in enumerate(("low", "high")):
+            variant = dict(econ)
+            for arm, pair in ends.items():
+                table = dict(getattr(econ[arm], section))
+                table[key] = Figure(pair[i], table[key].source)
+                variant[arm] = dataclasses.replace(econ[arm], **{section: table})
+            out.append((f"{section}.{key}", side, {a: p[i] for a, p in ends.items()},
+                        variant))
+    return out
+
+
+class TornadoTally:
+    """Mean costs and QALYs of each arm under each variant, chunk by chunk."""
+
+    def __init__(self, variants, names):
+        self.variants = variants
+        self.names = names
+        self.sums = [{a: [0.0, 0.0] for a in names} for _ in variants]
+        self.base = {a: [0.0, 0.0] for a in names}
+        self.n = 0
+
+    def add(self, chunks, base_values, values_of):
+        """``chunks``: arm -> cohort; ``values_of(cohort, arm, econ)``: its values."""
+        self.n += len(next(iter(base_values.values()))["costs"])
+        for arm in self.names:
+            self.base[arm][0] += float(np.sum(base_values[arm]["costs"]))
+            self.base[arm][1] += float(np.sum(base_values[arm]["qalys"]))
+        for i, (_, _, changed, variant) in enumerate(self.variants):
+            for arm in self.names:
+                v = (values_of(chunks[arm], arm, variant[arm]) if arm in changed
+                     else base_values[arm])
+                self.sums[i][arm][0] += float(np.sum(v["costs"]))
+                self.sums[i][arm][1] += float(np.sum(v["qalys"]))
+
+    def section(self, doc, spread):
+        """``tornado`` of ``cea.json``: each arm's incremental NMB against the first at
+        each WTP, with each figure low and high."""
+        ref = self.names[0]
+        base = {a: (s[0] / self.n, s[1] / self.n) for a, s in self.base.items()}
+
+        def inmb(means, arm, w):
+            return (w * (means[arm][1] - means[ref][1]) - (means[arm][0] - means[ref][0]))
+
+        figures = {}
+        for i, (figure, side, values, _) in enumerate(self.variants):
+            means = {a: (s[0] / self.n, s[1] / self.n) for a, s in self.sums[i].items()}
+            entry = figures.setdefault(figure, {"figure": figure, "values": {}, "inmb": {}})
+            entry["values"][side] = {a: round(v, 6) for a, v in values.items()}
+            for arm in self.names[1:]:
+                for w in doc["wtp"]:
+                    entry["inmb"].setdefault(arm, {}).setdefault(f"{w:g}", {})[side] = round(
+                        inmb(means, arm, w), 2)
+        rows = list(figures.values())
+        first = f"{doc['wtp'][0]:g}"
+
+        def swing(r):
+            return max(abs(v[first]["high"] - v[first]["low"]) for v in r["inmb"].values())
+
+        rows.sort(key=lambda r: -swing(r))
+        return {"spread": spread, "versus": ref,
+                "base": {arm: {f"{w:g}": round(inmb(base, arm, w), 2) for w in doc["wtp"]}
+                         for arm in self.names[1:]},
+                "figures": rows}
+
+
+def format_tornado(doc):
+    """The figures that move each arm's incremental NMB most, at the first WTP."""
+    from .cea import _table
+
+    t = doc["tornado"]
+    w = f"{doc['wtp'][0]:g}"
+    lines = ["", f"one-way sensitivity of the incremental NMB against {t['versus']} at WTP "
+             f"{float(w):,.0f} (ranged figures over their range, the others "
+             f"+-{100 * t['spread']:g}%; the largest {TORNADO_SHOWN})", ""]
+    for arm, base in t["base"].items():
+        rows = [[f"{arm} (base {base[w]:+,.0f})", "figure low", "figure high", "NMB at low",
+                 "NMB at high"]]
+        for r in tornado_order(t, arm, w)[:TORNADO_SHOWN]:
+            lo, hi = r["values"]["low"], r["values"]["high"]
+            rows.append([r["figure"], _shown_values(lo), _shown_values(hi),
+                         f"{r['inmb'][arm][w]['low']:+,.0f}",
+                         f"{r['inmb'][arm][w]['high']:+,.0f}"])
+        lines += _table(rows) + [""]
+    return lines[:-1]
+
+
+def tornado_order(tornado, arm, wtp_key):
+    """The figures that move ``arm`` (and only those), widest swing first."""
+    rows = [r for r in tornado["figures"] if arm in r["inmb"]
+            and r["inmb"][arm][wtp_key]["low"] != r["inmb"][arm][wtp_key]["high"]]
+    return sorted(rows, key=lambda r: -abs(r["inmb"][arm][wtp_key]["high"]
+                                           - r["inmb"][arm][wtp_key]["low"]))
+
+
+def _number(v):
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+def _shown_values(values):
+    distinct = sorted(set(values.values()))
+    if len(distinct) == 1:
+        return _number(distinct[0])
+    return ", ".join(f"{a} {_number(v)}" for a, v in values.items())
