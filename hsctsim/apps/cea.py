@@ -28,7 +28,8 @@ def _interval(mean, ci):
 
 def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifetime=False,
             wtp=DEFAULT_WTP, replicates=0, threads=None, chunk_size=DEFAULT_CHUNK,
-            on_chunk=None, susceptible=None, decisions=None, tornado=None):
+            on_chunk=None, susceptible=None, decisions=None, tornado=None,
+            economic_draws="uniform"):
     """Cost-effectiveness of arms against the first.
 
     Parameters
@@ -63,6 +64,9 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
         utility and duration (``tornado``): ranged figures over their range, point
         figures this fraction either side (0: ranged figures only), on the same
         patients as the base case.
+    economic_draws : {"uniform", "gamma-beta"}
+        How replicates draw ranged costs, utilities and durations (see
+        :meth:`~hsctsim.model.economics.Economics.draw`).
 
     Returns
     -------
@@ -105,7 +109,7 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
 
     def tally_arms(replicate, n, calibration_patients=None):
         figures = econ if replicate is None else {
-            arm: e.draw(seed, replicate) for arm, e in econ.items()}
+            arm: e.draw(seed, replicate, economic_draws) for arm, e in econ.items()}
         tallies = {arm: ArmTally() for arm in names}
         given = (susceptible or {}) if replicate is None else {}
         streams = [iter_chunks(s, n, chunk_size, seed, threads, horizon, replicate,
@@ -163,7 +167,7 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
             if counter is not None:
                 counter.reset()
             rep = tally_arms(r, n_patients, REPLICATE_CALIBRATION_PATIENTS)
-            drawn.append(replicate_parameters(scenarios, econ, seed, r))
+            drawn.append(replicate_parameters(scenarios, econ, seed, r, economic_draws))
             if counter is not None:
                 shares.append(counter.shares())
             for arm in names:
@@ -174,6 +178,7 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
                           list(range(0, int(top) + 1, max(int(top) // (CEAC_POINTS - 1), 1)))
                           + list(wtp)))
         probabilities = ceac(draws, grid)
+        document["economic_draws"] = economic_draws
         document["replicate_means"] = {arm: {"costs": [round(x, 2) for x in c],
                                              "qalys": [round(x, 6) for x in q]}
                                        for arm, (c, q) in draws.items()}
@@ -526,6 +531,11 @@ def _scenario_names(ctx, param, incomplete):
               help="Patients per arm of the pilot, comma-separated.")
 @click.option("--study-cost", callback=_study_cost, metavar="FIXED,PER_PATIENT",
               help="The pilot's cost: ENBS = population EVSI - cost (needs --incidence).")
+@click.option("--economic-draws", type=click.Choice(["uniform", "gamma-beta"]),
+              default="uniform", show_default=True,
+              help="How --replicates draw ranged costs, utilities and durations: uniformly, "
+                   "or gamma (costs, durations) and beta (utilities) with the range as the "
+                   "95% spread.")
 @click.option("--tornado", type=FiniteFloatRange(0, 0.99), metavar="SPREAD",
               help="One-way sensitivity of the incremental NMB to every cost, utility and "
                    "duration: ranged ones over their range, the others +-SPREAD (e.g. 0.2).")
@@ -544,8 +554,8 @@ def _scenario_names(ctx, param, incomplete):
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
 def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp, replicates,
-        incidence, decision_years, groups, pilot, pilot_sizes, study_cost, tornado, threads,
-        settings, recalibrate, out_dir, overwrite, fmt):
+        incidence, decision_years, groups, pilot, pilot_sizes, study_cost, economic_draws,
+        tornado, threads, settings, recalibrate, out_dir, overwrite, fmt):
     """Costs, life years and QALYs of ARMS, and cost-effectiveness against the first.
 
     ARMS are bundled scenario names or TOML paths with [costs], [utilities] and
@@ -594,7 +604,8 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                 doc = run_cea(loaded, patients, DEFAULT_SEED if seed is None else seed,
                               horizon_days, Discount(discount, discounting), lifetime, wtp,
                               replicates, threads, on_chunk=progress.advance,
-                              susceptible=held, decisions=decisions, tornado=tornado)
+                              susceptible=held, decisions=decisions, tornado=tornado,
+                              economic_draws=economic_draws)
                 if folder is not None:
                     progress.phase("writing results")
             for arm, w in what_ifs.items():  # as run records it: what a --set changed

@@ -90,7 +90,7 @@ def format_incremental(doc):
 # -- the replicates ----------------------------------------------------------------------
 
 
-def replicate_parameters(scenarios, econ, seed, replicate):
+def replicate_parameters(scenarios, econ, seed, replicate, economic_draws="uniform"):
     """The figures replicate ``replicate`` drew, ``{"arm:key": value}``.
 
     Clinical ranges (``arm:agvhd.incidence``) and ranged costs, utilities and
@@ -106,7 +106,7 @@ def replicate_parameters(scenarios, econ, seed, replicate):
                 for k, r in scenario_point(s, seed, replicate).ranges():
                     if k in ranged:
                         out[f"{arm}:{k}"] = float(r.mid)
-        drawn = econ[arm].draw(seed, replicate)
+        drawn = econ[arm].draw(seed, replicate, economic_draws)
         for section in ("costs", "utilities", "durations"):
             for k, fig in getattr(econ[arm], section).items():
                 if fig.is_range:

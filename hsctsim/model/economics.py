@@ -114,13 +114,24 @@ class Economics:
     def duration(self, name):
         return float(self.durations[name].point) if name in self.durations else 0.0
 
-    def draw(self, seed, replicate):
-        """A copy with every ranged figure drawn uniformly from its range.
+    def draw(self, seed, replicate, distributions="uniform"):
+        """A copy with every ranged figure drawn from its range.
 
         Each figure has its own stream keyed by (seed, replicate, section.key), so
         arms that share a figure draw the same value in a replicate (the arms differ
         only where their figures differ, as a probabilistic analysis needs).
+
+        ``distributions``: ``"uniform"`` over the range, or ``"gamma-beta"``, the
+        field's usual choice (Briggs, Claxton, Sculpher, *Decision Modelling for
+        Health Economic Evaluation*, 2006, ch. 4): costs and durations gamma,
+        utilities beta (a weight outside [0, 1], or a decrement, whose range leaves
+        [0, 1], stays uniform), each with the range's midpoint as its mean and the
+        range as its 95% spread (standard deviation ``(high - low) / 3.92``), by the
+        method of moments.
         """
+        if distributions not in ECONOMIC_DISTRIBUTIONS:
+            raise ValueError(f"distributions must be one of {ECONOMIC_DISTRIBUTIONS}")
+
         def drawn(section, table):
             out = {}
             for key, fig in table.items():
@@ -128,7 +139,8 @@ class Economics:
                     tag = zlib.crc32(f"{section}.{key}".encode())
                     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
                         [int(seed) % 2**63, int(replicate), tag])))
-                    fig = Figure(float(rng.uniform(*fig.value)), fig.source)
+                    fig = Figure(_draw_figure(rng, section, fig.value, distributions),
+                                 fig.source)
                 out[key] = fig
             return out
 
@@ -145,6 +157,29 @@ class Economics:
             out += [(f"lifetime.{k}", f.value, f.source) for k, f in self.lifetime.items()
                     if isinstance(f, Figure)]
         return out
+
+
+ECONOMIC_DISTRIBUTIONS = ("uniform", "gamma-beta")
+Z95_WIDTH = 2 * 1.959963984540054  # a 95% interval spans this many standard deviations
+
+
+def figure_moments(low, high):
+    """Mean and standard deviation of a ranged figure drawn as gamma or beta."""
+    return 0.5 * (low + high), (high - low) / Z95_WIDTH
+
+
+def _draw_figure(rng, section, value, distributions):
+    low, high = value
+    if distributions == "gamma-beta":
+        mean, sd = figure_moments(low, high)
+        if section in ("costs", "durations") and mean > 0:
+            shape = (mean / sd) ** 2
+            return float(rng.gamma(shape, sd * sd / mean))
+        if section == "utilities" and 0 <= low and high <= 1 and 0 < mean < 1:
+            k = mean * (1 - mean) / sd**2 - 1  # > 0: sd <= 1/3.92 < sqrt(mean (1-mean))
+            if k > 0:
+                return float(rng.beta(mean * k, (1 - mean) * k))
+    return float(rng.uniform(low, high))
 
 
 def comparison_caveats(econs):
