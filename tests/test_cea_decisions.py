@@ -104,6 +104,14 @@ def test_cea_three_arms_frontier_table_json_and_figure(tmp_path):
         [(r["arm"], r["status"]) for r in expected]
     assert (folder / "figures" / "frontier.png").is_file()
     assert (folder / "decisions.csv").read_text().startswith("section,item,wtp,value,note")
+    # the CHEERS 2022 items the run can fill, from the same document
+    cheers = (folder / "cheers.md").read_text()
+    for item in ("**7. Comparators.**", "**8. Perspective.**", "**9. Time horizon.** 730 days",
+                 "**10. Discount rate.** 3% a year", "**15. Currency, price date, and "
+                 "conversion.** USD, price year 2020", "**23. Summary of main results.**"):
+        assert item in cheers, item
+    assert "`costs.transplant`: 331,827; median all-cause cost" in cheers
+    assert f"| mac | {doc['arms']['mac']['costs']['mean']:,.0f} |" in cheers
     # two arms: the document is as before (no frontier section)
     two = json.loads(runner.invoke(cli, ["cea", "mac", "ric", "-n", "300", "--format",
                                          "json"]).stdout)

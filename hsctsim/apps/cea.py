@@ -359,6 +359,9 @@ def write_cea(folder, doc, scenarios):
             ax = fn(doc)
             ax.figure.savefig(folder.tmp / "figures" / f"{name}.png", dpi=150)
             plt.close(ax.figure)
+    from .ceadecide import cheers_report
+
+    folder.write_text("cheers.md", cheers_report(doc, scenarios))
     from .runner import write_resolved_scenarios
 
     write_resolved_scenarios(folder, scenarios, horizon_days=doc["horizon_days"])

@@ -599,3 +599,128 @@ def _shown_values(values):
     if len(distinct) == 1:
         return _number(distinct[0])
     return ", ".join(f"{a} {_number(v)}" for a, v in values.items())
+
+
+# -- CHEERS 2022 -------------------------------------------------------------------------
+
+CHEERS_SOURCE = ("Husereau et al., Consolidated Health Economic Evaluation Reporting "
+                 "Standards 2022 (CHEERS 2022) statement, BMJ 2022;376:e067975 and "
+                 "BMC Med 2022;20:23")
+CHEERS_LEFT = ("1-6 (title, abstract, background, analysis plan, study population, setting), "
+               "12 (measurement of outcomes), 17-19 (analytics and assumptions, "
+               "heterogeneity, distributional effects), 21 and 25 (engagement), 26-28 "
+               "(discussion, funding, conflicts of interest)")
+
+
+def cheers_report(doc, scenarios):
+    """The CHEERS 2022 items a ``cea`` run can fill, as Markdown (``cheers.md``)."""
+    from ..model.economics import economics_of
+
+    econ = {arm: economics_of(s) for arm, s in scenarios.items()}
+    d = doc["discount"]
+    horizon = (f"lifetime: {doc['horizon_days']:g} days simulated patient by patient, then "
+               "the life table times the excess mortality of long-term HSCT survivors "
+               "([lifetime] of each arm)" if doc["lifetime"]
+               else f"{doc['horizon_days']:g} days after transplant (day 0 = infusion)")
+    lines = [f"# CHEERS 2022 items filled by hsctsim {doc['hsctsim_version']}", "",
+             f"Checklist: {CHEERS_SOURCE}. Items left to the analyst: {CHEERS_LEFT}.", "",
+             "**7. Comparators.** " + "; ".join(
+                 f"`{arm}`: {a['title']}" for arm, a in doc["arms"].items())
+             + f". Increments are against `{next(iter(doc['arms']))}`"
+             + (", and fully incremental along the efficiency frontier." if "incremental"
+                in doc else "."), "",
+             "**8. Perspective.** Not fixed by hsctsim: the costs counted are the `[costs]` "
+             "figures listed under item 14, direct medical costs only (no productivity, "
+             "travel or informal care costs). State the perspective they imply.", "",
+             f"**9. Time horizon.** {horizon}.", "",
+             f"**10. Discount rate.** {100 * d['rate']:g}% a year for costs and outcomes "
+             f"alike, {d['method']} (continuous: the factor (1 + r)^-t; annual: a step on "
+             "each anniversary of the transplant).", "",
+             "**11. Selection of outcomes.** Quality-adjusted life years (QALYs) and life "
+             "years per patient, discounted; costs per patient.", "",
+             "**13. Valuation of outcomes.** Utility weights and decrements (section.key, "
+             "value, source):", ""]
+    lines += _figure_lines(econ, "utilities")
+    lines += ["", "**14. Measurement and valuation of resources and costs.** Costs per day "
+              "while a condition lasts and one-off costs on the day of an event, and the "
+              "durations that price them (section.key, value, source):", ""]
+    lines += _figure_lines(econ, "costs") + _figure_lines(econ, "durations")
+    lines += ["", f"**15. Currency, price date, and conversion.** {doc['currency']}, price "
+              f"year {doc['price_year']} as configured (`costs.price_year`); hsctsim neither "
+              "converts currencies nor inflates costs reported in other years: a figure "
+              "whose source reports another year is used as reported.", "",
+              f"**16. Rationale and description of model.** hsctsim {doc['hsctsim_version']},"
+              " an open-source patient-level simulation of the post-transplant course "
+              "(competing and interacting time-to-event processes, calibrated to reported "
+              f"incidences); {doc['patients']:,} patients per arm, seed {doc['seed']}; all "
+              "arms share each patient's random numbers. The resolved scenarios are in "
+              "`scenarios/`.", ""]
+    uncertainty = ["Monte Carlo 95% intervals of every mean; Fieller's interval of the ICER"]
+    if doc["replicates"]:
+        draws = doc.get("economic_draws", "uniform")
+        uncertainty.append(
+            f"probabilistic analysis over {doc['replicates']} replicates, each drawing "
+            "every ranged clinical figure from its range and ranged costs, utilities and "
+            + ("durations uniformly" if draws == "uniform" else
+               "durations from gamma (costs, durations) and beta (utilities) distributions "
+               "with the range as the 95% spread")
+            + ": CE plane, CEAC and CEAF")
+    if "voi" in doc:
+        uncertainty.append("EVPI, and EVPPI by nonparametric regression (Strong, Oakley, "
+                           "Brennan 2014)" + (", and the EVSI of a pilot"
+                                              if "pilot" in doc["voi"] else ""))
+    if "tornado" in doc:
+        uncertainty.append("one-way sensitivity of the incremental net benefit (ranged "
+                           "figures over their range, the others "
+                           f"+-{100 * doc['tornado']['spread']:g}%)")
+    lines += ["**20. Characterising uncertainty.** " + "; ".join(uncertainty) + ".", "",
+              "**22. Study parameters.** Items 13 and 14, and every clinical figure with "
+              "its source in `scenarios/`; figures whose source opens with 'assumption' "
+              "or 'proxy' are not published figures of their own"
+              + (": " + "; ".join(c["text"] for c in doc["caveats"]) if doc.get("caveats")
+                 else "") + ".", "",
+              "**23. Summary of main results.** Means per patient:", "",
+              "| arm | costs | life years | QALYs |", "|---|---|---|---|"]
+    for arm, a in doc["arms"].items():
+        lines.append(f"| {arm} | {a['costs']['mean']:,.0f} | {a['life_years']['mean']:.3f} "
+                     f"| {a['qalys']['mean']:.3f} |")
+    if "incremental" in doc:
+        front = [r for r in doc["incremental"]["table"] if r["status"] == "frontier"]
+        lines += ["", "Efficiency frontier: " + " -> ".join(
+            r["arm"] + (f" (ICER {r['icer']:,.0f})" if r["icer"] is not None else "")
+            for r in front) + "; off it: " + (", ".join(
+                f"{r['arm']} ({r['status']})" for r in doc["incremental"]["table"]
+                if r["status"] != "frontier") or "none") + "."]
+    else:
+        lines += [""] + [f"{arm} against {inc['versus']}: ICER "
+                         + (f"{inc['icer']:,.0f}" if isinstance(inc["icer"], float)
+                            else str(inc["icer"])) + "."
+                         for arm, inc in doc["increments"].items()]
+    if "ceac" in doc:
+        grid = doc["ceac"]["wtp"]
+        effect = ["", "**24. Effect of uncertainty.** Probability of the highest net "
+                  "benefit at each willingness-to-pay: " + "; ".join(
+                      f"{float(w):,.0f}: " + ", ".join(
+                          f"{arm} {p[grid.index(w)]:.2f}"
+                          for arm, p in doc["ceac"]["probability_best"].items())
+                      for w in doc["wtp"]) + "."]
+        if "voi" in doc:
+            effect[-1] += " EVPI per patient: " + "; ".join(
+                f"{float(w):,.0f}: {v['per_patient']:,.0f}"
+                for w, v in doc["voi"]["evpi"].items()) + "."
+        lines += effect
+    return "\n".join(lines) + "\n"
+
+
+def _figure_lines(econ, section):
+    rows = {}
+    for arm, e in econ.items():
+        for key, fig in getattr(e, section).items():
+            rows.setdefault((key, fig.value, fig.source), []).append(arm)
+    out = []
+    for (key, value, source), arms in rows.items():
+        shown = ("-".join(_number(v) for v in value) if isinstance(value, tuple)
+                 else _number(value))
+        who = "" if len(arms) == len(econ) else f" ({', '.join(arms)})"
+        out.append(f"- `{section}.{key}`{who}: {shown}; {source}")
+    return out
