@@ -196,6 +196,13 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
         from .ceadecide import incremental_section
 
         document["incremental"] = incremental_section(document)
+    inflated = {arm: {k: {"from_year": y, "factor": round(f, 6)} for k, (y, f)
+                      in e.inflation.items()} for arm, e in econ.items() if e.inflation}
+    if inflated:  # absent when no cost names another price year
+        document["inflation"] = {"to_year": first.price_year, "figures": inflated,
+                                 "index_sources": sorted({e.price_index_source
+                                                          for e in econ.values()
+                                                          if e.inflation})}
     caveats = comparison_caveats(econ)
     if caveats:  # absent when there are none, so the document is as before
         document["caveats"] = caveats
@@ -220,6 +227,10 @@ def format_cea(doc):
              f"{doc['seed']}, horizon {horizon}",
              f"discounted at {100 * d['rate']:g}% a year ({d['method']}); costs in {cur}; "
              "mean (95% CI of the Monte Carlo estimate)", ""]
+    if doc.get("inflation"):
+        from .ceadecide import inflation_lines
+
+        lines[-1:-1] = inflation_lines(doc)
     rows = [["arm", "costs", "life years", "QALYs"]]
     for arm, a in doc["arms"].items():
         rows.append([arm, f"{_money(a['costs']['mean'])} ({_money(a['costs']['ci95'][0])}-"

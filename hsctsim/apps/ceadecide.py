@@ -601,6 +601,16 @@ def _shown_values(values):
     return ", ".join(f"{a} {_number(v)}" for a, v in values.items())
 
 
+def inflation_lines(doc):
+    """One line per arm naming the costs brought to the price year, and the index."""
+    inf = doc["inflation"]
+    out = [f"  {arm}: " + ", ".join(f"{k} from {v['from_year']} (x{v['factor']:.4f})"
+                                    for k, v in figures.items())
+           for arm, figures in inf["figures"].items()]
+    return [f"costs brought to {inf['to_year']} prices with {'; '.join(inf['index_sources'])}:",
+            *out]
+
+
 # -- CHEERS 2022 -------------------------------------------------------------------------
 
 CHEERS_SOURCE = ("Husereau et al., Consolidated Health Economic Evaluation Reporting "
@@ -645,10 +655,21 @@ def cheers_report(doc, scenarios):
               "while a condition lasts and one-off costs on the day of an event, and the "
               "durations that price them (section.key, value, source):", ""]
     lines += _figure_lines(econ, "costs") + _figure_lines(econ, "durations")
+    if doc.get("inflation"):
+        inf = doc["inflation"]
+        moved = "; ".join(f"{arm}: " + ", ".join(
+            f"costs.{k} from {v['from_year']} (x{v['factor']:.4f})" for k, v in f.items())
+            for arm, f in inf["figures"].items())
+        conversion = (f"costs whose figure names another price year were inflated to "
+                      f"{inf['to_year']} with {'; '.join(inf['index_sources'])} ({moved}); "
+                      "the others are used as their sources report them")
+    else:
+        conversion = ("no cost names another price year (`price_year` of a cost figure), "
+                      "so none was inflated: a figure whose source reports another year "
+                      "is used as reported")
     lines += ["", f"**15. Currency, price date, and conversion.** {doc['currency']}, price "
-              f"year {doc['price_year']} as configured (`costs.price_year`); hsctsim neither "
-              "converts currencies nor inflates costs reported in other years: a figure "
-              "whose source reports another year is used as reported.", "",
+              f"year {doc['price_year']} (`costs.price_year`); no currency conversion; "
+              f"{conversion}.", "",
               f"**16. Rationale and description of model.** hsctsim {doc['hsctsim_version']},"
               " an open-source patient-level simulation of the post-transplant course "
               "(competing and interacting time-to-event processes, calibrated to reported "

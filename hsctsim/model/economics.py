@@ -104,6 +104,10 @@ class Economics:
     utilities: dict      # name -> Figure (STATE_WEIGHTS, DECREMENTS)
     durations: dict      # name -> Figure (DURATIONS)
     lifetime: dict | None  # age_years, male_fraction, excess_mortality -> Figure; life_table
+    # costs inflated from their own price year: name -> (from year, factor); and the
+    # index's source (see _inflate)
+    inflation: dict = dataclasses.field(default_factory=dict)
+    price_index_source: str | None = None
 
     def cost(self, name):
         return float(self.costs[name].point) if name in self.costs else 0.0
@@ -242,7 +246,7 @@ def _fail(path, key, problem):
 
 
 def _figure(path, table, section, key, low=0.0, high=math.inf, required=True,
-            ranged=True):
+            ranged=True, extra_keys=()):
     where = f"{section}.{key}"
     item = table.get(key)
     if item is None:
@@ -252,9 +256,10 @@ def _figure(path, table, section, key, low=0.0, high=math.inf, required=True,
     if not isinstance(item, dict):
         _fail(path, where, "must be a table { value = ..., source = \"...\" } so that the "
               "number carries its source")
-    extra = set(item) - {"value", "source"}
+    extra = set(item) - {"value", "source", *extra_keys}
     if extra:
-        _fail(path, f"{where}.{sorted(extra)[0]}", "unknown key; expected value and source")
+        _fail(path, f"{where}.{sorted(extra)[0]}", "unknown key; expected value and source"
+              + "".join(f" (or {k})" for k in extra_keys))
     source = item.get("source")
     if not isinstance(source, str) or not source.strip():
         _fail(path, f"{where}.source", "every number needs its source")
@@ -323,7 +328,8 @@ def parse_economics(data, path):
                   "[durations]")
     costs_table = data["costs"]
     cost_keys = {f"{c}_per_day" for c in PER_DAY} | set(ONE_OFF)
-    _check_keys(path, costs_table, "costs", cost_keys | {"currency", "price_year"})
+    _check_keys(path, costs_table, "costs", cost_keys | {"currency", "price_year",
+                                                         "price_index"})
     currency = costs_table.get("currency")
     if not isinstance(currency, str) or not currency.strip():
         _fail(path, "costs.currency", "missing (e.g. \"USD\")")
@@ -333,7 +339,8 @@ def parse_economics(data, path):
         _fail(path, "costs.price_year", "must be a year such as 2020")
     costs = {k: f for k in sorted(cost_keys, key=_cost_order)
              if (f := _figure(path, costs_table, "costs", k, high=MAX_COST,
-                              required=False)) is not None}
+                              required=False, extra_keys=("price_year",))) is not None}
+    costs, inflation, index_source = _inflate(path, costs_table, costs, price_year)
     util_table = data["utilities"]
     _check_keys(path, util_table, "utilities", set(STATE_WEIGHTS) | set(DECREMENTS))
     utilities = {k: _figure(path, util_table, "utilities", k, -1.0, 1.0)
@@ -363,7 +370,67 @@ def parse_economics(data, path):
                                              ranged=False),
                     "excess_mortality": _excess_mortality(path, table),
                     "life_table": name}
-    return Economics(currency.strip(), price_year, costs, utilities, durations, lifetime)
+    return Economics(currency.strip(), price_year, costs, utilities, durations, lifetime,
+                     inflation, index_source)
+
+
+def _price_index(path, table):
+    where = "costs.price_index"
+    item = table.get("price_index")
+    if not isinstance(item, dict) or not str(item.get("source", "")).strip():
+        _fail(path, where, "missing or without source: { value = [[year, index], ...], "
+              "source = \"...\" } (e.g. a consumer price index of medical care)")
+    extra = set(item) - {"value", "source"}
+    if extra:
+        _fail(path, f"{where}.{sorted(extra)[0]}", "unknown key; expected value and source")
+    pairs = item.get("value")
+    if not isinstance(pairs, list) or not pairs or not all(
+            isinstance(p, list) and len(p) == 2 for p in pairs):
+        _fail(path, f"{where}.value", "must be a list of [year, index] pairs")
+    index = {}
+    for i, (year, level) in enumerate(pairs):
+        if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
+            _fail(path, f"{where}.value[{i}]", "a year must be a whole number such as 2020")
+        if isinstance(level, bool) or not isinstance(level, int | float) or not (
+                0 < level < math.inf):
+            _fail(path, f"{where}.value[{i}]", "an index level must be a number > 0")
+        if year in index:
+            _fail(path, f"{where}.value[{i}]", f"year {year} given twice")
+        index[year] = float(level)
+    return index, item["source"].strip()
+
+
+def _inflate(path, table, costs, target_year):
+    """Costs whose figure names another ``price_year`` are brought to ``target_year``.
+
+    ``value * index[target_year] / index[price_year]``, with the index of
+    ``[costs] price_index`` (its source required); a range has both ends scaled.
+    """
+    years = {}
+    for key in costs:
+        year = table[key].get("price_year", target_year)
+        if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
+            _fail(path, f"costs.{key}.price_year", "must be a year such as 2016")
+        if year != target_year:
+            years[key] = year
+    if not years:
+        if "price_index" in table:
+            _price_index(path, table)  # checked all the same
+        return costs, {}, None
+    index, source = _price_index(path, table)
+    out, inflation = dict(costs), {}
+    for key, year in years.items():
+        for needed in (year, target_year):
+            if needed not in index:
+                _fail(path, f"costs.{key}.price_year", f"{year}: costs.price_index has no "
+                      f"{needed} (it has {', '.join(str(y) for y in sorted(index))})")
+        factor = index[target_year] / index[year]
+        fig = costs[key]
+        value = (tuple(v * factor for v in fig.value) if isinstance(fig.value, tuple)
+                 else fig.value * factor)
+        out[key] = Figure(value, fig.source)
+        inflation[key] = (year, factor)
+    return out, inflation, source
 
 
 def _cost_order(key):
