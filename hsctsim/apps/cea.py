@@ -83,6 +83,12 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
 
     discount = discount or Discount()
     names = list(scenarios)
+    kinds = {getattr(s, "kind", "hsct") == "multistate" for s in scenarios.values()}
+    if len(kinds) > 1:
+        arm = next(a for a, s in scenarios.items() if getattr(s, "kind", "") == "multistate")
+        raise ScenarioError(scenarios[arm].path, "kind", "a multi-state arm cannot be "
+                            "compared with transplant arms (their patients are not the same "
+                            "model's): compare multi-state arms with each other")
     econ = {arm: economics_of(s) for arm, s in scenarios.items()}
     first = econ[names[0]]
     for arm, e in econ.items():

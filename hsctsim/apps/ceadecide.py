@@ -200,6 +200,10 @@ def check_decisions(decisions, scenarios, econ, seed):
 
         for arm, stat, processes, _ in counter.checked:
             s = scenarios[arm]
+            if getattr(s, "kind", None) == "multistate":
+                raise ValueError(f"--pilot {arm}:{stat}: a pilot here counts the events of "
+                                 "a transplant arm, not the transitions of a multi-state "
+                                 "model")
             names = (process_names(scenario_point(s)) if hasattr(s, "ranges") else ())
             if not set(processes) & set(names):
                 raise ValueError(f"--pilot {arm}:{stat}: this arm has no "

@@ -440,7 +440,12 @@ def _cost_order(key):
 
 def economics_of(scenario):
     """:class:`Economics` of a loaded Scenario; ScenarioError if it has none."""
-    econ = parse_economics(scenario.to_dict(), scenario.path)
+    if getattr(scenario, "kind", None) == "multistate":
+        from .mseconomics import parse_multistate_economics
+
+        econ = parse_multistate_economics(scenario.to_dict(), scenario.path, scenario)
+    else:
+        econ = parse_economics(scenario.to_dict(), scenario.path)
     if econ is None:
         _fail(scenario.path, "costs", "missing: this scenario has no [costs] and [utilities] "
               "(see configs/mac.toml for a sourced example)")
@@ -674,6 +679,11 @@ NEEDED_PROCESSES = ("engraftment", "agvhd", "cgvhd", "cmv", "rejection", "relaps
 
 
 def cohort_values(cohort, econ, discount, tail_=None):
-    """:func:`patient_values` of a :class:`~hsctsim.model.cohort.Cohort`."""
+    """:func:`patient_values` of a :class:`~hsctsim.model.cohort.Cohort` (of a multi-state
+    cohort: :func:`~hsctsim.model.mseconomics.multistate_values`)."""
+    if hasattr(cohort, "layout"):
+        from .mseconomics import multistate_values
+
+        return multistate_values(cohort, econ, discount)
     days = {name: cohort.day(name) for name in NEEDED_PROCESSES}
     return patient_values(days, cohort.horizon_days, econ, discount, tail_)

@@ -35,7 +35,8 @@ from .timing import Timing
 KIND = "multistate"
 CLOCKS = ("reset", "forward")
 TOP_KEYS = {"kind", "name", "base", "title", "population", "source", "horizon_days", "clock",
-            "states", "covariates", "transitions", "notes"}
+            "states", "covariates", "transitions", "notes",
+            "costs", "utilities"}  # priced by hsctsim.model.mseconomics
 STATE_KEYS = {"names", "absorbing", "initial", "max_visits"}
 COVARIATE_KEYS = {"levels", "shares", "source"}
 TRANSITION_KEYS = {"from", "to", "timing", "cure_fraction", "source", "log_hr", "fit",
