@@ -214,3 +214,47 @@ def test_cea_tornado_command(tmp_path):
     assert "tornado," in (tmp_path / "t" / "decisions.csv").read_text()
     bad = CliRunner().invoke(cli, ["cea", "haplo_ptcy", "haplo_nk", "--tornado", "2"])
     assert bad.exit_code == 2 and "--tornado" in bad.output
+
+
+def test_sweep_points_equal_runs_with_the_figure_set():
+    from hsctsim.model.scenario import set_value
+
+    arms = {n: load_scenario(n) for n in ("haplo_ptcy", "haplo_nk")}
+    doc = run_cea(arms, 2000, seed=9, wtp=(100_000,),
+                  sweeps=("haplo_nk:costs.nk_infusion=20000:120000:3",
+                          "utilities.relapse=0.2:0.4:2"))
+    points = doc["sweep"]["figures"]["haplo_nk:costs.nk_infusion"]
+    assert [p["value"] for p in points] == [20000.0, 70000.0, 120000.0]
+    for p in points[::2]:
+        changed = dict(arms, haplo_nk=set_value(arms["haplo_nk"], "costs.nk_infusion.value",
+                                                repr(p["value"])))
+        again = run_cea(changed, 2000, seed=9, wtp=(100_000,))
+        inc = again["increments"]["haplo_nk"]
+        assert p["increments"]["haplo_nk"]["nmb"]["100000"] == pytest.approx(
+            inc["nmb"]["100000"]["mean"], abs=0.02)
+        assert p["increments"]["haplo_nk"]["icer"] == inc["icer"] or \
+            p["increments"]["haplo_nk"]["icer"] == pytest.approx(inc["icer"], abs=0.02)
+        best = "haplo_nk" if inc["nmb"]["100000"]["mean"] > 0 else "haplo_ptcy"
+        assert p["optimal"]["100000"] == best
+    # a figure both arms carry moves in both
+    both = doc["sweep"]["figures"]["utilities.relapse"]
+    changed = {n: set_value(s, "utilities.relapse.value", "0.4") for n, s in arms.items()}
+    again = run_cea(changed, 2000, seed=9, wtp=(100_000,))
+    assert both[1]["arms"]["haplo_ptcy"]["qalys"] == pytest.approx(
+        again["arms"]["haplo_ptcy"]["qalys"]["mean"], abs=2e-6)
+
+
+@pytest.mark.parametrize("sweep, says", [
+    ("costs.nk_infusion", "LOW:HIGH:STEPS"),
+    ("ghost:costs.nk_infusion=1:2:2", "no arm 'ghost'"),
+    ("costs.fish=1:2:2", "not a cost, utility or duration"),
+    ("haplo_ptcy:costs.nk_infusion=1:2:2", "not a cost, utility or duration of arm"),
+    ("utilities.relapse=0.5:1.5:3", "within [-1, 1]"),
+    ("costs.transplant=5:1:3", "LOW <= HIGH"),
+    ("costs.transplant=1:5:x", "whole number"),
+])
+def test_cea_sweep_refused_in_one_line(sweep, says):
+    out = CliRunner().invoke(cli, ["cea", "haplo_ptcy", "haplo_nk", "-n", "100", "--sweep",
+                                   sweep])
+    assert out.exit_code == 2, out.output
+    assert says in out.output and "Traceback" not in out.output

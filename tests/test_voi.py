@@ -149,3 +149,24 @@ def test_population_factor_and_enbs_closed_forms():
     out = enbs([1000.0, 1500.0], [10, 20], fixed_cost=200.0, cost_per_patient=10.0,
                arms_enrolled=2)
     assert list(out) == [1000 - 200 - 200, 1500 - 200 - 400]
+
+
+def test_nested_pilots_match_the_beta_binomial_sums_at_every_size():
+    from hsctsim.analysis.voi import evsi_by_size
+
+    a, b = 6.0, 14.0
+    draws = 40_000
+    rng = np.random.default_rng(31)
+    p = rng.beta(a, b, draws)
+    nb = np.column_stack([np.zeros(draws), 2000 - 8000 * p])
+    sizes = [50, 5, 20]  # any order
+    out = evsi_by_size(nb, p, sizes, np.random.default_rng(32))
+    for n, o in zip(sizes, out):
+        x = np.arange(n + 1)
+        post = (a + x) / (a + b + n)
+        exact = float(np.sum(betabinom.pmf(x, n, a, b) * np.maximum(0, 2000 - 8000 * post)))
+        exact -= max(0.0, 2000 - 8000 * a / (a + b))
+        slack = 0.04 * exact + 8000 * abs(p.mean() - 0.3)
+        assert abs(o["evsi"] - exact) < 4 * o["standard_error"] + slack, n
+    by_size = dict(zip(sizes, (o["evsi"] for o in out)))
+    assert by_size[5] < by_size[20] < by_size[50]

@@ -215,3 +215,31 @@ def plot_tornado(doc, arm, ax=None, top=12):
     _legend(ax)
     _caption(ax, doc)
     return ax
+
+
+def plot_sweep(doc, figure, ax=None):
+    """Incremental net benefit of each arm against the first as ``figure`` varies, one
+    line per WTP (solid: the first arm after the reference; others dashed)."""
+    ax = _axes(ax)
+    s = doc["sweep"]
+    points = s["figures"][figure]
+    x = np.array([p["value"] for p in points])
+    styles = ("-", "--", ":", "-.")
+    for j, w in enumerate(doc["wtp"]):
+        for k, arm in enumerate(points[0]["increments"]):
+            y = [p["increments"][arm]["nmb"][f"{w:g}"] for p in points]
+            ax.plot(x, y, marker="o", lw=2, color=_colour(doc, arm),
+                    ls=styles[j % len(styles)], alpha=1.0 if j == 0 else 0.7,
+                    label=f"{arm}, WTP {float(w):,.0f}")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.yaxis.set_major_formatter(_MONEY)
+    ax.set_xlabel(figure.replace(":", ": "), fontsize=12)
+    ax.set_ylabel(f"incremental NMB vs {s['versus']} ({doc['currency']} "
+                  f"{doc['price_year']})", fontsize=12)
+    if np.max(np.abs(x)) >= 1000:
+        ax.xaxis.set_major_formatter(_MONEY)
+    ax.set_title(f"One-way sweep: {figure}\n(above 0: better than {s['versus']}; the same "
+                 "patients at every value)", fontsize=13)
+    _legend(ax)
+    _caption(ax, doc)
+    return ax

@@ -34,6 +34,7 @@ from scipy.interpolate import make_smoothing_spline
 
 MIN_DRAWS = 20
 KNOTS = 100  # at most this many groups of draws per smooth (see _smooth_1d)
+DRAWS_PER_KNOT = 10
 BACKFIT_ITERATIONS = 50
 BACKFIT_TOLERANCE = 1e-6
 
@@ -89,7 +90,10 @@ def _smooth_1d(x, y):
     if len(values) < 5:  # too few distinct values for a spline: the mean at each one
         return (sums / counts)[inverse]
     span = values[-1] - values[0]
-    for knots in (KNOTS, KNOTS // 2, KNOTS // 4):
+    # at least DRAWS_PER_KNOT draws a group: with few draws GCV alone lets the spline
+    # follow their noise, which inflates every EVPPI
+    most = max(5, min(KNOTS, len(y) // DRAWS_PER_KNOT))
+    for knots in (most, most // 2, most // 4):
         if len(values) > knots:
             group = np.minimum((np.cumsum(counts) - counts) * knots // counts.sum(),
                                knots - 1)
@@ -195,6 +199,32 @@ def evsi(nb, incidences, n, rng):
     best = int(np.argmax(fitted.mean(axis=0)))
     loss = fitted.max(axis=1) - fitted[:, best]
     return {"evsi": value, "standard_error": float(loss.std(ddof=1) / math.sqrt(len(loss)))}
+
+
+def evsi_by_size(nb, incidences, sizes, rng):
+    """EVSI per patient of pilots of each of ``sizes`` (patients per measured figure).
+
+    The pilots are nested: the one of ``n2 > n1`` patients observes those of ``n1``
+    and ``n2 - n1`` more (a binomial increment), so that the curve over sizes is
+    not roughened by independent data at each size.  Returns a list of
+    :func:`evsi`-like dicts, in the order of ``sizes``.
+    """
+    p = np.asarray(incidences, float)
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("a pilot measures incidences, which lie in [0, 1]")
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    count = np.zeros(p.shape)
+    previous = 0
+    out = [None] * len(sizes)
+    for i in order:
+        n = int(sizes[i])
+        count = count + rng.binomial(n - previous, p)
+        previous = n
+        value, fitted = _partial(nb, count / n)
+        best = int(np.argmax(fitted.mean(axis=0)))
+        loss = fitted.max(axis=1) - fitted[:, best]
+        out[i] = {"evsi": value, "standard_error": float(loss.std(ddof=1) / math.sqrt(len(loss)))}
+    return out
 
 
 def enbs(population_evsi, sizes, fixed_cost, cost_per_patient, arms_enrolled=1):

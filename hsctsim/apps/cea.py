@@ -29,7 +29,7 @@ def _interval(mean, ci):
 def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifetime=False,
             wtp=DEFAULT_WTP, replicates=0, threads=None, chunk_size=DEFAULT_CHUNK,
             on_chunk=None, susceptible=None, decisions=None, tornado=None,
-            economic_draws="uniform"):
+            economic_draws="uniform", sweeps=()):
     """Cost-effectiveness of arms against the first.
 
     Parameters
@@ -67,6 +67,9 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     economic_draws : {"uniform", "gamma-beta"}
         How replicates draw ranged costs, utilities and durations (see
         :meth:`~hsctsim.model.economics.Economics.draw`).
+    sweeps : sequence of str
+        One-way sweeps ``[ARM:]FIGURE=LOW:HIGH:STEPS`` of costs, utilities or
+        durations, on the base case's patients (``sweep``).
 
     Returns
     -------
@@ -108,10 +111,18 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
 
     decisions = decisions or Decisions()
     counter = check_decisions(decisions, scenarios, econ, seed)
+    from .ceadecide import TornadoTally
+
     if tornado is not None:
-        from .ceadecide import TornadoTally, tornado_variants
+        from .ceadecide import tornado_variants
 
         tornado_tally = TornadoTally(tornado_variants(econ, tornado), names)
+    sweep_tally = None
+    if sweeps:
+        from .ceadecide import parse_sweep, sweep_variants
+
+        sweep_tally = TornadoTally(sweep_variants(econ, [parse_sweep(t, econ) for t in sweeps]),
+                                   names)
 
     def tally_arms(replicate, n, calibration_patients=None):
         figures = econ if replicate is None else {
@@ -129,9 +140,10 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
                 tallies[arm].add(values[arm], values[names[0]] if arm != names[0] else None)
                 if counter is not None and replicate is not None:
                     counter.add(arm, c)
-            if tornado is not None and replicate is None:
-                tornado_tally.add(dict(zip(names, chunks)), values,
-                                  lambda c, arm, e: cohort_values(c, e, discount, tails[arm]))
+            for extra in ((tornado_tally if tornado is not None else None), sweep_tally):
+                if extra is not None and replicate is None:
+                    extra.add(dict(zip(names, chunks)), values,
+                              lambda c, arm, e: cohort_values(c, e, discount, tails[arm]))
                 if on_chunk is not None:
                     on_chunk(len(values[arm]["costs"]))
         return tallies
@@ -198,6 +210,10 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
                      discount.rate)
     if tornado is not None:
         document["tornado"] = tornado_tally.section(document, tornado)
+    if sweep_tally is not None:
+        from .ceadecide import sweep_section
+
+        document["sweep"] = sweep_section(sweep_tally, document)
     if len(names) >= 3:
         from .ceadecide import incremental_section
 
@@ -264,6 +280,10 @@ def format_cea(doc):
         from .ceadecide import format_tornado
 
         lines += format_tornado(doc)
+    if "sweep" in doc:
+        from .ceadecide import format_sweep
+
+        lines += format_sweep(doc)
     if "ceac" in doc:
         lines += ["", f"probability of the highest net monetary benefit over {doc['replicates']} "
                       "replicates drawn from the reported ranges", ""]
@@ -339,7 +359,7 @@ def write_cea(folder, doc, scenarios):
 
     folder.write_text("cea.json", json.dumps(doc, indent=1) + "\n")
     folder.write_text("cea.csv", csv_text(cea_rows(doc)))
-    if "incremental" in doc or "voi" in doc or "tornado" in doc:
+    if any(k in doc for k in ("incremental", "voi", "tornado", "sweep")):
         from .ceadecide import decision_rows
 
         folder.write_text("decisions.csv", csv_text(decision_rows(doc)))
@@ -556,6 +576,10 @@ def _scenario_names(ctx, param, incomplete):
               help="How --replicates draw ranged costs, utilities and durations: uniformly, "
                    "or gamma (costs, durations) and beta (utilities) with the range as the "
                    "95% spread.")
+@click.option("--sweep", "sweeps", multiple=True, metavar="[ARM:]FIGURE=LOW:HIGH:STEPS",
+              help="One-way sweep of a cost, utility or duration on the same patients: "
+                   "ICER, NMB and the best arm at each value, e.g. "
+                   "haplo_nk:costs.nk_infusion=30000:150000:7 (repeatable).")
 @click.option("--tornado", type=FiniteFloatRange(0, 0.99), metavar="SPREAD",
               help="One-way sensitivity of the incremental NMB to every cost, utility and "
                    "duration: ranged ones over their range, the others +-SPREAD (e.g. 0.2).")
@@ -575,7 +599,7 @@ def _scenario_names(ctx, param, incomplete):
               show_default=True, help="What to print.")
 def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp, replicates,
         incidence, decision_years, groups, pilot, pilot_sizes, study_cost, economic_draws,
-        tornado, threads, settings, recalibrate, out_dir, overwrite, fmt):
+        sweeps, tornado, threads, settings, recalibrate, out_dir, overwrite, fmt):
     """Costs, life years and QALYs of ARMS, and cost-effectiveness against the first.
 
     ARMS are bundled scenario names or TOML paths with [costs], [utilities] and
@@ -614,6 +638,16 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
         held = {arm: w.susceptible for arm, w in what_ifs.items() if w.susceptible}
         decisions = _decisions(loaded, seed, replicates, incidence, decision_years, groups,
                                pilot, pilot_sizes, study_cost)
+        if sweeps:
+            from ..model.economics import economics_of
+            from .ceadecide import parse_sweep
+
+            econ = {a: economics_of(s) for a, s in loaded.items()}
+            for text in sweeps:
+                try:
+                    parse_sweep(text, econ)
+                except ValueError as exc:
+                    raise UserError(str(exc)) from None
         folder = RunFolder(out_dir, overwrite) if out_dir else None
         with written_whole(folder):
             total = patients * (1 + replicates) * len(loaded)
@@ -625,7 +659,7 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                               horizon_days, Discount(discount, discounting), lifetime, wtp,
                               replicates, threads, on_chunk=progress.advance,
                               susceptible=held, decisions=decisions, tornado=tornado,
-                              economic_draws=economic_draws)
+                              economic_draws=economic_draws, sweeps=sweeps)
                 if folder is not None:
                     progress.phase("writing results")
             for arm, w in what_ifs.items():  # as run records it: what a --set changed

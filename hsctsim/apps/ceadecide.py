@@ -16,6 +16,8 @@ import numpy as np
 DEFAULT_PILOT_SIZES = (5, 10, 20, 30, 50)
 PILOT_STREAM = 0x7069_6C6F_74  # the pilots' binomial draws: a stream of their own
 EVPPI_SHOWN = 8  # rows of the EVPPI table (all are in cea.json)
+# below this many replicates the regressions (EVPPI, EVSI) are rough: said in a note
+STABLE_DRAWS = 200
 
 
 @dataclass(frozen=True)
@@ -238,8 +240,8 @@ def psa_sections(doc, draws, parameters, shares, decisions, seed, discount_rate)
     shares : array (replicates, endpoints) of the pilot's endpoints, or None
     """
     from ..analysis.incremental import acceptability, net_benefit
-    from ..analysis.voi import (MIN_DRAWS, enbs, evpi, evpi_standard_error, evppi, evsi,
-                                population_factor)
+    from ..analysis.voi import (MIN_DRAWS, enbs, evpi, evpi_standard_error, evppi,
+                                evsi_by_size, population_factor)
 
     names = list(draws)
     costs = np.column_stack([np.asarray(draws[a][0], float) for a in names])
@@ -265,6 +267,10 @@ def psa_sections(doc, draws, parameters, shares, decisions, seed, discount_rate)
                           "per_patient": [round(float(v), 2) for v in evpi(
                               net_benefit(costs, qalys, grid))]},
            "evpi": {}, "evppi": {}}
+    if len(costs) < STABLE_DRAWS:
+        voi["notes"] = [f"{len(costs)} replicates: EVPPI and EVSI by regression are rough "
+                        f"below about {STABLE_DRAWS} (they can credit a figure with value it "
+                        "does not have); run more for a decision"]
     groups = {k: [k] for k in parameters}
     groups.update(_resolve_groups(decisions.groups, list(parameters)))
     for w in doc["wtp"]:
@@ -303,9 +309,9 @@ def psa_sections(doc, draws, parameters, shares, decisions, seed, discount_rate)
         for w in doc["wtp"]:
             nb = net_benefit(costs, qalys, w)
             rows = []
-            for n in sizes:
-                rng = np.random.default_rng([int(seed) % 2**63, PILOT_STREAM, n])
-                out = evsi(nb, shares, n, rng)
+            # the same pilot data at every WTP (one stream): nested over the sizes
+            rng = np.random.default_rng([int(seed) % 2**63, PILOT_STREAM])
+            for n, out in zip(sizes, evsi_by_size(nb, shares, sizes, rng)):
                 row = {"size": n, "per_patient": round(out["evsi"], 2),
                        "standard_error": round(out["standard_error"], 2),
                        "population": scaled(out["evsi"])}
@@ -406,6 +412,12 @@ def decision_figures(doc):
         out += [("evpi", dp.plot_evpi), ("evppi", dp.plot_evppi)]
         if "pilot" in doc["voi"]:
             out.append(("enbs", dp.plot_enbs))
+    if "sweep" in doc:
+        import functools
+
+        for figure in doc["sweep"]["figures"]:
+            stem = "sweep_" + "".join(c if c.isalnum() or c in "_-." else "_" for c in figure)
+            out.append((stem, functools.partial(dp.plot_sweep, figure=figure)))
     if "tornado" in doc:
         import functools
 
@@ -430,6 +442,16 @@ def decision_rows(doc):
                                  "wtp": w, "value": v[side],
                                  "note": f"vs {tornado['versus']}; figure "
                                          f"{_shown_values(r['values'][side])}"})
+    for figure, points in (doc.get("sweep") or {}).get("figures", {}).items():
+        for p in points:
+            for arm, inc in p["increments"].items():
+                item = f"{arm}:{figure}={p['value']:g}"
+                rows.append({"section": "sweep_icer", "item": item, "wtp": "",
+                             "value": inc["icer"] if inc["icer"] is not None else "",
+                             "note": f"vs {doc['sweep']['versus']}; {inc['quadrant']}"})
+                for w, v in inc["nmb"].items():
+                    rows.append({"section": "sweep_nmb", "item": item, "wtp": w, "value": v,
+                                 "note": f"best: {p['optimal'][w]}"})
     voi = doc.get("voi") or {}
     for w, v in voi.get("evpi", {}).items():
         rows.append({"section": "evpi", "item": "per_patient", "wtp": w,
@@ -749,3 +771,134 @@ def _figure_lines(econ, section):
         who = "" if len(arms) == len(econ) else f" ({', '.join(arms)})"
         out.append(f"- `{section}.{key}`{who}: {shown}; {source}")
     return out
+
+
+# -- one-way sweeps of the economic figures -----------------------------------------------
+
+MAX_SWEEP_STEPS = 101
+_LIMITS = {"costs": (0.0, 1e10), "durations": (0.0, 36500.0)}
+
+
+def parse_sweep(text, econ):
+    """``[ARM:]section.key=LOW:HIGH:STEPS`` into ``(arms, section, key, values)``.
+
+    Without ``ARM:`` every arm carrying the figure moves; the values are checked as
+    the scenario file would check them.  ValueError (one line) when wrong.
+    """
+    import numpy as np
+
+    target, sep, spec = text.partition("=")
+    parts = spec.split(":")
+    if not sep or len(parts) != 3:
+        raise ValueError(f"--sweep {text!r}: expected [ARM:]FIGURE=LOW:HIGH:STEPS, e.g. "
+                         "haplo_nk:costs.nk_infusion=30000:150000:7")
+    arm, _, figure = target.strip().rpartition(":")
+    section, _, key = figure.partition(".")
+    if arm and arm not in econ:
+        raise ValueError(f"--sweep {text!r}: no arm {arm!r} (arms: {', '.join(econ)})")
+    arms = [a for a in ([arm] if arm else econ)
+            if section in ECONOMIC_SECTIONS and key in getattr(econ[a], section)]
+    if not arms:
+        known = sorted({f"{s}.{k}" for e in econ.values() for s in ECONOMIC_SECTIONS
+                        for k in getattr(e, s)})
+        raise ValueError(f"--sweep {text!r}: {figure!r} is not a cost, utility or duration "
+                         f"of {'arm ' + arm if arm else 'the arms'} (they have: "
+                         f"{', '.join(known)})")
+    try:
+        low, high, steps = float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError:
+        raise ValueError(f"--sweep {text!r}: LOW and HIGH must be numbers and STEPS a whole "
+                         "number") from None
+    if not (low <= high and 1 <= steps <= MAX_SWEEP_STEPS) or (steps == 1 and low != high):
+        raise ValueError(f"--sweep {text!r}: need LOW <= HIGH and STEPS from 2 to "
+                         f"{MAX_SWEEP_STEPS} (1 when LOW == HIGH)")
+    lo, hi = (_bounds(section, key) if section == "utilities" else _LIMITS[section])
+    if not (lo <= low and high <= hi):
+        raise ValueError(f"--sweep {text!r}: {section}.{key} must stay within "
+                         f"[{lo:g}, {hi:g}]")
+    return arms, section, key, tuple(float(v) for v in np.linspace(low, high, steps))
+
+
+def sweep_variants(econ, sweeps):
+    """Each swept value as a variant of the arms' economics (see :func:`parse_sweep`)."""
+    import dataclasses
+
+    from ..model.economics import Figure
+
+    out = []
+    for arms, section, key, values in sweeps:
+        for v in values:
+            variant = dict(econ)
+            for arm in arms:
+                table = dict(getattr(econ[arm], section))
+                table[key] = Figure(v, table[key].source)
+                variant[arm] = dataclasses.replace(econ[arm], **{section: table})
+            label = f"{section}.{key}" if len(arms) == len(econ) or len(arms) > 1 else \
+                f"{arms[0]}:{section}.{key}"
+            out.append((label, v, {a: v for a in arms}, variant))
+    return out
+
+
+def sweep_section(tally, doc):
+    """``sweep`` of ``cea.json``: per figure and value, each arm's means, ICER and
+    incremental NMB against the first, and the arm of highest net benefit."""
+    from ..analysis.costeffectiveness import icer
+    from ..analysis.incremental import frontier, optimal_by_wtp
+
+    names = tally.names
+    ref = names[0]
+    out = {}
+    for i, (figure, value, _, _) in enumerate(tally.variants):
+        means = {a: (s[0] / tally.n, s[1] / tally.n) for a, s in tally.sums[i].items()}
+        incs = {}
+        for arm in names[1:]:
+            dc = means[arm][0] - means[ref][0]
+            dq = means[arm][1] - means[ref][1]
+            ratio = icer(dc, dq)  # a word where a ratio would mislead
+            incs[arm] = {"costs": round(dc, 2), "qalys": round(dq, 6),
+                         "icer": round(ratio, 2) if isinstance(ratio, float) else ratio,
+                         # as in increments: in the south-west the ratio is the saving per
+                         # QALY given up
+                         "quadrant": (("NE" if dq > 0 else "SW") if isinstance(ratio, float)
+                                      else ratio),
+                         "nmb": {f"{w:g}": round(w * dq - dc, 2) for w in doc["wtp"]}}
+        rows = frontier([means[a][0] for a in names], [means[a][1] for a in names], names)
+        out.setdefault(figure, []).append({
+            "value": value,
+            "arms": {a: {"costs": round(c, 2), "qalys": round(q, 6)}
+                     for a, (c, q) in means.items()},
+            "increments": incs,
+            "optimal": dict(zip((f"{w:g}" for w in doc["wtp"]),
+                                optimal_by_wtp(rows, doc["wtp"])))})
+    return {"versus": ref, "figures": out}
+
+
+def format_sweep(doc):
+    """One table per swept figure: ICER and NMB against the first arm, and the best arm."""
+    from .cea import _table
+
+    s = doc["sweep"]
+    w = f"{doc['wtp'][0]:g}"
+    lines = []
+    for figure, points in s["figures"].items():
+        arms = list(points[0]["increments"])
+        rows = [[figure, *(f"{a}: ICER vs {s['versus']}" for a in arms),
+                 *(f"{a}: NMB at {float(w):,.0f}" for a in arms),
+                 *(f"best at {float(x):,.0f}" for x in doc["wtp"])]]
+        for p in points:
+            rows.append([_number(p["value"]),
+                         *(_ratio(p["increments"][a]["icer"])
+                           + (" SW" if p["increments"][a]["quadrant"] == "SW" else "")
+                           for a in arms),
+                         *(f"{p['increments'][a]['nmb'][w]:+,.0f}" for a in arms),
+                         *(p["optimal"][f"{x:g}"] for x in doc["wtp"])])
+        lines += ["", f"one-way sweep of {figure} (the same patients at every value; SW: "
+                  "saved per QALY lost)", ""]
+        lines += _table(rows)
+    return lines
+
+
+def _ratio(value):
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else f"{value:,.0f}"
