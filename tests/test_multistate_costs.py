@@ -4,7 +4,6 @@ costs per transition, against the closed form of an illness-death model."""
 import json
 import math
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 

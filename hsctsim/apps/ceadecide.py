@@ -350,9 +350,9 @@ def format_psa(doc):
     lines += ["", f"value of information over {voi['replicates']} replicates (per patient"
               f"{who})", ""]
     rows = [["", *(f"WTP {float(w):,.0f}" for w in doc["wtp"])]]
-    rows.append(["EVPI per patient", *(f"{voi['evpi'][f'{float(w):g}']['per_patient']:,.0f}"
-                                       f" (se {voi['evpi'][f'{float(w):g}']['standard_error']:,.0f})"
-                                       for w in doc["wtp"])])
+    at = [voi["evpi"][f"{float(w):g}"] for w in doc["wtp"]]
+    rows.append(["EVPI per patient", *(f"{v['per_patient']:,.0f} (se {v['standard_error']:,.0f})"
+                                       for v in at)])
     if pop:
         rows.append(["EVPI population", *(f"{voi['evpi'][f'{float(w):g}']['population']:,.0f}"
                                           for w in doc["wtp"])])

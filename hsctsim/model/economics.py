@@ -105,7 +105,7 @@ class Economics:
     durations: dict      # name -> Figure (DURATIONS)
     lifetime: dict | None  # age_years, male_fraction, excess_mortality -> Figure; life_table
     # costs inflated from their own price year: name -> (from year, factor); and the
-    # index's source (see _inflate)
+    # index's source (see hsctsim.model.prices)
     inflation: dict = dataclasses.field(default_factory=dict)
     price_index_source: str | None = None
 
@@ -340,7 +340,9 @@ def parse_economics(data, path):
     costs = {k: f for k in sorted(cost_keys, key=_cost_order)
              if (f := _figure(path, costs_table, "costs", k, high=MAX_COST,
                               required=False, extra_keys=("price_year",))) is not None}
-    costs, inflation, index_source = _inflate(path, costs_table, costs, price_year)
+    from .prices import inflate
+
+    costs, inflation, index_source = inflate(path, costs_table, costs, price_year)
     util_table = data["utilities"]
     _check_keys(path, util_table, "utilities", set(STATE_WEIGHTS) | set(DECREMENTS))
     utilities = {k: _figure(path, util_table, "utilities", k, -1.0, 1.0)
@@ -373,64 +375,6 @@ def parse_economics(data, path):
     return Economics(currency.strip(), price_year, costs, utilities, durations, lifetime,
                      inflation, index_source)
 
-
-def _price_index(path, table):
-    where = "costs.price_index"
-    item = table.get("price_index")
-    if not isinstance(item, dict) or not str(item.get("source", "")).strip():
-        _fail(path, where, "missing or without source: { value = [[year, index], ...], "
-              "source = \"...\" } (e.g. a consumer price index of medical care)")
-    extra = set(item) - {"value", "source"}
-    if extra:
-        _fail(path, f"{where}.{sorted(extra)[0]}", "unknown key; expected value and source")
-    pairs = item.get("value")
-    if not isinstance(pairs, list) or not pairs or not all(
-            isinstance(p, list) and len(p) == 2 for p in pairs):
-        _fail(path, f"{where}.value", "must be a list of [year, index] pairs")
-    index = {}
-    for i, (year, level) in enumerate(pairs):
-        if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
-            _fail(path, f"{where}.value[{i}]", "a year must be a whole number such as 2020")
-        if isinstance(level, bool) or not isinstance(level, int | float) or not (
-                0 < level < math.inf):
-            _fail(path, f"{where}.value[{i}]", "an index level must be a number > 0")
-        if year in index:
-            _fail(path, f"{where}.value[{i}]", f"year {year} given twice")
-        index[year] = float(level)
-    return index, item["source"].strip()
-
-
-def _inflate(path, table, costs, target_year):
-    """Costs whose figure names another ``price_year`` are brought to ``target_year``.
-
-    ``value * index[target_year] / index[price_year]``, with the index of
-    ``[costs] price_index`` (its source required); a range has both ends scaled.
-    """
-    years = {}
-    for key in costs:
-        year = table[key].get("price_year", target_year)
-        if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
-            _fail(path, f"costs.{key}.price_year", "must be a year such as 2016")
-        if year != target_year:
-            years[key] = year
-    if not years:
-        if "price_index" in table:
-            _price_index(path, table)  # checked all the same
-        return costs, {}, None
-    index, source = _price_index(path, table)
-    out, inflation = dict(costs), {}
-    for key, year in years.items():
-        for needed in (year, target_year):
-            if needed not in index:
-                _fail(path, f"costs.{key}.price_year", f"{year}: costs.price_index has no "
-                      f"{needed} (it has {', '.join(str(y) for y in sorted(index))})")
-        factor = index[target_year] / index[year]
-        fig = costs[key]
-        value = (tuple(v * factor for v in fig.value) if isinstance(fig.value, tuple)
-                 else fig.value * factor)
-        out[key] = Figure(value, fig.source)
-        inflation[key] = (year, factor)
-    return out, inflation, source
 
 
 def _cost_order(key):

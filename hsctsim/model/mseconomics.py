@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .economics import (DAYS_PER_YEAR, MAX_COST, Economics, _check_keys, _fail, _figure,
-                        _inflate)
+from .economics import DAYS_PER_YEAR, MAX_COST, Economics, _check_keys, _fail, _figure
+from .prices import inflate
 
 COST_KEYS = {"currency", "price_year", "price_index", "at_start", "per_day", "on_entry"}
 UTILITY_KEYS = {"states", "dead"}
@@ -84,7 +84,7 @@ def parse_multistate_economics(data, path, scenario):
             raw[f"{group}.{key}"] = sub[key]
     if "price_index" in table:
         raw["price_index"] = table["price_index"]
-    costs, inflation, index_source = _inflate(path, raw, costs, price_year)
+    costs, inflation, index_source = inflate(path, raw, costs, price_year)
     utable = data["utilities"]
     _check_keys(path, utable, "utilities", UTILITY_KEYS)
     dead = utable.get("dead", [])
