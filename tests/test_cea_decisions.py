@@ -258,3 +258,27 @@ def test_cea_sweep_refused_in_one_line(sweep, says):
                                    sweep])
     assert out.exit_code == 2, out.output
     assert says in out.output and "Traceback" not in out.output
+
+
+def test_cea_command_prints_and_writes_the_value_of_information(tmp_path, monkeypatch):
+    # few replicates to stay quick: the regressions' minimum lowered for the test
+    monkeypatch.setattr(voi_module, "MIN_DRAWS", 3)
+    folder = tmp_path / "v"
+    out = CliRunner().invoke(cli, [
+        "cea", "haplo_ptcy", "haplo_nk", "mac", "-n", "200", "--seed", "4", "--replicates",
+        "4", "--incidence", "50", "--pilot", "haplo_nk:relapse_d365", "--pilot-sizes",
+        "5,20", "--study-cost", "1000,100", "--evppi", "nk=haplo_nk:nk_cells.*",
+        "--out", str(folder)])
+    assert out.exit_code == 0, out.output
+    for text in ("fully incremental", "acceptability frontier", "EVPI per patient",
+                 "EVPI population", "EVPPI per patient", "pilot of haplo_nk:relapse_d365",
+                 "pilot size of the highest ENBS", "note: 4 replicates"):
+        assert text in out.output, text
+    for name in ("frontier", "ceac_ceaf", "evpi", "evppi", "enbs"):
+        assert (folder / "figures" / f"{name}.png").is_file(), name
+    doc = json.loads((folder / "cea.json").read_text())
+    rows = (folder / "decisions.csv").read_text()
+    for section in ("frontier,", "evpi,", "evppi,nk,", "evsi,n=5,", "enbs,n=20,"):
+        assert section in rows, section
+    assert doc["voi"]["pilot"]["sizes"] == [5, 20]
+    assert len(doc["ceac"]["ceaf"]["optimal"]) == len(doc["ceac"]["wtp"])
