@@ -2,6 +2,7 @@
 and a pilot's EVSI/ENBS, from the command line and from the replicates' draws."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -282,3 +283,18 @@ def test_cea_command_prints_and_writes_the_value_of_information(tmp_path, monkey
         assert section in rows, section
     assert doc["voi"]["pilot"]["sizes"] == [5, 20]
     assert len(doc["ceac"]["ceaf"]["optimal"]) == len(doc["ceac"]["wtp"])
+
+
+def test_noise_share_closed_form():
+    from hsctsim.apps.ceadecide import noise_shares
+
+    # 2 arms; INB across replicates has variance 4 (costs only, wtp irrelevant to it);
+    # each replicate's mean increment carries patient noise of variance 1 in costs
+    rng = np.random.default_rng(5)
+    r = 20_000
+    c = np.column_stack([np.zeros(r), rng.normal(0, 2, r)])
+    q = np.zeros((r, 2))
+    within = [{"b": (1.0, 0.0, 0.0)}] * r
+    share = noise_shares(c, q, within, ["a", "b"], [0.0, 1e5])
+    for w in ("0", "100000"):
+        assert share[w]["b"] == pytest.approx(0.25, abs=4 * 0.25 * math.sqrt(2 / r))

@@ -180,7 +180,7 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     }
     if replicates:
         draws = {arm: ([], []) for arm in names}
-        drawn, shares = [], []
+        drawn, shares, within = [], [], []
         for r in range(replicates):
             if counter is not None:
                 counter.reset()
@@ -191,6 +191,8 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
             for arm in names:
                 draws[arm][0].append(rep[arm].mean("costs"))
                 draws[arm][1].append(rep[arm].mean("qalys"))
+            # each replicate's own patient-level noise in its increments (vc, vq, cov)
+            within.append({arm: rep[arm].increment_cov()[2:] for arm in names[1:]})
         top = 2.0 * max(wtp) if len(wtp) else 200_000.0
         grid = sorted(set(float(x) for x in
                           list(range(0, int(top) + 1, max(int(top) // (CEAC_POINTS - 1), 1)))
@@ -207,7 +209,7 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
 
         psa_sections(document, draws, parameter_columns(drawn),
                      np.array(shares) if counter is not None else None, decisions, seed,
-                     discount.rate)
+                     discount.rate, within)
     if tornado is not None:
         document["tornado"] = tornado_tally.section(document, tornado)
     if sweep_tally is not None:

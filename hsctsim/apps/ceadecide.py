@@ -232,12 +232,16 @@ def _resolve_groups(groups, names):
     return out
 
 
-def psa_sections(doc, draws, parameters, shares, decisions, seed, discount_rate):
+def psa_sections(doc, draws, parameters, shares, decisions, seed, discount_rate,
+                 within=None):
     """``ceaf`` (into ``doc["ceac"]``) and ``voi`` of ``cea.json``.
 
     draws : dict arm -> (costs list, qalys list) over replicates
     parameters : dict name -> array over replicates (see :func:`parameter_columns`)
     shares : array (replicates, endpoints) of the pilot's endpoints, or None
+    within : list over replicates of ``{arm: (var cost, var QALY, cov)}`` of each
+        replicate's mean increments against the first arm (its patient-level noise),
+        or None
     """
     from ..analysis.incremental import acceptability, net_benefit
     from ..analysis.voi import (MIN_DRAWS, enbs, evpi, evpi_standard_error, evppi,
@@ -273,6 +277,16 @@ def psa_sections(doc, draws, parameters, shares, decisions, seed, discount_rate)
                         "does not have); run more for a decision"]
     groups = {k: [k] for k in parameters}
     groups.update(_resolve_groups(decisions.groups, list(parameters)))
+    if within:
+        voi["patient_noise_share"] = noise_shares(costs, qalys, within, names, doc["wtp"])
+        noisy = sorted({f"{arm} at WTP {float(w):,.0f}"
+                        for w, by_arm in voi["patient_noise_share"].items()
+                        for arm, share in by_arm.items() if share > NOISY_SHARE})
+        if noisy:
+            voi.setdefault("notes", []).append(
+                f"patient-level noise is more than {100 * NOISY_SHARE:g}% of the spread of the "
+                f"incremental net benefit across replicates ({'; '.join(noisy)}): the EVPI "
+                "is inflated by it; raise -n")
     for w in doc["wtp"]:
         nb = net_benefit(costs, qalys, w)
         value = float(evpi(nb))
@@ -326,6 +340,29 @@ def psa_sections(doc, draws, parameters, shares, decisions, seed, discount_rate)
                 "best_size": None if best is None or best["enbs"] <= 0 else best["size"]}
         voi["pilot"] = pilot
     doc["voi"] = voi
+
+
+NOISY_SHARE = 0.1
+
+
+def noise_shares(costs, qalys, within, names, wtp):
+    """Per WTP and arm, the share of the variance of the incremental net benefit across
+    replicates that is the replicates' own patient-level Monte Carlo noise.
+
+    ``mean_r Var_r(INB) / Var(INB_r)``: near 0, the spread is the parameters'
+    (as a PSA intends); near 1, mostly noise, which inflates the EVPI.
+    """
+    out = {}
+    for w in wtp:
+        by_arm = {}
+        for j, arm in enumerate(names[1:], start=1):
+            inb = w * (qalys[:, j] - qalys[:, 0]) - (costs[:, j] - costs[:, 0])
+            total = float(np.var(inb, ddof=1)) if len(inb) > 1 else 0.0
+            noise = float(np.mean([w * w * v[arm][1] + v[arm][0] - 2 * w * v[arm][2]
+                                   for v in within]))
+            by_arm[arm] = round(min(noise / total, 1.0), 4) if total > 0 else 1.0
+        out[f"{w:g}"] = by_arm
+    return out
 
 
 def format_psa(doc):
