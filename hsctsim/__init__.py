@@ -4,9 +4,9 @@
 >>> cohort = hsctsim.simulate(hsctsim.load_scenario("ric"), 10_000, seed=1)
 """
 
-from ._version import __version__
-
 import importlib
+
+from ._version import __version__
 
 # The public names are imported on first use (PEP 562), so that `import hsctsim`
 # costs nothing until numpy and numba are needed: the command line installs its

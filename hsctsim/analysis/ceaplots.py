@@ -16,7 +16,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 FIGSIZE = (8, 5.5)
 
 
-def _caption(ax, doc):
+def cea_caption(ax, doc):
     d = doc["discount"]
     horizon = "lifetime" if doc["lifetime"] else f"{doc['horizon_days']:g} days"
     ax.figure.text(0.01, 0.005, f"hsctsim {doc['hsctsim_version']}; {doc['patients']:,} "
@@ -26,7 +26,7 @@ def _caption(ax, doc):
                    fontsize=8, color="#555555", ha="left", va="bottom")
 
 
-def _axes(ax):
+def cea_axes(ax):
     if ax is None:
         fig, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
         fig.get_layout_engine().set(h_pad=0.25)
@@ -39,7 +39,7 @@ def plot_ce_plane(doc, ax=None):
     Dashed lines: the willingness-to-pay thresholds of the document; points below a
     line are cost-effective at it.
     """
-    ax = _axes(ax)
+    ax = cea_axes(ax)
     ref = next(iter(doc["arms"]))
     base = doc["replicate_means"][ref]
     xs_all, ys_all = [0.0], [0.0]
@@ -71,13 +71,13 @@ def plot_ce_plane(doc, ax=None):
     ax.set_ylabel(f"incremental costs ({doc['currency']} {doc['price_year']})", fontsize=12)
     ax.set_title("Cost-effectiveness plane (X: the point estimate)", fontsize=14)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=10)
-    _caption(ax, doc)
+    cea_caption(ax, doc)
     return ax
 
 
 def plot_ceac(doc, ax=None):
     """Probability that each arm has the highest net monetary benefit, by WTP."""
-    ax = _axes(ax)
+    ax = cea_axes(ax)
     grid = np.array(doc["ceac"]["wtp"])
     for i, (arm, probs) in enumerate(doc["ceac"]["probability_best"].items()):
         ax.step(grid, np.array(probs) * 100, where="mid", lw=2, color=PALETTE[i % len(PALETTE)],
@@ -93,5 +93,5 @@ def plot_ceac(doc, ax=None):
     ax.set_ylabel("probability cost-effective", fontsize=12)
     ax.set_title("Cost-effectiveness acceptability curve", fontsize=14)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=10)
-    _caption(ax, doc)
+    cea_caption(ax, doc)
     return ax

@@ -14,8 +14,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtri
 
-from ..engine.counts import (DONOR, MICRO, OTHER_GRAFT, counts_at, n_blocks, paired_differences,
-                             tally_differences)
+from ..engine.counts import (
+    DONOR,
+    MICRO,
+    OTHER_GRAFT,
+    counts_at,
+    n_blocks,
+    paired_differences,
+    tally_differences,
+)
 from ..model import process_table
 from .estimators import loglog_ci
 

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+from .._version import __version__
 from ..model.tomlwrite import dumps_value as _toml_value
 from .hazard_families import FAMILIES, Family
 from .msdata import MsData, read_msdata
-from .._version import __version__
 
 __all__ = ["apply_draw", "AUTO_FAMILIES", "CLOCKS", "draw_parameters", "draw_transition",
            "FamilyFit", "fit_family", "fit_msm", "FitError", "format_report", "IDENTIFIER",

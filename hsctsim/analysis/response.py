@@ -11,6 +11,7 @@ death and of death.
 """
 
 import dataclasses
+
 import numpy as np
 
 from .estimators import kaplan_meier

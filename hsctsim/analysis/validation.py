@@ -33,12 +33,11 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtri
 
-from .endpoints import ENDPOINTS as KINDS, endpoint_day, rounded, wilson
+from ..model.scenario import ScenarioError, read_toml
+from .endpoints import ENDPOINTS as KINDS
+from .endpoints import endpoint_day, rounded, wilson
 from .estimators import loglog_ci
-from ..model.scenario import ScenarioError
-from ..model.scenario import read_toml
-from .response import BEST_RESPONSES
-from .response import best_response
+from .response import BEST_RESPONSES, best_response
 
 __all__ = ["Among", "AMONG_KEYS", "compare", "Comparison", "ENDPOINTS", "Figure", "FIGURE_KEYS",
            "FIGURES_FILE", "horizon_days", "LANDMARK_ENDPOINTS", "load_figures", "median_days",

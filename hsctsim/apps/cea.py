@@ -10,34 +10,59 @@ import dataclasses
 import json
 
 import click
+import numpy as np
 
-from .common import UserError, complete_scenarios, load_arms, user_errors
-from .limits import MAX_REPLICATES
-from .options import SEED, FiniteFloatRange, OutPath, check_threads
 from .._version import __version__
-from ..analysis.costeffectiveness import ArmTally
-from ..analysis.costeffectiveness import ceac
-from ..analysis.costeffectiveness import fieller_interval
-from ..analysis.costeffectiveness import icer
-from ..analysis.costeffectiveness import nmb_increment
-from ..api import iter_chunks
-from ..model.economics import Discount
-from ..model.economics import ScenarioError
-from ..model.economics import cohort_values
-from ..model.economics import comparison_caveats
-from ..model.economics import economics_of
-from ..model.economics import economics_tail
-from .runner import REPLICATE_CALIBRATION_PATIENTS
-from .output import csv_text
-from .runner import write_resolved_scenarios
-from ..model.economics import SECTIONS
-from ..api import DEFAULT_SEED
-from .progress import Progress
-from .output import emit
-from .runner import RunFolder
-from .runner import written_whole
+from ..analysis.costeffectiveness import (
+    ArmTally,
+    ceac,
+    fieller_interval,
+    icer,
+    nmb_increment,
+)
+from ..api import DEFAULT_SEED, iter_chunks
+from ..model.economics import (
+    SECTIONS,
+    Discount,
+    ScenarioError,
+    cohort_values,
+    comparison_caveats,
+    economics_of,
+    economics_tail,
+)
 from ..model.whatif import HELD
-from .limits import check_run_size
+from .ceadecide import (
+    Decisions,
+    TornadoTally,
+    check_decisions,
+    cheers_report,
+    decision_figures,
+    decision_rows,
+    format_incremental,
+    format_psa,
+    format_sweep,
+    format_tornado,
+    incremental_section,
+    inflation_lines,
+    parameter_columns,
+    parse_sweep,
+    psa_sections,
+    replicate_parameters,
+    sweep_section,
+    sweep_variants,
+    tornado_variants,
+)
+from .common import UserError, complete_scenarios, load_arms, user_errors
+from .limits import MAX_REPLICATES, check_run_size
+from .options import SEED, FiniteFloatRange, OutPath, check_threads
+from .output import csv_text, emit, text_table
+from .progress import Progress
+from .runner import (
+    REPLICATE_CALIBRATION_PATIENTS,
+    RunFolder,
+    write_resolved_scenarios,
+    written_whole,
+)
 
 __all__ = ["caveat_lines", "cea", "cea_rows", "CEAC_POINTS", "DEFAULT_CHUNK", "DEFAULT_WTP",
            "EPILOG", "format_cea", "run_cea", "write_cea"]
@@ -54,7 +79,8 @@ def _interval(mean, ci):
 
 def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifetime=False,
             wtp=DEFAULT_WTP, replicates=0, threads=None, chunk_size=DEFAULT_CHUNK,
-            on_chunk=None, susceptible=None):
+            on_chunk=None, susceptible=None, decisions=None, tornado=None,
+            economic_draws="uniform", sweeps=()):
     """Cost-effectiveness of arms against the first.
 
     Parameters
@@ -79,6 +105,22 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     susceptible : dict of str to dict, optional
         Per arm, the susceptible fractions of its midpoint cohort (a what-if that
         holds another calibration, see :func:`hsctsim.what_if`).
+    decisions : Decisions, optional
+        Value of information asked for with replicates: population, EVPPI groups, a
+        pilot (see :mod:`hsctsim.apps.ceadecide`).  Three arms or more get the
+        efficiency frontier (``incremental``); replicates the CEAF and, from
+        20 replicates on, ``voi``.
+    tornado : float, optional
+        One-way sensitivity of each arm's incremental net benefit to every cost,
+        utility and duration (``tornado``): ranged figures over their range, point
+        figures this fraction either side (0: ranged figures only), on the same
+        patients as the base case.
+    economic_draws : {"uniform", "gamma-beta"}
+        How replicates draw ranged costs, utilities and durations (see
+        :meth:`~hsctsim.model.economics.Economics.draw`).
+    sweeps : sequence of str
+        One-way sweeps ``[ARM:]FIGURE=LOW:HIGH:STEPS`` of costs, utilities or
+        durations, on the base case's patients (``sweep``).
 
     Returns
     -------
@@ -88,6 +130,12 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
 
     discount = discount or Discount()
     names = list(scenarios)
+    kinds = {getattr(s, "kind", "hsct") == "multistate" for s in scenarios.values()}
+    if len(kinds) > 1:
+        arm = next(a for a, s in scenarios.items() if getattr(s, "kind", "") == "multistate")
+        raise ScenarioError(scenarios[arm].path, "kind", "a multi-state arm cannot be "
+                            "compared with transplant arms (their patients are not the same "
+                            "model's): compare multi-state arms with each other")
     econ = {arm: economics_of(s) for arm, s in scenarios.items()}
     first = econ[names[0]]
     for arm, e in econ.items():
@@ -104,9 +152,19 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     tails = {arm: economics_tail(e, horizon, discount) if lifetime else None
              for arm, e in econ.items()}
 
+    decisions = decisions or Decisions()
+    counter = check_decisions(decisions, scenarios, econ, seed)
+
+    if tornado is not None:
+        tornado_tally = TornadoTally(tornado_variants(econ, tornado), names)
+    sweep_tally = None
+    if sweeps:
+        sweep_tally = TornadoTally(sweep_variants(econ, [parse_sweep(t, econ) for t in sweeps]),
+                                   names)
+
     def tally_arms(replicate, n, calibration_patients=None):
         figures = econ if replicate is None else {
-            arm: e.draw(seed, replicate) for arm, e in econ.items()}
+            arm: e.draw(seed, replicate, economic_draws) for arm, e in econ.items()}
         tallies = {arm: ArmTally() for arm in names}
         given = (susceptible or {}) if replicate is None else {}
         streams = [iter_chunks(s, n, chunk_size, seed, threads, horizon, replicate,
@@ -116,8 +174,14 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
         for chunks in zip(*streams):
             values = {arm: cohort_values(c, figures[arm], discount, tails[arm])
                       for arm, c in zip(names, chunks)}
-            for arm in names:
+            for arm, c in zip(names, chunks):
                 tallies[arm].add(values[arm], values[names[0]] if arm != names[0] else None)
+                if counter is not None and replicate is not None:
+                    counter.add(arm, c)
+            for extra in ((tornado_tally if tornado is not None else None), sweep_tally):
+                if extra is not None and replicate is None:
+                    extra.add(dict(zip(names, chunks)), values,
+                              lambda c, arm, e: cohort_values(c, e, discount, tails[arm]))
                 if on_chunk is not None:
                     on_chunk(len(values[arm]["costs"]))
         return tallies
@@ -154,22 +218,48 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     }
     if replicates:
         draws = {arm: ([], []) for arm in names}
+        drawn, shares, within = [], [], []
         for r in range(replicates):
+            if counter is not None:
+                counter.reset()
             rep = tally_arms(r, n_patients, REPLICATE_CALIBRATION_PATIENTS)
+            drawn.append(replicate_parameters(scenarios, econ, seed, r, economic_draws))
+            if counter is not None:
+                shares.append(counter.shares())
             for arm in names:
                 draws[arm][0].append(rep[arm].mean("costs"))
                 draws[arm][1].append(rep[arm].mean("qalys"))
+            # each replicate's own patient-level noise in its increments (vc, vq, cov)
+            within.append({arm: rep[arm].increment_cov()[2:] for arm in names[1:]})
         top = 2.0 * max(wtp) if len(wtp) else 200_000.0
         grid = sorted(set(float(x) for x in
                           list(range(0, int(top) + 1, max(int(top) // (CEAC_POINTS - 1), 1)))
                           + list(wtp)))
         probabilities = ceac(draws, grid)
+        document["economic_draws"] = economic_draws
         document["replicate_means"] = {arm: {"costs": [round(x, 2) for x in c],
                                              "qalys": [round(x, 6) for x in q]}
                                        for arm, (c, q) in draws.items()}
         document["ceac"] = {"wtp": grid,
                             "probability_best": {arm: [round(float(p), 4) for p in v]
                                                  for arm, v in probabilities.items()}}
+
+        psa_sections(document, draws, parameter_columns(drawn),
+                     np.array(shares) if counter is not None else None, decisions, seed,
+                     discount.rate, within)
+    if tornado is not None:
+        document["tornado"] = tornado_tally.section(document, tornado)
+    if sweep_tally is not None:
+        document["sweep"] = sweep_section(sweep_tally, document)
+    if len(names) >= 3:
+        document["incremental"] = incremental_section(document)
+    inflated = {arm: {k: {"from_year": y, "factor": round(f, 6)} for k, (y, f)
+                      in e.inflation.items()} for arm, e in econ.items() if e.inflation}
+    if inflated:  # absent when no cost names another price year
+        document["inflation"] = {"to_year": first.price_year, "figures": inflated,
+                                 "index_sources": sorted({e.price_index_source
+                                                          for e in econ.values()
+                                                          if e.inflation})}
     caveats = comparison_caveats(econ)
     if caveats:  # absent when there are none, so the document is as before
         document["caveats"] = caveats
@@ -194,12 +284,14 @@ def format_cea(doc):
              f"{doc['seed']}, horizon {horizon}",
              f"discounted at {100 * d['rate']:g}% a year ({d['method']}); costs in {cur}; "
              "mean (95% CI of the Monte Carlo estimate)", ""]
+    if doc.get("inflation"):
+        lines[-1:-1] = inflation_lines(doc)
     rows = [["arm", "costs", "life years", "QALYs"]]
     for arm, a in doc["arms"].items():
         rows.append([arm, f"{_money(a['costs']['mean'])} ({_money(a['costs']['ci95'][0])}-"
                           f"{_money(a['costs']['ci95'][1])})",
                      _num(a["life_years"]), _num(a["qalys"])])
-    lines += _table(rows)
+    lines += text_table(rows)
     if doc["increments"]:
         versus = next(iter(doc["increments"].values()))["versus"]
         lines += ["", f"against {versus} (paired: the arms share each patient's random numbers)",
@@ -212,7 +304,13 @@ def format_cea(doc):
                          _num(inc["qalys"], signed=True), _icer(inc),
                          *(f"{v['mean']:+,.0f} ({v['ci95'][0]:+,.0f} to {v['ci95'][1]:+,.0f})"
                            for v in inc["nmb"].values())])
-        lines += _table(rows)
+        lines += text_table(rows)
+    if "incremental" in doc:
+        lines += format_incremental(doc)
+    if "tornado" in doc:
+        lines += format_tornado(doc)
+    if "sweep" in doc:
+        lines += format_sweep(doc)
     if "ceac" in doc:
         lines += ["", f"probability of the highest net monetary benefit over {doc['replicates']} "
                       "replicates drawn from the reported ranges", ""]
@@ -221,7 +319,9 @@ def format_cea(doc):
         rows = [["arm", *(f"WTP {w:,.0f}" for w in shown)]]
         for arm, probs in doc["ceac"]["probability_best"].items():
             rows.append([arm, *(f"{probs[grid.index(w)]:.2f}" for w in shown)])
-        lines += _table(rows)
+        lines += text_table(rows)
+
+        lines += format_psa(doc)
     lines += ["", *caveat_lines(doc)] if doc.get("caveats") else []
     what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in doc["arms"].items()
                 if a.get("what_if", {}).get("settings")]
@@ -247,13 +347,6 @@ def _icer(inc):
     ci = inc["icer_ci95"]
     text = f"{value:,.0f}" + (f" ({ci[0]:,.0f} to {ci[1]:,.0f})" if ci else " (CI unbounded)")
     return text + (" SW: saved per QALY lost" if inc.get("quadrant") == "SW" else "")
-
-
-def _table(rows):
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    out.insert(1, "  ".join("-" * w for w in widths))
-    return out
 
 
 def cea_rows(doc):
@@ -283,6 +376,8 @@ def write_cea(folder, doc, scenarios):
     their figures, into a RunFolder."""
     folder.write_text("cea.json", json.dumps(doc, indent=1) + "\n")
     folder.write_text("cea.csv", csv_text(cea_rows(doc)))
+    if any(k in doc for k in ("incremental", "voi", "tornado", "sweep")):
+        folder.write_text("decisions.csv", csv_text(decision_rows(doc)))
     if "ceac" in doc:
         ref = next(iter(doc["arms"]))
         base = doc["replicate_means"][ref]
@@ -306,7 +401,44 @@ def write_cea(folder, doc, scenarios):
 
             plt.close(ax.figure)
 
+    figures = decision_figures(doc)  # frontier, CEAF, VOI, tornado: what doc has
+    if figures:
+        import matplotlib.pyplot as plt  # matplotlib: imported on use (start-up time)
+
+        (folder.tmp / "figures").mkdir(exist_ok=True)
+        for name, fn in figures:
+            ax = fn(doc)
+            ax.figure.savefig(folder.tmp / "figures" / f"{name}.png", dpi=150)
+            plt.close(ax.figure)
+
+    folder.write_text("cheers.md", cheers_report(doc, scenarios))
+
     write_resolved_scenarios(folder, scenarios, horizon_days=doc["horizon_days"])
+
+
+def _decisions(loaded, seed, replicates, incidence, years, groups, pilot, sizes, study_cost):
+    """The value-of-information options, checked against the arms (one line if wrong)."""
+    from ..analysis.voi import MIN_DRAWS  # scipy.interpolate: imported on use
+    
+    asked = [o for o, v in (("--incidence", incidence), ("--evppi", groups),
+                            ("--pilot", pilot), ("--study-cost", study_cost)) if v]
+    if asked and replicates < MIN_DRAWS:
+        raise UserError(f"{asked[0]} values information from the replicates: give "
+                        f"--replicates {MIN_DRAWS} or more (a few hundred for stable values)")
+    if study_cost is not None and incidence is None:
+        raise UserError("--study-cost is set against the population's EVSI: give --incidence "
+                        "(patients a year)")
+    if study_cost is not None and not pilot:
+        raise UserError("--study-cost prices a pilot: give --pilot ARM:ENDPOINT")
+    if len({arm for arm, _ in pilot}) > 2:
+        raise UserError("--pilot: a pilot here has one arm or two")
+    decisions = Decisions(incidence, years, groups, pilot, sizes, study_cost)
+    try:
+        check_decisions(decisions, loaded, {a: economics_of(s) for a, s in loaded.items()},
+                        DEFAULT_SEED if seed is None else seed)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return decisions
 
 
 def _is_economic(setting):
@@ -341,6 +473,53 @@ def _wtp_list(ctx, param, value):
     return out
 
 
+def _sizes(ctx, param, value):
+    try:
+        out = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected whole numbers separated by commas, "
+                                 "e.g. 5,10,20,50") from None
+    if not out or not all(1 <= n <= 100_000 for n in out):
+        raise click.BadParameter("give one or more sizes from 1 to 100,000")
+    return tuple(sorted(set(out)))
+
+
+def _study_cost(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        fixed, per_patient = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected FIXED,PER_PATIENT, e.g. "
+                                 "250000,40000") from None
+    if not all(0 <= v < float("inf") for v in (fixed, per_patient)):
+        raise click.BadParameter("give two finite amounts >= 0")
+    return fixed, per_patient
+
+
+def _groups(ctx, param, value):
+    out = {}
+    for item in value:
+        name, sep, patterns = item.partition("=")
+        keys = tuple(p.strip() for p in patterns.split(",") if p.strip())
+        if not sep or not name.strip() or not keys:
+            raise click.BadParameter(f"{item!r}: expected NAME=FIGURE[,FIGURE...], e.g. "
+                                     "'nk=haplo_nk:nk_cells.*,costs.nk_infusion'")
+        out[name.strip()] = keys
+    return out
+
+
+def _pilot(ctx, param, value):
+    out = []
+    for item in value:
+        arm, sep, stat = item.partition(":")
+        if not sep or not arm.strip() or not stat.strip():
+            raise click.BadParameter(f"{item!r}: expected ARM:ENDPOINT, e.g. "
+                                     "haplo_nk:relapse_d365")
+        out.append((arm.strip(), stat.strip()))
+    return tuple(out)
+
+
 EPILOG = """\b
 Examples:
   hsctsim cea mac ric                              # 2 years, 3% continuous discounting
@@ -348,6 +527,8 @@ Examples:
   hsctsim cea mac ric --discount 0.035 --discounting annual --wtp 20000,30000
   hsctsim cea mac ric --replicates 50 -n 20000 --out cea-mac-ric   # CE plane, CEAC
   hsctsim cea haplo_ptcy haplo_nk --set 'costs.nk_infusion={ value = 60000, source = "what-if" }'
+  hsctsim cea mac haplo_ptcy haplo_nk --replicates 200 -n 2000 --incidence 300 \\
+      --pilot haplo_nk:relapse_d365 --study-cost 250000,40000 --out voi   # frontier, VOI, pilot
 """
 
 
@@ -370,6 +551,35 @@ Examples:
               callback=_wtp_list, help="Willingness-to-pay per QALY, comma-separated.")
 @click.option("--replicates", type=click.IntRange(0, MAX_REPLICATES), default=0, show_default=True,
               help="Cohorts drawing each figure from its reported range: CE plane, CEAC.")
+@click.option("--incidence", type=FiniteFloatRange(0, 1e9),
+              help="Patients a year the decision concerns: population EVPI, EVPPI, EVSI "
+                   "(needs --replicates).")
+@click.option("--decision-years", type=FiniteFloatRange(0, 200), default=10.0,
+              show_default=True, help="Years the decision stands (discounted at --discount).")
+@click.option("--evppi", "groups", multiple=True, callback=_groups,
+              metavar="NAME=FIGURE[,FIGURE]",
+              help="A named group of drawn figures for the EVPPI (patterns such as "
+                   "'costs.*' or 'haplo_nk:nk_cells.*'; repeatable). Each figure alone is "
+                   "always valued.")
+@click.option("--pilot", multiple=True, callback=_pilot, metavar="ARM:ENDPOINT",
+              help="An endpoint a pilot measures, e.g. haplo_nk:relapse_d365 (repeatable: "
+                   "two arms make a two-arm pilot): its EVSI by size (needs --replicates).")
+@click.option("--pilot-sizes", default="5,10,20,30,50", show_default=True, callback=_sizes,
+              help="Patients per arm of the pilot, comma-separated.")
+@click.option("--study-cost", callback=_study_cost, metavar="FIXED,PER_PATIENT",
+              help="The pilot's cost: ENBS = population EVSI - cost (needs --incidence).")
+@click.option("--economic-draws", type=click.Choice(["uniform", "gamma-beta"]),
+              default="uniform", show_default=True,
+              help="How --replicates draw ranged costs, utilities and durations: uniformly, "
+                   "or gamma (costs, durations) and beta (utilities) with the range as the "
+                   "95% spread.")
+@click.option("--sweep", "sweeps", multiple=True, metavar="[ARM:]FIGURE=LOW:HIGH:STEPS",
+              help="One-way sweep of a cost, utility or duration on the same patients: "
+                   "ICER, NMB and the best arm at each value, e.g. "
+                   "haplo_nk:costs.nk_infusion=30000:150000:7 (repeatable).")
+@click.option("--tornado", type=FiniteFloatRange(0, 0.99), metavar="SPREAD",
+              help="One-way sensitivity of the incremental NMB to every cost, utility and "
+                   "duration: ranged ones over their range, the others +-SPREAD (e.g. 0.2).")
 @click.option("--threads", type=click.IntRange(1), help="Threads (default: all cores).")
 @click.option("--set", "settings", multiple=True, metavar="[ARM:]KEY=VALUE",
               help="Change one figure, e.g. costs.transplant.value=250000 (repeatable; "
@@ -385,7 +595,8 @@ Examples:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
 def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp, replicates,
-        threads, settings, recalibrate, out_dir, overwrite, fmt):
+        incidence, decision_years, groups, pilot, pilot_sizes, study_cost, economic_draws,
+        sweeps, tornado, threads, settings, recalibrate, out_dir, overwrite, fmt):
     """Costs, life years and QALYs of ARMS, and cost-effectiveness against the first.
 
     ARMS are bundled scenario names or TOML paths with [costs], [utilities] and
@@ -413,6 +624,16 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                             "--recalibrate, or leave out --replicates")
         loaded = {arm: w.scenario for arm, w in what_ifs.items()}
         held = {arm: w.susceptible for arm, w in what_ifs.items() if w.susceptible}
+        decisions = _decisions(loaded, seed, replicates, incidence, decision_years, groups,
+                               pilot, pilot_sizes, study_cost)
+        if sweeps:
+
+            econ = {a: economics_of(s) for a, s in loaded.items()}
+            for text in sweeps:
+                try:
+                    parse_sweep(text, econ)
+                except ValueError as exc:
+                    raise UserError(str(exc)) from None
         folder = RunFolder(out_dir, overwrite) if out_dir else None
         with written_whole(folder):
             total = patients * (1 + replicates) * len(loaded)
@@ -423,7 +644,8 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                 doc = run_cea(loaded, patients, DEFAULT_SEED if seed is None else seed,
                               horizon_days, Discount(discount, discounting), lifetime, wtp,
                               replicates, threads, on_chunk=progress.advance,
-                              susceptible=held)
+                              susceptible=held, decisions=decisions, tornado=tornado,
+                              economic_draws=economic_draws, sweeps=sweeps)
                 if folder is not None:
                     progress.phase("writing results")
             for arm, w in what_ifs.items():  # as run records it: what a --set changed

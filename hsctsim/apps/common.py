@@ -11,10 +11,16 @@ import click
 from ..analysis.endpoints import LANDMARK_DAYS
 from ..api import BackendError, check_fits_device
 from ..api import resolve_backend as resolve
-from ..model.hints import did_you_mean
 from ..model.economics import parse_economics
-from ..model.scenario import (ScenarioError, bundled_names, load_scenario, one_line, set_value,
-                              shadowed_note)
+from ..model.hints import did_you_mean
+from ..model.scenario import (
+    ScenarioError,
+    bundled_names,
+    load_scenario,
+    one_line,
+    set_value,
+    shadowed_note,
+)
 from ..model.whatif import excluded_by_design, what_if
 
 __all__ = ["UserError", "complete_scenarios", "load_arms", "parse_settings", "resolve_backend",

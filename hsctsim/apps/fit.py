@@ -8,11 +8,10 @@ from pathlib import Path
 
 import click
 
+from ..analysis.msdata import DataError
+from ..model.scenario import ScenarioError, bundled_dir
 from .common import UserError, load_arms, user_errors
 from .options import OutPath
-from ..model.scenario import bundled_dir
-from ..analysis.msdata import DataError
-from ..model.scenario import ScenarioError
 
 __all__ = ["EXAMPLES", "FAMILY_NAMES", "fit"]
 

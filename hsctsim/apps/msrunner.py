@@ -13,16 +13,22 @@ import numpy as np
 
 from ..analysis.fit import draw_transition
 from ..analysis.occupation import MultistateTally, multistate_days
-from ..api import describe_backend, iter_chunks
+from ..api import describe_backend, iter_chunks, simulate
 from ..model.multistate import is_multistate, layout, parse_multistate
 from ..model.scenario import replicate_rng
 from ..sim import stream_seed
 from .common import UserError
 from .output import emit
 from .progress import Progress
-from .runner import (RunFolder, cell, replicate_intervals, summary_document, summary_rows,
-                     write_summary, written_whole)
-from ..api import simulate
+from .runner import (
+    RunFolder,
+    cell,
+    replicate_intervals,
+    summary_document,
+    summary_rows,
+    write_summary,
+    written_whole,
+)
 
 __all__ = ["CENSORED_NAME", "EventWriter", "format_multistate_table", "LAYOUTS",
            "replicate_scenario", "run_command", "run_multistate", "show_multistate", "tmat_csv",

@@ -45,3 +45,11 @@ def emit(document, fmt, table, rows=None, notes=(), out_dir=None):
         click.echo(table(document), nl=False)
     if out_dir:
         click.echo(f"results written to {out_dir}", err=True)
+
+
+def text_table(rows):
+    """Lines of a plain-text table: the header row, a rule, the rest (columns padded)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return out

@@ -8,8 +8,8 @@ import click
 
 from ..api import MAX_SEED, simulate
 from ..model.calibrate import valid_entry
-from ..model.schema import MAX_HORIZON_DAYS
 from ..model.scenario import ScenarioError, parse
+from ..model.schema import MAX_HORIZON_DAYS
 from .common import UserError, user_errors
 from .limits import check_plot_size
 

@@ -5,16 +5,21 @@ import math
 import click
 
 from ..analysis.endpoints import LANDMARK_DAYS
-from ..api import DEFAULT_SEED
+from ..api import DEFAULT_SEED, simulate
 from ..model.scenario import BUNDLED_ORDER, bundled_names
 from ..model.whatif import HELD
-from .common import UserError, complete_scenarios, load_arms, resolve_backend, user_errors
+from . import runner
+from .common import (
+    UserError,
+    complete_scenarios,
+    load_arms,
+    resolve_backend,
+    user_errors,
+)
 from .limits import MAX_REPLICATES, check_run_size
 from .options import SEED, OutPath
 from .output import emit
 from .progress import Progress
-from . import runner
-from ..api import simulate
 
 __all__ = ["run"]
 

@@ -12,12 +12,12 @@ import json
 import numpy as np
 
 from .._version import __version__
-from ..api import backend_record, count, describe_backend, iter_chunks
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 from ..analysis.response import ResponseTally, format_response, response_rows
+from ..api import backend_record, count, describe_backend, iter_chunks
+from ..model.tomlwrite import dumps
 from .output import csv_text
 from .runfolder import RunFolder, RunFolderError, written_whole  # noqa: F401 (re-exported)
-from ..model.tomlwrite import dumps
 
 __all__ = ["cell", "comparison_rows", "DEFAULT_CHUNK", "format_table", "landmark_days",
            "REPLICATE_CALIBRATION_PATIENTS", "replicate_intervals", "resolved_toml", "run_arms",

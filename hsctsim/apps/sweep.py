@@ -1,19 +1,19 @@
 """``hsctsim sweep``: parameter sweeps and PSA, on dask.distributed or in this process."""
 
-import numpy as np
 import os
 import sys
 
 import click
+import numpy as np
 
-from .options import SEED, FiniteFloatRange, OutPath
 from .._version import __version__
 from ..api import DEFAULT_SEED, BackendError, describe_backend
-from .common import UserError, load_arms, resolve_backend, user_errors
-from .signals import Interrupted
 from . import sweeps
+from .common import UserError, load_arms, resolve_backend, user_errors
+from .options import SEED, FiniteFloatRange, OutPath
 from .output import csv_text
 from .runner import landmark_days
+from .signals import Interrupted
 from .sweepfolder import check_out
 
 __all__ = ["DASK_HINT", "EXAMPLES", "sweep"]

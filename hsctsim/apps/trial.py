@@ -4,22 +4,22 @@ import json
 
 import click
 
-from ..api import DEFAULT_SEED
+from .._version import __version__
+from ..analysis.trials import (
+    TrialDesign,
+    parse_statistic,
+    plot_trial_counts,
+    spread,
+    statistic_names,
+    tail,
+    trial_statistics,
+)
+from ..api import DEFAULT_SEED, simulate
 from .common import UserError, load_arms, user_errors
 from .options import SEED, FiniteFloatRange, OutPath
 from .output import emit
-from ..analysis.trials import parse_statistic
-from .._version import __version__
-from ..analysis.trials import TrialDesign
-from ..analysis.trials import spread
-from ..analysis.trials import statistic_names
-from ..analysis.trials import tail
-from ..analysis.trials import trial_statistics
-from ..api import simulate
 from .progress import Progress
-from .runner import RunFolder
-from .runner import written_whole
-from ..analysis.trials import plot_trial_counts
+from .runner import RunFolder, written_whole
 
 __all__ = ["DEFAULT_TRIALS", "format_trials", "trial"]
 

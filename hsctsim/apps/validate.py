@@ -5,16 +5,12 @@ import sys
 
 import click
 
+from .._version import __version__
+from ..analysis.validation import FIGURES_FILE, compare, horizon_days, load_figures
+from ..api import DEFAULT_SEED, simulate
+from ..model.scenario import load_scenario
 from .common import UserError, user_errors
 from .options import SEED
-from .._version import __version__
-from ..analysis.validation import FIGURES_FILE
-from ..analysis.validation import compare
-from ..analysis.validation import horizon_days
-from ..analysis.validation import load_figures
-from ..api import DEFAULT_SEED
-from ..api import simulate
-from ..model.scenario import load_scenario
 
 __all__ = ["DEFAULT_PATIENTS", "format_table", "validate"]
 

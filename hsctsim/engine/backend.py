@@ -11,15 +11,20 @@ backend changes where a cohort is computed, never which cohort it is (an event d
 can differ in the last bits where the device's math library rounds differently).
 """
 
-import importlib.util
 import contextlib
+import importlib.util
 import numbers
 
 import numba
 import numpy as np
 
 from .counts import simulate_counted_into, tally_differences
-from .kernel import accrued_hazard_into, simulate_from_into, simulate_into, simulate_patients_into
+from .kernel import (
+    accrued_hazard_into,
+    simulate_from_into,
+    simulate_into,
+    simulate_patients_into,
+)
 
 __all__ = ["BACKENDS", "Backend", "BackendError", "Cpu", "Cuda", "describe_record",
            "resolve_backend"]
@@ -133,7 +138,9 @@ class Cuda(Cpu):
 
     @property
     def max_processes(self):
-        from .cuda_kernel import MAX_PROCESSES  # numba.cuda is slow to import: on use only
+        from .cuda_kernel import (
+            MAX_PROCESSES,  # numba.cuda is slow to import: on use only
+        )
 
         return MAX_PROCESSES
 

@@ -15,8 +15,8 @@ Imports numba.cuda: import it only for the CUDA backend.
 import numpy as np
 from numba import cuda, float64, int64
 
-from .cuda_kernel import MAX_PROCESSES, check_processes, patient_on_device, to_device
 from .counts import count_patient
+from .cuda_kernel import MAX_PROCESSES, check_processes, patient_on_device, to_device
 
 __all__ = ["count_into", "LAUNCH_PATIENTS", "MAX_BINS", "MAX_ROWS", "PATIENTS_PER_THREAD",
            "simulate_counted_kernel", "THREADS_PER_BLOCK"]

@@ -24,10 +24,18 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .processes import BOUND_MARGIN, BOUND_STEPS
-from .hazards import (PIECEWISE, base_cumhaz, cumhaz, cumhaz_dpi, cure_cumhaz, cure_target,
-                      inverse, piece_cumhaz)
+from .hazards import (
+    PIECEWISE,
+    base_cumhaz,
+    cumhaz,
+    cumhaz_dpi,
+    cure_cumhaz,
+    cure_target,
+    inverse,
+    piece_cumhaz,
+)
 from .jitcache import key_on_engine
+from .processes import BOUND_MARGIN, BOUND_STEPS
 
 __all__ = ["accrued_hazard_into", "BLOCK", "GOLDEN", "mix64", "process_cumhaz", "process_inverse",
            "run_patient", "scratch", "seed_key", "simulate_from_into", "simulate_into",

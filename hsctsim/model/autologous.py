@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from ..engine.processes import Process
 from . import process_table
-from .specs import point, process_spec
 from .schema import MAX_HORIZON_DAYS, ProcessSpec, Range
+from .specs import point, process_spec
 
 __all__ = ["check", "DONOR_ONLY", "extend", "GRAFT_LOSS", "MSC", "parse", "ranges", "Recovery",
            "RECOVERY_PROCESSES", "with_value"]

@@ -26,13 +26,18 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
-from ..engine.processes import DERIVED_FIELDS
 from ..engine.backend import resolve_backend
 from ..engine.kernel import seed_key
-from .hsct import calibration_targets, engine_arrays, isolated_susceptible, process_names
+from ..engine.processes import DERIVED_FIELDS
 from .extensions import reference_point
-from .scenario import ScenarioError, bundled_names, load_scenario
 from .hints import did_you_mean
+from .hsct import (
+    calibration_targets,
+    engine_arrays,
+    isolated_susceptible,
+    process_names,
+)
+from .scenario import ScenarioError, bundled_names, load_scenario
 
 __all__ = ["BUNDLED_FILE", "BUNDLED_PATIENTS", "cache_key", "calibrate", "CALIBRATION_PATIENTS",
            "CALIBRATION_RULE", "CALIBRATION_SEED", "expected_names", "fingerprint", "incidences",

@@ -34,15 +34,25 @@ of an interval ``[a, b)`` is ``G(b) - G(a)`` with ``G`` the integral of the disc
 factor, so a cohort of 10^6 is a handful of numpy operations per chunk.
 """
 
-import dataclasses
 import math
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import process_table
+from .econfigures import (
+    DAYS_PER_YEAR,
+    MAX_COST,
+    UNPUBLISHED_LABELS,
+    Economics,
+    Figure,
+    check_keys,
+    fail,
+    read_figure,
+)
+from .mseconomics import multistate_values, parse_multistate_economics
+from .prices import inflate
 from .schema import ScenarioError
 
 __all__ = ["cohort_values", "comparison_caveats", "DAYS_PER_YEAR", "DECREMENTS", "Discount",
@@ -51,7 +61,6 @@ __all__ = ["cohort_values", "comparison_caveats", "DAYS_PER_YEAR", "DECREMENTS",
            "ONE_OFF_EVENT", "OPTIONAL_DURATIONS", "parse_economics", "patient_values", "PER_DAY",
            "read_life_table", "SECTIONS", "STATE_WEIGHTS", "Tail", "tail", "UNPUBLISHED_LABELS"]
 
-DAYS_PER_YEAR = 365.25
 PER_DAY = ("engrafted", "agvhd", "cgvhd", "cmv", "relapse")
 ONE_OFF = ("transplant", "agvhd_onset", "cgvhd_onset", "cmv_onset", "salvage", "nk_infusion",
            "dli_infusion")
@@ -69,91 +78,6 @@ DISCOUNT_METHODS = ("continuous", "annual")
 SECTIONS = ("costs", "utilities", "durations", "lifetime")
 MAX_AGE_YEARS = 120
 # how a source says its figure is not a published figure of its own (its first word)
-UNPUBLISHED_LABELS = ("assumption", "proxy")
-
-
-# -- the figures -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A number (or a reported range ``(low, high)``) and where it comes from."""
-
-    value: object
-    source: str
-
-    @property
-    def point(self):
-        """The number, or the midpoint of a range."""
-        if isinstance(self.value, tuple) and len(self.value) == 2 and not isinstance(
-                self.value[0], tuple):
-            return 0.5 * (self.value[0] + self.value[1])
-        return self.value
-
-    @property
-    def is_range(self):
-        return isinstance(self.value, tuple) and self.point != self.value
-
-    @property
-    def label(self):
-        """``"assumption"`` or ``"proxy"`` when the source opens with that word, else None."""
-        opening = self.source.lstrip().lower()
-        return next((w for w in UNPUBLISHED_LABELS if opening.startswith(w)), None)
-
-
-@dataclass(frozen=True)
-class Economics:
-    """A scenario's costs, utilities, durations and lifetime figures."""
-
-    currency: str
-    price_year: int
-    costs: dict          # name -> Figure (per day or one-off, see PER_DAY, ONE_OFF)
-    utilities: dict      # name -> Figure (STATE_WEIGHTS, DECREMENTS)
-    durations: dict      # name -> Figure (DURATIONS)
-    lifetime: dict | None  # age_years, male_fraction, excess_mortality -> Figure; life_table
-
-    def cost(self, name):
-        return float(self.costs[name].point) if name in self.costs else 0.0
-
-    def utility(self, name):
-        return float(self.utilities[name].point) if name in self.utilities else 0.0
-
-    def duration(self, name):
-        return float(self.durations[name].point) if name in self.durations else 0.0
-
-    def draw(self, seed, replicate):
-        """A copy with every ranged figure drawn uniformly from its range.
-
-        Each figure has its own stream keyed by (seed, replicate, section.key), so
-        arms that share a figure draw the same value in a replicate (the arms differ
-        only where their figures differ, as a probabilistic analysis needs).
-        """
-        def drawn(section, table):
-            out = {}
-            for key, fig in table.items():
-                if fig.is_range:
-                    tag = zlib.crc32(f"{section}.{key}".encode())
-                    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-                        [int(seed) % 2**63, int(replicate), tag])))
-                    fig = Figure(float(rng.uniform(*fig.value)), fig.source)
-                out[key] = fig
-            return out
-
-        return dataclasses.replace(self, costs=drawn("costs", self.costs),
-                                   utilities=drawn("utilities", self.utilities),
-                                   durations=drawn("durations", self.durations))
-
-    def sources(self):
-        """``(section.key, value, source)`` of every figure, in order."""
-        out = []
-        for section in ("costs", "utilities", "durations"):
-            out += [(f"{section}.{k}", f.value, f.source) for k, f in getattr(self, section).items()]
-        if self.lifetime:
-            out += [(f"lifetime.{k}", f.value, f.source) for k, f in self.lifetime.items()
-                    if isinstance(f, Figure)]
-        return out
-
-
 def comparison_caveats(econs):
     """Figures that make arms differ and are not published figures of their own.
 
@@ -206,77 +130,26 @@ def _shown(value):
 
 # A cost per event or per day above ten billion is a typo; 1e308 made every sum inf and
 # the printed costs, increments and ICERs inf and NaN
-MAX_COST = 1e10
-
-
-def _fail(path, key, problem):
-    raise ScenarioError(path, key, problem)
-
-
-def _figure(path, table, section, key, low=0.0, high=math.inf, required=True,
-            ranged=True):
-    where = f"{section}.{key}"
-    item = table.get(key)
-    if item is None:
-        if required:
-            _fail(path, where, "missing (a table { value = ..., source = \"...\" })")
-        return None
-    if not isinstance(item, dict):
-        _fail(path, where, "must be a table { value = ..., source = \"...\" } so that the "
-              "number carries its source")
-    extra = set(item) - {"value", "source"}
-    if extra:
-        _fail(path, f"{where}.{sorted(extra)[0]}", "unknown key; expected value and source")
-    source = item.get("source")
-    if not isinstance(source, str) or not source.strip():
-        _fail(path, f"{where}.source", "every number needs its source")
-    value = item.get("value")
-    if ranged and isinstance(value, list):
-        if len(value) != 2:
-            _fail(path, f"{where}.value", f"a range is [low, high], got {len(value)} values")
-        lo, hi = (_number(path, f"{where}.value", v, low, high) for v in value)
-        if lo > hi:
-            _fail(path, f"{where}.value", f"range low {lo:g} is above its high {hi:g}")
-        return Figure((lo, hi), source)
-    return Figure(_number(path, f"{where}.value", value, low, high), source)
-
-
-def _number(path, where, value, low, high):
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        _fail(path, where, f"must be a number, not {type(value).__name__}")
-    if not low <= value <= high or math.isnan(value):
-        _fail(path, where, f"{value:g} is outside [{low:g}, {high:g}]")
-    return float(value)
-
-
-def _check_keys(path, table, section, allowed):
-    if not isinstance(table, dict):
-        _fail(path, section, f"must be a table, not {type(table).__name__}")
-    for key in table:
-        if key not in allowed:
-            _fail(path, f"{section}.{key}", f"unknown key; expected one of {sorted(allowed)}")
-
-
 def _excess_mortality(path, table):
     where = "lifetime.excess_mortality"
     item = table.get("excess_mortality")
     if not isinstance(item, dict) or not str(item.get("source", "")).strip():
-        _fail(path, where, "missing or without source: { value = [[years, rr], ...], "
+        fail(path, where, "missing or without source: { value = [[years, rr], ...], "
               "source = \"...\" }")
     pieces = item.get("value")
     if not isinstance(pieces, list) or not pieces or not all(
             isinstance(p, list) and len(p) == 2 for p in pieces):
-        _fail(path, f"{where}.value", "must be a list of [years_since_transplant, "
+        fail(path, f"{where}.value", "must be a list of [years_since_transplant, "
               "relative_mortality] pairs")
     out = []
     for i, (years, rr) in enumerate(pieces):
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (years, rr)):
-            _fail(path, f"{where}.value[{i}]", "must be numbers")
+            fail(path, f"{where}.value[{i}]", "must be numbers")
         if not (0 <= years <= 120 and 0 < rr <= 1000):  # NaN fails too
-            _fail(path, f"{where}.value[{i}]", "years must be in [0, 120] and relative "
+            fail(path, f"{where}.value[{i}]", "years must be in [0, 120] and relative "
                   "mortality in (0, 1000]")
         if out and years <= out[-1][0]:
-            _fail(path, f"{where}.value[{i}]", "years must increase")
+            fail(path, f"{where}.value[{i}]", "years must increase")
         out.append((float(years), float(rr)))
     return Figure(tuple(out), item["source"])
 
@@ -291,52 +164,57 @@ def parse_economics(data, path):
         return None
     for section in ("costs", "utilities", "durations"):
         if section not in data:
-            _fail(path, section, "missing: costs and QALYs need [costs], [utilities] and "
+            fail(path, section, "missing: costs and QALYs need [costs], [utilities] and "
                   "[durations]")
     costs_table = data["costs"]
     cost_keys = {f"{c}_per_day" for c in PER_DAY} | set(ONE_OFF)
-    _check_keys(path, costs_table, "costs", cost_keys | {"currency", "price_year"})
+    check_keys(path, costs_table, "costs", cost_keys | {"currency", "price_year",
+                                                         "price_index"})
     currency = costs_table.get("currency")
     if not isinstance(currency, str) or not currency.strip():
-        _fail(path, "costs.currency", "missing (e.g. \"USD\")")
+        fail(path, "costs.currency", "missing (e.g. \"USD\")")
     price_year = costs_table.get("price_year")
     if isinstance(price_year, bool) or not isinstance(price_year, int) or not (
             1900 <= price_year <= 2200):
-        _fail(path, "costs.price_year", "must be a year such as 2020")
+        fail(path, "costs.price_year", "must be a year such as 2020")
     costs = {k: f for k in sorted(cost_keys, key=_cost_order)
-             if (f := _figure(path, costs_table, "costs", k, high=MAX_COST,
-                              required=False)) is not None}
+             if (f := read_figure(path, costs_table, "costs", k, high=MAX_COST,
+                              required=False, extra_keys=("price_year",))) is not None}
+
+    costs, inflation, index_source = inflate(path, costs_table, costs, price_year)
     util_table = data["utilities"]
-    _check_keys(path, util_table, "utilities", set(STATE_WEIGHTS) | set(DECREMENTS))
-    utilities = {k: _figure(path, util_table, "utilities", k, -1.0, 1.0)
+    check_keys(path, util_table, "utilities", set(STATE_WEIGHTS) | set(DECREMENTS))
+    utilities = {k: read_figure(path, util_table, "utilities", k, -1.0, 1.0)
                  for k in STATE_WEIGHTS}
     utilities.update({k: f for k in DECREMENTS
-                      if (f := _figure(path, util_table, "utilities", k, 0.0, 2.0,
+                      if (f := read_figure(path, util_table, "utilities", k, 0.0, 2.0,
                                        required=False)) is not None})
     _check_utility_range(path, utilities)
     dur_table = data["durations"]
-    _check_keys(path, dur_table, "durations", set(DURATIONS))
+    check_keys(path, dur_table, "durations", set(DURATIONS))
     durations = {k: f for k in DURATIONS
-                 if (f := _figure(path, dur_table, "durations", k, 0.0, 36500.0,
+                 if (f := read_figure(path, dur_table, "durations", k, 0.0, 36500.0,
                                   required=k not in OPTIONAL_DURATIONS.values())) is not None}
     for name, window in OPTIONAL_DURATIONS.items():
         if f"{name}_per_day" in costs and window not in durations:
-            _fail(path, f"durations.{window}", f"missing: costs.{name}_per_day needs it")
+            fail(path, f"durations.{window}", f"missing: costs.{name}_per_day needs it")
     lifetime = None
     if "lifetime" in data:
         table = data["lifetime"]
-        _check_keys(path, table, "lifetime", {"age_years", "male_fraction", "excess_mortality",
+        check_keys(path, table, "lifetime", {"age_years", "male_fraction", "excess_mortality",
                                               "life_table"})
         name = table.get("life_table")
         if not isinstance(name, str) or name not in LIFE_TABLES:  # a list: unhashable
-            _fail(path, "lifetime.life_table", f"'{name}' is not one of {sorted(LIFE_TABLES)}")
-        lifetime = {"age_years": _figure(path, table, "lifetime", "age_years", 0.0, 110.0,
+            fail(path, "lifetime.life_table", f"'{name}' is not one of {sorted(LIFE_TABLES)}")
+        lifetime = {"age_years": read_figure(path, table, "lifetime", "age_years", 0.0, 110.0,
                                          ranged=False),
-                    "male_fraction": _figure(path, table, "lifetime", "male_fraction", 0.0, 1.0,
+                    "male_fraction": read_figure(path, table, "lifetime", "male_fraction", 0.0, 1.0,
                                              ranged=False),
                     "excess_mortality": _excess_mortality(path, table),
                     "life_table": name}
-    return Economics(currency.strip(), price_year, costs, utilities, durations, lifetime)
+    return Economics(currency.strip(), price_year, costs, utilities, durations, lifetime,
+                     inflation, index_source)
+
 
 
 def _ends(figure):
@@ -356,7 +234,7 @@ def _check_utility_range(path, utilities):
             during = " and ".join(k.replace("_decrement", "").replace("agvhd", "acute GVHD")
                                   .replace("cgvhd", "chronic GVHD") for k in keys)
             minus = " - ".join(f"{_ends(utilities[k])[1]:g}" for k in keys)
-            _fail(path, f"utilities.{keys[-1]}", f"the utility during {during} would be "
+            fail(path, f"utilities.{keys[-1]}", f"the utility during {during} would be "
                   f"{lowest:g} ({worst_state} {weight:g} - {minus}), below -1: a decrement "
                   "may take a utility down to -1 at most")
 
@@ -368,9 +246,12 @@ def _cost_order(key):
 
 def economics_of(scenario):
     """:class:`Economics` of a loaded Scenario; ScenarioError if it has none."""
-    econ = parse_economics(scenario.to_dict(), scenario.path)
+    if getattr(scenario, "kind", None) == "multistate":
+        econ = parse_multistate_economics(scenario.to_dict(), scenario.path, scenario)
+    else:
+        econ = parse_economics(scenario.to_dict(), scenario.path)
     if econ is None:
-        _fail(scenario.path, "costs", "missing: this scenario has no [costs] and [utilities] "
+        fail(scenario.path, "costs", "missing: this scenario has no [costs] and [utilities] "
               "(see configs/mac.toml for a sourced example)")
     return econ
 
@@ -601,6 +482,9 @@ NEEDED_PROCESSES = process_table.economic()  # the processes declared with econo
 
 
 def cohort_values(cohort, econ, discount, tail_=None):
-    """:func:`patient_values` of a :class:`~hsctsim.model.cohort.Cohort`."""
+    """:func:`patient_values` of a :class:`~hsctsim.model.cohort.Cohort` (of a multi-state
+    cohort: :func:`~hsctsim.model.mseconomics.multistate_values`)."""
+    if hasattr(cohort, "layout"):
+        return multistate_values(cohort, econ, discount)
     days = {name: cohort.day(name) for name in NEEDED_PROCESSES}
     return patient_values(days, cohort.horizon_days, econ, discount, tail_)

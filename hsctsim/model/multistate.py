@@ -40,7 +40,8 @@ __all__ = ["CLOCKS", "Covariate", "COVARIATE_KEYS", "covariate_uniforms", "draw_
 KIND = "multistate"
 CLOCKS = ("reset", "forward")
 TOP_KEYS = {"kind", "name", "base", "title", "population", "source", "horizon_days", "clock",
-            "states", "covariates", "transitions", "notes"}
+            "states", "covariates", "transitions", "notes",
+            "costs", "utilities"}  # priced by hsctsim.model.mseconomics
 STATE_KEYS = {"names", "absorbing", "initial", "max_visits"}
 COVARIATE_KEYS = {"levels", "shares", "source"}
 TRANSITION_KEYS = {"from", "to", "timing", "cure_fraction", "source", "log_hr", "fit",

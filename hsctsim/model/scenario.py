@@ -20,10 +20,26 @@ from . import extensions, process_table
 from .hints import did_you_mean
 from .multistate import TOP_KEYS as MULTISTATE_TOP_KEYS
 from .multistate import parse_multistate
-from .schema import (CHIMERISM_KINDS, DLI, DLI_TRIGGERS, EXTRA_KEYS, HR_DISTRIBUTIONS,
-                     INCIDENCE_DISTRIBUTIONS, INTERVENTION_KEYS, MAX_BASE_CHAIN,
-                     MAX_HORIZON_DAYS, Effect, NKCells, ProcessSpec, Range, Reader,
-                     ScenarioError, one_line, parse_process, top_keys)
+from .schema import (
+    CHIMERISM_KINDS,
+    DLI,
+    DLI_TRIGGERS,
+    EXTRA_KEYS,
+    HR_DISTRIBUTIONS,
+    INCIDENCE_DISTRIBUTIONS,
+    INTERVENTION_KEYS,
+    MAX_BASE_CHAIN,
+    MAX_HORIZON_DAYS,
+    Effect,
+    NKCells,
+    ProcessSpec,
+    Range,
+    Reader,
+    ScenarioError,
+    one_line,
+    parse_process,
+    top_keys,
+)
 
 __all__ = ["BUNDLED_ORDER", "MAX_HORIZON_DAYS", "ProcessSpec", "Range", "Reader", "Scenario",
            "ScenarioError", "bundled_dir", "bundled_names", "load_scenario", "looks_like_path",

@@ -17,8 +17,14 @@ incidence.  So a what-if has two meanings, made explicit here:
 from dataclasses import dataclass
 
 from . import process_table
-from .calibrate import (CALIBRATION_PATIENTS, CALIBRATION_SEED, calibrate, expected_names,
-                        incidences, reference_point)
+from .calibrate import (
+    CALIBRATION_PATIENTS,
+    CALIBRATION_SEED,
+    calibrate,
+    expected_names,
+    incidences,
+    reference_point,
+)
 from .hsct import calibration_targets
 
 __all__ = ["EFFECT_SOURCES", "excluded_by_design", "INTERVENTION_WORDS", "LOST_SHARE",

@@ -16,8 +16,8 @@ from ..model.cohort import Cohort
 from ..model.hsct import engine_arrays, process_names
 from ..model.mscohort import MultistateCohort
 from ..model.multistate import is_multistate, unroll
-from ..model.schema import MAX_HORIZON_DAYS
 from ..model.scenario import Scenario, load_scenario, replicate_rng
+from ..model.schema import MAX_HORIZON_DAYS
 from .multistate import simulate_multistate
 
 __all__ = ["DEFAULT_SEED", "MAX_SEED", "check_fits_device", "check_size", "count", "is_multistate_arm",

@@ -157,3 +157,19 @@ def test_imports_inside_functions_say_why():
                     silent.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: "
                                   f"{lines[node.lineno - 1].strip()}")
     assert not silent, "imports inside functions without a reason:\n" + "\n".join(silent)
+
+
+def test_the_command_line_starts_without_the_heavy_modules():
+    """``hsctsim --help`` and every command's start import no figure, fit or optional
+    library: those wait for the command that uses them (start-up time)."""
+    import subprocess
+    import sys
+
+    heavy = ("matplotlib", "scipy.optimize", "scipy.interpolate", "dask", "pandas", "pyarrow",
+             "numba.cuda")
+    code = ("import sys, hsctsim.apps.cli; "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
