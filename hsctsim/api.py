@@ -4,21 +4,14 @@ The public face of :mod:`hsctsim.sim`: it takes backend names (``cpu``, ``cuda``
 ``auto``), resolves them once and passes the backend object down.
 """
 
-from .engine.backend import (
-    BACKENDS,
-    BackendError,
-    Cuda,
-    describe_record,
-    resolve_backend,
-)
+from .engine.backend import BACKENDS, BackendError, Cuda, describe_record, resolve_backend
 from .model.scenario import load_scenario
 from .sim import cohorts
 from .sim.cohorts import DEFAULT_SEED, MAX_SEED, scenario_point
 
 __all__ = ["BACKENDS", "BackendError", "DEFAULT_SEED", "MAX_SEED", "backend_record",
            "check_fits_device", "count", "describe_backend", "iter_chunks", "load_scenario",
-           "resolve_backend",
-           "scenario_point", "simulate"]
+           "resolve_backend", "scenario_point", "simulate"]
 
 
 def backend_record(backend):

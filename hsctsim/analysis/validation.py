@@ -34,8 +34,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from ..model.scenario import ScenarioError, read_toml
-from .endpoints import ENDPOINTS as KINDS
-from .endpoints import endpoint_day, rounded, wilson
+from .endpoints import ENDPOINTS as KINDS, endpoint_day, rounded, wilson
 from .estimators import loglog_ci
 from .response import BEST_RESPONSES, best_response
 

@@ -13,13 +13,7 @@ import click
 import numpy as np
 
 from .._version import __version__
-from ..analysis.costeffectiveness import (
-    ArmTally,
-    ceac,
-    fieller_interval,
-    icer,
-    nmb_increment,
-)
+from ..analysis.costeffectiveness import ArmTally, ceac, fieller_interval, icer, nmb_increment
 from ..api import DEFAULT_SEED, iter_chunks
 from ..model.economics import (
     SECTIONS,

@@ -9,8 +9,7 @@ import functools
 import click
 
 from ..analysis.endpoints import LANDMARK_DAYS
-from ..api import BackendError, check_fits_device
-from ..api import resolve_backend as resolve
+from ..api import BackendError, check_fits_device, resolve_backend as resolve
 from ..model.economics import parse_economics
 from ..model.hints import did_you_mean
 from ..model.scenario import (

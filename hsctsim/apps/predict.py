@@ -7,8 +7,7 @@ from ..analysis.endpoints import Tally
 from ..analysis.occupation import MultistateTally
 from ..api import DEFAULT_SEED
 from ..engine.resume import HistoryError
-from ..sim import parse_history
-from ..sim import predict as run_prediction
+from ..sim import parse_history, predict as run_prediction
 from .common import UserError, load_arms, user_errors
 from .limits import check_cohort_memory
 from .options import SEED, FiniteFloatRange, check_threads

@@ -9,13 +9,7 @@ from ..api import DEFAULT_SEED, simulate
 from ..model.scenario import BUNDLED_ORDER, bundled_names
 from ..model.whatif import HELD
 from . import runner
-from .common import (
-    UserError,
-    complete_scenarios,
-    load_arms,
-    resolve_backend,
-    user_errors,
-)
+from .common import UserError, complete_scenarios, load_arms, resolve_backend, user_errors
 from .limits import MAX_REPLICATES, check_run_size
 from .options import SEED, OutPath
 from .output import emit

@@ -19,12 +19,7 @@ import numba
 import numpy as np
 
 from .counts import simulate_counted_into, tally_differences
-from .kernel import (
-    accrued_hazard_into,
-    simulate_from_into,
-    simulate_into,
-    simulate_patients_into,
-)
+from .kernel import accrued_hazard_into, simulate_from_into, simulate_into, simulate_patients_into
 
 __all__ = ["BACKENDS", "Backend", "BackendError", "Cpu", "Cuda", "describe_record",
            "resolve_backend"]
@@ -138,9 +133,7 @@ class Cuda(Cpu):
 
     @property
     def max_processes(self):
-        from .cuda_kernel import (
-            MAX_PROCESSES,  # numba.cuda is slow to import: on use only
-        )
+        from .cuda_kernel import MAX_PROCESSES  # numba.cuda is slow to import: on use only
 
         return MAX_PROCESSES
 

@@ -31,12 +31,7 @@ from ..engine.kernel import seed_key
 from ..engine.processes import DERIVED_FIELDS
 from .extensions import reference_point
 from .hints import did_you_mean
-from .hsct import (
-    calibration_targets,
-    engine_arrays,
-    isolated_susceptible,
-    process_names,
-)
+from .hsct import calibration_targets, engine_arrays, isolated_susceptible, process_names
 from .scenario import ScenarioError, bundled_names, load_scenario
 
 __all__ = ["BUNDLED_FILE", "BUNDLED_PATIENTS", "cache_key", "calibrate", "CALIBRATION_PATIENTS",

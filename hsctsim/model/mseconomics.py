@@ -27,14 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .econfigures import (
-    DAYS_PER_YEAR,
-    MAX_COST,
-    Economics,
-    check_keys,
-    fail,
-    read_figure,
-)
+from .econfigures import DAYS_PER_YEAR, MAX_COST, Economics, check_keys, fail, read_figure
 from .prices import inflate
 
 __all__ = ["COST_KEYS", "multistate_values", "MultistateEconomics", "parse_multistate_economics",

@@ -18,8 +18,7 @@ import numpy as np
 
 from . import extensions, process_table
 from .hints import did_you_mean
-from .multistate import TOP_KEYS as MULTISTATE_TOP_KEYS
-from .multistate import parse_multistate
+from .multistate import TOP_KEYS as MULTISTATE_TOP_KEYS, parse_multistate
 from .schema import (
     CHIMERISM_KINDS,
     DLI,
