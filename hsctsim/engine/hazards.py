@@ -221,6 +221,9 @@ def inverse(family, p0, p1, pi, y):
             return np.inf
         z = norm_ppf_lower(f0) if f0 <= 0.5 else -norm_ppf_lower((pi - target) / pi)
         return math.exp(p0 + p1 * z)
+    if pi == 1.0 and family != LOGNORMAL:
+        # no cure fraction: H0 is y, and F0 (an expm1) is read by the log-normal only
+        return base_inverse(family, p0, p1, y, 0.0)
     h0, f0 = cure_target(y, pi)
     return base_inverse(family, p0, p1, h0, f0)
 
