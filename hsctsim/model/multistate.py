@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine.kernel import GOLDEN, seed_key, simulate_into, simulate_patients_into
+from ..engine.plain import is_plain, simulate_plain_into, simulate_plain_patients_into
 from ..engine.processes import Process, build
 from .scenario import MAX_HORIZON_DAYS, Reader
 from .timing import Timing
@@ -565,10 +566,13 @@ def simulate_multistate(scenario, n_patients, seed, horizon_days=None, first_pat
     patients = np.arange(first_patient, first_patient + int(n_patients), dtype=np.int64)
     covariates = draw_covariates(scenario, seed, patients)
     for rows, eng in stratum_engines(scenario, covariates, len(patients)):
+        all_, some = run_all, run_some
+        if backend == "cpu" and is_plain(eng):  # the same cohort, faster (engine/plain.py)
+            all_, some = simulate_plain_into, simulate_plain_patients_into
         if rows.size == len(patients):  # one stratum: the chunk in place
-            run_all(eng, key, first_patient, horizon, out)
+            all_(eng, key, first_patient, horizon, out)
         else:
             part = np.empty((rows.size, n_proc))
-            run_some(eng, key, patients[rows], horizon, part)
+            some(eng, key, patients[rows], horizon, part)
             out[rows] = part
     return out, covariates
