@@ -229,6 +229,23 @@ def inverse(family, p0, p1, pi, y):
 
 
 @njit(cache=True)
+def inverse_grid(family, p0, p1, pi, start, rate, top, out):
+    """``out[k]``: the smallest ``s`` with ``H(s) >= k * top / (out.size - 1)``.
+
+    For :func:`hsctsim.engine.processes.day_bounds`, in one call per process
+    (piecewise: ``p0, p1`` are the first piece and the count in ``start, rate``).
+    """
+    steps = out.size - 1
+    for k in range(steps + 1):
+        y = k * top / steps
+        if family == PIECEWISE:
+            h0, _ = cure_target(y, pi)
+            out[k] = piece_inverse(start, rate, int(p0), int(p1), h0)
+        else:
+            out[k] = inverse(family, p0, p1, pi, y)
+
+
+@njit(cache=True)
 def cumhaz_dpi(h0, pi):
     """Derivative of ``H`` with respect to ``pi``, from the baseline ``H0``."""
     f0 = -math.expm1(-h0)
