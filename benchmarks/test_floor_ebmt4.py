@@ -18,6 +18,7 @@ from common import (FIGURES, SEED, competing_weibull_tables, cpu_seconds,
 
 import hsctsim
 from hsctsim.engine.kernel import seed_key, simulate_into
+from hsctsim.engine.plain import simulate_plain_into
 from hsctsim.engine.processes import build
 from hsctsim.model.multistate import processes
 
@@ -31,10 +32,11 @@ def ebmt4():
     eng = build(processes(scenario))
     key, horizon = seed_key(SEED), float(scenario.horizon_days)
     tables = competing_weibull_tables(scenario)
-    floor, kernel = (np.empty((PATIENTS, len(eng.family))) for _ in range(2))
+    floor, kernel, plain = (np.empty((PATIENTS, len(eng.family))) for _ in range(3))
     multistate_floor_into(key, *tables, horizon, floor)  # also the compile
     simulate_into(eng, key, 0, horizon, kernel)
-    if not np.array_equal(floor, kernel):
+    simulate_plain_into(eng, key, 0, horizon, plain)
+    if not np.array_equal(floor, kernel) or not np.array_equal(plain, kernel):
         raise RuntimeError("the floor does not draw the kernel's variates (a stale cache?)")
     FIGURES["ebmt4 events per patient"] = (np.isfinite(kernel).sum() / PATIENTS, "events")
     return scenario, eng, key, horizon, tables
@@ -45,8 +47,9 @@ def test_ebmt4_against_floor(benchmark, ebmt4):
     buf = np.empty((PATIENTS, len(eng.family)))
     runs = {
         "floor": lambda: multistate_floor_into(key, *tables, horizon, buf),
-        "kernel": lambda: simulate_into(eng, key, 0, horizon, buf),
-        # what a user calls: engine build, kernel, cohort
+        "kernel": lambda: simulate_into(eng, key, 0, horizon, buf),  # the general kernel
+        "plain kernel": lambda: simulate_plain_into(eng, key, 0, horizon, buf),
+        # what a user calls: engine build, the plain kernel, cohort
         "api": lambda: hsctsim.simulate(scenario, PATIENTS, seed=SEED),
     }
     seconds = {name: [] for name in runs}
