@@ -544,10 +544,13 @@ def layout(scenario):
 
 
 def simulate_multistate(scenario, n_patients, seed, horizon_days=None, first_patient=0,
-                        out=None, backend="cpu"):
+                        out=None, backend="cpu", batched=False):
     """Event days of ``n_patients`` patients (one column per transition process).
 
     ``backend="cuda"`` simulates on the GPU (see :mod:`hsctsim.engine.cuda_kernel`).
+    ``batched=True`` draws with vectorised math (:mod:`hsctsim.engine.batched`: the
+    same draws, days within a few ulps; Weibull and exponential transitions without
+    cure fraction, clock reset); a scenario outside that raises ``ValueError``.
 
     Returns
     -------
@@ -565,6 +568,8 @@ def simulate_multistate(scenario, n_patients, seed, horizon_days=None, first_pat
         from ..engine.cuda_kernel import simulate_patients_into as run_some
     patients = np.arange(first_patient, first_patient + int(n_patients), dtype=np.int64)
     covariates = draw_covariates(scenario, seed, patients)
+    if batched:
+        return _simulate_batched(scenario, key, patients, horizon, covariates, out, backend)
     for rows, eng in stratum_engines(scenario, covariates, len(patients)):
         all_, some = run_all, run_some
         if backend == "cpu" and is_plain(eng):  # the same cohort, faster (engine/plain.py)
@@ -574,5 +579,23 @@ def simulate_multistate(scenario, n_patients, seed, horizon_days=None, first_pat
         else:
             part = np.empty((rows.size, n_proc))
             some(eng, key, patients[rows], horizon, part)
+            out[rows] = part
+    return out, covariates
+
+
+def _simulate_batched(scenario, key, patients, horizon, covariates, out, backend):
+    """:func:`simulate_multistate` with ``batched=True``."""
+    from ..engine.batched import NotBatchable, batch_plan, simulate_batched_into
+
+    if backend != "cpu":
+        raise ValueError(f"{scenario.origin}: batched draws run on the CPU backend only")
+    for rows, eng in stratum_engines(scenario, covariates, len(patients)):
+        try:
+            plan = batch_plan(eng)
+        except NotBatchable as exc:
+            raise ValueError(f"{scenario.origin}: {exc}") from None
+        part = out if rows.size == len(patients) else np.empty((rows.size, out.shape[1]))
+        simulate_batched_into(key, patients[rows], horizon, *plan, part)
+        if part is not out:
             out[rows] = part
     return out, covariates
