@@ -8,7 +8,9 @@ order, so its cohort is the kernel's bit for bit (checked before any timing).
 
 Interleaved rounds in one process, 1 thread, CPU time; the figures are the
 medians of the per-round ratios to the floor (goal for the engine: >= 0.85).
-No timed assertion.
+The batched path (``simulate(..., batched=True)``, vectorised log and exp) is timed
+beside them, with its agreement with the exact cohort (untimed).  No timed
+assertion.
 """
 
 import numpy as np
@@ -18,6 +20,7 @@ from common import (FIGURES, SEED, competing_weibull_tables, cpu_seconds,
 
 import hsctsim
 from hsctsim.engine.kernel import seed_key, simulate_into
+from hsctsim.engine.batched import batch_plan, simulate_batched_into
 from hsctsim.engine.plain import simulate_plain_into
 from hsctsim.engine.processes import build
 from hsctsim.model.multistate import processes
@@ -39,18 +42,28 @@ def ebmt4():
     if not np.array_equal(floor, kernel) or not np.array_equal(plain, kernel):
         raise RuntimeError("the floor does not draw the kernel's variates (a stale cache?)")
     FIGURES["ebmt4 events per patient"] = (np.isfinite(kernel).sum() / PATIENTS, "events")
-    return scenario, eng, key, horizon, tables
+    # batched draws (vectorised log and exp): the same courses, days a few ulps apart
+    plan, patients = batch_plan(eng), np.arange(PATIENTS, dtype=np.int64)
+    simulate_batched_into(key, patients, horizon, *plan, floor)
+    fired = np.isfinite(kernel)
+    FIGURES["batched: patients with the exact course"] = (
+        np.mean((fired == np.isfinite(floor)).all(axis=1)), "share")
+    FIGURES["batched: largest relative difference of a day"] = (
+        np.max(np.abs(floor[fired] - kernel[fired]) / kernel[fired]), "")
+    return scenario, eng, key, horizon, tables, plan, patients
 
 
 def test_ebmt4_against_floor(benchmark, ebmt4):
-    scenario, eng, key, horizon, tables = ebmt4
+    scenario, eng, key, horizon, tables, plan, patients = ebmt4
     buf = np.empty((PATIENTS, len(eng.family)))
     runs = {
         "floor": lambda: multistate_floor_into(key, *tables, horizon, buf),
         "kernel": lambda: simulate_into(eng, key, 0, horizon, buf),  # the general kernel
         "plain kernel": lambda: simulate_plain_into(eng, key, 0, horizon, buf),
+        "batched kernel": lambda: simulate_batched_into(key, patients, horizon, *plan, buf),
         # what a user calls: engine build, the plain kernel, cohort
         "api": lambda: hsctsim.simulate(scenario, PATIENTS, seed=SEED),
+        "api batched": lambda: hsctsim.simulate(scenario, PATIENTS, seed=SEED, batched=True),
     }
     seconds = {name: [] for name in runs}
 

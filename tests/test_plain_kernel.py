@@ -203,3 +203,19 @@ def test_is_plain_refuses_the_hsct_arms():
 
     point = scenario_point("ric")
     assert not is_plain(engine_arrays(point, calibrate(point)))
+
+
+@pytest.mark.parametrize("name", ["plain", "batched"])
+def test_cached_kernels_are_keyed_on_the_engine(name):
+    """As tests/test_jitcache.py checks for kernel.py: an edit to hazards.py recompiles them."""
+    import importlib
+
+    from hsctsim.engine.jitcache import engine_digest
+
+    module = importlib.import_module(f"hsctsim.engine.{name}")
+    own = [v for v in vars(module).values()
+           if getattr(v, "py_func", None) is not None and v.py_func.__module__ == module.__name__]
+    stamps = [getattr(getattr(v._cache, "_cache_file", None), "_source_stamp", None) for v in own]
+    if any(s is None for s in stamps):
+        pytest.skip("numba's cache internals moved: the engine-wide cache key is inactive")
+    assert own and all(s[1] == engine_digest() for s in stamps)
