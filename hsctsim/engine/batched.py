@@ -27,6 +27,8 @@ otherwise.
 """
 
 import math
+import struct
+from decimal import Decimal
 
 import numpy as np
 from numba import njit, prange
@@ -44,16 +46,17 @@ _ONE_BITS = np.uint64(0x3FF0000000000000)
 _HALF_STEP = np.uint64(1 << 52)  # subtracting it from a double's bits halves it
 _SQRT2_MANT = np.uint64(0x6A09E667F3BCD)  # mantissa bits of sqrt(2)
 _INT_MAGIC = 6755399441055744.0  # 1.5 * 2^52: adding it leaves an integer in the low bits
-_INT_MAGIC_BITS = np.uint64(0x4338000000000000)
 _LOG_BIAS = np.uint64(0x4338000000000000 - 1023)
 _EXP_BIAS = np.uint64(0x4338000000000000 - 1022)
 _FLOAT_MAGIC_BITS = np.uint64(0x4330000000000000)  # 2^52: its bits | v are 2^52 + v
 _TWO52 = 4503599627370496.0
 _TWO_M53 = 2.0 ** -53
-# fdlibm's split of log(2): the high part has zero low bits, so k * _LN2_HI is exact
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_INV_LN2 = 1.44269504088896338700e+00
+# log 2 = _LN2_HI + _LN2_LO: the high part keeps 21 bits, so k * _LN2_HI is exact for
+# every exponent k; the low part is the rest, from 36 digits of log 2
+_LN2_HI = struct.unpack("<d", struct.pack(
+    "<Q", struct.unpack("<Q", struct.pack("<d", math.log(2.0)))[0] & ~((1 << 32) - 1)))[0]
+_LN2_LO = float(Decimal("0.693147180559945309417232121458176568") - Decimal(_LN2_HI))
+_INV_LN2 = 1.0 / math.log(2.0)
 _EXP_HI = 710.0  # above: as at 710 (inf: exp overflows beyond 709.78)
 _EXP_LO = -708.0  # below: 0 (exp would be subnormal)
 
