@@ -115,7 +115,7 @@ def batch_plan(eng):
     number = {g: i for i, g in enumerate(order)}
     group_ptr = np.cumsum([0] + [len(g) for g in order]).astype(np.int64)
     members = np.array([q for g in order for q in g], np.int64)
-    next_group = np.array([-1 if eng.terminal[q] or not rows[q] else number[rows[q]]
+    next_group = np.array([-1 if eng.terminal[q] else number.get(rows[q], -1)
                            for q in range(n)], np.int64)
     return group_ptr, members, next_group, inv_shape, scale, mult
 
