@@ -21,7 +21,7 @@ from scipy.special import ndtri
 from hsctsim.engine import reference
 from hsctsim.engine.processes import Process, build
 from hsctsim.engine.hazards import FAMILY_CODES, LOGNORMAL, WEIBULL
-from hsctsim.engine.kernel import BLOCK, GOLDEN, _exponential, stream_start
+from hsctsim.engine.kernel import BLOCK, GOLDEN, exponential_draw, stream_start
 from hsctsim.model.hsct import INDEX
 
 SEED = 1
@@ -112,7 +112,7 @@ def floor_into(seed_key, draws_per_patient, out):
             rng = stream_start(seed_key, i)
             total = 0.0
             for _ in range(int((i + 1) * draws_per_patient) - int(i * draws_per_patient)):
-                rng, e = _exponential(rng)
+                rng, e = exponential_draw(rng)
                 total += e
             for q in range(n_proc):
                 out[i, q] = np.inf
@@ -168,3 +168,78 @@ def numpy_two_process(eng, key, n_patients, horizon):
     hit = t <= horizon
     out[hit, first[hit]] = t[hit]
     return out
+
+
+# -- the scalar floor of a plain multi-state model (issue 27) ---------------------------------
+
+
+def competing_weibull_tables(scenario):
+    """A plain multi-state scenario as the arrays :func:`multistate_floor_into` reads.
+
+    Only for scenarios whose every transition is Weibull without cure fraction or
+    covariates, and without re-entered states (``ebmt4``): one engine column per
+    transition, in the scenario's order.  Returns ``(first, target, column,
+    inv_shape, scale, initial)``: the transitions out of state ``s`` are
+    ``first[s]:first[s + 1]``, each with its to-state, output column, ``1 / shape``
+    and scale.
+    """
+    from hsctsim.model.multistate import unroll
+
+    if scenario.clock != "reset":
+        raise ValueError("the floor runs a clock-reset (semi-Markov) model")
+    unrolled = unroll(scenario)
+    if len(unrolled.edges) != len(scenario.transitions):
+        raise ValueError("re-entered states: not a floor model")
+    states = scenario.states
+    per_state = [[] for _ in states]
+    for k, (_, _, t) in enumerate(unrolled.edges):
+        tr = scenario.transitions[t]
+        if tr.timing.family != "weibull" or tr.cure_fraction or tr.log_hr:
+            raise ValueError(f"{tr.label}: the floor takes Weibull transitions only")
+        shape, scale = tr.timing.params
+        per_state[states.index(tr.from_state)].append(
+            (states.index(tr.to_state), k, 1.0 / shape, scale))
+    rows = [row for s in per_state for row in s]
+    first = np.cumsum([0] + [len(s) for s in per_state]).astype(np.int64)
+    return (first, np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows],
+            np.int64), np.array([r[2] for r in rows]), np.array([r[3] for r in rows]),
+            states.index(scenario.initial))
+
+
+@njit(parallel=True, cache=True)
+def multistate_floor_into(seed_key, first, target, column, inv_shape, scale, initial, horizon,
+                          out):
+    """The scalar floor of a clock-reset competing-risks Weibull multi-state model.
+
+    Per patient: the kernel's SplitMix64 stream; in each state, for each transition
+    out of it, one uniform, one log (a unit exponential) and one power (the Weibull
+    inverse ``scale * E ** (1 / shape)``, ``1 / shape`` precomputed); the earliest
+    transition (the lowest index on a tie) moves the patient, until an absorbing
+    state or the horizon.  Its row of ``out`` is written as the kernel writes one:
+    inf, and the day of each transition taken.  Nothing else: no hazard library, no
+    cure fractions, no multipliers, no bounds that skip a power.  The draws are the
+    kernel's in the kernel's order, so on such a model the cohort is the kernel's.
+    """
+    n, n_proc = out.shape
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            rng = stream_start(seed_key, i)
+            row = out[i]
+            for q in range(n_proc):
+                row[q] = np.inf
+            state = initial
+            t = 0.0
+            while first[state] < first[state + 1]:  # an absorbing state has no way out
+                best = -1
+                t_best = np.inf
+                for j in range(first[state], first[state + 1]):
+                    rng, e = exponential_draw(rng)
+                    d = t + scale[j] * e ** inv_shape[j]
+                    if d < t_best:
+                        t_best = d
+                        best = j
+                if t_best > horizon:
+                    break
+                t = t_best
+                row[column[best]] = t
+                state = target[best]

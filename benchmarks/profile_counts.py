@@ -31,7 +31,7 @@ def count(scenario="ric", n_patients=20_000, seed=1):
     point = scenario_point(scenario)
     eng = engine_arrays(point, calibrate(point))
     counts = Counter()
-    H, Hinv, draw = kernel.process_cumhaz, kernel.process_inverse, kernel._exponential
+    H, Hinv, draw = kernel.process_cumhaz, kernel.process_inverse, kernel.exponential_draw
 
     def counted_H(eng, q, s):
         counts["cumhaz", q] += 1
@@ -45,14 +45,14 @@ def count(scenario="ric", n_patients=20_000, seed=1):
         counts["draws", -1] += 1
         return draw(state)
 
-    kernel.process_cumhaz, kernel.process_inverse, kernel._exponential = (
+    kernel.process_cumhaz, kernel.process_inverse, kernel.exponential_draw = (
         counted_H, counted_Hinv, counted_draw)
     try:
         out = np.empty((n_patients, len(eng.family)))
         with np.errstate(over="ignore"):  # uint64 wrap-around, as in the compiled kernel
             kernel.simulate_into(eng, kernel.seed_key(seed), 0, point.horizon_days, out)
     finally:
-        kernel.process_cumhaz, kernel.process_inverse, kernel._exponential = H, Hinv, draw
+        kernel.process_cumhaz, kernel.process_inverse, kernel.exponential_draw = H, Hinv, draw
     per_patient = Counter({k: v / n_patients for k, v in counts.items()})
     return eng, per_patient, np.isfinite(out).sum() / n_patients
 

@@ -11,6 +11,11 @@ from . import signals
 
 __all__ = ["main"]
 
+# before numpy loads: OpenBLAS's own thread pool would spin beside numba's threads
+# (3% of a simulation's time in a profile), and no command does BLAS work worth
+# threads (small fits).  A value the user set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 
 def main():
     """Run the command line; exit 128 + N on signal N (130 Ctrl-C, 143 SIGTERM)."""

@@ -224,8 +224,28 @@ def inverse(family, p0, p1, pi, y):
             return np.inf
         z = norm_ppf_lower(f0) if f0 <= 0.5 else -norm_ppf_lower((pi - target) / pi)
         return math.exp(p0 + p1 * z)
+    if pi == 1.0 and family != LOGNORMAL:
+        # no cure fraction: H0 is y, and F0 (an expm1) is read by the log-normal only
+        return base_inverse(family, p0, p1, y, 0.0)
     h0, f0 = cure_target(y, pi)
     return base_inverse(family, p0, p1, h0, f0)
+
+
+@njit(cache=True)
+def inverse_grid(family, p0, p1, pi, start, rate, top, out):
+    """``out[k]``: the smallest ``s`` with ``H(s) >= k * top / (out.size - 1)``.
+
+    For :func:`hsctsim.engine.processes.day_bounds`, in one call per process
+    (piecewise: ``p0, p1`` are the first piece and the count in ``start, rate``).
+    """
+    steps = out.size - 1
+    for k in range(steps + 1):
+        y = k * top / steps
+        if family == PIECEWISE:
+            h0, _ = cure_target(y, pi)
+            out[k] = piece_inverse(start, rate, int(p0), int(p1), h0)
+        else:
+            out[k] = inverse(family, p0, p1, pi, y)
 
 
 @njit(cache=True)

@@ -51,7 +51,7 @@ BLOCK = 256  # patients per scratch allocation; results do not depend on it
 NOT_OPEN, OPEN, DONE = 0, 1, 2
 # Process indices are uint64 in the kernel: numba adds negative-index wrap-around code
 # to every access with a signed index, and that cost about a tenth of the time.
-_U1 = np.uint64(1)
+ONE_U64 = np.uint64(1)
 
 
 @njit(cache=True)
@@ -71,7 +71,7 @@ def stream_start(seed_key, patient):
 
 
 @njit(cache=True)
-def _exponential(state):
+def exponential_draw(state):
     """Advance a stream; return (new state, unit exponential variate)."""
     state = state + GOLDEN
     u = (float(mix64(state) >> _S11) + 0.5) * _TWO_M53
@@ -79,7 +79,7 @@ def _exponential(state):
 
 
 @njit(cache=True, inline="always")
-def _entry_factor(eng, q, day):
+def entry_factor(eng, q, day):
     # inline='always': left to LLVM, a version with an early exit was not inlined, and
     # a call that hands over the engine's arrays made the whole kernel 3x slower
     # the common case: at most the first piece applies (engine.ENTRY_SLOTS >= 2)
@@ -144,7 +144,7 @@ def _accrue(eng, q, mult, s0, s1):
 
 
 @njit(cache=True, inline="always")
-def _lower_day(eng, q, y):
+def lower_day(eng, q, y):
     """A day on ``q``'s clock no later than its event day for any target ``>= y``."""
     if y >= eng.max_cumhaz[q] * (1.0 + BOUND_MARGIN):  # room for the rounding of y
         return np.inf  # beyond the cure bound under the present multipliers
@@ -178,7 +178,7 @@ def _remove(items, n, q):
 def _arm(eng, q, t, rng, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor, live,
          n_live):
     """Draw open process ``q``'s budget on day ``t`` and rank it; returns (rng, n_live)."""
-    rng, e = _exponential(rng)
+    rng, e = exponential_draw(rng)
     if e >= m[q] * eng.max_growth[q] * eng.max_cumhaz[q]:
         # beyond the cure bound even under every multiplier still to come:
         # it never fires, and no hazard of it need ever be evaluated
@@ -193,7 +193,7 @@ def _arm(eng, q, t, rng, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, 
     ylow[q] = y[q]
     hlow[q] = 0.0
     exact[q] = False
-    key[q] = origin[q] + _lower_day(eng, q, ylow[q])
+    key[q] = origin[q] + lower_day(eng, q, ylow[q])
     return rng, _insert(live, n_live, q)
 
 
@@ -228,7 +228,7 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
     :func:`hsctsim.engine.day_bounds`).
     """
     n_proc = eng.family.shape[0]
-    none = np.uint64(n_proc)  # also 'no process' (uint64 indices, see _U1)
+    none = np.uint64(n_proc)  # also 'no process' (uint64 indices, see ONE_U64)
     rng = stream_start(seed_key, patient)
     n_live = 0  # live[:n_live], ascending: open processes that may still fire
     t = 0.0
@@ -254,13 +254,13 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
     ended = False
     row = none  # the adjacency row of "day 0": processes open from the start
     for _ in range(2 * n_proc + 1):
-        for j in range(eng.open_ptr[row], eng.open_ptr[row + _U1]):
+        for j in range(eng.open_ptr[row], eng.open_ptr[row + ONE_U64]):
             q = np.uint64(eng.open_idx[j])
             if state[q] != NOT_OPEN:
                 continue
             state[q] = OPEN
             origin[q] = t if eng.clock_reset[q] else 0.0
-            m[q] *= _entry_factor(eng, q, t)
+            m[q] *= entry_factor(eng, q, t)
             if q == silent:
                 t_acc = t
                 continue
@@ -301,7 +301,7 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
         if eng.terminal[best]:
             ended = True
             break
-        for j in range(eng.touch_ptr[best], eng.touch_ptr[best + _U1]):
+        for j in range(eng.touch_ptr[best], eng.touch_ptr[best + ONE_U64]):
             q = np.uint64(eng.touch_idx[j])
             f = eng.mult[best, q]
             # a closed process never fires, whether it was open yet or not
@@ -320,7 +320,7 @@ def run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, 
                     if f > 1.0:  # the new target rises with H(t) >= hlow
                         ylow[q] = hlow[q] + (ylow[q] - hlow[q]) / f
                     # (f < 1: the new target is no lower than the old one)
-                    key[q] = origin[q] + _lower_day(eng, q, ylow[q])
+                    key[q] = origin[q] + lower_day(eng, q, ylow[q])
             if close:
                 if state[q] == OPEN and q != silent and y[q] < np.inf:
                     n_live = _remove(live, n_live, q)

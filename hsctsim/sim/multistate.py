@@ -7,6 +7,7 @@ by stratum keeps every patient's stream.
 import numpy as np
 
 from ..engine.backend import Cpu
+from ..engine.batched import NotBatchable
 from ..engine.kernel import seed_key
 from ..model.multistate import draw_covariates, stratum_engines, unroll
 
@@ -33,11 +34,14 @@ def simulate_multistate(scenario, n_patients, seed, horizon_days=None, first_pat
     key = seed_key(seed)
     patients = np.arange(first_patient, first_patient + int(n_patients), dtype=np.int64)
     covariates = draw_covariates(scenario, seed, patients)
-    for rows, eng in stratum_engines(scenario, covariates, len(patients)):
-        if rows.size == len(patients):  # one stratum: the chunk in place
-            backend.simulate(eng, key, first_patient, horizon, out)
-        else:
-            part = np.empty((rows.size, n_proc))
-            backend.simulate_patients(eng, key, patients[rows], horizon, part)
-            out[rows] = part
+    try:
+        for rows, eng in stratum_engines(scenario, covariates, len(patients)):
+            if rows.size == len(patients):  # one stratum: the chunk in place
+                backend.simulate(eng, key, first_patient, horizon, out)
+            else:
+                part = np.empty((rows.size, n_proc))
+                backend.simulate_patients(eng, key, patients[rows], horizon, part)
+                out[rows] = part
+    except NotBatchable as exc:  # a batched backend on a model it does not take
+        raise ValueError(f"{scenario.origin}: {exc}") from None
     return out, covariates
