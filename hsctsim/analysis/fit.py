@@ -31,7 +31,12 @@ from ..model.tomlwrite import dumps_value as _toml_value
 from .hazard_families import FAMILIES, Family
 from .msdata import MsData, read_msdata
 
-AUTO_FAMILIES = ("exponential", "weibull", "gompertz", "lognormal", "loglogistic")
+AUTO_BASIC = ("exponential", "weibull", "gompertz", "lognormal", "loglogistic")
+# what ``auto`` tries on every transition: the basic families, the generalized gamma,
+# Royston-Parmar splines with 1 to 3 internal knots, Weibull and log-normal with a cure
+# fraction, and piecewise exponential on breaks from the event times
+AUTO_FAMILIES = (*AUTO_BASIC, "gengamma", "spline1", "spline2", "spline3", "weibull-cure",
+                 "lognormal-cure", "piecewise")
 CLOCKS = ("forward", "reset")
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -87,7 +92,7 @@ def _hessian(family, rows, theta, scale):
     return 0.5 * (out + out.T)
 
 
-def _maximise(family, rows, scale, start):
+def _maximise(family, rows, scale, start, edge=30.0):
     """BFGS then Newton steps; returns (theta, hessian, converged, message)."""
     n_events = max(int(rows.event.sum()), 1)
 
@@ -129,8 +134,13 @@ def _maximise(family, rows, scale, start):
         return theta, hess, False, "the information matrix is not positive definite"
     if np.max(np.abs(grad)) > 1e-4 * n_events:
         return theta, hess, False, "the optimiser did not converge"
-    if np.max(np.abs(theta)) > 30.0:
-        return theta, hess, False, "a parameter ran off to the edge (no events to fix it)"
+    if np.max(np.abs(theta)) > edge:
+        i = int(np.argmax(np.abs(theta)))
+        name = (family.param_names[i] if i < family.n_params
+                else f"log hazard ratio {i - family.n_params + 1}")
+        return theta, hess, False, (f"'{name}' ran off to {theta[i]:.3g}: the best fit of "
+                                    "this family lies at its edge (its shape cannot follow "
+                                    "the data)")
     return theta, hess, True, ""
 
 
@@ -152,6 +162,17 @@ class FamilyFit:
     aic: float
     converged: bool
     message: str = ""
+    bic: float = float("nan")   # k log(events) - 2 log-lik
+
+    @property
+    def cure_fraction(self):
+        """The cure fraction the engine gets (0 but for cure families)."""
+        return 0.0
+
+    @property
+    def note(self):
+        """What the report and scenario should say about this fit (or "")."""
+        return ""
 
     @property
     def se(self):
@@ -171,6 +192,73 @@ class FamilyFit:
         """Covariate name -> log hazard ratio."""
         p = self.hazard_family.n_params
         return dict(zip(self.param_names[p:], self.estimate[p:]))
+
+
+@dataclass(frozen=True)
+class ExtendedFit(FamilyFit):
+    """A fit of a family of :mod:`hsctsim.analysis.flexible` (splines, generalized
+    gamma, cure, piecewise with empty pieces); ``timing()`` is what the engine
+    simulates."""
+
+    n_par: int = 0
+    extra_note: str = ""
+    model: object = None
+    horizon_days: float = 0.0
+
+    def __init__(self, family, breaks_day, param_names, estimate, covariance, loglik, aic,
+                 converged, message="", bic=float("nan"), n_par=0, note="", model=None,
+                 horizon_days=0.0):
+        values = dict(family=family, breaks_day=breaks_day, param_names=param_names,
+                      estimate=estimate, covariance=covariance, loglik=loglik, aic=aic,
+                      converged=converged, message=message, bic=bic, n_par=n_par,
+                      extra_note=note, model=model, horizon_days=horizon_days)
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    @classmethod
+    def failed(cls, name, covariates, message, base_names=()):
+        names = (*base_names, *covariates)
+        k = len(names)
+        nan = float("nan")
+        return cls(name, (), names, (nan,) * k, tuple((nan,) * k for _ in range(k)), nan,
+                   nan, False, message)
+
+    def _engine(self):
+        from .flexible import engine_timing
+        p = self.model.n_params
+        return engine_timing(self.model, self.estimate[:p], self.horizon_days)
+
+    @property
+    def hazard_family(self):
+        return self.model
+
+    def timing(self):
+        return self._engine()[0]
+
+    @property
+    def cure_fraction(self):
+        return self._engine()[1]
+
+    @property
+    def note(self):
+        return "; ".join(n for n in (self.extra_note, self._engine()[2]) if n)
+
+    def log_hr(self):
+        p = self.model.n_params
+        return dict(zip(self.param_names[p:], self.estimate[p:]))
+
+    def spec(self):
+        """What rebuilds the family from its parameters (the scenario's fit block)."""
+        from .flexible import Cure, Piecewise, Spline
+        model = self.model.base if hasattr(self.model, "base") else self.model
+        out = {"horizon_day": self.horizon_days}
+        if isinstance(model, Spline):
+            out["knots_log_day"] = list(model.knots)
+        if isinstance(model, Piecewise):
+            out["breaks_day"] = list(model.breaks)
+            out["zero_pieces"] = list(model.zero)
+        out["cure"] = isinstance(self.model, Cure)
+        return out
 
 
 @dataclass(frozen=True)
@@ -286,7 +374,8 @@ def fit_family(family, rows, covariates=()):
     loglik = float(_loglik(family, rows, theta)[0])
     return FamilyFit(family.name, family.breaks, names, tuple(float(v) for v in theta),
                      tuple(tuple(float(v) for v in row) for row in cov), loglik,
-                     2.0 * k - 2.0 * loglik, converged, message)
+                     2.0 * k - 2.0 * loglik, converged, message,
+                     k * math.log(max(n_events, 1)) - 2.0 * loglik)
 
 
 def _family_choice(family, numbers, names):
@@ -310,7 +399,7 @@ def _family_choice(family, numbers, names):
 
 
 def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
-            transitions=None, breaks_day=None):
+            transitions=None, breaks_day=None, criterion="aic", empty_pieces="zero"):
     """Fit per-transition parametric hazards to multi-state data.
 
     Parameters
@@ -325,15 +414,21 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
     family : str or mapping, optional
         One family for every transition, or a mapping from transition number (or
         ``"from->to"``; ``"*"`` for all the others) to family; ``"auto"`` or missing:
-        the lowest AIC among
-        exponential, Weibull, Gompertz, log-normal, log-logistic (and piecewise when
-        ``breaks_day`` is given).
+        the lowest ``criterion`` among :data:`AUTO_FAMILIES` (see
+        :mod:`hsctsim.analysis.flexible` for splines, ``gengamma``, ``-cure`` and
+        piecewise).
     covariates : sequence of str
         Covariate columns, each a log hazard ratio on every transition.
     states, transitions
         Passed to :func:`read_msdata`.
-    breaks_day : sequence of float, optional
-        Piece starts (from 0) for the piecewise-constant exponential family.
+    breaks_day : sequence of float or mapping, optional
+        Piece starts (from 0) for the piecewise family: one list for every transition,
+        or a mapping like ``family`` (transition -> list). Default per transition:
+        :func:`hsctsim.analysis.flexible.auto_breaks`.
+    criterion : {"aic", "bic"}
+        How ``auto`` chooses (BIC with the number of events as sample size).
+    empty_pieces : {"zero", "pool"}
+        A piece without events: rate 0, or pooled with the piece before.
 
     Returns
     -------
@@ -343,8 +438,14 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
     ------
     DataError, FitError
     """
+    from . import flexible
+
     if clock not in CLOCKS:
         raise FitError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
+    if criterion not in ("aic", "bic"):
+        raise FitError(f"criterion must be aic or bic, got {criterion!r}")
+    if empty_pieces not in ("zero", "pool"):
+        raise FitError(f"empty pieces must be 'zero' or 'pool', got {empty_pieces!r}")
     covariates = tuple(covariates)
     for c in covariates:
         if not IDENTIFIER.match(c):
@@ -358,16 +459,22 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
     missing = [c for c in covariates if c not in have]
     if missing:
         raise FitError(f"{data.source}: covariate '{missing[0]}' was not read with the data")
-    breaks = _check_breaks(breaks_day)
     numbers = [k for k, _, _ in data.transitions]
     names = {f"{data.states[f]}->{data.states[t]}": k for k, f, t in data.transitions}
     choice = _family_choice(family, numbers, names)
+    if isinstance(breaks_day, dict):
+        per_breaks = {k: (None if v is None else _check_breaks(v))
+                      for k, v in _family_choice(breaks_day, numbers, names).items()}
+    else:
+        one = _check_breaks(breaks_day) or None
+        per_breaks = {k: one for k in numbers}
     for k, fam in choice.items():
-        if fam is not None and fam not in FAMILIES:
-            raise FitError(f"transition {k}: family {fam!r} is not one of {', '.join(FAMILIES)}")
-        if fam == "piecewise" and not breaks:
-            raise FitError(f"transition {k}: the piecewise family needs breaks_day (--breaks)")
-    candidates = AUTO_FAMILIES + (("piecewise",) if breaks else ())
+        if fam is not None:
+            try:
+                flexible.parse_family(fam)
+            except ValueError as exc:
+                raise FitError(f"transition {k}: {exc}") from None
+    horizon = float(data.tstop.max())
 
     fitted = []
     for k, f, t in data.transitions:
@@ -381,17 +488,23 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
             if np.ptp(rows.x[:, j]) == 0:
                 raise FitError(f"{data.source}: {label}: covariate '{c}' is {rows.x[0, j]:g} "
                                "in every row at risk, so its hazard ratio cannot be estimated")
-        fams = (choice[k],) if choice[k] else candidates
-        fits = tuple(fit_family(Family(name, breaks if name == "piecewise" else ()), rows,
-                                covariates) for name in fams)
+        fams = (choice[k],) if choice[k] else AUTO_FAMILIES
+        fits = []
+        for name in fams:
+            if name in AUTO_BASIC:
+                fits.append(fit_family(Family(name), rows, covariates))
+            else:
+                fits.append(flexible.fit_extended(name, rows, covariates, breaks=per_breaks[k],
+                                                  empty=empty_pieces, horizon_days=horizon))
+        fits = tuple(fits)
         usable = [fit for fit in fits if fit.converged]
         if not usable:
             why = "; ".join(f"{fit.family}: {fit.message}" for fit in fits)
             raise FitError(f"{data.source}: {label}: no fit converged ({why})")
-        best = min(usable, key=lambda fit: fit.aic)
+        best = min(usable, key=lambda fit: getattr(fit, criterion))
         fitted.append(TransitionFit(k, data.states[f], data.states[t], n_events,
                                     int(rows.exit.size), float(np.sum(rows.exit - rows.entry)),
-                                    fits, best.family, "user" if choice[k] else "aic"))
+                                    fits, best.family, "user" if choice[k] else criterion))
     return MsmFit(data, clock, covariates, tuple(fitted))
 
 
@@ -446,6 +559,10 @@ def apply_draw(transition, draw):
         A copy of ``transition`` with the drawn ``timing`` and ``log_hr``.
     """
     timing = transition["timing"]
+    fit_block = transition.get("fit") or {}
+    if "spec" in fit_block:   # a family of analysis.flexible: rebuild it from the spec
+        from .flexible import from_spec
+        return from_spec(transition, fit_block, draw)
     family = Family(timing["family"], tuple(timing.get("breaks_day", ())))
     values = list(draw.values())
     p = family.n_params
@@ -494,17 +611,18 @@ def format_report(fit):
                       f"({tr.n_events} events in {tr.n_rows} stays at risk, "
                       f"{tr.exposure_days:.6g} days at risk)"]
         ok = [f.aic for f in tr.fits if f.converged]
-        lines.append(f"  {'family':<12} {'params':>6} {'log-lik':>11} {'AIC':>11} {'dAIC':>8}")
+        lines.append(f"  {'family':<16} {'params':>6} {'log-lik':>11} {'AIC':>11} {'dAIC':>8} "
+                     f"{'BIC':>11}")
         for f in sorted(tr.fits, key=lambda f: (not f.converged, f.aic)):
             mark = "*" if f.family == tr.chosen else " "
+            k = getattr(f, "n_par", 0) or len(f.estimate)
             if f.converged:
-                lines.append(f"  {f.family + mark:<12} {len(f.estimate):>6} {f.loglik:>11.2f} "
-                             f"{f.aic:>11.2f} {f.aic - min(ok):>8.2f}")
+                lines.append(f"  {f.family + mark:<16} {k:>6} {f.loglik:>11.2f} "
+                             f"{f.aic:>11.2f} {f.aic - min(ok):>8.2f} {f.bic:>11.2f}")
             else:
-                lines.append(f"  {f.family + mark:<12} {len(f.estimate):>6}  not fitted: "
-                             f"{f.message}")
+                lines.append(f"  {f.family + mark:<16} {k:>6}  not fitted: {f.message}")
         best = tr.best
-        how = "fixed" if tr.chosen_by == "user" else "lowest AIC"
+        how = {"user": "fixed", "aic": "lowest AIC", "bic": "lowest BIC"}[tr.chosen_by]
         lines.append(f"  {best.family} ({how}): estimate (standard error)")
         for name, est, se in zip(best.param_names, best.estimate, best.se):
             extra = ""
@@ -514,7 +632,12 @@ def format_report(fit):
             lines.append(f"    {name:<22} {est:>11.5g} ({se:.3g}){extra}")
         timing = ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}"
                            for k, v in best.timing().items() if k != "family")
-        lines.append(f"    timing: {best.family}, {timing}")
+        if best.timing().get("family") == "piecewise" and len(best.timing()["breaks_day"]) > 12:
+            timing = f"{len(best.timing()['breaks_day'])} pieces"
+        lines.append(f"    timing: {best.timing()['family']}, {timing}"
+                     + (f"; cure fraction {best.cure_fraction:.4g}" if best.cure_fraction else ""))
+        if best.note:
+            lines.append(f"    note: {best.note}")
     return "\n".join(lines)
 
 
@@ -538,7 +661,9 @@ def scenario_toml(fit, name=None, title=None, horizon_days=None):
     if horizon_days is None:
         horizon_days = int(math.ceil(data.tstop.max()))
     n_patients = len(data.patient_ids)
-    chosen = "by AIC" if all(t.chosen_by == "aic" for t in fit.transitions) else "as given"
+    how_chosen = {t.chosen_by for t in fit.transitions}
+    chosen = ("by " + how_chosen.pop().upper()) if how_chosen in ({"aic"}, {"bic"}) \
+        else "as given"
     top = {
         "kind": "multistate",
         "name": name,
@@ -572,15 +697,22 @@ def scenario_toml(fit, name=None, title=None, horizon_days=None):
         best = tr.best
         aics = ", ".join(f"{f.family} {f.aic:.2f}" for f in
                          sorted(tr.fits, key=lambda f: (not f.converged, f.aic)) if f.converged)
-        how = "family fixed by the user" if tr.chosen_by == "user" else "family by lowest AIC"
+        how = {"user": "family fixed by the user", "aic": "family by lowest AIC",
+               "bic": "family by lowest BIC"}[tr.chosen_by]
         source = (f"maximum-likelihood fit to {source_name}: {tr.n_events} events in "
-                  f"{tr.n_rows} stays at risk; {how} (AIC {aics})")
-        block = {"params": list(best.param_names), "estimate": list(best.estimate),
+                  f"{tr.n_rows} stays at risk; {best.family}, {how} (AIC {aics})"
+                  + (f"; {best.note}" if best.note else ""))
+        block = {"family": best.family, "params": list(best.param_names),
+                 "estimate": list(best.estimate),
                  "covariance": [list(r) for r in best.covariance], "n_events": tr.n_events,
-                 "aic": best.aic}
+                 "aic": best.aic, "bic": best.bic}
+        if hasattr(best, "spec"):
+            block["spec"] = best.spec()
         out += ["", "[[transitions]]", f"from = {_toml_value(tr.from_state)}",
                 f"to = {_toml_value(tr.to_state)}", f"timing = {_toml_value(best.timing())}",
                 f"source = {_toml_value(source)}"]
+        if best.cure_fraction:
+            out.append(f"cure_fraction = {_toml_value(best.cure_fraction)}")
         if fit.covariates:
             out.append(f"log_hr = {_toml_value(best.log_hr())}")
         out.append(f"fit = {_toml_value(block)}")

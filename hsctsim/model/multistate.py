@@ -40,7 +40,8 @@ STATE_KEYS = {"names", "absorbing", "initial", "max_visits"}
 COVARIATE_KEYS = {"levels", "shares", "source"}
 TRANSITION_KEYS = {"from", "to", "timing", "cure_fraction", "source", "log_hr", "fit",
                    "timing_source"}
-FIT_KEYS = {"params", "estimate", "covariance", "n_events", "aic", "family", "clock"}
+FIT_KEYS = {"params", "estimate", "covariance", "n_events", "aic", "bic", "family", "clock",
+            "spec"}
 MAX_PROCESSES = 400  # the engine's arrays are (P, P): unrolling must stay small
 _SAFE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _COVARIATE_SALT = np.uint64(0xC0FA5A7E5EED1234)
