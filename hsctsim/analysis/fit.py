@@ -27,15 +27,17 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+from ..model.tomlwrite import _key as _toml_key
 from ..model.tomlwrite import dumps_value as _toml_value
 from .hazard_families import FAMILIES, Family
 from .msdata import MsData, read_msdata
 
 AUTO_BASIC = ("exponential", "weibull", "gompertz", "lognormal", "loglogistic")
-# what ``auto`` tries on every transition: the basic families, the generalized gamma,
-# Royston-Parmar splines with 1 to 3 internal knots, Weibull and log-normal with a cure
-# fraction, and piecewise exponential on breaks from the event times
-AUTO_FAMILIES = (*AUTO_BASIC, "gengamma", "spline1", "spline2", "spline3", "weibull-cure",
+# what ``auto`` tries on every transition: the basic families, Royston-Parmar splines
+# with 1 to 3 internal knots, Weibull and log-normal with a cure fraction, and piecewise
+# exponential on breaks from the event times. The generalized gamma (numerical
+# derivatives: ~20x slower) only when asked for (--family gengamma, or auto+gengamma).
+AUTO_FAMILIES = (*AUTO_BASIC, "spline1", "spline2", "spline3", "weibull-cure",
                  "lognormal-cure", "piecewise")
 CLOCKS = ("forward", "reset")
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -399,7 +401,8 @@ def _family_choice(family, numbers, names):
 
 
 def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
-            transitions=None, breaks_day=None, criterion="aic", empty_pieces="zero"):
+            transitions=None, breaks_day=None, criterion="aic", empty_pieces="zero",
+            references=None):
     """Fit per-transition parametric hazards to multi-state data.
 
     Parameters
@@ -418,7 +421,11 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
         :mod:`hsctsim.analysis.flexible` for splines, ``gengamma``, ``-cure`` and
         piecewise).
     covariates : sequence of str
-        Covariate columns, each a log hazard ratio on every transition.
+        Covariate columns, each a log hazard ratio on every transition; a text column
+        is a factor (one log hazard ratio per level but the reference, named as R
+        names them: ``year1990-1994``).
+    references : mapping of str to str, optional
+        Reference level of factor columns (default: the first in sorted order).
     states, transitions
         Passed to :func:`read_msdata`.
     breaks_day : sequence of float or mapping, optional
@@ -454,7 +461,10 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
     if len(set(covariates)) != len(covariates):
         raise FitError("a covariate is named twice")
     if not isinstance(data, MsData):
-        data = read_msdata(data, covariates=covariates, states=states, transitions=transitions)
+        data = read_msdata(data, covariates=covariates, states=states, transitions=transitions,
+                           references=references)
+    dummies = {column: names for column, _, names in data.factors}
+    covariates = tuple(n for c in covariates for n in dummies.get(c, (c,)))
     have = {c for c, _ in data.covariates}
     missing = [c for c in covariates if c not in have]
     if missing:
@@ -468,10 +478,21 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
     else:
         one = _check_breaks(breaks_day) or None
         per_breaks = {k: one for k in numbers}
+    candidates = {}
     for k, fam in choice.items():
-        if fam is not None:
+        names_k = fam.split("+") if fam else ["auto"]
+        if names_k[0] == "auto":
+            candidates[k] = AUTO_FAMILIES + tuple(n for n in names_k[1:]
+                                                  if n not in AUTO_FAMILIES)
+            choice[k] = None
+        elif len(names_k) > 1:
+            raise FitError(f"transition {k}: family {fam!r}: only auto+FAMILY adds to the "
+                           "families tried")
+        else:
+            candidates[k] = (fam,)
+        for name in candidates[k]:
             try:
-                flexible.parse_family(fam)
+                flexible.parse_family(name)
             except ValueError as exc:
                 raise FitError(f"transition {k}: {exc}") from None
     horizon = float(data.tstop.max())
@@ -488,9 +509,8 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
             if np.ptp(rows.x[:, j]) == 0:
                 raise FitError(f"{data.source}: {label}: covariate '{c}' is {rows.x[0, j]:g} "
                                "in every row at risk, so its hazard ratio cannot be estimated")
-        fams = (choice[k],) if choice[k] else AUTO_FAMILIES
         fits = []
-        for name in fams:
+        for name in candidates[k]:
             if name in AUTO_BASIC:
                 fits.append(fit_family(Family(name), rows, covariates))
             else:
@@ -687,12 +707,29 @@ def scenario_toml(fit, name=None, title=None, horizon_days=None):
         states["max_visits"] = min(visits + 1, 50)
     out += ["", "[states]"] + [f"{k} = {_toml_value(v)}" for k, v in states.items()]
     shares = data.covariate_shares()
+    factor_of = {n: (column, levels[i + 1]) for column, levels, names in data.factors
+                 for i, n in enumerate(names)}
     for c in fit.covariates:
         levels, share = shares[c]
-        out += ["", f"[covariates.{c}]",
+        out += ["", f"[covariates.{_toml_key(c)}]",
                 f"levels = {_toml_value([_level(v) for v in levels])}",
                 f"shares = {_toml_value([float(s) for s in share])}",
                 f"source = {_toml_value(f'{source_name}: shares among patients at time 0')}"]
+        if c in factor_of:
+            column, level = factor_of[c]
+            out += [f"factor = {_toml_value(column)}", f"level = {_toml_value(level)}"]
+    if fit.covariates:
+        combos, counts = data.covariate_mix(fit.covariates)
+        out += ["", "[patients]", f"columns = {_toml_value(list(fit.covariates))}",
+                f"rows = {_toml_value([[_level(v) for v in r] for r in combos])}",
+                f"counts = {_toml_value([int(n) for n in counts])}",
+                "source = " + _toml_value(
+                    f"{source_name}: the joint mix of the covariates among the "
+                    f"{int(counts.sum())} patients at time 0 (simulated patients are "
+                    "drawn from these rows)")]
+        references = {column: levels[0] for column, levels, _ in data.factors}
+        if references:
+            out.append(f"references = {_toml_value(references)}")
     for tr in fit.transitions:
         best = tr.best
         aics = ", ".join(f"{f.family} {f.aic:.2f}" for f in

@@ -48,8 +48,9 @@ def aalen_johansen_ci(data, days, replicates=200, seed=1, level=0.95):
     states = np.arange(len(data.states))
     for r in range(replicates):
         pick = rng.integers(0, n, n)
-        rows = np.concatenate([np.arange(begin[p], end[p]) for p in pick])
-        copy = np.repeat(np.arange(n), end[pick] - begin[pick])   # each draw a new patient
+        size = end[pick] - begin[pick]
+        copy = np.repeat(np.arange(n), size)       # each draw a patient of its own
+        rows = begin[pick][copy] + np.arange(copy.size) - np.repeat(np.cumsum(size) - size, size)
         rep = {k: v[rows] for k, v in table.items()}
         rep["patient"] = copy
         boot[r] = state_occupation(rep, states, data.initial, times_days=days, method="aj")

@@ -17,6 +17,7 @@ import numpy as np
 
 COLUMNS = ("id", "from", "to", "trans", "Tstart", "Tstop", "status")
 STATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+FACTOR_NAME = re.compile(r"^[A-Za-z][^\"',\\\n\r\t]*$")
 
 
 class DataError(ValueError):
@@ -63,6 +64,7 @@ class MsData:
     status: np.ndarray
     covariates: tuple
     initial: int
+    factors: tuple = ()   # (column, levels with the reference first, dummy names)
 
     @property
     def absorbing(self):
@@ -91,6 +93,28 @@ class MsData:
             levels, counts = np.unique(values[rows], return_counts=True)
             out[name] = (levels, counts / counts.sum())
         return out
+
+    def patient_rows(self):
+        """Each patient's first row (index into the rows), in patient order."""
+        first = np.full(len(self.patient_ids), -1)
+        order = np.lexsort((self.tstart, self.patient))
+        seen = np.r_[True, self.patient[order][1:] != self.patient[order][:-1]]
+        first[self.patient[order][seen]] = order[seen]
+        return first
+
+    def covariate_mix(self, names=None):
+        """The joint mix of the covariates: ``(rows, counts)``, one row per distinct
+        combination of the patients' values of ``names`` (default all), with how many
+        patients have it (those at time 0 in the initial state; all if none)."""
+        names = [c for c, _ in self.covariates] if names is None else list(names)
+        first = self.patient_rows()
+        at_zero = first[(self.tstart[first] == 0) & (self.from_state[first] == self.initial)]
+        rows = at_zero if at_zero.size else first
+        values = dict(self.covariates)
+        x = np.column_stack([values[c][rows] for c in names]) if names else \
+            np.zeros((rows.size, 0))
+        combos, counts = np.unique(x, axis=0, return_counts=True)
+        return combos, counts
 
     def first_stay(self):
         """True for the rows of each patient's first stay (the earliest ``Tstart``)."""
@@ -131,6 +155,14 @@ def _integer(text, source, line, column):
     if value != int(value):
         raise DataError(f"{_where(source, line, column)}: {text!r} is not a whole number")
     return int(value)
+
+
+def _as_float(text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _as_int(text):
@@ -216,7 +248,7 @@ def _check_names(names, source):
         raise DataError(f"{source}: state names repeat ({', '.join(names)})")
 
 
-def read_msdata(data, *, covariates=(), states=None, transitions=None):
+def read_msdata(data, *, covariates=(), states=None, transitions=None, references=None):
     """Read and check transition data in mstate's msprep layout.
 
     Parameters
@@ -226,7 +258,12 @@ def read_msdata(data, *, covariates=(), states=None, transitions=None):
         or a pandas DataFrame). Columns ``id, from, to, trans, Tstart, Tstop, status``
         (names case-insensitive) plus covariates; other columns are ignored.
     covariates : sequence of str
-        Covariate columns to keep: numeric and fixed per patient.
+        Covariate columns to keep, fixed per patient: numeric, or text (a factor,
+        coded as R's treatment contrasts: one 0/1 column per level but the reference,
+        named column + level as R's ``model.matrix`` names them, e.g. ``year1990-1994``).
+    references : mapping of str to str, optional
+        Reference level of a factor column (default: the first level in sorted
+        order, as R's ``factor``).
     states : sequence of str, optional
         State names. With integer states, name ``k`` is ``states[k-1]``; with named
         states, the order (and the allowed names). Default: ``state_1``, ... or the
@@ -273,8 +310,34 @@ def read_msdata(data, *, covariates=(), states=None, transitions=None):
     tstart = np.array([_number(row[index["Tstart"]], source, line, "Tstart") for line, row in rows])
     tstop = np.array([_number(row[index["Tstop"]], source, line, "Tstop") for line, row in rows])
     status = np.array([_number(row[index["status"]], source, line, "status") for line, row in rows])
-    covs = {c: np.array([_number(row[index[c]], source, line, c) for line, row in rows])
-            for c in covariates}
+    covs, factors = {}, []
+    for c in covariates:
+        cells = [row[index[c]].strip() for _, row in rows]
+        if all(_as_float(v) is not None for v in cells):
+            covs[c] = np.array([_number(row[index[c]], source, line, c) for line, row in rows])
+            continue
+        if any(v == "" for v in cells):
+            line = next(ln for (ln, _), v in zip(rows, cells) if v == "")
+            raise DataError(f"{_where(source, line, c)}: an empty cell in a factor column")
+        levels = sorted(set(cells))      # R's default: levels in sorted order
+        ref = (references or {}).get(c)
+        if ref is not None:
+            if ref not in levels:
+                raise DataError(f"{source}: reference level {ref!r} of '{c}' is not one of "
+                                f"its levels {', '.join(map(repr, levels))}")
+            levels.remove(ref)
+            levels.insert(0, ref)
+        if len(levels) < 2:
+            raise DataError(f"{source}: factor column '{c}' has one level only "
+                            f"({levels[0]!r}); nothing to estimate")
+        names_c = tuple(f"{c}{lv}" for lv in levels[1:])    # as R's model.matrix names them
+        for name, lv in zip(names_c, levels[1:]):
+            if not FACTOR_NAME.match(name):
+                raise DataError(f"{source}: level {lv!r} of '{c}' makes the covariate name "
+                                f"{name!r}: levels may not hold quotes, commas or "
+                                "backslashes")
+            covs[name] = np.array([float(v == lv) for v in cells])
+        factors.append((c, tuple(levels), names_c))
 
     for i in range(n):
         where = lambda col: _where(source, lines[i], col)  # noqa: E731
@@ -303,7 +366,7 @@ def read_msdata(data, *, covariates=(), states=None, transitions=None):
     return MsData(source=source, states=tuple(names), transitions=table, patient=patient,
                   patient_ids=ids, from_state=frm, to_state=to, trans=trans, tstart=tstart,
                   tstop=tstop, status=status.astype(int),
-                  covariates=tuple(covs.items()), initial=initial)
+                  covariates=tuple(covs.items()), initial=initial, factors=tuple(factors))
 
 
 def _transition_table(source, lines, frm, to, trans, names, transitions):

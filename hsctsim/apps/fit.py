@@ -25,10 +25,12 @@ def _families(items):
     for item in items:
         key, sep, value = item.rpartition("=")
         value = value.strip()
-        if value != "auto":
+        for part in value.split("+"):
             from ..analysis.flexible import parse_family
+            if part == "auto" and value.startswith("auto"):
+                continue
             try:
-                parse_family(value)
+                parse_family(part)
             except ValueError:
                 raise UserError(f"--family {item!r}: {value!r} is not one of "
                                 f"{', '.join(FAMILY_NAMES)}") from None
@@ -145,7 +147,7 @@ Examples:
                    "loglogistic, gengamma, spline<m> (Royston-Parmar, m internal knots), "
                    "piecewise, any of them with -cure (mixture cure). Default auto: the "
                    "lowest --criterion among them (splines 1-3 knots; cure for weibull "
-                   "and lognormal).")
+                   "and lognormal); auto+gengamma adds the (slow) generalized gamma.")
 @click.option("--criterion", type=click.Choice(["aic", "bic"]), default="aic",
               show_default=True, help="How auto chooses a family per transition.")
 @click.option("--breaks", "breaks", multiple=True, metavar="DAYS|TRANS=DAYS",
