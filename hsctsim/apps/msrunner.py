@@ -146,7 +146,7 @@ class EventWriter:
     Layout ``hsctsim``: ``patient, from, to, start_day, stop_day`` with state names
     (``end_of_follow_up`` for the last row of a patient alive in a transient state).
     Layout ``mstate``: msprep's long counting-process table ``id, from, to, trans,
-    Tstart, Tstop, status`` (integer states, at-risk rows for every transition
+    Tstart, Tstop, time, status`` (integer states, at-risk rows for every transition
     possible from each state, covariates after), and ``events/<arm>.tmat.csv``, the
     transition matrix (``NA`` where none).
     """
@@ -170,9 +170,9 @@ class EventWriter:
             if first:
                 fh.write(",".join(columns) + "\n")
                 (events / f"{arm}.tmat.csv").write_text(tmat_csv(cohort))
-            # Tstart and Tstop at full precision: rounded to 6 decimals a very short stay
-            # gave Tstart == Tstop, which survival::coxph and mstate refuse
-            fmt = "%d,%d,%d,%d,%.17g,%.17g,%d" + ",%.17g" * (len(columns) - 7) + "\n"
+            # Tstart, Tstop, time on the export's 0.001-day grid (model.msexport): every
+            # stay at least one step long, which survival::coxph and mstate accept
+            fmt = "%d,%d,%d,%d,%.3f,%.3f,%.3f,%d" + ",%.17g" * (len(columns) - 8) + "\n"
             rows = zip(*(table[c].tolist() for c in columns))
         else:
             table = cohort.event_table()
