@@ -94,7 +94,7 @@ def _hessian(family, rows, theta, scale):
     return 0.5 * (out + out.T)
 
 
-def _maximise(family, rows, scale, start, edge=30.0):
+def _maximise(family, rows, scale, start, edge=30.0, gtol=1e-7):
     """BFGS then Newton steps; returns (theta, hessian, converged, message)."""
     n_events = max(int(rows.event.sum()), 1)
 
@@ -105,7 +105,7 @@ def _maximise(family, rows, scale, start, edge=30.0):
         return -value / n_events, -grad / n_events
 
     result = minimize(objective, start, jac=True, method="BFGS",
-                      options={"gtol": 1e-7, "maxiter": 500})
+                      options={"gtol": gtol, "maxiter": 500})
     theta = result.x
     value = _loglik(family, rows, theta, scale)[0]
     for _ in range(20):   # Newton polish: BFGS stops a little short of the optimum

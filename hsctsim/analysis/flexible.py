@@ -42,6 +42,7 @@ from .hazard_families import FAMILIES as BASIC, Family
 GRID_POINTS = 120          # pieces of an exported spline / generalized gamma hazard
 SPLINE_KNOTS = (1, 2, 3)   # internal knots tried by default
 _TINY = 1e-300
+_BASIS_CACHE = {}
 
 
 # ------------------------------------------------------------------ splines
@@ -96,7 +97,13 @@ class Spline:
         t = np.asarray(t, float)
         pos = t > 0
         x = np.log(np.where(pos, t, 1.0))
-        B, dB = _spline_basis(self.knots, x)
+        # the optimiser evaluates the same times again and again: keep their basis
+        key = (self.knots, t.size, float(t.sum()), float(t[:1].sum()), float(t[-1:].sum()))
+        if key not in _BASIS_CACHE:
+            if len(_BASIS_CACHE) > 8:
+                _BASIS_CACHE.clear()
+            _BASIS_CACHE[key] = _spline_basis(self.knots, x)
+        B, dB = _BASIS_CACHE[key]
         s, ds = B @ theta, dB @ theta
         H = np.where(pos, np.exp(np.minimum(s, 700.0)), 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -470,7 +477,8 @@ def fit_extended(name, rows, covariates=(), *, breaks=None, empty="zero", horizo
     start = np.r_[start_for(family, rows), np.zeros(len(covariates))]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         theta, hess, converged, message = _maximise(
-            family, rows, 1.0, start, edge=np.inf if isinstance(family, Spline) else 30.0)
+            family, rows, 1.0, start, edge=np.inf if isinstance(family, Spline) else 30.0,
+            gtol=1e-4)   # BFGS near the top, then the Newton steps of _maximise
         if isinstance(family, Cure) and not converged:
             # a cure fraction at the edge: the base family alone fits as well
             message = message or "the cure fraction ran to its edge"
