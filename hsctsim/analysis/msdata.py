@@ -17,6 +17,7 @@ import numpy as np
 
 COLUMNS = ("id", "from", "to", "trans", "Tstart", "Tstop", "status")
 STATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+MISSING = ("", "NA", "NAN", ".", "NULL", "NONE")   # cells that are no factor level
 FACTOR_NAME = re.compile(r"^[A-Za-z][^\"',\\\n\r\t]*$")
 
 
@@ -316,9 +317,10 @@ def read_msdata(data, *, covariates=(), states=None, transitions=None, reference
         if all(_as_float(v) is not None for v in cells):
             covs[c] = np.array([_number(row[index[c]], source, line, c) for line, row in rows])
             continue
-        if any(v == "" for v in cells):
-            line = next(ln for (ln, _), v in zip(rows, cells) if v == "")
-            raise DataError(f"{_where(source, line, c)}: an empty cell in a factor column")
+        missing = [(line, row) for (line, row), v in zip(rows, cells)
+                   if v.upper() in MISSING]
+        if missing:   # a missing value, not a level: said as for a numeric column
+            _number(missing[0][1][index[c]], source, missing[0][0], c)
         levels = sorted(set(cells))      # R's default: levels in sorted order
         ref = (references or {}).get(c)
         if ref is not None:
