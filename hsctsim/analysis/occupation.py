@@ -53,16 +53,15 @@ class MultistateTally:
 
     def add(self, cohort):
         """Count one cohort (or chunk) in."""
-        d = np.asarray(self.days, float)
+        from .ms_counts import chunk_counts
+
         n_states = len(cohort.states)
         # followed completely, Aalen-Johansen is the share in each state (the "empirical"
-        # method of estimators.state_occupation); counted straight from the paths, as
-        # clock-reset stays can be shorter than a day's rounding (a stay of 1e-60 days
-        # after day 20 stops at day 20), which that estimator rejects as start == stop
-        state = cohort.state_at(d)
-        occupied = np.stack([(state == s).sum(axis=0) for s in range(n_states)], axis=1)
-        moved = (cohort.transition_day()[:, None, :] <= d[None, :, None]).sum(axis=0)
-        spent = cohort.time_in_states(self.horizon_days)
+        # method of estimators.state_occupation); counted straight from the paths in one
+        # numba pass (analysis.ms_counts), as clock-reset stays can be shorter than a
+        # day's rounding, which that estimator rejects as start == stop
+        occupied, moved, spent_sum, spent_sq = chunk_counts(cohort, self.days,
+                                                            self.horizon_days)
         if self.occupied is None:
             self.states = tuple(cohort.states)
             self.transitions = tuple(t.label for t in cohort.scenario.transitions)
@@ -73,8 +72,8 @@ class MultistateTally:
         self.n += cohort.n_patients
         self.occupied += occupied
         self.moved += moved
-        self.time_sum += spent.sum(axis=0)
-        self.time_sq += (spent ** 2).sum(axis=0)
+        self.time_sum += spent_sum
+        self.time_sq += spent_sq
         return self
 
     def summary(self, level=0.95):
