@@ -275,7 +275,8 @@ class TransitionFit:
     exposure_days: float
     fits: tuple
     chosen: str
-    chosen_by: str          # "aic" or "user"
+    chosen_by: str          # "aic", "bic" or "user"
+    clock: str = ""         # this transition's clock
 
     @property
     def best(self):
@@ -409,11 +410,12 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
     ----------
     data : str, Path, mapping or MsData
         mstate msprep-layout data (see :func:`hsctsim.analysis.msdata.read_msdata`).
-    clock : {"forward", "reset"}
+    clock : {"forward", "reset"} or mapping
         Time since time 0 (Markov; ``Tstart > 0`` is delayed entry) or since entering
         the state (semi-Markov; delayed entry only in the first stay in the initial
         state, which began at time 0; a first stay elsewhere is taken to begin at its
-        ``Tstart``).
+        ``Tstart``); or a mapping like ``family`` (``"*"`` the default, else forward)
+        for mixed clocks.
     family : str or mapping, optional
         One family for every transition, or a mapping from transition number (or
         ``"from->to"``; ``"*"`` for all the others) to family; ``"auto"`` or missing:
@@ -447,8 +449,12 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
     """
     from . import flexible
 
-    if clock not in CLOCKS:
-        raise FitError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
+    if isinstance(clock, dict):
+        default_clock = clock.get("*", "forward")
+    else:
+        default_clock = clock
+    if default_clock not in CLOCKS:
+        raise FitError(f"clock must be one of {', '.join(CLOCKS)}, got {default_clock!r}")
     if criterion not in ("aic", "bic"):
         raise FitError(f"criterion must be aic or bic, got {criterion!r}")
     if empty_pieces not in ("zero", "pool"):
@@ -472,6 +478,13 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
     numbers = [k for k, _, _ in data.transitions]
     names = {f"{data.states[f]}->{data.states[t]}": k for k, f, t in data.transitions}
     choice = _family_choice(family, numbers, names)
+    clocks = ({k: (c or default_clock) for k, c in _family_choice(
+        {**clock, "*": None}, numbers, names).items()} if isinstance(clock, dict)
+        else {k: clock for k in numbers})
+    for k, c in clocks.items():
+        if c not in CLOCKS:
+            raise FitError(f"transition {k}: clock must be one of {', '.join(CLOCKS)}, "
+                           f"got {c!r}")
     if isinstance(breaks_day, dict):
         per_breaks = {k: (None if v is None else _check_breaks(v))
                       for k, v in _family_choice(breaks_day, numbers, names).items()}
@@ -499,7 +512,7 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
 
     fitted = []
     for k, f, t in data.transitions:
-        rows = _rows_for(data, k, clock, covariates)
+        rows = _rows_for(data, k, clocks[k], covariates)
         label = f"transition {k} ({data.states[f]} -> {data.states[t]})"
         n_events = int(rows.event.sum())
         if n_events == 0:
@@ -524,8 +537,9 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
         best = min(usable, key=lambda fit: getattr(fit, criterion))
         fitted.append(TransitionFit(k, data.states[f], data.states[t], n_events,
                                     int(rows.exit.size), float(np.sum(rows.exit - rows.entry)),
-                                    fits, best.family, "user" if choice[k] else criterion))
-    return MsmFit(data, clock, covariates, tuple(fitted))
+                                    fits, best.family, "user" if choice[k] else criterion,
+                                    clocks[k]))
+    return MsmFit(data, default_clock, covariates, tuple(fitted))
 
 
 def _check_breaks(breaks_day):
@@ -627,9 +641,10 @@ def format_report(fit):
              f"{len(fit.transitions)} transitions; clock {fit.clock}"
              + (f"; covariates {', '.join(fit.covariates)}" if fit.covariates else "")]
     for tr in fit.transitions:
+        own = f"; clock {tr.clock}" if tr.clock and tr.clock != fit.clock else ""
         lines += ["", f"transition {tr.number}: {tr.from_state} -> {tr.to_state}  "
                       f"({tr.n_events} events in {tr.n_rows} stays at risk, "
-                      f"{tr.exposure_days:.6g} days at risk)"]
+                      f"{tr.exposure_days:.6g} days at risk{own})"]
         ok = [f.aic for f in tr.fits if f.converged]
         lines.append(f"  {'family':<16} {'params':>6} {'log-lik':>11} {'AIC':>11} {'dAIC':>8} "
                      f"{'BIC':>11}")
@@ -750,6 +765,8 @@ def scenario_toml(fit, name=None, title=None, horizon_days=None):
                 f"source = {_toml_value(source)}"]
         if best.cure_fraction:
             out.append(f"cure_fraction = {_toml_value(best.cure_fraction)}")
+        if tr.clock and tr.clock != fit.clock:
+            out.append(f"clock = {_toml_value(tr.clock)}")
         if fit.covariates:
             out.append(f"log_hr = {_toml_value(best.log_hr())}")
         out.append(f"fit = {_toml_value(block)}")

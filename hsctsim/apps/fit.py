@@ -65,6 +65,23 @@ def _numbers(text, option):
     return numbers
 
 
+def _clocks(items):
+    """``--clock`` values: CLOCK for every transition, or TRANS=CLOCK."""
+    every, per = "forward", {}
+    for item in items:
+        key, sep, value = item.rpartition("=")
+        value = value.strip()
+        if value not in ("forward", "reset"):
+            raise UserError(f"--clock {item!r}: {value!r} is not forward or reset")
+        if not sep:
+            every = value
+        elif not key.strip():
+            raise UserError(f"--clock {item!r}: expected CLOCK or TRANS=CLOCK")
+        else:
+            per[key.strip().replace(" ", "")] = value
+    return per | {"*": every} if per else every
+
+
 def _breaks(items):
     """``--breaks`` values: DAYS for every transition, or TRANS=DAYS."""
     every, per = None, {}
@@ -137,10 +154,10 @@ Examples:
 @click.option("--out", "out_path", type=OutPath(dir_okay=False),
               help="Write the fitted multi-state scenario (TOML) here.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out or --plot file.")
-@click.option("--clock", type=click.Choice(["forward", "reset"]), default="forward",
-              show_default=True,
-              help="Hazards in time since time 0 (Markov; Tstart > 0 is delayed entry) "
-                   "or since entering the state (semi-Markov).")
+@click.option("--clock", "clocks", multiple=True, metavar="CLOCK|TRANS=CLOCK",
+              help="forward (default): hazards in time since time 0 (Markov; Tstart > 0 is "
+                   "delayed entry); reset: since entering the state (semi-Markov); for "
+                   "every transition, or one (TRANS=CLOCK, repeatable: mixed clocks).")
 @click.option("--family", "families", multiple=True, metavar="FAMILY|TRANS=FAMILY",
               help="Hazard family for every transition, or for one (its number or "
                    "from->to); repeatable: exponential, weibull, gompertz, lognormal, "
@@ -173,7 +190,7 @@ Examples:
 @click.option("--plot", "plot_path", type=OutPath(dir_okay=False),
               help="Draw the check (data vs fit, per state) to this image (png, pdf, svg).")
 @user_errors
-def fit(data, out_path, overwrite, clock, families, criterion, breaks, empty_pieces,
+def fit(data, out_path, overwrite, clocks, families, criterion, breaks, empty_pieces,
         covariates, states, transitions, name, title, check, check_patients, plot_path):
     """Fit per-transition hazards to DATA (mstate msprep CSV) by maximum likelihood.
 
@@ -188,6 +205,7 @@ def fit(data, out_path, overwrite, clock, families, criterion, breaks, empty_pie
     from ..analysis.msdata import DataError
 
     family = _families(families)
+    clock = _clocks(clocks)
     breaks = _breaks(breaks)
     if breaks and family is not None:  # otherwise --breaks would be accepted and ignored
         chosen = set(family.values()) if isinstance(family, dict) else {family}

@@ -15,7 +15,8 @@ CENSORED_NAME = "end_of_follow_up"
 
 
 def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chunk_size=500_000,
-                   on_chunk=None, on_events=None, replicates=0, draw=None, backend="cpu"):
+                   on_chunk=None, on_events=None, replicates=0, draw=None, backend="cpu",
+                   extra_days=()):
     """Summarise multi-state arms chunk by chunk.
 
     With ``replicates``, each replicate draws the parameters of every transition
@@ -24,7 +25,8 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
     ``hsctsim.analysis.fit.draw_transition``) and simulates ``n_patients`` more;
     the 2.5-97.5 percentiles of the replicates' estimates give ``ui95``.
     ``backend`` (``cpu``, ``cuda`` or ``auto``) is where the patients are simulated;
-    the occupation is counted here from each chunk's event days.
+    the occupation is counted here from each chunk's event days. ``extra_days``:
+    landmark days besides the standard ones (``run --days``).
 
     Returns
     -------
@@ -34,7 +36,7 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
     """
     from ..api import iter_chunks
 
-    days = multistate_days(horizon_days)
+    days = tuple(sorted(set(multistate_days(horizon_days)) | set(extra_days)))
     arms = {}
     for arm, scenario in scenarios.items():
         tally = MultistateTally(days, horizon_days)
@@ -52,7 +54,7 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
                      "endpoints": tally.summary(), "calibration": {}}
         if replicates:
             _add_uncertainty(arms[arm]["endpoints"], scenario, n_patients, seed, horizon_days,
-                             threads, chunk_size, replicates, draw, on_chunk, backend)
+                             threads, chunk_size, replicates, draw, on_chunk, backend, days)
     return arms
 
 
@@ -67,14 +69,14 @@ def replicate_scenario(scenario, rng, draw):
 
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, chunk_size,
-                     replicates, draw, on_chunk, backend="cpu"):
+                     replicates, draw, on_chunk, backend="cpu", days=None):
     from ..api import _stream_seed, iter_chunks
     from ..model.scenario import replicate_rng
     from .runner import replicate_intervals
 
     if draw is None:
         from ..analysis.fit import draw_transition as draw
-    days = multistate_days(horizon_days)
+    days = multistate_days(horizon_days) if days is None else days
     estimates = {name: [] for name in endpoints}
     for r in range(replicates):
         point = replicate_scenario(scenario, replicate_rng(seed, r), draw)
@@ -233,7 +235,8 @@ def write_figures(cohorts, out_dir, formats=("png",)):
 
 
 def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, overwrite,
-                events, events_layout, plot, fmt, compare, what_ifs=None, backend="cpu"):
+                events, events_layout, plot, fmt, compare, what_ifs=None, backend="cpu",
+                extra_days=()):
     """What ``hsctsim run`` does when its scenarios are multi-state ones."""
     from .cli import UserError
     from .output import emit
@@ -267,7 +270,8 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
         writer = EventWriter(folder, events_layout) if events else None
         arms = run_multistate(loaded, patients, seed, horizon, threads,
                               on_chunk=progress.advance, on_events=writer,
-                              replicates=replicates, draw=draw, backend=backend)
+                              replicates=replicates, draw=draw, backend=backend,
+                              extra_days=extra_days)
         for arm, w in (what_ifs or {}).items():  # what a --set changed, as run records it
             arms[arm]["what_if"] = w.to_dict()
         document = summary_document(arms, seed, patients, horizon, replicates,

@@ -42,7 +42,7 @@ PATIENT_KEYS = {"columns", "rows", "counts", "source", "references"}
 # covariate names: as R names factor levels (``agecl>40``, ``matchgender mismatch``)
 _COVARIATE_NAME = re.compile(r"^[A-Za-z][^\"',\\\n\r\t]*$")
 TRANSITION_KEYS = {"from", "to", "timing", "cure_fraction", "source", "log_hr", "fit",
-                   "timing_source"}
+                   "timing_source", "clock"}
 FIT_KEYS = {"params", "estimate", "covariance", "n_events", "aic", "bic", "family", "clock",
             "spec"}
 MAX_PROCESSES = 400  # the engine's arrays are (P, P): unrolling must stay small
@@ -73,6 +73,7 @@ class Transition:
     source: str = ""
     log_hr: tuple = ()  # ((covariate, log hazard ratio per unit), ...)
     fit: dict | None = None
+    clock: str = ""     # this transition's clock ("reset" or "forward"); "" = the model's
 
     @property
     def label(self):
@@ -280,7 +281,8 @@ def _parse_transition(reader, table, i, states, absorbing, covariates):
         reader.fail(f"{where}.log_hr", f"with the covariate levels, a patient's log hazard "
                     f"ratio reaches {worst:.3g}, beyond +-{MAX_LOG_HR:g} (check the levels)")
     fit = _parse_fit(reader, table["fit"], f"{where}.fit") if "fit" in table else None
-    return Transition(src, dst, timing, cure, source, tuple(effects), fit)
+    clock = reader.text(table, "clock", f"{where}.clock", "", CLOCKS + ("",))
+    return Transition(src, dst, timing, cure, source, tuple(effects), fit, clock)
 
 
 def parse_multistate(data, path):
@@ -479,7 +481,7 @@ def processes(scenario, hazard_ratios=None):
         siblings = tuple(names[j] for j in out_edges[a] if j != k)
         out.append(Process(
             names[k], tr.timing.family, tr.timing.params, 1.0 - tr.cure_fraction,
-            at_start=(a == 0), clock_reset=(scenario.clock == "reset"),
+            at_start=(a == 0), clock_reset=((tr.clock or scenario.clock) == "reset"),
             terminal=unrolled.node_state[b] in absorbing,
             closes=siblings, opens=tuple(names[j] for j in out_edges.get(b, [])),
             entry_multiplier=((0.0, hr),)))
