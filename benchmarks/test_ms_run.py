@@ -6,8 +6,9 @@ pass per chunk, :mod:`hsctsim.analysis.ms_counts`, and the summary) against the
 simulation alone (:func:`hsctsim.api.iter_chunks` over the same patients in the same
 chunks). Interleaved rounds, each timing the simulation then the run; the figure is
 the median of the per-round ratios of patients per second (wall and CPU time, one
-numba thread: on a shared machine two threads' wall time measures the neighbours). Goal: the run at >= 0.8 of the simulation's patients per second (before the
-numba counts, the numpy summary took about 10 times the simulation).
+numba thread: on a shared machine two threads' wall time measures the neighbours).
+Goal: the run at >= 0.8 of the simulation's patients per second (before the numba
+counts, the numpy summary took about 10 times the simulation).
 """
 
 import time

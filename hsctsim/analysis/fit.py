@@ -29,7 +29,7 @@ from scipy.optimize import minimize
 
 from ..model.tomlwrite import _key as _toml_key
 from ..model.tomlwrite import dumps_value as _toml_value
-from .hazard_families import FAMILIES, Family
+from .hazard_families import Family
 from .msdata import MsData, read_msdata
 
 AUTO_BASIC = ("exponential", "weibull", "gompertz", "lognormal", "loglogistic")

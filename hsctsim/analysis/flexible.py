@@ -461,7 +461,7 @@ def fit_extended(name, rows, covariates=(), *, breaks=None, empty="zero", horizo
 
     Returns an :class:`~hsctsim.analysis.fit.FamilyFit` whose ``timing()`` is what
     the engine simulates (see :func:`engine_timing`)."""
-    from .fit import ExtendedFit, _hessian, _maximise
+    from .fit import ExtendedFit, _maximise
 
     n_events = int(rows.event.sum())
     horizon = float(horizon_days or rows.exit.max())

@@ -217,7 +217,7 @@ def _parse_patients(reader, data, covariates):
     for j, c in enumerate(columns):
         bad = [v for v in x[:, j] if v not in levels[c]]
         if bad:
-            reader.fail(f"patients.rows", f"{c} = {bad[0]:g} is not one of its levels")
+            reader.fail("patients.rows", f"{c} = {bad[0]:g} is not one of its levels")
     if not isinstance(counts, list) or len(counts) != len(rows):
         reader.fail("patients.counts", f"must be a list of {len(rows)} counts, one per row")
     w = np.array([reader.number({"v": v}, "v", "patients.counts", 0.0) for v in counts])
