@@ -174,3 +174,39 @@ source = "test"
     line = next(ln for ln in fitted.output.splitlines() if "rate_per_day=" in ln)
     rate = float(line.split("rate_per_day=")[1].split(",")[0])
     assert abs(rate - 0.01) < 4 * 0.01 / np.sqrt(1000)
+
+
+def test_cli_reference_patient_table_and_independent_mix(tmp_path):
+    table, _, _ = _factor_table(n=600)
+    data = tmp_path / "data.csv"
+    columns = list(table)
+    with open(data, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(columns)
+        w.writerows(zip(*(table[c] for c in columns)))
+    out = tmp_path / "fit.toml"
+    result = invoke("fit", str(data), "--covariates", "year,agecl", "--reference",
+                    "agecl=<=20", "--family", "exponential", "--no-check", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "agecl20-40" in result.output and "agecl<=20" not in result.output
+    # a patient table of the user: two patients, one combination each
+    people = tmp_path / "people.csv"
+    people.write_text("year,agecl\n1995-1998,>40\n1985-1989,<=20\n1995-1998,>40\n")
+    mine = tmp_path / "mine.toml"
+    result = invoke("fit", str(data), "--covariates", "year,agecl", "--family", "exponential",
+                    "--no-check", "--patients", str(people), "--out", str(mine))
+    assert result.exit_code == 0, result.output
+    names, rows, weights = load_scenario(str(mine)).patients
+    assert rows.shape == (2, 4) and sorted(weights.tolist()) == pytest.approx([1 / 3, 2 / 3])
+    indep = tmp_path / "indep.toml"
+    result = invoke("fit", str(data), "--covariates", "year,agecl", "--family", "exponential",
+                    "--no-check", "--covariate-mix", "independent", "--out", str(indep))
+    assert result.exit_code == 0, result.output
+    assert load_scenario(str(indep)).patients == ()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("year,agecl\n2001,>40\n")
+    assert_user_error(invoke("fit", str(data), "--covariates", "year,agecl", "--no-check",
+                             "--family", "exponential", "--patients", str(bad)),
+                      "bad.csv", "line 2", "'2001' is not a level of year")
+    assert_user_error(invoke("fit", str(data), "--covariates", "year", "--no-check",
+                             "--reference", "agecl=<=20"), "reference level for 'agecl'")

@@ -296,7 +296,7 @@ class MsmFit:
         """The text ``hsctsim fit`` prints."""
         return format_report(self)
 
-    def to_toml(self, name=None, title=None, horizon_days=None):
+    def to_toml(self, name=None, title=None, horizon_days=None, mix="joint", patients=None):
         """A plain multi-state scenario (TOML text) of the chosen fits.
 
         Parameters
@@ -306,8 +306,15 @@ class MsmFit:
         title : str, optional
         horizon_days : float, optional
             Default: the last ``Tstop`` in the data, rounded up.
+        mix : {"joint", "independent"}
+            Simulated patients drawn from the rows of the data (a ``[patients]`` table:
+            the joint mix), or each covariate on its own from its shares.
+        patients : str or Path, optional
+            A patient table (CSV, one row per patient, the covariate columns as in the
+            data) whose rows make ``[patients]`` instead of the data's.
         """
-        return scenario_toml(self, name=name, title=title, horizon_days=horizon_days)
+        return scenario_toml(self, name=name, title=title, horizon_days=horizon_days,
+                             mix=mix, patients=patients)
 
 
 # ------------------------------------------------------------------ fitting
@@ -686,7 +693,7 @@ def safe_name(text):
     return name if name[:1].isalpha() else f"fitted_{name}".rstrip("_")
 
 
-def scenario_toml(fit, name=None, title=None, horizon_days=None):
+def scenario_toml(fit, name=None, title=None, horizon_days=None, mix="joint", patients=None):
     """The plain multi-state scenario of a fit, as TOML text (see MsmFit.to_toml)."""
     from .. import __version__
 
@@ -733,15 +740,27 @@ def scenario_toml(fit, name=None, title=None, horizon_days=None):
         if c in factor_of:
             column, level = factor_of[c]
             out += [f"factor = {_toml_value(column)}", f"level = {_toml_value(level)}"]
-    if fit.covariates:
-        combos, counts = data.covariate_mix(fit.covariates)
+    if mix not in ("joint", "independent"):
+        raise FitError(f"covariate mix must be joint or independent, got {mix!r}")
+    if patients is not None and mix != "joint":
+        raise FitError("a patient table gives a joint mix: not with an independent one")
+    if patients is not None and not fit.covariates:
+        raise FitError(f"{patients}: a patient table, but the fit has no covariates")
+    if fit.covariates and mix == "joint":
+        if patients is None:
+            combos, counts = data.covariate_mix(fit.covariates)
+            whose = f"{source_name}: the joint mix of the covariates among the " \
+                    f"{int(counts.sum())} patients at time 0"
+        else:
+            from .msdata import read_patient_table
+            combos, counts = read_patient_table(patients, data, fit.covariates)
+            whose = (f"{Path(patients).name}: the joint mix of the covariates of its "
+                     f"{int(counts.sum())} patients (given by the user)")
         out += ["", "[patients]", f"columns = {_toml_value(list(fit.covariates))}",
                 f"rows = {_toml_value([[_level(v) for v in r] for r in combos])}",
                 f"counts = {_toml_value([int(n) for n in counts])}",
-                "source = " + _toml_value(
-                    f"{source_name}: the joint mix of the covariates among the "
-                    f"{int(counts.sum())} patients at time 0 (simulated patients are "
-                    "drawn from these rows)")]
+                "source = " + _toml_value(f"{whose} (simulated patients are drawn from "
+                                          "these rows)")]
         references = {column: levels[0] for column, levels, _ in data.factors}
         if references:
             out.append(f"references = {_toml_value(references)}")

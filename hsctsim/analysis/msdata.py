@@ -340,6 +340,10 @@ def read_msdata(data, *, covariates=(), states=None, transitions=None, reference
                                 "backslashes")
             covs[name] = np.array([float(v == lv) for v in cells])
         factors.append((c, tuple(levels), names_c))
+    for c in references or {}:
+        if c not in {f[0] for f in factors}:
+            raise DataError(f"{source}: a reference level for '{c}', which is not a text "
+                            "(factor) covariate column read")
 
     for i in range(n):
         where = lambda col: _where(source, lines[i], col)  # noqa: E731
@@ -449,3 +453,59 @@ def _check_paths(source, lines, patient, ids, frm, to, tstart, tstop, status, co
                 raise DataError(f"{_where(source, lines[i], name)}: id {ids[p]} has {name} = "
                                 f"{values[i]:g} here but {values[j]:g} on line {lines[j]} "
                                 "(covariates must be fixed per patient)")
+
+
+def read_patient_table(path, data, names):
+    """A patient table's joint covariate mix in the coding of ``data``.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV, one row per patient, with the data's covariate columns (a factor's text
+        levels, numbers for the others).
+    data : MsData
+        Gives the factors' levels and dummy names.
+    names : sequence of str
+        The fit's covariates (dummy names for factors).
+
+    Returns
+    -------
+    rows : ndarray (m, len(names))
+        The distinct combinations.
+    counts : ndarray (m,)
+
+    Raises
+    ------
+    DataError
+        Naming the file, line and column.
+    """
+    source, header, rows = _read_csv(path)
+    if not rows:
+        raise DataError(f"{source}: no patient rows")
+    factor_of = {n: (column, levels[i + 1]) for column, levels, dummies in data.factors
+                 for i, n in enumerate(dummies)}
+    levels = {column: levels for column, levels, _ in data.factors}
+    columns = list(dict.fromkeys(factor_of[n][0] if n in factor_of else n for n in names))
+    lower = {h.lower(): i for i, h in enumerate(header)}
+    for c in columns:
+        if c.lower() not in lower:
+            raise DataError(f"{source}: column '{c}' is missing (the header has "
+                            f"{', '.join(header)})")
+    x = np.empty((len(rows), len(names)))
+    for r, (line, row) in enumerate(rows):
+        if len(row) != len(header):
+            raise DataError(f"{_where(source, line)}: {len(row)} fields, the header has "
+                            f"{len(header)}")
+        for j, n in enumerate(names):
+            if n in factor_of:
+                column, level = factor_of[n]
+                cell = row[lower[column.lower()]].strip()
+                if cell not in levels[column]:
+                    raise DataError(f"{_where(source, line, column)}: {cell!r} is not a "
+                                    f"level of {column} in the data "
+                                    f"({', '.join(levels[column])})")
+                x[r, j] = float(cell == level)
+            else:
+                x[r, j] = _number(row[lower[n.lower()]], source, line, n)
+    combos, counts = np.unique(x, axis=0, return_counts=True)
+    return combos, counts

@@ -65,6 +65,17 @@ def _numbers(text, option):
     return numbers
 
 
+def _references(items):
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UserError(f"--reference {item!r}: expected COLUMN=LEVEL, e.g. "
+                            "agecl=<=20")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def _clocks(items):
     """``--clock`` values: CLOCK for every transition, or TRANS=CLOCK."""
     every, per = "forward", {}
@@ -173,7 +184,17 @@ Examples:
 @click.option("--empty-pieces", type=click.Choice(["zero", "pool"]), default="zero",
               show_default=True,
               help="A piece without events: rate 0, or pooled with the piece before.")
-@click.option("--covariates", metavar="A,B", help="Covariate columns (log hazard ratios).")
+@click.option("--covariates", metavar="A,B",
+              help="Covariate columns (log hazard ratios); a text column is a factor.")
+@click.option("--reference", "references", multiple=True, metavar="COLUMN=LEVEL",
+              help="Reference level of a factor column (default: first in sorted order).")
+@click.option("--covariate-mix", "mix", type=click.Choice(["joint", "independent"]),
+              default="joint", show_default=True,
+              help="Simulated patients: the data's rows (joint mix) or each covariate on "
+                   "its own (independent).")
+@click.option("--patients", "patients", type=click.Path(dir_okay=False),
+              help="A patient table (CSV, one row per patient, the covariate columns) to "
+                   "simulate instead of the data's patients.")
 @click.option("--states", metavar="NAMES",
               help="State names: for integer states, names of 1, 2, ...; for named "
                    "states, the order.")
@@ -191,7 +212,8 @@ Examples:
               help="Draw the check (data vs fit, per state) to this image (png, pdf, svg).")
 @user_errors
 def fit(data, out_path, overwrite, clocks, families, criterion, breaks, empty_pieces,
-        covariates, states, transitions, name, title, check, check_patients, plot_path):
+        covariates, references, mix, patients, states, transitions, name, title, check,
+        check_patients, plot_path):
     """Fit per-transition hazards to DATA (mstate msprep CSV) by maximum likelihood.
 
     DATA has columns id, from, to, trans, Tstart, Tstop, status (one row per
@@ -216,6 +238,8 @@ def fit(data, out_path, overwrite, clocks, families, criterion, breaks, empty_pi
                             "(--family piecewise, or auto)")
     if name is not None and not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", name):
         raise UserError(f"--name {name!r}: a letter, then letters, digits, _ and - only")
+    if patients is not None and not Path(patients).is_file():
+        raise UserError(f"--patients {patients}: no such file")
     if not Path(data).is_file():
         raise UserError(f"{data}: " + ("not a file" if Path(data).exists() else "no such file"))
     if out_path:
@@ -229,10 +253,11 @@ def fit(data, out_path, overwrite, clocks, families, criterion, breaks, empty_pi
     try:
         result = fit_msm(data, clock=clock, family=family, covariates=_split(covariates),
                          states=_split(states) or None, transitions=_transitions(transitions),
-                         breaks_day=breaks, criterion=criterion, empty_pieces=empty_pieces)
+                         breaks_day=breaks, criterion=criterion, empty_pieces=empty_pieces,
+                         references=_references(references))
         if out_path and name is None:
             name = safe_name(Path(out_path).stem)
-        text = result.to_toml(name=name, title=title)
+        text = result.to_toml(name=name, title=title, mix=mix, patients=patients)
     except (DataError, FitError) as exc:
         raise UserError(str(exc)) from None
     click.echo(result.report())
