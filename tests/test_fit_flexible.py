@@ -201,3 +201,11 @@ def test_cli_fit_checks_against_aalen_johansen_and_plots(tmp_path):
 def test_cli_flexible_options_bad_input(tmp_path, args, words):
     args = [a.replace("x.", str(tmp_path / "x.")) for a in args]
     assert_user_error(invoke("fit", DATA, *args), *words)
+
+
+def test_cure_far_out_evaluates_without_error():
+    """A cure fraction of 1 (logit far out, as an optimiser's trial step) gives finite
+    values, not a math domain error: the fit then fails with a message."""
+    model = flexible.Cure(flexible.Basic(Family("weibull")))
+    log_h, H, d_log_h, d_H = model.evaluate([0.0, 5.0, 800.0], np.array([1.0, 10.0]))
+    assert np.all(H == 0.0) and np.all(np.isfinite(log_h)) and np.all(np.isfinite(d_H))

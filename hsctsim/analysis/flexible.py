@@ -230,8 +230,9 @@ class Cure:
         g = pi * np.exp(-H0) / denom            # dH/dH0
         dpi = -pi * cured                       # dpi / d logit(cure)
         dH_dc = f0 / denom * dpi
-        log_h = math.log(pi) + lh0 - H0 + H
-        d_log_h = np.column_stack([dlh0 + (g - 1.0)[:, None] * dH0, dpi / pi + dH_dc])
+        log_pi = -np.logaddexp(0.0, theta[-1])  # log(1 - expit(c)), 0 < pi or not
+        log_h = log_pi + lh0 - H0 + H
+        d_log_h = np.column_stack([dlh0 + (g - 1.0)[:, None] * dH0, -cured + dH_dc])
         d_H = np.column_stack([g[:, None] * dH0, dH_dc])
         return log_h, H, d_log_h, d_H
 
@@ -475,13 +476,15 @@ def fit_extended(name, rows, covariates=(), *, breaks=None, empty="zero", horizo
         return ExtendedFit.failed(name, covariates, f"{n_events} events for {k} parameters",
                                   family.param_names)
     start = np.r_[start_for(family, rows), np.zeros(len(covariates))]
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        theta, hess, converged, message = _maximise(
-            family, rows, 1.0, start, edge=np.inf if isinstance(family, Spline) else 30.0,
-            gtol=1e-4)   # BFGS near the top, then the Newton steps of _maximise
-        if isinstance(family, Cure) and not converged:
-            # a cure fraction at the edge: the base family alone fits as well
-            message = message or "the cure fraction ran to its edge"
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            theta, hess, converged, message = _maximise(
+                family, rows, 1.0, start, edge=np.inf if isinstance(family, Spline) else 30.0,
+                gtol=1e-4)   # BFGS near the top, then the Newton steps of _maximise
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        # a step into a region the family cannot evaluate: this family does not fit
+        return ExtendedFit.failed(name, covariates, f"the optimiser failed ({exc})",
+                                  family.param_names)
     try:
         cov = np.linalg.inv(-hess)
         cov = 0.5 * (cov + cov.T)

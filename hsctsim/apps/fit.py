@@ -228,13 +228,14 @@ def fit(data, out_path, overwrite, clocks, families, criterion, breaks, empty_pi
 
     family = _families(families)
     clock = _clocks(clocks)
+    breaks_text = " ".join(breaks)
     breaks = _breaks(breaks)
     if breaks and family is not None:  # otherwise --breaks would be accepted and ignored
         chosen = set(family.values()) if isinstance(family, dict) else {family}
         if isinstance(family, dict) and "*" not in family:
             chosen.add("auto")  # the transitions not named are auto
         if not {c for c in chosen if c} & {"piecewise", "piecewise-cure", "auto"}:
-            raise UserError("--breaks: only the piecewise family uses it "
+            raise UserError(f"--breaks {breaks_text}: only the piecewise family uses it "
                             "(--family piecewise, or auto)")
     if name is not None and not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", name):
         raise UserError(f"--name {name!r}: a letter, then letters, digits, _ and - only")
