@@ -155,7 +155,7 @@ Examples:
   hsctsim fit tests/data/illness_death.csv --family weibull --family 3=gompertz
   hsctsim fit tests/data/illness_death.csv --family piecewise --breaks 0,100,365
   hsctsim fit tests/data/illness_death.csv --family spline2 --family 2=weibull-cure
-  hsctsim fit tests/data/illness_death.csv --plot check.png   # data vs fit, drawn
+  hsctsim fit tests/data/illness_death.csv --criterion bic --no-check
   hsctsim run illness_death.toml --replicates 20 -n 20000    # simulate the fit
 """
 
