@@ -266,14 +266,24 @@ def fit(data, out_path, overwrite, clocks, families, criterion, breaks, empty_pi
         from ..analysis.fitcheck import check_fit, plot_check
         from ..model.scenario import load_scenario
 
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"{name or 'fitted'}.toml"
-            path.write_text(text)
-            scenario = load_scenario(str(path))
-            checked = check_fit(scenario, result.data, n_patients=check_patients)
-        click.echo("")
-        click.echo(checked.report())
-        if plot_path:
+        from ..model.scenario import ScenarioError
+
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / f"{name or 'fitted'}.toml"
+                path.write_text(text)
+                scenario = load_scenario(str(path))
+                checked = check_fit(scenario, result.data, n_patients=check_patients)
+        except (ScenarioError, ValueError) as exc:   # the fit is printed; say why no check
+            if plot_path:
+                raise UserError(f"--plot: the fitted model could not be checked ({exc})") \
+                    from None
+            click.echo(f"note: no check against the data: {exc}", err=True)
+            checked = None
+        if checked is not None:
+            click.echo("")
+            click.echo(checked.report())
+        if plot_path and checked is not None:
             plot_check(checked, plot_path, title=f"{Path(data).name}: data vs fitted model")
             click.echo(f"check drawn to {plot_path}", err=True)
     if out_path:
