@@ -69,6 +69,9 @@ class Check:
     high: np.ndarray
     simulated: np.ndarray
     n_patients: int
+    curve_days: np.ndarray = None     # a fine grid for the figure (no intervals)
+    curve_aj: np.ndarray = None
+    curve_simulated: np.ndarray = None
 
     @property
     def gap(self):
@@ -138,10 +141,15 @@ def check_fit(scenario, data, days=None, n_patients=20_000, seed=1, replicates=2
     days = check_days(data) if days is None else np.asarray(days, float)
     est, low, high = aalen_johansen_ci(data, days, replicates=replicates, seed=seed)
     cohort = simulate(scenario, n_patients, seed=seed, horizon_days=float(days.max()) + 1.0)
-    at = cohort.state_at(days)
     index = [list(cohort.layout.states).index(s) for s in data.states]
-    sim = np.stack([(at == k).mean(axis=0) for k in index], axis=1)
-    return Check(tuple(data.states), days, est, low, high, sim, int(n_patients))
+
+    def shares(at_days):
+        at = cohort.state_at(at_days)
+        return np.stack([(at == k).mean(axis=0) for k in index], axis=1)
+
+    grid = np.linspace(0.0, float(days.max()), 121)
+    return Check(tuple(data.states), days, est, low, high, shares(days), int(n_patients),
+                 grid, aalen_johansen(data, grid), shares(grid))
 
 
 def plot_check(check, path, title=""):
@@ -157,10 +165,14 @@ def plot_check(check, path, title=""):
     years = check.days / YEAR
     for j, state in enumerate(check.states):
         ax = axes[j // cols][j % cols]
-        ax.fill_between(years, check.low[:, j], check.high[:, j], alpha=0.25,
-                        label="data 95% interval")
-        ax.plot(years, check.aj[:, j], "o-", label="Aalen-Johansen")
-        ax.plot(years, check.simulated[:, j], "s--", label="fitted, simulated")
+        ax.errorbar(years, check.aj[:, j], yerr=[check.aj[:, j] - check.low[:, j],
+                                                  check.high[:, j] - check.aj[:, j]],
+                    fmt="o", color="C0", capsize=3, label="Aalen-Johansen, 95% interval")
+        ax.plot(years, check.simulated[:, j], "s", color="C1", label="fitted, simulated")
+        if check.curve_days is not None:
+            grid = check.curve_days / YEAR
+            ax.step(grid, check.curve_aj[:, j], where="post", color="C0", lw=1)
+            ax.plot(grid, check.curve_simulated[:, j], "--", color="C1", lw=1)
         ax.set_title(state)
         ax.set_xlabel("years")
         ax.set_ylabel("probability in state")
