@@ -28,15 +28,23 @@ import numpy as np
 from scipy.optimize import minimize
 
 from .._version import __version__
-from ..model.tomlwrite import dumps_value as _toml_value
-from .hazard_families import FAMILIES, Family
-from .msdata import MsData, read_msdata
+from ..model.tomlwrite import dumps_value as _toml_value, toml_key
+from . import flexible
+from .flexible import Cure, Piecewise, Spline, engine_timing, from_spec
+from .hazard_families import Family
+from .msdata import MsData, read_msdata, read_patient_table
 
-__all__ = ["apply_draw", "AUTO_FAMILIES", "CLOCKS", "draw_parameters", "draw_transition",
-           "FamilyFit", "fit_family", "fit_msm", "FitError", "format_report", "IDENTIFIER",
-           "MsmFit", "safe_name", "scenario_toml", "TransitionFit"]
+__all__ = ["apply_draw", "AUTO_BASIC", "AUTO_FAMILIES", "CLOCKS", "draw_parameters",
+           "draw_transition", "ExtendedFit", "fit_extended", "FamilyFit", "fit_family", "fit_msm", "FitError",
+           "format_report", "IDENTIFIER", "MsmFit", "safe_name", "scenario_toml", "TransitionFit"]
 
-AUTO_FAMILIES = ("exponential", "weibull", "gompertz", "lognormal", "loglogistic")
+AUTO_BASIC = ("exponential", "weibull", "gompertz", "lognormal", "loglogistic")
+# what ``auto`` tries on every transition: the basic families, Royston-Parmar splines
+# with 1 to 3 internal knots, Weibull and log-normal with a cure fraction, and piecewise
+# exponential on breaks from the event times. The generalized gamma (numerical
+# derivatives: ~20x slower) only when asked for (--family gengamma, or auto+gengamma).
+AUTO_FAMILIES = (*AUTO_BASIC, "spline1", "spline2", "spline3", "weibull-cure",
+                 "lognormal-cure", "piecewise")
 CLOCKS = ("forward", "reset")
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -92,7 +100,7 @@ def _hessian(family, rows, theta, scale):
     return 0.5 * (out + out.T)
 
 
-def _maximise(family, rows, scale, start):
+def _maximise(family, rows, scale, start, edge=30.0, gtol=1e-7):
     """BFGS then Newton steps; returns (theta, hessian, converged, message)."""
     n_events = max(int(rows.event.sum()), 1)
 
@@ -103,7 +111,7 @@ def _maximise(family, rows, scale, start):
         return -value / n_events, -grad / n_events
 
     result = minimize(objective, start, jac=True, method="BFGS",
-                      options={"gtol": 1e-7, "maxiter": 500})
+                      options={"gtol": gtol, "maxiter": 500})
     theta = result.x
     value = _loglik(family, rows, theta, scale)[0]
     for _ in range(20):   # Newton polish: BFGS stops a little short of the optimum
@@ -134,8 +142,13 @@ def _maximise(family, rows, scale, start):
         return theta, hess, False, "the information matrix is not positive definite"
     if np.max(np.abs(grad)) > 1e-4 * n_events:
         return theta, hess, False, "the optimiser did not converge"
-    if np.max(np.abs(theta)) > 30.0:
-        return theta, hess, False, "a parameter ran off to the edge (no events to fix it)"
+    if np.max(np.abs(theta)) > edge:
+        i = int(np.argmax(np.abs(theta)))
+        name = (family.param_names[i] if i < family.n_params
+                else f"log hazard ratio {i - family.n_params + 1}")
+        return theta, hess, False, (f"'{name}' ran off to {theta[i]:.3g}: the best fit of "
+                                    "this family lies at its edge (its shape cannot follow "
+                                    "the data)")
     return theta, hess, True, ""
 
 
@@ -157,6 +170,17 @@ class FamilyFit:
     aic: float
     converged: bool
     message: str = ""
+    bic: float = float("nan")   # k log(events) - 2 log-lik
+
+    @property
+    def cure_fraction(self):
+        """The cure fraction the engine gets (0 but for cure families)."""
+        return 0.0
+
+    @property
+    def note(self):
+        """What the report and scenario should say about this fit (or "")."""
+        return ""
 
     @property
     def se(self):
@@ -179,6 +203,71 @@ class FamilyFit:
 
 
 @dataclass(frozen=True)
+class ExtendedFit(FamilyFit):
+    """A fit of a family of :mod:`hsctsim.analysis.flexible` (splines, generalized
+    gamma, cure, piecewise with empty pieces); ``timing()`` is what the engine
+    simulates."""
+
+    n_par: int = 0
+    extra_note: str = ""
+    model: object = None
+    horizon_days: float = 0.0
+
+    def __init__(self, family, breaks_day, param_names, estimate, covariance, loglik, aic,
+                 converged, message="", bic=float("nan"), n_par=0, note="", model=None,
+                 horizon_days=0.0):
+        values = dict(family=family, breaks_day=breaks_day, param_names=param_names,
+                      estimate=estimate, covariance=covariance, loglik=loglik, aic=aic,
+                      converged=converged, message=message, bic=bic, n_par=n_par,
+                      extra_note=note, model=model, horizon_days=horizon_days)
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    @classmethod
+    def failed(cls, name, covariates, message, base_names=()):
+        names = (*base_names, *covariates)
+        k = len(names)
+        nan = float("nan")
+        return cls(name, (), names, (nan,) * k, tuple((nan,) * k for _ in range(k)), nan,
+                   nan, False, message)
+
+    def _engine(self):
+        p = self.model.n_params
+        return engine_timing(self.model, self.estimate[:p], self.horizon_days)
+
+    @property
+    def hazard_family(self):
+        return self.model
+
+    def timing(self):
+        return self._engine()[0]
+
+    @property
+    def cure_fraction(self):
+        return self._engine()[1]
+
+    @property
+    def note(self):
+        return "; ".join(n for n in (self.extra_note, self._engine()[2]) if n)
+
+    def log_hr(self):
+        p = self.model.n_params
+        return dict(zip(self.param_names[p:], self.estimate[p:]))
+
+    def spec(self):
+        """What rebuilds the family from its parameters (the scenario's fit block)."""
+        model = self.model.base if hasattr(self.model, "base") else self.model
+        out = {"horizon_day": self.horizon_days}
+        if isinstance(model, Spline):
+            out["knots_log_day"] = list(model.knots)
+        if isinstance(model, Piecewise):
+            out["breaks_day"] = list(model.breaks)
+            out["zero_pieces"] = list(model.zero)
+        out["cure"] = isinstance(self.model, Cure)
+        return out
+
+
+@dataclass(frozen=True)
 class TransitionFit:
     """The fits of one transition; ``chosen`` is the family written to the scenario."""
 
@@ -190,7 +279,8 @@ class TransitionFit:
     exposure_days: float
     fits: tuple
     chosen: str
-    chosen_by: str          # "aic" or "user"
+    chosen_by: str          # "aic", "bic" or "user"
+    clock: str = ""         # this transition's clock
 
     @property
     def best(self):
@@ -210,7 +300,7 @@ class MsmFit:
         """The text ``hsctsim fit`` prints."""
         return format_report(self)
 
-    def to_toml(self, name=None, title=None, horizon_days=None):
+    def to_toml(self, name=None, title=None, horizon_days=None, mix="joint", patients=None):
         """A plain multi-state scenario (TOML text) of the chosen fits.
 
         Parameters
@@ -220,8 +310,15 @@ class MsmFit:
         title : str, optional
         horizon_days : float, optional
             Default: the last ``Tstop`` in the data, rounded up.
+        mix : {"joint", "independent"}
+            Simulated patients drawn from the rows of the data (a ``[patients]`` table:
+            the joint mix), or each covariate on its own from its shares.
+        patients : str or Path, optional
+            A patient table (CSV, one row per patient, the covariate columns as in the
+            data) whose rows make ``[patients]`` instead of the data's.
         """
-        return scenario_toml(self, name=name, title=title, horizon_days=horizon_days)
+        return scenario_toml(self, name=name, title=title, horizon_days=horizon_days,
+                             mix=mix, patients=patients)
 
 
 # ------------------------------------------------------------------ fitting
@@ -291,7 +388,8 @@ def fit_family(family, rows, covariates=()):
     loglik = float(_loglik(family, rows, theta)[0])
     return FamilyFit(family.name, family.breaks, names, tuple(float(v) for v in theta),
                      tuple(tuple(float(v) for v in row) for row in cov), loglik,
-                     2.0 * k - 2.0 * loglik, converged, message)
+                     2.0 * k - 2.0 * loglik, converged, message,
+                     k * math.log(max(n_events, 1)) - 2.0 * loglik)
 
 
 def _family_choice(family, numbers, names):
@@ -315,30 +413,42 @@ def _family_choice(family, numbers, names):
 
 
 def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
-            transitions=None, breaks_day=None):
+            transitions=None, breaks_day=None, criterion="aic", empty_pieces="zero",
+            references=None):
     """Fit per-transition parametric hazards to multi-state data.
 
     Parameters
     ----------
     data : str, Path, mapping or MsData
         mstate msprep-layout data (see :func:`hsctsim.analysis.msdata.read_msdata`).
-    clock : {"forward", "reset"}
+    clock : {"forward", "reset"} or mapping
         Time since time 0 (Markov; ``Tstart > 0`` is delayed entry) or since entering
         the state (semi-Markov; delayed entry only in the first stay in the initial
         state, which began at time 0; a first stay elsewhere is taken to begin at its
-        ``Tstart``).
+        ``Tstart``); or a mapping like ``family`` (``"*"`` the default, else forward)
+        for mixed clocks.
     family : str or mapping, optional
         One family for every transition, or a mapping from transition number (or
         ``"from->to"``; ``"*"`` for all the others) to family; ``"auto"`` or missing:
-        the lowest AIC among
-        exponential, Weibull, Gompertz, log-normal, log-logistic (and piecewise when
-        ``breaks_day`` is given).
+        the lowest ``criterion`` among :data:`AUTO_FAMILIES` (see
+        :mod:`hsctsim.analysis.flexible` for splines, ``gengamma``, ``-cure`` and
+        piecewise).
     covariates : sequence of str
-        Covariate columns, each a log hazard ratio on every transition.
+        Covariate columns, each a log hazard ratio on every transition; a text column
+        is a factor (one log hazard ratio per level but the reference, named as R
+        names them: ``year1990-1994``).
+    references : mapping of str to str, optional
+        Reference level of factor columns (default: the first in sorted order).
     states, transitions
         Passed to :func:`read_msdata`.
-    breaks_day : sequence of float, optional
-        Piece starts (from 0) for the piecewise-constant exponential family.
+    breaks_day : sequence of float or mapping, optional
+        Piece starts (from 0) for the piecewise family: one list for every transition,
+        or a mapping like ``family`` (transition -> list). Default per transition:
+        :func:`hsctsim.analysis.flexible.auto_breaks`.
+    criterion : {"aic", "bic"}
+        How ``auto`` chooses (BIC with the number of events as sample size).
+    empty_pieces : {"zero", "pool"}
+        A piece without events: rate 0, or pooled with the piece before.
 
     Returns
     -------
@@ -348,8 +458,16 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
     ------
     DataError, FitError
     """
-    if clock not in CLOCKS:
-        raise FitError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
+    if isinstance(clock, dict):
+        default_clock = clock.get("*", "forward")
+    else:
+        default_clock = clock
+    if default_clock not in CLOCKS:
+        raise FitError(f"clock must be one of {', '.join(CLOCKS)}, got {default_clock!r}")
+    if criterion not in ("aic", "bic"):
+        raise FitError(f"criterion must be aic or bic, got {criterion!r}")
+    if empty_pieces not in ("zero", "pool"):
+        raise FitError(f"empty pieces must be 'zero' or 'pool', got {empty_pieces!r}")
     covariates = tuple(covariates)
     for c in covariates:
         if not IDENTIFIER.match(c):
@@ -358,25 +476,52 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
     if len(set(covariates)) != len(covariates):
         raise FitError("a covariate is named twice")
     if not isinstance(data, MsData):
-        data = read_msdata(data, covariates=covariates, states=states, transitions=transitions)
+        data = read_msdata(data, covariates=covariates, states=states, transitions=transitions,
+                           references=references)
+    dummies = {column: names for column, _, names in data.factors}
+    covariates = tuple(n for c in covariates for n in dummies.get(c, (c,)))
     have = {c for c, _ in data.covariates}
     missing = [c for c in covariates if c not in have]
     if missing:
         raise FitError(f"{data.source}: covariate '{missing[0]}' was not read with the data")
-    breaks = _check_breaks(breaks_day)
     numbers = [k for k, _, _ in data.transitions]
     names = {f"{data.states[f]}->{data.states[t]}": k for k, f, t in data.transitions}
     choice = _family_choice(family, numbers, names)
+    clocks = ({k: (c or default_clock) for k, c in _family_choice(
+        {**clock, "*": None}, numbers, names).items()} if isinstance(clock, dict)
+        else {k: clock for k in numbers})
+    for k, c in clocks.items():
+        if c not in CLOCKS:
+            raise FitError(f"transition {k}: clock must be one of {', '.join(CLOCKS)}, "
+                           f"got {c!r}")
+    if isinstance(breaks_day, dict):
+        per_breaks = {k: (None if v is None else _check_breaks(v))
+                      for k, v in _family_choice(breaks_day, numbers, names).items()}
+    else:
+        one = _check_breaks(breaks_day) or None
+        per_breaks = {k: one for k in numbers}
+    candidates = {}
     for k, fam in choice.items():
-        if fam is not None and fam not in FAMILIES:
-            raise FitError(f"transition {k}: family {fam!r} is not one of {', '.join(FAMILIES)}")
-        if fam == "piecewise" and not breaks:
-            raise FitError(f"transition {k}: the piecewise family needs breaks_day (--breaks)")
-    candidates = AUTO_FAMILIES + (("piecewise",) if breaks else ())
+        names_k = fam.split("+") if fam else ["auto"]
+        if names_k[0] == "auto":
+            candidates[k] = AUTO_FAMILIES + tuple(n for n in names_k[1:]
+                                                  if n not in AUTO_FAMILIES)
+            choice[k] = None
+        elif len(names_k) > 1:
+            raise FitError(f"transition {k}: family {fam!r}: only auto+FAMILY adds to the "
+                           "families tried")
+        else:
+            candidates[k] = (fam,)
+        for name in candidates[k]:
+            try:
+                flexible.parse_family(name)
+            except ValueError as exc:
+                raise FitError(f"transition {k}: {exc}") from None
+    horizon = float(data.tstop.max())
 
     fitted = []
     for k, f, t in data.transitions:
-        rows = _rows_for(data, k, clock, covariates)
+        rows = _rows_for(data, k, clocks[k], covariates)
         label = f"transition {k} ({data.states[f]} -> {data.states[t]})"
         n_events = int(rows.event.sum())
         if n_events == 0:
@@ -386,18 +531,24 @@ def fit_msm(data, *, clock="forward", family=None, covariates=(), states=None,
             if np.ptp(rows.x[:, j]) == 0:
                 raise FitError(f"{data.source}: {label}: covariate '{c}' is {rows.x[0, j]:g} "
                                "in every row at risk, so its hazard ratio cannot be estimated")
-        fams = (choice[k],) if choice[k] else candidates
-        fits = tuple(fit_family(Family(name, breaks if name == "piecewise" else ()), rows,
-                                covariates) for name in fams)
+        fits = []
+        for name in candidates[k]:
+            if name in AUTO_BASIC:
+                fits.append(fit_family(Family(name), rows, covariates))
+            else:
+                fits.append(fit_extended(name, rows, covariates, breaks=per_breaks[k],
+                                                  empty=empty_pieces, horizon_days=horizon))
+        fits = tuple(fits)
         usable = [fit for fit in fits if fit.converged]
         if not usable:
             why = "; ".join(f"{fit.family}: {fit.message}" for fit in fits)
             raise FitError(f"{data.source}: {label}: no fit converged ({why})")
-        best = min(usable, key=lambda fit: fit.aic)
+        best = min(usable, key=lambda fit: getattr(fit, criterion))
         fitted.append(TransitionFit(k, data.states[f], data.states[t], n_events,
                                     int(rows.exit.size), float(np.sum(rows.exit - rows.entry)),
-                                    fits, best.family, "user" if choice[k] else "aic"))
-    return MsmFit(data, clock, covariates, tuple(fitted))
+                                    fits, best.family, "user" if choice[k] else criterion,
+                                    clocks[k]))
+    return MsmFit(data, default_clock, covariates, tuple(fitted))
 
 
 def _check_breaks(breaks_day):
@@ -451,6 +602,9 @@ def apply_draw(transition, draw):
         A copy of ``transition`` with the drawn ``timing`` and ``log_hr``.
     """
     timing = transition["timing"]
+    fit_block = transition.get("fit") or {}
+    if "spec" in fit_block:   # a family of analysis.flexible: rebuild it from the spec
+        return from_spec(transition, fit_block, draw)
     family = Family(timing["family"], tuple(timing.get("breaks_day", ())))
     values = list(draw.values())
     p = family.n_params
@@ -495,21 +649,23 @@ def format_report(fit):
              f"{len(fit.transitions)} transitions; clock {fit.clock}"
              + (f"; covariates {', '.join(fit.covariates)}" if fit.covariates else "")]
     for tr in fit.transitions:
+        own = f"; clock {tr.clock}" if tr.clock and tr.clock != fit.clock else ""
         lines += ["", f"transition {tr.number}: {tr.from_state} -> {tr.to_state}  "
                       f"({tr.n_events} events in {tr.n_rows} stays at risk, "
-                      f"{tr.exposure_days:.6g} days at risk)"]
+                      f"{tr.exposure_days:.6g} days at risk{own})"]
         ok = [f.aic for f in tr.fits if f.converged]
-        lines.append(f"  {'family':<12} {'params':>6} {'log-lik':>11} {'AIC':>11} {'dAIC':>8}")
+        lines.append(f"  {'family':<16} {'params':>6} {'log-lik':>11} {'AIC':>11} {'dAIC':>8} "
+                     f"{'BIC':>11}")
         for f in sorted(tr.fits, key=lambda f: (not f.converged, f.aic)):
             mark = "*" if f.family == tr.chosen else " "
+            k = getattr(f, "n_par", 0) or len(f.estimate)
             if f.converged:
-                lines.append(f"  {f.family + mark:<12} {len(f.estimate):>6} {f.loglik:>11.2f} "
-                             f"{f.aic:>11.2f} {f.aic - min(ok):>8.2f}")
+                lines.append(f"  {f.family + mark:<16} {k:>6} {f.loglik:>11.2f} "
+                             f"{f.aic:>11.2f} {f.aic - min(ok):>8.2f} {f.bic:>11.2f}")
             else:
-                lines.append(f"  {f.family + mark:<12} {len(f.estimate):>6}  not fitted: "
-                             f"{f.message}")
+                lines.append(f"  {f.family + mark:<16} {k:>6}  not fitted: {f.message}")
         best = tr.best
-        how = "fixed" if tr.chosen_by == "user" else "lowest AIC"
+        how = {"user": "fixed", "aic": "lowest AIC", "bic": "lowest BIC"}[tr.chosen_by]
         lines.append(f"  {best.family} ({how}): estimate (standard error)")
         for name, est, se in zip(best.param_names, best.estimate, best.se):
             extra = ""
@@ -519,7 +675,12 @@ def format_report(fit):
             lines.append(f"    {name:<22} {est:>11.5g} ({se:.3g}){extra}")
         timing = ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}"
                            for k, v in best.timing().items() if k != "family")
-        lines.append(f"    timing: {best.family}, {timing}")
+        if best.timing().get("family") == "piecewise" and len(best.timing()["breaks_day"]) > 12:
+            timing = f"{len(best.timing()['breaks_day'])} pieces"
+        lines.append(f"    timing: {best.timing()['family']}, {timing}"
+                     + (f"; cure fraction {best.cure_fraction:.4g}" if best.cure_fraction else ""))
+        if best.note:
+            lines.append(f"    note: {best.note}")
     return "\n".join(lines)
 
 
@@ -533,7 +694,7 @@ def safe_name(text):
     return name if name[:1].isalpha() else f"fitted_{name}".rstrip("_")
 
 
-def scenario_toml(fit, name=None, title=None, horizon_days=None):
+def scenario_toml(fit, name=None, title=None, horizon_days=None, mix="joint", patients=None):
     """The plain multi-state scenario of a fit, as TOML text (see MsmFit.to_toml)."""
     data = fit.data
     source_name = Path(data.source).name
@@ -541,7 +702,9 @@ def scenario_toml(fit, name=None, title=None, horizon_days=None):
     if horizon_days is None:
         horizon_days = int(math.ceil(data.tstop.max()))
     n_patients = len(data.patient_ids)
-    chosen = "by AIC" if all(t.chosen_by == "aic" for t in fit.transitions) else "as given"
+    how_chosen = {t.chosen_by for t in fit.transitions}
+    chosen = ("by " + how_chosen.pop().upper()) if how_chosen in ({"aic"}, {"bic"}) \
+        else "as given"
     top = {
         "kind": "multistate",
         "name": name,
@@ -565,26 +728,108 @@ def scenario_toml(fit, name=None, title=None, horizon_days=None):
         states["max_visits"] = min(visits + 1, 50)
     out += ["", "[states]"] + [f"{k} = {_toml_value(v)}" for k, v in states.items()]
     shares = data.covariate_shares()
+    factor_of = {n: (column, levels[i + 1]) for column, levels, names in data.factors
+                 for i, n in enumerate(names)}
     for c in fit.covariates:
         levels, share = shares[c]
-        out += ["", f"[covariates.{c}]",
+        out += ["", f"[covariates.{toml_key(c)}]",
                 f"levels = {_toml_value([_level(v) for v in levels])}",
                 f"shares = {_toml_value([float(s) for s in share])}",
                 f"source = {_toml_value(f'{source_name}: shares among patients at time 0')}"]
+        if c in factor_of:
+            column, level = factor_of[c]
+            out += [f"factor = {_toml_value(column)}", f"level = {_toml_value(level)}"]
+    if mix not in ("joint", "independent"):
+        raise FitError(f"covariate mix must be joint or independent, got {mix!r}")
+    if patients is not None and mix != "joint":
+        raise FitError("a patient table gives a joint mix: not with an independent one")
+    if patients is not None and not fit.covariates:
+        raise FitError(f"{patients}: a patient table, but the fit has no covariates")
+    if fit.covariates and mix == "joint":
+        if patients is None:
+            combos, counts = data.covariate_mix(fit.covariates)
+            whose = f"{source_name}: the joint mix of the covariates among the " \
+                    f"{int(counts.sum())} patients at time 0"
+        else:
+            combos, counts = read_patient_table(patients, data, fit.covariates)
+            whose = (f"{Path(patients).name}: the joint mix of the covariates of its "
+                     f"{int(counts.sum())} patients (given by the user)")
+        out += ["", "[patients]", f"columns = {_toml_value(list(fit.covariates))}",
+                f"rows = {_toml_value([[_level(v) for v in r] for r in combos])}",
+                f"counts = {_toml_value([int(n) for n in counts])}",
+                "source = " + _toml_value(f"{whose} (simulated patients are drawn from "
+                                          "these rows)")]
+        references = {column: levels[0] for column, levels, _ in data.factors}
+        if references:
+            out.append(f"references = {_toml_value(references)}")
     for tr in fit.transitions:
         best = tr.best
         aics = ", ".join(f"{f.family} {f.aic:.2f}" for f in
                          sorted(tr.fits, key=lambda f: (not f.converged, f.aic)) if f.converged)
-        how = "family fixed by the user" if tr.chosen_by == "user" else "family by lowest AIC"
+        how = {"user": "family fixed by the user", "aic": "family by lowest AIC",
+               "bic": "family by lowest BIC"}[tr.chosen_by]
         source = (f"maximum-likelihood fit to {source_name}: {tr.n_events} events in "
-                  f"{tr.n_rows} stays at risk; {how} (AIC {aics})")
-        block = {"params": list(best.param_names), "estimate": list(best.estimate),
+                  f"{tr.n_rows} stays at risk; {best.family}, {how} (AIC {aics})"
+                  + (f"; {best.note}" if best.note else ""))
+        block = {"family": best.family, "params": list(best.param_names),
+                 "estimate": list(best.estimate),
                  "covariance": [list(r) for r in best.covariance], "n_events": tr.n_events,
-                 "aic": best.aic}
+                 "aic": best.aic, "bic": best.bic}
+        if hasattr(best, "spec"):
+            block["spec"] = best.spec()
         out += ["", "[[transitions]]", f"from = {_toml_value(tr.from_state)}",
                 f"to = {_toml_value(tr.to_state)}", f"timing = {_toml_value(best.timing())}",
                 f"source = {_toml_value(source)}"]
+        if best.cure_fraction:
+            out.append(f"cure_fraction = {_toml_value(best.cure_fraction)}")
+        if tr.clock and tr.clock != fit.clock:
+            out.append(f"clock = {_toml_value(tr.clock)}")
         if fit.covariates:
             out.append(f"log_hr = {_toml_value(best.log_hr())}")
         out.append(f"fit = {_toml_value(block)}")
     return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------ fitting
+def fit_extended(name, rows, covariates=(), *, breaks=None, empty="zero", horizon_days=None):
+    """Fit family ``name`` (any, see :func:`parse_family`) to one transition's rows.
+
+    Returns an :class:`~hsctsim.analysis.fit.FamilyFit` whose ``timing()`` is what
+    the engine simulates (see :func:`engine_timing`)."""
+    n_events = int(rows.event.sum())
+    horizon = float(horizon_days or rows.exit.max())
+    try:
+        family, note = flexible.build(name, rows, breaks, empty)
+    except ValueError as exc:
+        return ExtendedFit.failed(name, covariates, str(exc))
+    names = (*family.param_names, *covariates)
+    k = len(names)
+    if n_events < k:
+        return ExtendedFit.failed(name, covariates, f"{n_events} events for {k} parameters",
+                                  family.param_names)
+    start = np.r_[flexible.start_for(family, rows), np.zeros(len(covariates))]
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            theta, hess, converged, message = _maximise(
+                family, rows, 1.0, start, edge=np.inf if isinstance(family, Spline) else 30.0,
+                gtol=1e-4)   # BFGS near the top, then the Newton steps of _maximise
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        # a step into a region the family cannot evaluate: this family does not fit
+        return ExtendedFit.failed(name, covariates, f"the optimiser failed ({exc})",
+                                  family.param_names)
+    try:
+        cov = np.linalg.inv(-hess)
+        cov = 0.5 * (cov + cov.T)
+    except np.linalg.LinAlgError:
+        cov = np.full((k, k), np.nan)
+    loglik = float(_loglik(family, rows, theta)[0])
+    if converged and not np.all(np.isfinite(cov)):
+        converged, message = False, "the information matrix cannot be inverted"
+    # a piecewise piece held at rate 0 counts as an estimated parameter
+    n_par = k + (len(family.zero) if isinstance(family, Piecewise) else 0)
+    return ExtendedFit(name, tuple(getattr(family, "breaks", ())), names,
+                       tuple(float(v) for v in theta),
+                       tuple(tuple(float(v) for v in r) for r in cov), loglik,
+                       2.0 * n_par - 2.0 * loglik, converged, message,
+                       bic=n_par * math.log(max(n_events, 1)) - 2.0 * loglik,
+                       n_par=n_par, note=note, model=family, horizon_days=horizon)

@@ -20,6 +20,8 @@ __all__ = ["COLUMNS", "DataError", "MAX_DAYS", "MsData", "read_msdata", "STATE_N
 MAX_DAYS = 36500.0  # as a scenario's longest horizon: a later time is not in days
 COLUMNS = ("id", "from", "to", "trans", "Tstart", "Tstop", "status")
 STATE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+MISSING = ("", "NA", "NAN", ".", "NULL", "NONE")   # cells that are no factor level
+FACTOR_NAME = re.compile(r"^[A-Za-z][^\"',\\\n\r\t]*$")
 
 
 class DataError(ValueError):
@@ -66,6 +68,7 @@ class MsData:
     status: np.ndarray
     covariates: tuple
     initial: int
+    factors: tuple = ()   # (column, levels with the reference first, dummy names)
 
     @property
     def absorbing(self):
@@ -94,6 +97,28 @@ class MsData:
             levels, counts = np.unique(values[rows], return_counts=True)
             out[name] = (levels, counts / counts.sum())
         return out
+
+    def patient_rows(self):
+        """Each patient's first row (index into the rows), in patient order."""
+        first = np.full(len(self.patient_ids), -1)
+        order = np.lexsort((self.tstart, self.patient))
+        seen = np.r_[True, self.patient[order][1:] != self.patient[order][:-1]]
+        first[self.patient[order][seen]] = order[seen]
+        return first
+
+    def covariate_mix(self, names=None):
+        """The joint mix of the covariates: ``(rows, counts)``, one row per distinct
+        combination of the patients' values of ``names`` (default all), with how many
+        patients have it (those at time 0 in the initial state; all if none)."""
+        names = [c for c, _ in self.covariates] if names is None else list(names)
+        first = self.patient_rows()
+        at_zero = first[(self.tstart[first] == 0) & (self.from_state[first] == self.initial)]
+        rows = at_zero if at_zero.size else first
+        values = dict(self.covariates)
+        x = np.column_stack([values[c][rows] for c in names]) if names else \
+            np.zeros((rows.size, 0))
+        combos, counts = np.unique(x, axis=0, return_counts=True)
+        return combos, counts
 
     def first_stay(self):
         """True for the rows of each patient's first stay (the earliest ``Tstart``)."""
@@ -134,6 +159,14 @@ def _integer(text, source, line, column):
     if value != int(value):
         raise DataError(f"{_where(source, line, column)}: {text!r} is not a whole number")
     return int(value)
+
+
+def _as_float(text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _as_int(text):
@@ -222,7 +255,7 @@ def _check_names(names, source):
         raise DataError(f"{source}: state names repeat ({', '.join(names)})")
 
 
-def read_msdata(data, *, covariates=(), states=None, transitions=None):
+def read_msdata(data, *, covariates=(), states=None, transitions=None, references=None):
     """Read and check transition data in mstate's msprep layout.
 
     Parameters
@@ -232,7 +265,12 @@ def read_msdata(data, *, covariates=(), states=None, transitions=None):
         or a pandas DataFrame). Columns ``id, from, to, trans, Tstart, Tstop, status``
         (names case-insensitive) plus covariates; other columns are ignored.
     covariates : sequence of str
-        Covariate columns to keep: numeric and fixed per patient.
+        Covariate columns to keep, fixed per patient: numeric, or text (a factor,
+        coded as R's treatment contrasts: one 0/1 column per level but the reference,
+        named column + level as R's ``model.matrix`` names them, e.g. ``year1990-1994``).
+    references : mapping of str to str, optional
+        Reference level of a factor column (default: the first level in sorted
+        order, as R's ``factor``).
     states : sequence of str, optional
         State names. With integer states, name ``k`` is ``states[k-1]``; with named
         states, the order (and the allowed names). Default: ``state_1``, ... or the
@@ -279,8 +317,39 @@ def read_msdata(data, *, covariates=(), states=None, transitions=None):
     tstart = np.array([_number(row[index["Tstart"]], source, line, "Tstart") for line, row in rows])
     tstop = np.array([_number(row[index["Tstop"]], source, line, "Tstop") for line, row in rows])
     status = np.array([_number(row[index["status"]], source, line, "status") for line, row in rows])
-    covs = {c: np.array([_number(row[index[c]], source, line, c) for line, row in rows])
-            for c in covariates}
+    covs, factors = {}, []
+    for c in covariates:
+        cells = [row[index[c]].strip() for _, row in rows]
+        if all(_as_float(v) is not None for v in cells):
+            covs[c] = np.array([_number(row[index[c]], source, line, c) for line, row in rows])
+            continue
+        missing = [(line, row) for (line, row), v in zip(rows, cells)
+                   if v.upper() in MISSING]
+        if missing:   # a missing value, not a level: said as for a numeric column
+            _number(missing[0][1][index[c]], source, missing[0][0], c)
+        levels = sorted(set(cells))      # R's default: levels in sorted order
+        ref = (references or {}).get(c)
+        if ref is not None:
+            if ref not in levels:
+                raise DataError(f"{source}: reference level {ref!r} of '{c}' is not one of "
+                                f"its levels {', '.join(map(repr, levels))}")
+            levels.remove(ref)
+            levels.insert(0, ref)
+        if len(levels) < 2:
+            raise DataError(f"{source}: factor column '{c}' has one level only "
+                            f"({levels[0]!r}); nothing to estimate")
+        names_c = tuple(f"{c}{lv}" for lv in levels[1:])    # as R's model.matrix names them
+        for name, lv in zip(names_c, levels[1:]):
+            if not FACTOR_NAME.match(name):
+                raise DataError(f"{source}: level {lv!r} of '{c}' makes the covariate name "
+                                f"{name!r}: levels may not hold quotes, commas or "
+                                "backslashes")
+            covs[name] = np.array([float(v == lv) for v in cells])
+        factors.append((c, tuple(levels), names_c))
+    for c in references or {}:
+        if c not in {f[0] for f in factors}:
+            raise DataError(f"{source}: a reference level for '{c}', which is not a text "
+                            "(factor) covariate column read")
 
     for i in range(n):
         where = lambda col: _where(source, lines[i], col)  # noqa: E731
@@ -313,7 +382,7 @@ def read_msdata(data, *, covariates=(), states=None, transitions=None):
     return MsData(source=source, states=tuple(names), transitions=table, patient=patient,
                   patient_ids=ids, from_state=frm, to_state=to, trans=trans, tstart=tstart,
                   tstop=tstop, status=status.astype(int),
-                  covariates=tuple(covs.items()), initial=initial)
+                  covariates=tuple(covs.items()), initial=initial, factors=tuple(factors))
 
 
 def _transition_table(source, lines, frm, to, trans, names, transitions):
@@ -399,3 +468,59 @@ def _check_paths(source, lines, patient, ids, frm, to, tstart, tstop, status, co
                 raise DataError(f"{_where(source, lines[i], name)}: id {ids[p]} has {name} = "
                                 f"{values[i]:g} here but {values[j]:g} on line {lines[j]} "
                                 "(covariates must be fixed per patient)")
+
+
+def read_patient_table(path, data, names):
+    """A patient table's joint covariate mix in the coding of ``data``.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV, one row per patient, with the data's covariate columns (a factor's text
+        levels, numbers for the others).
+    data : MsData
+        Gives the factors' levels and dummy names.
+    names : sequence of str
+        The fit's covariates (dummy names for factors).
+
+    Returns
+    -------
+    rows : ndarray (m, len(names))
+        The distinct combinations.
+    counts : ndarray (m,)
+
+    Raises
+    ------
+    DataError
+        Naming the file, line and column.
+    """
+    source, header, rows = _read_csv(path)
+    if not rows:
+        raise DataError(f"{source}: no patient rows")
+    factor_of = {n: (column, levels[i + 1]) for column, levels, dummies in data.factors
+                 for i, n in enumerate(dummies)}
+    levels = {column: levels for column, levels, _ in data.factors}
+    columns = list(dict.fromkeys(factor_of[n][0] if n in factor_of else n for n in names))
+    lower = {h.lower(): i for i, h in enumerate(header)}
+    for c in columns:
+        if c.lower() not in lower:
+            raise DataError(f"{source}: column '{c}' is missing (the header has "
+                            f"{', '.join(header)})")
+    x = np.empty((len(rows), len(names)))
+    for r, (line, row) in enumerate(rows):
+        if len(row) != len(header):
+            raise DataError(f"{_where(source, line)}: {len(row)} fields, the header has "
+                            f"{len(header)}")
+        for j, n in enumerate(names):
+            if n in factor_of:
+                column, level = factor_of[n]
+                cell = row[lower[column.lower()]].strip()
+                if cell not in levels[column]:
+                    raise DataError(f"{_where(source, line, column)}: {cell!r} is not a "
+                                    f"level of {column} in the data "
+                                    f"({', '.join(levels[column])})")
+                x[r, j] = float(cell == level)
+            else:
+                x[r, j] = _number(row[lower[n.lower()]], source, line, n)
+    combos, counts = np.unique(x, axis=0, return_counts=True)
+    return combos, counts

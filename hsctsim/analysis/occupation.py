@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
+from ..engine.ms_counts import count_paths
 from .endpoints import LANDMARK_DAYS, rounded
 from .estimators import loglog_ci, state_occupation
 
@@ -56,16 +57,13 @@ class MultistateTally:
 
     def add(self, cohort):
         """Count one cohort (or chunk) in."""
-        d = np.asarray(self.days, float)
         n_states = len(cohort.states)
         # followed completely, Aalen-Johansen is the share in each state (the "empirical"
-        # method of estimators.state_occupation); counted straight from the paths, as
-        # clock-reset stays can be shorter than a day's rounding (a stay of 1e-60 days
-        # after day 20 stops at day 20), which that estimator rejects as start == stop
-        state = cohort.state_at(d)
-        occupied = np.stack([(state == s).sum(axis=0) for s in range(n_states)], axis=1)
-        moved = (cohort.transition_day()[:, None, :] <= d[None, :, None]).sum(axis=0)
-        spent = cohort.time_in_states(self.horizon_days)
+        # method of estimators.state_occupation); counted straight from the paths in one
+        # numba pass (engine/ms_counts.py), as clock-reset stays can be shorter than a
+        # day's rounding, which that estimator rejects as start == stop
+        occupied, moved, spent_sum, spent_sq = chunk_counts(cohort, self.days,
+                                                            self.horizon_days)
         if self.occupied is None:
             self.states = tuple(cohort.states)
             self.transitions = tuple(t.label for t in cohort.scenario.transitions)
@@ -76,8 +74,8 @@ class MultistateTally:
         self.n += cohort.n_patients
         self.occupied += occupied
         self.moved += moved
-        self.time_sum += spent.sum(axis=0)
-        self.time_sq += (spent ** 2).sum(axis=0)
+        self.time_sum += spent_sum
+        self.time_sq += spent_sq
         return self
 
     def summary(self, level=0.95):
@@ -133,3 +131,20 @@ def summarize_multistate(cohort, days=None):
     """Landmark summary of one multi-state cohort (see :meth:`MultistateTally.summary`)."""
     days = multistate_days(cohort.horizon_days) if days is None else tuple(days)
     return MultistateTally(days, cohort.horizon_days).add(cohort).summary()
+
+
+def chunk_counts(cohort, days, horizon_days):
+    """:func:`count_paths` of a :class:`~hsctsim.model.mscohort.MultistateCohort`."""
+    lay = cohort.layout
+    d = np.asarray(days, float)
+    order = np.argsort(d, kind="stable")
+    if not np.all(np.isfinite(d)):
+        raise ValueError("landmark days must be finite")
+    occ, mov, tsum, tsq = count_paths(
+        np.ascontiguousarray(cohort.event_day, dtype=np.float64),
+        lay.proc_to_state.astype(np.int64), lay.proc_transition.astype(np.int64),
+        int(lay.initial), len(lay.states), len(cohort.scenario.transitions), d[order],
+        float(horizon_days))
+    back = np.empty_like(order)
+    back[order] = np.arange(order.size)
+    return occ[back], mov[back], tsum, tsq

@@ -39,7 +39,8 @@ CENSORED_NAME = "end_of_follow_up"
 
 
 def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chunk_size=500_000,
-                   on_chunk=None, on_events=None, replicates=0, draw=None, backend="cpu"):
+                   on_chunk=None, on_events=None, replicates=0, draw=None, backend="cpu",
+                   extra_days=()):
     """Summarise multi-state arms chunk by chunk.
 
     With ``replicates``, each replicate draws the parameters of every transition
@@ -48,7 +49,8 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
     ``hsctsim.analysis.fit.draw_transition``) and simulates ``n_patients`` more;
     the 2.5-97.5 percentiles of the replicates' estimates give ``ui95``.
     ``backend`` (``cpu``, ``cuda`` or ``auto``) is where the patients are simulated;
-    the occupation is counted here from each chunk's event days.
+    the occupation is counted here from each chunk's event days. ``extra_days``:
+    landmark days besides the standard ones (``run --days``).
 
     Returns
     -------
@@ -57,7 +59,7 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
         "endpoints", "calibration"}}``, as the arms of ``summary.json``.
     """
 
-    days = multistate_days(horizon_days)
+    days = tuple(sorted(set(multistate_days(horizon_days)) | set(extra_days)))
     arms = {}
     for arm, scenario in scenarios.items():
         tally = MultistateTally(days, horizon_days)
@@ -75,7 +77,7 @@ def run_multistate(scenarios, n_patients, seed, horizon_days, threads=None, chun
                      "endpoints": tally.summary(), "calibration": {}}
         if replicates:
             _add_uncertainty(arms[arm]["endpoints"], scenario, n_patients, seed, horizon_days,
-                             threads, chunk_size, replicates, draw, on_chunk, backend)
+                             threads, chunk_size, replicates, draw, on_chunk, backend, days)
     return arms
 
 
@@ -89,10 +91,10 @@ def replicate_scenario(scenario, rng, draw):
 
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, chunk_size,
-                     replicates, draw, on_chunk, backend="cpu"):
+                     replicates, draw, on_chunk, backend="cpu", days=None):
     if draw is None:
         draw = draw_transition
-    days = multistate_days(horizon_days)
+    days = multistate_days(horizon_days) if days is None else days
     estimates = {name: [] for name in endpoints}
     for r in range(replicates):
         point = replicate_scenario(scenario, replicate_rng(seed, r), draw)
@@ -162,7 +164,7 @@ class EventWriter:
     Layout ``hsctsim``: ``patient, from, to, start_day, stop_day`` with state names
     (``end_of_follow_up`` for the last row of a patient alive in a transient state).
     Layout ``mstate``: msprep's long counting-process table ``id, from, to, trans,
-    Tstart, Tstop, status`` (integer states, at-risk rows for every transition
+    Tstart, Tstop, time, status`` (integer states, at-risk rows for every transition
     possible from each state, covariates after), and ``events/<arm>.tmat.csv``, the
     transition matrix (``NA`` where none).
     """
@@ -186,9 +188,9 @@ class EventWriter:
             if first:
                 fh.write(",".join(columns) + "\n")
                 (events / f"{arm}.tmat.csv").write_text(tmat_csv(cohort))
-            # Tstart and Tstop at full precision: rounded to 6 decimals a very short stay
-            # gave Tstart == Tstop, which survival::coxph and mstate refuse
-            fmt = "%d,%d,%d,%d,%.17g,%.17g,%d" + ",%.17g" * (len(columns) - 7) + "\n"
+            # Tstart, Tstop, time on the export's 0.001-day grid (model.msexport): every
+            # stay at least one step long, which survival::coxph and mstate accept
+            fmt = "%d,%d,%d,%d,%.3f,%.3f,%.3f,%d" + ",%.17g" * (len(columns) - 8) + "\n"
             rows = zip(*(table[c].tolist() for c in columns))
         else:
             table = cohort.event_table()
@@ -248,7 +250,8 @@ def write_figures(cohorts, out_dir, formats=("png",)):
 
 
 def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, overwrite,
-                events, events_layout, plot, fmt, compare, what_ifs=None, backend="cpu"):
+                events, events_layout, plot, fmt, compare, what_ifs=None, backend="cpu",
+                extra_days=()):
     """What ``hsctsim run`` does when its scenarios are multi-state ones."""
 
     if not all(is_multistate(s) for s in loaded.values()):
@@ -273,7 +276,8 @@ def run_command(loaded, patients, seed, horizon, threads, replicates, out_dir, o
         writer = EventWriter(folder, events_layout) if events else None
         arms = run_multistate(loaded, patients, seed, horizon, threads,
                               on_chunk=progress.advance, on_events=writer,
-                              replicates=replicates, draw=draw, backend=backend)
+                              replicates=replicates, draw=draw, backend=backend,
+                              extra_days=extra_days)
         for arm, w in (what_ifs or {}).items():  # what a --set changed, as run records it
             arms[arm]["what_if"] = w.to_dict()
         document = summary_document(arms, seed, patients, horizon, replicates,

@@ -7,6 +7,8 @@ from ..analysis.endpoints import Tally
 from ..analysis.occupation import MultistateTally
 from ..api import DEFAULT_SEED
 from ..engine.resume import HistoryError
+from ..model.multistate import is_multistate
+from ..model.profiles import ProfileError, with_profile
 from ..sim import parse_history, predict as run_prediction
 from .common import UserError, load_arms, user_errors
 from .limits import check_cohort_memory
@@ -130,9 +132,13 @@ Examples:
               show_default=True)
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Change one figure first (as for `run`; the calibration is held).")
+@click.option("--covariates", "profile", metavar="COLUMN=VALUE,...",
+              help="Multi-state: a covariate profile, e.g. year=1995-1998,agecl=20-40 "
+                   "(factor levels as in the data); covariates left out keep their mix "
+                   "among the scenario's patients of that profile.")
 @user_errors
 def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, threads, fmt,
-            settings):
+            settings, profile):
     """Outcomes of patients alive on day --at with --history behind them.
 
     Every process still open on that day is drawn from its law given that it has
@@ -144,6 +150,15 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
     check_threads(threads)
     (what,) = load_arms([scenario], settings).values()
     loaded = what.scenario
+    if profile is not None:
+
+        if not is_multistate(loaded):
+            raise UserError("--covariates: only for multi-state scenarios (HSCT arms take "
+                            "covariates as --history events on day 0)")
+        try:
+            loaded = with_profile(loaded, profile)
+        except ProfileError as exc:
+            raise UserError(f"--covariates: {exc}") from None
     seed = DEFAULT_SEED if seed is None else seed
     days = _days(horizons)
     horizon = float(horizon_days if horizon_days is not None else loaded.horizon_days)
@@ -175,6 +190,8 @@ def predict(scenario, at_day, history, horizons, patients, seed, horizon_days, t
                 "patients": patients, "at_day": at_day, "history": events,
                 "scheduled": _scheduled(cohort, events, at_day),
                 "horizon_days": cohort.horizon_days, "endpoints": endpoints}
+    if profile is not None:
+        document["covariates"] = profile
     if absent := _absent_covariates(loaded, events):
         document["covariates_absent"] = absent
     if what.settings:  # say that these are not the configured arm's outcomes

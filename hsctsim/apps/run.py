@@ -125,11 +125,9 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                             "nothing is calibrated; a --set changes them as written")
         from .msrunner import run_command  # multi-state runs only
 
-        if extra_days:
-            raise UserError("--days: not for multi-state scenarios (kind = \"multistate\")")
         return run_command(loaded, patients, seed, horizon, threads, replicates, out_dir,
                            overwrite, events, events_layout, plot, fmt, compare,
-                           what_ifs=what_ifs, backend=backend)
+                           what_ifs=what_ifs, backend=backend, extra_days=extra_days)
     if events_layout == "mstate":
         raise UserError("--events-layout mstate: only for multi-state scenarios "
                         "(kind = \"multistate\")")

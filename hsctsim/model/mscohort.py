@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .msexport import on_grid
 from .multistate import layout as _layout
 
 __all__ = ["CENSORED", "MultistateCohort"]
@@ -170,7 +171,9 @@ class MultistateCohort:
         One row per stay in a transient state and transition possible from it:
         ``id`` (global patient index), ``from`` and ``to`` (1-based state numbers),
         ``trans`` (see :meth:`transition_numbers`), ``Tstart`` and ``Tstop`` (days
-        since day 0: entry into and exit from the state, or the horizon),
+        since day 0: entry into and exit from the state, or the horizon, on the grid
+        of :func:`hsctsim.model.msexport.on_grid`, so that every stay is at least
+        0.001 day long), ``time`` (``Tstop - Tstart``, as msprep writes it),
         ``status`` (1 for the transition taken, else 0), plus the covariates.
 
         Returns
@@ -179,7 +182,13 @@ class MultistateCohort:
         """
         lay = self.layout
         numbers, matrix = self.transition_numbers()
+
         table = self.event_table()
+        # days on a grid that R's survival takes as distinct (see model.msexport)
+        start, stop, kept = on_grid(table["patient"], table["start_day"], table["stop_day"],
+                                    table["to_state"] >= 0)
+        table = {k: v[kept] for k, v in (table | {"start_day": start,
+                                                  "stop_day": stop}).items()}
         stay_from = table["from_state"].astype(np.int64)
         transient = ~lay.absorbing[stay_from]
         stay = {k: v[transient] for k, v in table.items()}
@@ -202,6 +211,7 @@ class MultistateCohort:
         out = {"id": stay["patient"][rep], "from": stay_from[rep] + 1,
                "to": to_state[trans - 1] + 1, "trans": trans,
                "Tstart": stay["start_day"][rep], "Tstop": stay["stop_day"][rep],
+               "time": stay["stop_day"][rep] - stay["start_day"][rep],   # as msprep writes
                "status": (trans == taken[rep]).astype(np.int64)}
         for name, values in self.covariates.items():
             out[name] = values[out["id"] - self.first_patient]

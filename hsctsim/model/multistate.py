@@ -40,13 +40,17 @@ __all__ = ["CLOCKS", "Covariate", "COVARIATE_KEYS", "covariate_uniforms", "draw_
 KIND = "multistate"
 CLOCKS = ("reset", "forward")
 TOP_KEYS = {"kind", "name", "base", "title", "population", "source", "horizon_days", "clock",
-            "states", "covariates", "transitions", "notes",
+            "states", "covariates", "transitions", "notes", "patients",
             "costs", "utilities"}  # priced by hsctsim.model.mseconomics
 STATE_KEYS = {"names", "absorbing", "initial", "max_visits"}
-COVARIATE_KEYS = {"levels", "shares", "source"}
+COVARIATE_KEYS = {"levels", "shares", "source", "factor", "level"}
+PATIENT_KEYS = {"columns", "rows", "counts", "source", "references"}
+# covariate names: as R names factor levels (``agecl>40``, ``matchgender mismatch``)
+_COVARIATE_NAME = re.compile(r"^[A-Za-z][^\"',\\\n\r\t]*$")
 TRANSITION_KEYS = {"from", "to", "timing", "cure_fraction", "source", "log_hr", "fit",
-                   "timing_source"}
-FIT_KEYS = {"params", "estimate", "covariance", "n_events", "aic", "family", "clock"}
+                   "timing_source", "clock"}
+FIT_KEYS = {"params", "estimate", "covariance", "n_events", "aic", "bic", "family", "clock",
+            "spec"}
 MAX_PROCESSES = 400  # the engine's arrays are (P, P): unrolling must stay small
 _SAFE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _COVARIATE_SALT = np.uint64(0xC0FA5A7E5EED1234)
@@ -60,6 +64,8 @@ class Covariate:
     levels: tuple
     shares: tuple
     source: str
+    factor: str = ""   # the data column of a factor's 0/1 level column
+    level: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class Transition:
     source: str = ""
     log_hr: tuple = ()  # ((covariate, log hazard ratio per unit), ...)
     fit: dict | None = None
+    clock: str = ""     # this transition's clock ("reset" or "forward"); "" = the model's
 
     @property
     def label(self):
@@ -100,6 +107,9 @@ class MultistateScenario:
     raw: dict = field(default_factory=dict, compare=False, repr=False)
     settings: tuple = ()  # the ``--set KEY=VALUE`` changes applied to the file, in order
     kind: str = KIND
+    # the joint covariate mix ([patients]): (names, rows (m, q), weights); () = none,
+    # each covariate drawn on its own from its shares
+    patients: tuple = field(default=(), compare=False)
 
     @property
     def origin(self):
@@ -166,8 +176,9 @@ def _parse_covariates(reader, data):
     out = []
     for name, cov in table.items():
         where = f"covariates.{name}"
-        if not _SAFE.match(name):
-            reader.fail(where, "not a safe name (an ASCII letter, then ASCII letters, digits, _ -)")
+        if not _COVARIATE_NAME.match(name):
+            reader.fail(where, "not a covariate name (a letter, then no quotes, commas or "
+                        "backslashes)")
         if not isinstance(cov, dict):
             reader.fail(where, "must be a table with levels, shares and source")
         reader.check_keys(cov, COVARIATE_KEYS, where)
@@ -183,8 +194,44 @@ def _parse_covariates(reader, data):
         if abs(sum(shares) - 1.0) > 1e-6:
             reader.fail(f"{where}.shares", f"must add up to 1, not {sum(shares):g}")
         source = reader.source(cov, "source", f"{where}.source")
-        out.append(Covariate(name, tuple(levels), tuple(shares), source))
+        factor = reader.text(cov, "factor", f"{where}.factor", "")
+        level = reader.text(cov, "level", f"{where}.level", "")
+        if bool(factor) != bool(level):
+            reader.fail(where, "give both factor and level (the data column and its level) "
+                        "or neither")
+        out.append(Covariate(name, tuple(levels), tuple(shares), source, factor, level))
     return tuple(out)
+
+
+def _parse_patients(reader, data, covariates):
+    """The ``[patients]`` table: the joint covariate mix, ``(columns, rows, weights)``."""
+    if "patients" not in data:
+        return ()
+    table = reader.table(data, "patients")
+    reader.check_keys(table, PATIENT_KEYS, "patients")
+    columns, rows, counts = table.get("columns"), table.get("rows"), table.get("counts")
+    names = [c.name for c in covariates]
+    if not isinstance(columns, list) or sorted(columns) != sorted(names):
+        reader.fail("patients.columns", f"must list the covariates {names} (each once)")
+    if not isinstance(rows, list) or not rows or any(
+            not isinstance(r, list) or len(r) != len(columns) for r in rows):
+        reader.fail("patients.rows", f"must be a non-empty list of rows of {len(columns)} "
+                    "values, one per column")
+    levels = {c.name: c.levels for c in covariates}
+    x = np.array([[reader.number({"v": v}, "v", f"patients.rows[{i}]") for v in r]
+                  for i, r in enumerate(rows)], float)
+    for j, c in enumerate(columns):
+        bad = [v for v in x[:, j] if v not in levels[c]]
+        if bad:
+            reader.fail("patients.rows", f"{c} = {bad[0]:g} is not one of its levels")
+    if not isinstance(counts, list) or len(counts) != len(rows):
+        reader.fail("patients.counts", f"must be a list of {len(rows)} counts, one per row")
+    w = np.array([reader.number({"v": v}, "v", "patients.counts", 0.0) for v in counts])
+    if not w.sum() > 0:
+        reader.fail("patients.counts", "must not all be 0")
+    reader.source(table, "source", "patients.source")
+    order = [columns.index(n) for n in names]
+    return (tuple(names), x[:, order], w / w.sum())
 
 
 def _parse_fit(reader, fit, where):
@@ -240,7 +287,8 @@ def _parse_transition(reader, table, i, states, absorbing, covariates):
         reader.fail(f"{where}.log_hr", f"with the covariate levels, a patient's log hazard "
                     f"ratio reaches {worst:.3g}, beyond +-{MAX_LOG_HR:g} (check the levels)")
     fit = _parse_fit(reader, table["fit"], f"{where}.fit") if "fit" in table else None
-    return Transition(src, dst, timing, cure, source, tuple(effects), fit)
+    clock = reader.text(table, "clock", f"{where}.clock", "", CLOCKS + ("",))
+    return Transition(src, dst, timing, cure, source, tuple(effects), fit, clock)
 
 
 def parse_multistate(data, path):
@@ -260,6 +308,7 @@ def parse_multistate(data, path):
     name = reader.arm_name(data)
     states, absorbing, initial, max_visits = _parse_states(reader, data)
     covariates = _parse_covariates(reader, data)
+    patients = _parse_patients(reader, data, covariates)
     rows = data.get("transitions")
     if not isinstance(rows, list) or not rows:
         reader.fail("transitions", "missing: give one [[transitions]] table per transition")
@@ -284,7 +333,7 @@ def parse_multistate(data, path):
         clock=reader.text(data, "clock", "clock", "reset", CLOCKS),
         states=states, absorbing=absorbing, initial=initial, max_visits=max_visits,
         covariates=covariates, transitions=transitions,
-        notes=reader.text(data, "notes", "notes", ""), raw=data)
+        notes=reader.text(data, "notes", "notes", ""), raw=data, patients=patients)
     cyclic = _cyclic_states(scenario)
     if cyclic and "max_visits" not in data.get("states", {}):
         # with the default of one visit every transition back into a state is dropped:
@@ -438,7 +487,7 @@ def processes(scenario, hazard_ratios=None):
         siblings = tuple(names[j] for j in out_edges[a] if j != k)
         out.append(Process(
             names[k], tr.timing.family, tr.timing.params, 1.0 - tr.cure_fraction,
-            at_start=(a == 0), clock_reset=(scenario.clock == "reset"),
+            at_start=(a == 0), clock_reset=((tr.clock or scenario.clock) == "reset"),
             terminal=unrolled.node_state[b] in absorbing,
             closes=siblings, opens=tuple(names[j] for j in out_edges.get(b, [])),
             entry_multiplier=((0.0, hr),)))
@@ -470,8 +519,18 @@ def covariate_uniforms(seed, patients, k):
 
 
 def draw_covariates(scenario, seed, patients):
-    """Each patient's covariate levels, ``{name: float array}``, from the cohort mix."""
+    """Each patient's covariate levels, ``{name: float array}``, from the cohort mix.
+
+    With a ``[patients]`` table, each patient is one of its rows (drawn with the rows'
+    weights), so the joint mix of the data is kept; otherwise each covariate is drawn
+    on its own from its shares.
+    """
     out = {}
+    if scenario.patients:
+        names, rows, weights = scenario.patients
+        u = covariate_uniforms(seed, patients, 0)
+        pick = np.searchsorted(np.cumsum(weights)[:-1], u, side="right")
+        return {name: rows[pick, j].copy() for j, name in enumerate(names)}
     for k, cov in enumerate(scenario.covariates):
         u = covariate_uniforms(seed, patients, k)
         edges = np.cumsum(cov.shares)[:-1]

@@ -13,7 +13,7 @@ __all__ = ["dumps", "dumps_value"]
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def _key(key):
+def toml_key(key):
     return key if _BARE_KEY.match(key) else _string(key)
 
 
@@ -50,7 +50,7 @@ def _value(value):
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{toml_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
@@ -69,8 +69,8 @@ def dumps(data, header=""):
         if path and (plain or not nested):
             if lines:
                 lines.append("")
-            lines.append("[" + ".".join(_key(p) for p in path) + "]")
-        lines.extend(f"{_key(k)} = {_value(v)}" for k, v in plain)
+            lines.append("[" + ".".join(toml_key(p) for p in path) + "]")
+        lines.extend(f"{toml_key(k)} = {_value(v)}" for k, v in plain)
         for k, v in nested:
             table(v, (*path, k))
 

@@ -288,7 +288,7 @@ def test_ebmt4_runs_from_the_cli(tmp_path):
     times = [arm["endpoints"][f"time_in:{s}"]["at"]["d3652"]["estimate"] for s in arm["states"]]
     assert sum(times) == pytest.approx(3652, abs=0.01)
     header = (out / "events" / "ebmt4.csv").read_text().splitlines()[0]
-    assert header == "id,from,to,trans,Tstart,Tstop,status"
+    assert header == "id,from,to,trans,Tstart,Tstop,time,status"
     assert (out / "events" / "ebmt4.tmat.csv").read_text().splitlines()[1] == \
         "transplant,NA,1,2,NA,3,4"
     assert (out / "summary.csv").read_text().count("ebmt4,occupation:death,") == 7
