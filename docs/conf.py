@@ -42,3 +42,4 @@ numpydoc_class_members_toctree = False
 html_theme = "alabaster"
 html_title = f"hsctsim {__version__}"
 html_static_path = []
+html_theme_options = {"page_width": "1200px", "sidebar_width": "230px"}  # wide tables
