@@ -1,6 +1,6 @@
 """Multi-state data in mstate's msprep layout, simulated with numpy from known hazards.
 
-For the fitting tests and the README example (``python tests/msm_data.py`` writes
+For the fitting tests and the manual's example (``python tests/msm_data.py`` writes
 ``tests/data/illness_death.csv``). Independent of the engine: each stay draws one
 latent time per transition out of the state by inverting its cumulative hazard,
 ``H0(T) = H0(s) + E / exp(x beta)`` with ``E ~ Exp(1)`` (clock forward, ``s`` the time
@@ -111,7 +111,7 @@ def write_csv(table, path, state_names=None):
             fh.write(",".join(cells) + "\n")
 
 
-# The README example: an illness-death model after transplant, clock reset.
+# The manual's example (docs/tasks/fit-predict.md): an illness-death model after transplant, clock reset.
 # transplant -> relapse: Weibull shape 0.8, scale 900 days, log HR 0.5 for x = 1
 # transplant -> death: Gompertz shape -0.004/day, rate 0.0008/day, log HR 0.3
 # relapse -> death: Weibull shape 1.3, scale 250 days (time since relapse), log HR 0

@@ -1,7 +1,7 @@
 """Plain multi-state models: states, transitions with parametric hazards, covariates.
 
 A scenario with ``kind = "multistate"`` describes a model directly (the layout is
-in ``MULTISTATE_FORMAT.md`` of the project and in the README): named states, which
+in the manual, ``docs/tasks/own-model.md``): named states, which
 of them are absorbing, and for each allowed transition a hazard family with a
 cure fraction and log hazard ratios of patient covariates; the clock either
 restarts on entering a state (``reset``, semi-Markov) or runs from day 0
