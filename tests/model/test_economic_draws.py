@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from hsctsim.model.economics import Economics, Figure, figure_moments
+from hsctsim.model.econfigures import Economics, Figure, figure_moments
 
 N = 5_000
 
