@@ -22,7 +22,9 @@ STATES = ("transplant", "recovery", "adverse_event", "recovery_ae", "relapse", "
 @pytest.fixture(scope="session")
 def ebmt4_csv(request):
     """Path of ebmt_long.csv (downloaded once into the pytest cache)."""
-    folder = request.config.cache.mkdir("ebmt4")
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    folder = (cache.mkdir("ebmt4") if cache is not None
+              else request.getfixturevalue("tmp_path_factory").mktemp("ebmt4"))
     csv = folder / "ebmt_long.csv"
     if not csv.exists():
         try:

@@ -127,7 +127,9 @@ def _scenario(tmp_path, text, **fields):
 
 
 def _general_path(monkeypatch):
-    monkeypatch.setattr(multistate, "is_plain", lambda eng: False)
+    from hsctsim.engine import backend  # where the CPU backend picks its kernel
+
+    monkeypatch.setattr(backend, "is_plain", lambda eng: False)
 
 
 @pytest.mark.parametrize("clock", ["reset", "forward"])
