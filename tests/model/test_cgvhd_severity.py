@@ -52,3 +52,13 @@ def test_grfs_counts_moderate_severe_chronic_gvhd_only():
     c = Cohort(days, None, 1, 730.0, {}, "test")
     np.testing.assert_array_equal(endpoint_day(c, "grfs"), [inf, 250.0, 30.0, 400.0])
     np.testing.assert_array_equal(endpoint_day(c, "grfs_any_cgvhd"), [200.0, 250.0, 30.0, 400.0])
+
+
+def test_show_prints_the_share_with_its_source():
+    from click.testing import CliRunner
+
+    from hsctsim.apps.cli import cli
+
+    result = CliRunner().invoke(cli, ["show", "haplo_ptcy"])
+    assert result.exit_code == 0, result.output
+    assert "cgvhd moderate-severe share: 0.4  (6% moderate to severe" in result.output
