@@ -1,4 +1,4 @@
-"""Published survival figures that are not calibration targets, against a simulation.
+"""Published figures (validation and calibration figures, told apart) against a simulation.
 
 The figures live in ``hsctsim/model/validation.toml``, each with its citation,
 population and uncertainty.  :func:`load_figures` reads and checks them,
@@ -50,10 +50,10 @@ from .response import BEST_RESPONSES
 from .response import best_response
 
 __all__ = ["Among", "AMONG_KEYS", "compare", "Comparison", "ENDPOINTS", "Figure", "FIGURE_KEYS",
-           "FIGURES_FILE", "PREDICTED_KEYS", "Predicted", "USES", "horizon_days", "LANDMARK_ENDPOINTS", "load_figures", "median_days",
-           "MEDIAN_ENDPOINTS", "MEDIAN_MARGIN", "MIN_TOLERANCE", "POST_RELAPSE_MARGIN_DAYS",
-           "RESPONSES", "SAME_AS", "simulated", "survival_at", "tally_by_use",
-           "TOLERANCE_RULE"]
+           "FIGURES_FILE", "PREDICTED_KEYS", "Predicted", "USES", "horizon_days",
+           "LANDMARK_ENDPOINTS", "load_figures", "median_days", "MEDIAN_ENDPOINTS",
+           "MEDIAN_MARGIN", "MIN_TOLERANCE", "POST_RELAPSE_MARGIN_DAYS", "RESPONSES", "SAME_AS",
+           "simulated", "survival_at", "tally_by_use", "TOLERANCE_RULE"]
 
 FIGURES_FILE = Path(__file__).resolve().parents[1] / "model" / "validation.toml"
 LANDMARK_ENDPOINTS = ("os", "rfs", "pfs", "grfs", "relapse", "trm", "progression_death",
