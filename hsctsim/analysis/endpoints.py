@@ -36,7 +36,10 @@ ENDPOINTS = {
     **{name: ("incidence", label) for name, label in process_table.incidence_endpoints().items()},
     "os": ("survival", "overall survival"),
     "rfs": ("survival", "alive without relapse"),
-    "grfs": ("survival", "alive without relapse, grade III-IV acute or chronic GVHD"),
+    "grfs": ("survival", "alive without relapse, grade III-IV acute or moderate-severe "
+                         "chronic GVHD"),
+    "grfs_any_cgvhd": ("survival", "alive without relapse, grade III-IV acute or any "
+                                   "chronic GVHD"),
     "full_chimerism": ("prevalence", "full donor chimerism (>95%) among living engrafted"),
     "microchimerism": ("prevalence", "donor microchimerism (<1%) among living engrafted"),
 }
@@ -47,7 +50,10 @@ FIRST_OF = {
     "graft_failure": ("graft_failure", "rejection"),
     "os": ("trm", "death_after_relapse"),
     "rfs": ("relapse", "trm", "death_after_relapse"),
-    "grfs": ("relapse", "trm", "death_after_relapse", "agvhd_3_4", "cgvhd"),
+    # as the trials define it: grade III-IV acute GVHD, chronic GVHD needing systemic
+    # therapy (moderate-severe by NIH criteria), relapse, death
+    "grfs": ("relapse", "trm", "death_after_relapse", "agvhd_3_4", "cgvhd_mod_sev"),
+    "grfs_any_cgvhd": ("relapse", "trm", "death_after_relapse", "agvhd_3_4", "cgvhd"),
 }
 _CHIMERISM_COLUMNS = ("engraftment", "graft_failure", "rejection", "mixed_chimerism", "dli",
                       "trm", "death_after_relapse")

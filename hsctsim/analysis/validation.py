@@ -1,4 +1,4 @@
-"""Published survival figures that are not calibration targets, against a simulation.
+"""Published figures (validation and calibration figures, told apart) against a simulation.
 
 The figures live in ``hsctsim/model/validation.toml``, each with its citation,
 population and uncertainty.  :func:`load_figures` reads and checks them,
@@ -8,6 +8,15 @@ population and uncertainty.  :func:`load_figures` reads and checks them,
 published 95% CI.  Cohorts are followed completely to their horizon, so the
 estimates are proportions with binomial variance (as in
 :mod:`hsctsim.analysis.endpoints`).
+
+Every figure says how it was used (``use``): ``"calibration"`` when it informed
+any parameter, timing, range or structural choice of the model (even when it is
+not a formal calibration target), ``"validation"`` when it did not.  Only the
+validation figures test what the model predicts beyond what it was built from;
+the calibration figures check that it still reproduces what it was built from.
+A figure added later carries ``predicted``: what the model simulated for it when
+it was added, before it could inform anything (value, version, date), and, if it
+was then used, ``used_after`` saying for what (it is then a calibration figure).
 
 A published median survival (``os_median``, ``pfs_median``, in days) is checked
 where it is exact: at the published median day the published curve stands at
@@ -39,12 +48,14 @@ from .estimators import loglog_ci
 from .response import BEST_RESPONSES, best_response
 
 __all__ = ["Among", "AMONG_KEYS", "compare", "Comparison", "ENDPOINTS", "Figure", "FIGURE_KEYS",
-           "FIGURES_FILE", "horizon_days", "LANDMARK_ENDPOINTS", "load_figures", "median_days",
-           "MEDIAN_ENDPOINTS", "MEDIAN_MARGIN", "MIN_TOLERANCE", "POST_RELAPSE_MARGIN_DAYS",
-           "RESPONSES", "SAME_AS", "simulated", "survival_at"]
+           "FIGURES_FILE", "PREDICTED_KEYS", "Predicted", "USES", "horizon_days",
+           "LANDMARK_ENDPOINTS", "load_figures", "median_days", "MEDIAN_ENDPOINTS",
+           "MEDIAN_MARGIN", "MIN_TOLERANCE", "POST_RELAPSE_MARGIN_DAYS", "RESPONSES", "SAME_AS",
+           "simulated", "survival_at", "tally_by_use", "TOLERANCE_RULE"]
 
 FIGURES_FILE = Path(__file__).resolve().parents[1] / "model" / "validation.toml"
-LANDMARK_ENDPOINTS = ("os", "rfs", "pfs", "grfs", "relapse", "trm", "progression_death")
+LANDMARK_ENDPOINTS = ("os", "rfs", "pfs", "grfs", "relapse", "trm", "progression_death",
+                      "agvhd_3_4", "cgvhd_mod_sev")
 MEDIAN_ENDPOINTS = ("os_median", "pfs_median")
 ENDPOINTS = (*LANDMARK_ENDPOINTS, *MEDIAN_ENDPOINTS, "best_response", "post_relapse_os",
              "os_hazard_ratio")
@@ -57,8 +68,27 @@ MIN_TOLERANCE = 0.05  # 5 percentage points: a published figure is rarely more e
 POST_RELAPSE_MARGIN_DAYS = 730  # room for an open relapse window (">= 3 years")
 FIGURE_KEYS = {"arm", "endpoint", "measure", "landmark_day", "estimate", "ci95", "n", "se",
                "citation", "population", "note", "check", "relapse_from_day",
-               "relapse_to_day", "reference_arm", "response", "among"}
+               "relapse_to_day", "reference_arm", "response", "among", "use", "predicted",
+               "used_after"}
 AMONG_KEYS = {"event", "no_event", "best_response", "by_day"}
+USES = ("validation", "calibration")  # the order of the report: validation first
+PREDICTED_KEYS = {"value", "version", "date", "patients", "seed", "note"}
+
+
+@dataclass(frozen=True)
+class Predicted:
+    """What the model simulated for a figure when the figure was added (before any use)."""
+
+    value: float
+    version: str
+    date: str
+    patients: int | None = None
+    seed: int | None = None
+    note: str = ""
+
+    def to_dict(self):
+        return {"value": self.value, "version": self.version, "date": self.date,
+                "patients": self.patients, "seed": self.seed, "note": self.note or None}
 
 
 @dataclass(frozen=True)
@@ -112,6 +142,9 @@ class Figure:
     reference_arm: str | None = None
     response: tuple = ()
     among: Among | None = None
+    use: str = "validation"
+    predicted: Predicted | None = None
+    used_after: str = ""
 
     @property
     def is_ratio(self):
@@ -289,7 +322,27 @@ def _figure(path, where, table):
             fail("among", "only for landmark and median figures")
         among = _among(among, lambda key, problem: fail(f"among.{key}" if key else "among",
                                                         problem))
+    use = table.get("use")
+    if use not in USES:
+        fail("use", f"must be one of {list(USES)} (calibration: the figure informed a "
+                    f"parameter, timing, range or structural choice), not {use!r}")
+    predicted = table.get("predicted")
+    if predicted is not None:
+        predicted = _predicted(predicted, ratio, median,
+                               lambda key, problem: fail(f"predicted.{key}" if key
+                                                         else "predicted", problem))
+    used_after = text("used_after", "")
+    if used_after:
+        if predicted is None:
+            fail("used_after", "a figure used after it was added needs its prediction "
+                               "(predicted = { value, version, date })")
+        if use != "calibration":
+            fail("used_after", "a figure that was then used is a calibration figure "
+                               "(use = \"calibration\")")
+    elif "used_after" in table:
+        fail("used_after", "must say what the figure then informed")
     return Figure(
+        use=use, predicted=predicted, used_after=used_after,
         arm=text("arm"), endpoint=endpoint, measure=text("measure"),
         landmark_day=estimate if median else number("landmark_day", 1.0, 36500.0),
         estimate=estimate, response=response,
@@ -297,6 +350,32 @@ def _figure(path, where, table):
         se=number("se", 0.0, 1.0) if "se" in table else None, note=text("note", ""),
         check=check, relapse_from_day=relapse_from, relapse_to_day=relapse_to,
         reference_arm=reference if ratio else None, among=among)
+
+
+def _predicted(table, ratio, median, fail):
+    if not isinstance(table, dict):
+        fail(None, "must be a table such as { value = 0.42, version = \"0.1.0\", "
+                   "date = \"2026-12-07\" }")
+    for key in table:
+        if key not in PREDICTED_KEYS:
+            fail(key, f"unknown key; expected one of {sorted(PREDICTED_KEYS)}")
+    value = table.get("value")
+    high = math.inf if ratio else 36500.0 if median else 1.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= high:
+        fail("value", f"must be the simulated value, a number in [0, {high:g}]")
+    for key in ("version", "date"):
+        if not isinstance(table.get(key), str) or not table[key].strip():
+            fail(key, "must be a non-empty string (the model's version and the day the "
+                      "figure was added)")
+    for key in ("patients", "seed"):
+        v = table.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            fail(key, "must be a whole number")
+    note = table.get("note", "")
+    if not isinstance(note, str):
+        fail("note", "must be a string")
+    return Predicted(float(value), table["version"], table["date"], table.get("patients"),
+                     table.get("seed"), note)
 
 
 def _among(table, fail):
@@ -501,7 +580,26 @@ class Comparison:
                 "simulated": {"estimate": rounded(self.estimate),
                               "ci95": [rounded(self.low), rounded(self.high)]},
                 "tolerance": rounded(f.tolerance), "within": self.within, "counted": f.check,
+                "use": f.use,
+                "predicted": f.predicted.to_dict() if f.predicted else None,
+                "used_after": f.used_after or None,
                 "citation": f.citation, "population": f.population, "note": f.note}
+
+
+TOLERANCE_RULE = ("within: |simulated - published| <= max(half the published 95% CI, 5 points); "
+                  "a hazard ratio inside the published 95% CI")
+
+
+def tally_by_use(results):
+    """``{use: {"within", "counted", "shown"}}``: of the counted figures of each use, how
+    many are within tolerance; ``shown`` adds those shown but not counted."""
+    out = {}
+    for use in USES:
+        mine = [r for r in results if r.figure.use == use]
+        counted = [r for r in mine if r.figure.check]
+        out[use] = {"within": sum(r.within for r in counted), "counted": len(counted),
+                    "shown": len(mine)}
+    return out
 
 
 def compare(figures, cohorts, level=0.95):

@@ -99,7 +99,9 @@ def show(scenario, fmt, settings, recalibrate):
         if spec.timing_source:
             click.echo(f"    timing source: {spec.timing_source}")
     click.echo(f"  agvhd grade III-IV share: {point.share_3_4.mid:g}  "
-               f"({loaded.share_3_4_source})\n\neffects (hazard ratios):")
+               f"({loaded.share_3_4_source})")
+    click.echo(f"  cgvhd moderate-severe share: {point.share_moderate_severe.mid:g}  "
+               f"({loaded.share_moderate_severe_source})\n\neffects (hazard ratios):")
     for name, effect in loaded.effects.items():
         r = effect.hr
         value = f"{r.low:g}" if r.low == r.high else f"[{r.low:g}, {r.high:g}] -> {r.mid:g}"

@@ -54,6 +54,10 @@ def _built_by_model(decl, scenario, susceptible, hr):
     if decl.name == "agvhd_3_4":  # a share of acute GVHD onsets, marked on the day of onset
         return Process("agvhd_3_4", "fixed", fixed(0.0).params, scenario.share_3_4.mid,
                        at_start=decl.at_start, clock_reset=decl.clock_reset, multiplies=ties)
+    if decl.name == "cgvhd_mod_sev":  # a share of chronic GVHD onsets, marked at onset
+        return Process("cgvhd_mod_sev", "fixed", fixed(0.0).params,
+                       scenario.share_moderate_severe.mid, at_start=decl.at_start,
+                       clock_reset=decl.clock_reset, multiplies=ties)
     if decl.name == "death_after_relapse":  # its hazard depends on the day of relapse
         spec = scenario.processes[decl.name]
         pi = susceptible.get(decl.name, 1.0 - spec.cure_fraction)

@@ -143,9 +143,11 @@ PROCESS_TABLE = (
                     colour="#ff7f00", marker="s", built_by_model=True),
     ClinicalProcess("cgvhd", "chronic GVHD", calibrated=True, endpoint="incidence",
                     endpoint_label="chronic GVHD (competing: death)", at_start=False,
+                    opens=("cgvhd_mod_sev",),
                     multiplies=(("relapse", "cgvhd_on_relapse"), ("trm", "cgvhd_on_trm"),
                                 ("cmv", "gvhd_on_cmv")),
-                    donor_only=True, economic=True, colour="#b15928", marker="D"),
+                    donor_only=True, economic=True, colour="#b15928", marker="D",
+                    extra_keys=("share_moderate_severe", "share_moderate_severe_source")),
     ClinicalProcess("cmv", "CMV reactivation", calibrated=True, endpoint="incidence",
                     endpoint_label="CMV reactivation (competing: death)",
                     multiplies=(("trm", "cmv_on_trm"),), economic=True, colour="#1f78b4",
@@ -175,6 +177,13 @@ PROCESS_TABLE = (
                     at_start=False, clock_reset=True, built_by_model=True),
     ClinicalProcess("dli", "donor lymphocyte infusion", configured=False, intervention=True,
                     at_start=False, clock_reset=True, economic=True, built_by_model=True),
+    # appended (the column order is the random-stream order): a share of chronic GVHD
+    # onsets, marked on the day of onset, as agvhd_3_4 is of acute GVHD
+    ClinicalProcess("cgvhd_mod_sev", "chronic GVHD moderate-severe", configured=False,
+                    endpoint="incidence",
+                    endpoint_label="chronic GVHD moderate or severe (NIH global severity; "
+                                   "competing: death)",
+                    at_start=False, clock_reset=True, donor_only=True, built_by_model=True),
 )
 
 def registered():

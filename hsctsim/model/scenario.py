@@ -64,6 +64,9 @@ class Scenario:
     nk_cells: NKCells | None
     dli: DLI | None
     notes: str = ""
+    # NIH moderate-severe share of chronic GVHD onsets (cgvhd.share_moderate_severe)
+    share_moderate_severe: Range = Range(0.0, 0.0)
+    share_moderate_severe_source: str = ""
     raw: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
     extensions: dict = dataclasses.field(default_factory=dict)  # see model.extensions
     settings: tuple = ()  # the ``--set KEY=VALUE`` changes applied to the file, in order
@@ -86,7 +89,9 @@ class Scenario:
                 items += [(f"{name}.{f.name}", getattr(iv, f.name))
                           for f in dataclasses.fields(iv)
                           if isinstance(getattr(iv, f.name), Range)]
-        return items + extensions.ranges(self.extensions)
+        # appended last, so that the draws of the older keys keep their order
+        return (items + extensions.ranges(self.extensions)
+                + [("cgvhd.share_moderate_severe", self.share_moderate_severe)])
 
     def with_values(self, values):
         """A copy with the given dotted keys replaced by points (floats or Ranges)."""
@@ -104,6 +109,8 @@ class Scenario:
                                                           incidence=as_range(value))
             elif key == "agvhd.share_3_4":
                 changes["share_3_4"] = as_range(value)
+            elif key == "cgvhd.share_moderate_severe":
+                changes["share_moderate_severe"] = as_range(value)
             elif parts[0] == "effects" and parts[1] in effects:
                 effects[parts[1]] = dataclasses.replace(effects[parts[1]], hr=as_range(value))
             elif parts[0] in self.extensions:
@@ -380,6 +387,10 @@ def parse(data, path):
         else None,
         dli=_parse_dli(reader, reader.table(data, "dli")) if "dli" in data else None,
         notes=reader.text(data, "notes", "notes", ""),
+        share_moderate_severe=reader.range(data["cgvhd"], "share_moderate_severe",
+                                           "cgvhd.share_moderate_severe"),
+        share_moderate_severe_source=reader.text(data["cgvhd"], "share_moderate_severe_source",
+                                                 "cgvhd.share_moderate_severe_source"),
         raw=data,
         extensions=_parse_extensions(reader, data, processes, effects),
     )

@@ -11,6 +11,7 @@ from hsctsim.analysis import plotting
 from hsctsim.model.cohort import Cohort
 from hsctsim.analysis.endpoints import Tally
 from hsctsim.model.hsct import PROCESS_NAMES
+from hsctsim.model.process_table import incidence_endpoints
 
 N_PATIENTS = 2000
 
@@ -197,7 +198,8 @@ def test_write_figures(arms, tmp_path):
         "survival", "chimerism", "incidence_relapse", "incidence_trm", "incidence_agvhd",
         "incidence_cgvhd", "incidence_cmv", "competing_ric", "swimmer_mst",
         "state_occupation_ric", "state_occupation_mst")} <= names
-    assert len(paths) == len(names) == 8 + 2 + 3 * len(arms)
+    # one incidence figure per incidence endpoint of the process table (9 with cgvhd_mod_sev)
+    assert len(paths) == len(names) == len(incidence_endpoints()) + 2 + 3 * len(arms)
     # nothing else, no temporary files left behind
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == sorted(names)
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
@@ -208,7 +210,7 @@ def test_write_figures_formats_and_labels(arms, tmp_path):
     paths = plotting.write_figures({"MST arm": arms["mst"]}, tmp_path, formats=("png", "pdf"))
     names = {p.name for p in paths}
     assert {"swimmer_mst_arm.png", "swimmer_mst_arm.pdf", "survival.pdf"} <= names
-    assert len(paths) == 2 * (8 + 2 + 3)
+    assert len(paths) == 2 * (len(incidence_endpoints()) + 2 + 3)
     assert all(p.read_bytes().startswith(b"%PDF") for p in paths if p.suffix == ".pdf")
 
 
