@@ -60,6 +60,7 @@ so the same seed gives the same posterior whatever the thread count.
 """
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,12 +70,23 @@ from scipy.special import logit, ndtr, ndtri
 
 from .schema import Z95
 
-__all__ = ["IMISResult", "Prior", "TARGETS_FILE", "Target", "imis"]
+__all__ = ["IMISResult", "Prior", "TARGETS_FILE", "Target", "imis", "posterior_folder"]
 
 # the arms' calibration targets (published figures with their uncertainty)
 TARGETS_FILE = Path(__file__).with_name("calibration_targets.toml")
 
 _EPS = 1e-12  # keeps prior CDF values and probabilities off 0 and 1
+
+
+def posterior_folder(arm):
+    """Where ``hsctsim calibrate ARM`` keeps an arm's posterior without ``--out``.
+
+    ``$HSCTSIM_CACHE_DIR/posterior/ARM`` (default ``~/.cache/hsctsim``), beside the
+    point calibrations of :mod:`hsctsim.model.calibrate`.
+    """
+    root = os.environ.get("HSCTSIM_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "hsctsim")
+    return Path(root) / "posterior" / arm
 
 
 def _distribution(r):
@@ -265,9 +277,12 @@ def imis(loglik, dim, rng, n_sets=1000, n0=None, batch=None, max_iterations=50):
     n_sets : int
         Size of the posterior sample (resampled with replacement by weight).
     n0 : int, optional
-        Initial prior draws (default ``max(10 * batch, n_sets)``).
+        Initial prior draws (default ``n_sets``).
     batch : int, optional
-        Points per mixture component (default ``max(50, 10 * dim)``).
+        Points per mixture component (default ``max(10, n_sets // 10)``).  Raftery
+        and Bao take ``1000 d`` and ``100 d``; here each point costs a calibration
+        solve and a cohort, and the arms' likelihoods are broad (most of the
+        posterior is the prior), so fewer do.
     max_iterations : int
         Mixture components at most.
 
@@ -275,8 +290,8 @@ def imis(loglik, dim, rng, n_sets=1000, n0=None, batch=None, max_iterations=50):
     -------
     IMISResult
     """
-    batch = int(batch or max(50, 10 * dim))
-    n0 = int(n0 or max(10 * batch, n_sets))
+    batch = int(batch or max(10, n_sets // 10))
+    n0 = int(n0 or n_sets)
     z = rng.standard_normal((n0, dim))
     ll = np.asarray(loglik(z), float)
     components = []
