@@ -1,0 +1,38 @@
+"""``hsctsim calibrate``: its files, its report and its one-line errors."""
+
+import json
+
+from click.testing import CliRunner
+
+from hsctsim.apps.cli import cli
+from hsctsim.model.scenario import load_scenario
+
+TINY = ["--sets", "12", "-n", "500", "--calibration-patients", "1000", "--seed", "5"]
+
+
+def test_calibrate_writes_the_posterior_and_its_summary(tmp_path):
+    out = tmp_path / "post"
+    result = CliRunner().invoke(cli, ["calibrate", "ric", *TINY, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "held by calibration" in result.output and "trm d548" in result.output
+    post = json.loads((out / "posterior.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    keys = [k for k, r in load_scenario("ric").ranges() if r.low != r.high]
+    assert [p["key"] for p in post["parameters"]] == keys
+    assert len(post["sets"]) == 12 and len(post["susceptible"]) == 12
+    assert all(len(s) == len(keys) for s in post["sets"])
+    assert summary["hsctsim_version"] and summary["diagnostics"]["resampled"] == 12
+    assert (out / "prior_posterior.png").stat().st_size > 0
+    # a second run into the same folder needs --overwrite
+    again = CliRunner().invoke(cli, ["calibrate", "ric", *TINY, "--out", str(out)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+def test_calibrate_errors_are_one_line(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["calibrate", "nosuch", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 2 and "nosuch" in result.output
+    result = runner.invoke(cli, ["calibrate", "mst", *TINY, "--out", str(tmp_path / "b")])
+    assert result.exit_code == 2
+    assert "calibration_targets.toml" in result.output and "no calibration targets" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "b").exists()
