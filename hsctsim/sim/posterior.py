@@ -12,17 +12,19 @@ fractions, so that a draw from it needs no calibration solve.
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .._version import __version__
 from ..analysis.validation import load_figures, simulated
 from ..model.calibrate import calibrate, fingerprint
-from ..model.posterior import TARGETS_FILE, Prior, Target, imis
+from ..model.posterior import TARGETS_FILE, Prior, Target, imis, posterior_folder
 from ..model.scenario import Scenario, ScenarioError, load_scenario
 from .cohorts import DEFAULT_SEED, simulate
 
-__all__ = ["ArmPosterior", "arm_targets", "calibrate_arm", "is_held"]
+__all__ = ["ArmPosterior", "PosteriorSample", "arm_targets", "calibrate_arm", "is_held",
+           "load_posterior"]
 
 PROBABILITY_ENDPOINTS = ("os", "rfs", "pfs", "grfs", "relapse", "trm")
 
@@ -225,3 +227,63 @@ def calibrate_arm(scenario, n_sets=1000, n_patients=20_000, calibration_patients
                         prior.values(res.z[res.index]),
                         [evaluate.susceptible[i] for i in res.index], table,
                         res.diagnostics(), settings)
+
+
+@dataclass(frozen=True)
+class PosteriorSample:
+    """A stored posterior (``posterior.json`` of ``hsctsim calibrate``), ready to draw from."""
+
+    arm: str
+    keys: list
+    values: np.ndarray
+    susceptible: list
+    fingerprint: str
+    path: str
+
+    def draw(self, scenario, replicate):
+        """Replicate ``replicate``'s ``(scenario point, susceptible fractions)``.
+
+        The sets are taken in their stored order (a resample in random order),
+        cycling past the last: no calibration solve.
+        """
+        i = int(replicate) % len(self.values)
+        point = scenario.with_values(dict(zip(self.keys, self.values[i].tolist())))
+        return point, dict(self.susceptible[i])
+
+
+def load_posterior(scenario, folder=None):
+    """The stored posterior of ``scenario``'s arm, checked against the scenario.
+
+    ``folder``: where ``hsctsim calibrate`` wrote it (default
+    :func:`hsctsim.model.posterior.posterior_folder`).
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, when there is none, it cannot be read, or it was made
+        for a different scenario (its figures, timings or ties changed since).
+    """
+    import json  # deferred: only reading a stored posterior needs it
+
+    path = Path(folder or posterior_folder(scenario.name)) / "posterior.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        keys = [p["key"] for p in data["parameters"]]
+        values = np.array(data["sets"], float)
+        susceptible = [{str(k): float(v) for k, v in s.items()} for s in data["susceptible"]]
+        stored = data["settings"]["fingerprint"]
+    except FileNotFoundError:
+        raise ScenarioError(path, None, f"no posterior of '{scenario.name}': run `hsctsim "
+                            f"calibrate {scenario.name}` first") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ScenarioError(path, None, f"not a posterior written by hsctsim calibrate "
+                            f"({type(exc).__name__}: {exc})") from None
+    if stored != fingerprint(scenario.at_midpoints()):
+        raise ScenarioError(path, None, f"made for another version of '{scenario.name}' "
+                            f"(its figures changed since): run `hsctsim calibrate "
+                            f"{scenario.name}` again")
+    if (values.ndim != 2 or values.shape[1] != len(keys) or len(susceptible) != len(values)
+            or not len(values)):
+        raise ScenarioError(path, None, "sets, parameters and susceptible fractions do not "
+                            "match in size")
+    return PosteriorSample(scenario.name, keys, values, susceptible, stored, str(path))

@@ -36,3 +36,40 @@ def test_calibrate_errors_are_one_line(tmp_path):
     assert result.exit_code == 2
     assert "calibration_targets.toml" in result.output and "no calibration targets" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "b").exists()
+
+
+def test_run_replicates_draw_posterior_sets_without_solving(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["calibrate", "ric", *TINY]).exit_code == 0
+    import hsctsim.sim.cohorts as cohorts
+
+    solved = []
+    real = cohorts.calibrate
+
+    def counting(point, *args, **kwargs):
+        solved.append(point)
+        return real(point, *args, **kwargs)
+
+    monkeypatch.setattr(cohorts, "calibrate", counting)
+    args = ["run", "ric", "-n", "500", "--replicates", "2", "--format", "json"]
+    result = runner.invoke(cli, [*args, "--draws", "posterior"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output[result.output.index("{"):])
+    assert document["draws"]["from"] == "posterior" and document["draws"]["sets"] == {"ric": 12}
+    assert document["arms"]["ric"]["endpoints"]["os"]["at"]["d365"]["ui95"][0] is not None
+    assert len(solved) == 1  # the midpoint cohort only: each posterior set brings its own
+    solved.clear()
+    result = runner.invoke(cli, [*args, "--draws", "ranges"])
+    assert json.loads(result.output[result.output.index("{"):])["draws"]["from"] == "ranges"
+    assert len(solved) == 5  # the midpoints, then each draw: its start and its solve
+
+
+def test_draws_posterior_needs_a_posterior_and_replicates(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "empty"))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["run", "ric", "-n", "500", "--replicates", "2",
+                                 "--draws", "posterior"])
+    assert result.exit_code == 2 and "hsctsim calibrate ric" in result.output
+    result = runner.invoke(cli, ["run", "ric", "-n", "500", "--draws", "posterior"])
+    assert result.exit_code == 2 and "--replicates" in result.output
