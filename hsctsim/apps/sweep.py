@@ -15,6 +15,7 @@ from . import sweeps
 from .output import csv_text
 from .runner import landmark_days
 from ..analysis.sweep_plots import write_sweep_figures
+from ..sim.posterior import load_posterior
 
 __all__ = ["DASK_HINT", "EXAMPLES", "sweep"]
 
@@ -64,6 +65,11 @@ Examples:
 @click.option("--psa", "psa", type=click.IntRange(1), metavar="N",
               help="Probabilistic sensitivity analysis: N draws of every ranged figure "
                    "from its range (draw r is replicate r of `run --replicates`).")
+@click.option("--draws", type=click.Choice(["ranges", "posterior"]), default="ranges",
+              show_default=True,
+              help="With --psa: draw every figure independently from its range (each "
+                   "draw re-solved), or take the sets of `hsctsim calibrate SCENARIO`'s "
+                   "posterior, jointly, with their stored calibrations (no solve).")
 @click.option("--out", "out_dir", type=OutPath(file_okay=False), required=True,
               help="Folder for sweep.csv (and sweep.parquet with pyarrow), the per-point "
                    "results and the figures.")
@@ -99,13 +105,15 @@ Examples:
 @user_errors
 def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients, seed,
           horizon_days, calibration_patients, settings, workers, scheduler, local, retries,
-          plot, backend):
+          plot, backend, draws):
     """Sweep SCENARIO's figures over grids, or draw them for a PSA; each point is
     calibrated, simulated and summarised at the landmark days."""
 
 
     if bool(grids) == bool(psa):
         raise UserError("give --grid KEY=LOW:HIGH:STEPS (one or more) or --psa N")
+    if draws == "posterior" and not psa:
+        raise UserError("--draws posterior: only with --psa (grid points are solved)")
     if factorial and not grids:
         raise UserError("--factorial needs --grid")
     if local and (scheduler or workers):
@@ -132,10 +140,15 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
     else:
         if psa > sweeps.MAX_POINTS:
             raise UserError(f"--psa {psa}: at most {sweeps.MAX_POINTS:,} draws")
-        points, mode = sweeps.psa_points(psa), "psa"
+        posterior = load_posterior(loaded) if draws == "posterior" else None
+        points, mode = sweeps.psa_points(psa, posterior), "psa"
     config = sweeps.Settings(patients, seed, horizon, landmark_days(horizon),
                              calibration_patients)
     document = sweeps.manifest(loaded, points, config, mode, backend)
+    if psa:  # how the PSA drew its points (sweep.json)
+        document["draws"] = ({"from": "ranges", "joint": False} if draws == "ranges" else
+                             {"from": "posterior", "joint": True, "file": posterior.path,
+                              "sets": len(posterior.values)})
     folder = sweeps.SweepFolder(out_dir, document, resume, overwrite)
     results = folder.done() if resume else {}
     todo = [p for p in points if p.index not in results]
@@ -192,3 +205,8 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
                f"{describe_backend(document)}: {len(points)} points "
                f"({len(points) - len(todo)} resumed), {len(rows)} rows: "
                + ", ".join(f"{out_dir}/{w}" for w in written))
+    if psa:
+        click.echo("PSA draws: " + (
+            f"jointly from the posterior of `hsctsim calibrate` ({len(posterior.values)} "
+            "sets, each with its stored calibration)" if draws == "posterior" else
+            "every ranged figure independently from its range, each draw re-solved"))

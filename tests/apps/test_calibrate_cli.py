@@ -73,3 +73,30 @@ def test_draws_posterior_needs_a_posterior_and_replicates(tmp_path, monkeypatch)
     assert result.exit_code == 2 and "hsctsim calibrate ric" in result.output
     result = runner.invoke(cli, ["run", "ric", "-n", "500", "--draws", "posterior"])
     assert result.exit_code == 2 and "--replicates" in result.output
+
+
+def test_sweep_psa_takes_posterior_sets_without_solving(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["calibrate", "ric", *TINY]).exit_code == 0
+    post = json.loads((tmp_path / "cache" / "posterior" / "ric" / "posterior.json").read_text())
+    import hsctsim.apps.sweeps as sweeps
+    import hsctsim.sim.cohorts as cohorts
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a posterior draw was solved again")
+
+    monkeypatch.setattr(sweeps, "calibrate", refuse)
+    monkeypatch.setattr(cohorts, "calibrate", refuse)
+    out = tmp_path / "psa"
+    result = runner.invoke(cli, ["sweep", "ric", "--psa", "3", "-n", "500", "--local",
+                                 "--draws", "posterior", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "jointly from the posterior" in result.output
+    manifest = json.loads((out / "sweep.json").read_text())
+    assert manifest["draws"]["from"] == "posterior" and manifest["draws"]["sets"] == 12
+    for r in range(3):
+        point = json.loads((out / "points" / f"{r:06d}.json").read_text())
+        assert point["susceptible"] == post["susceptible"][r]
+        keys = [p["key"] for p in post["parameters"]]
+        assert [point["parameters"][k] for k in keys] == post["sets"][r]
