@@ -24,7 +24,7 @@ from ..model.scenario import Scenario, ScenarioError, load_scenario
 from .cohorts import DEFAULT_SEED, simulate
 
 __all__ = ["ArmPosterior", "PosteriorSample", "arm_targets", "calibrate_arm", "is_held",
-           "load_posterior"]
+           "load_posterior", "predictive_intervals"]
 
 PROBABILITY_ENDPOINTS = ("os", "rfs", "pfs", "grfs", "relapse", "trm")
 
@@ -287,3 +287,47 @@ def load_posterior(scenario, folder=None):
         raise ScenarioError(path, None, "sets, parameters and susceptible fractions do not "
                             "match in size")
     return PosteriorSample(scenario.name, keys, values, susceptible, stored, str(path))
+
+
+def predictive_intervals(figures, scenario, sample, n_patients, seed=DEFAULT_SEED, n_sets=20,
+                         level=0.9, noise_draws=50):
+    """Posterior predictive intervals of published figures of one arm.
+
+    For each of the first ``n_sets`` posterior sets (with their stored
+    calibrations: no solve), a cohort of ``n_patients`` is simulated and each
+    figure read from it; each value is then reported as a new study of the
+    figure's size would report it (its published 95% interval, ``n`` or
+    standard error gives that sampling error on the logit scale; a figure
+    without one gets the model's spread alone).  Hazard ratios, which need a
+    second arm, are left out (None).
+
+    Returns
+    -------
+    list of (low, high) or None, one per figure
+    """
+    from scipy.special import expit, logit  # deferred: only this function needs them
+
+    rng = np.random.default_rng([int(seed), 0x9D7])
+    horizon = max(f.horizon_days for f in figures)
+    chosen = [i for i, f in enumerate(figures) if not f.is_ratio and not f.is_median]
+    values = np.full((min(n_sets, len(sample.values)), len(figures)), math.nan)
+    for r in range(len(values)):
+        point, susceptible = sample.draw(scenario, r)
+        cohort = simulate(point, n_patients, seed, horizon_days=horizon,
+                          susceptible=susceptible)
+        for j in chosen:
+            values[r, j] = simulated(figures[j], {figures[j].arm: cohort})[0]
+    q = (0.5 - level / 2, 0.5 + level / 2)
+    out = [None] * len(figures)
+    for j in chosen:
+        v = np.clip(values[:, j][np.isfinite(values[:, j])], 1e-6, 1 - 1e-6)
+        if not v.size:
+            continue
+        interval = figures[j].interval
+        if interval is not None and 0.0 < interval[0] < interval[1] < 1.0:
+            se = (logit(interval[1]) - logit(interval[0])) / 3.919927969080108
+            v = expit(logit(np.repeat(v, noise_draws))
+                      + se * rng.standard_normal(v.size * noise_draws))
+        low, high = np.quantile(v, q)
+        out[j] = (float(low), float(high))
+    return out

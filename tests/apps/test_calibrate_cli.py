@@ -100,3 +100,25 @@ def test_sweep_psa_takes_posterior_sets_without_solving(tmp_path, monkeypatch):
         assert point["susceptible"] == post["susceptible"][r]
         keys = [p["key"] for p in post["parameters"]]
         assert [point["parameters"][k] for k in keys] == post["sets"][r]
+
+
+def test_validate_shows_posterior_predictive_intervals_and_coverage(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["validate", "ric", "-n", "500", "--posterior"])
+    assert result.exit_code == 2 and "hsctsim calibrate ric" in result.output
+    assert runner.invoke(cli, ["calibrate", "ric", *TINY]).exit_code == 0
+    result = runner.invoke(cli, ["validate", "ric", "-n", "500", "--posterior",
+                                 "--posterior-sets", "3", "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    document = json.loads(result.output)
+    pp = document["posterior_predictive"]
+    assert pp["arms"] == ["ric"]
+    for row in pp["figures"]:
+        if "HR" in row["figure"]:
+            assert row["interval90"] is None and row["inside"] is None
+        else:
+            low, high = row["interval90"]
+            assert 0 <= low < high <= 1 and row["inside"] == (low <= row["published"] <= high)
+    scored = [r for r in pp["figures"] if r["counted"] and r["inside"] is not None]
+    assert pp["coverage"] == {"inside": sum(r["inside"] for r in scored), "of": len(scored)}
