@@ -39,6 +39,7 @@ from .output import emit
 from .runner import RunFolder
 from .runner import written_whole
 from ..model.whatif import HELD
+from ..sim.posterior import load_posterior
 from .limits import check_run_size
 
 __all__ = ["caveat_lines", "cea", "cea_rows", "CEAC_POINTS", "DEFAULT_CHUNK", "DEFAULT_WTP",
@@ -56,7 +57,7 @@ def _interval(mean, ci):
 
 def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifetime=False,
             wtp=DEFAULT_WTP, replicates=0, threads=None, chunk_size=DEFAULT_CHUNK,
-            on_chunk=None, susceptible=None):
+            on_chunk=None, susceptible=None, posteriors=None):
     """Cost-effectiveness of arms against the first.
 
     Parameters
@@ -81,6 +82,10 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     susceptible : dict of str to dict, optional
         Per arm, the susceptible fractions of its midpoint cohort (a what-if that
         holds another calibration, see :func:`hsctsim.what_if`).
+    posteriors : dict of str to PosteriorSample, optional
+        Per arm, a posterior (``hsctsim calibrate``): replicate ``r`` takes its set
+        ``r``, the clinical figures jointly, with its stored calibration (costs,
+        utilities and durations still drawn from their ranges).
 
     Returns
     -------
@@ -111,10 +116,14 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
             arm: e.draw(seed, replicate) for arm, e in econ.items()}
         tallies = {arm: ArmTally() for arm in names}
         given = (susceptible or {}) if replicate is None else {}
+        points = dict(scenarios)
+        if replicate is not None and posteriors:  # posterior sets: no solve
+            for arm, sample in posteriors.items():
+                points[arm], given[arm] = sample.draw(scenarios[arm], replicate)
         streams = [iter_chunks(s, n, chunk_size, seed, threads, horizon, replicate,
                                calibration_patients=calibration_patients,
                                susceptible=given.get(arm))
-                   for arm, s in scenarios.items()]
+                   for arm, s in points.items()]
         for chunks in zip(*streams):
             values = {arm: cohort_values(c, figures[arm], discount, tails[arm])
                       for arm, c in zip(names, chunks)}
@@ -216,8 +225,11 @@ def format_cea(doc):
                            for v in inc["nmb"].values())])
         lines += _table(rows)
     if "ceac" in doc:
+        drawn = ("drawn jointly from the posterior (hsctsim calibrate; costs from their "
+                 "ranges)" if doc.get("draws", {}).get("from") == "posterior"
+                 else "drawn from the reported ranges")
         lines += ["", f"probability of the highest net monetary benefit over {doc['replicates']} "
-                      "replicates drawn from the reported ranges", ""]
+                      f"replicates {drawn}", ""]
         grid = doc["ceac"]["wtp"]
         shown = [w for w in grid if w in doc["wtp"] or w == 0]
         rows = [["arm", *(f"WTP {w:,.0f}" for w in shown)]]
@@ -384,8 +396,13 @@ Examples:
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
+@click.option("--draws", type=click.Choice(["ranges", "posterior"]), default="ranges",
+              show_default=True,
+              help="What --replicates draw for the clinical figures: each from its range "
+                   "(re-solved), or the arms' posterior sets of `hsctsim calibrate`, jointly, "
+                   "with their stored calibrations.")
 def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp, replicates,
-        threads, settings, recalibrate, out_dir, overwrite, fmt):
+        threads, settings, recalibrate, out_dir, overwrite, fmt, draws):
     """Costs, life years and QALYs of ARMS, and cost-effectiveness against the first.
 
     ARMS are bundled scenario names or TOML paths with [costs], [utilities] and
@@ -413,6 +430,11 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                             "--recalibrate, or leave out --replicates")
         loaded = {arm: w.scenario for arm, w in what_ifs.items()}
         held = {arm: w.susceptible for arm, w in what_ifs.items() if w.susceptible}
+        if draws == "posterior" and not replicates:
+            raise UserError("--draws posterior: the posterior is what --replicates draw "
+                            "from; give --replicates N")
+        posteriors = ({arm: load_posterior(s) for arm, s in loaded.items()}
+                      if draws == "posterior" else None)
         folder = RunFolder(out_dir, overwrite) if out_dir else None
         with written_whole(folder):
             total = patients * (1 + replicates) * len(loaded)
@@ -423,7 +445,13 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                 doc = run_cea(loaded, patients, DEFAULT_SEED if seed is None else seed,
                               horizon_days, Discount(discount, discounting), lifetime, wtp,
                               replicates, threads, on_chunk=progress.advance,
-                              susceptible=held)
+                              susceptible=held, posteriors=posteriors)
+                if replicates:  # how the replicates were drawn (cea.json)
+                    doc["draws"] = ({"from": "ranges", "joint": False} if posteriors is None
+                                    else {"from": "posterior", "joint": True,
+                                          "files": {a: p.path for a, p in posteriors.items()},
+                                          "sets": {a: len(p.values)
+                                                   for a, p in posteriors.items()}})
                 if folder is not None:
                     progress.phase("writing results")
             for arm, w in what_ifs.items():  # as run records it: what a --set changed

@@ -122,3 +122,23 @@ def test_validate_shows_posterior_predictive_intervals_and_coverage(tmp_path, mo
             assert 0 <= low < high <= 1 and row["inside"] == (low <= row["published"] <= high)
     scored = [r for r in pp["figures"] if r["counted"] and r["inside"] is not None]
     assert pp["coverage"] == {"inside": sum(r["inside"] for r in scored), "of": len(scored)}
+
+
+def test_cea_replicates_draw_posterior_sets(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    for arm in ("mac", "ric"):
+        assert runner.invoke(cli, ["calibrate", arm, *TINY]).exit_code == 0
+    import hsctsim.sim.cohorts as cohorts
+
+    solved = []
+    real = cohorts.calibrate
+    monkeypatch.setattr(cohorts, "calibrate",
+                        lambda point, *a, **k: solved.append(point) or real(point, *a, **k))
+    result = runner.invoke(cli, ["cea", "mac", "ric", "-n", "300", "--replicates", "2",
+                                 "--draws", "posterior", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output[result.output.index("{"):])
+    assert doc["draws"]["from"] == "posterior" and doc["draws"]["sets"] == {"mac": 12, "ric": 12}
+    assert len(doc["replicate_means"]["ric"]["costs"]) == 2
+    assert len(solved) == 2  # the two midpoint cohorts only
