@@ -38,10 +38,11 @@ Raftery and Bao 2010), written here with numpy and scipy.  Why this and not a
 library: IMIS needs only batches of likelihood evaluations and importance
 weights; each evaluation is a full calibration and cohort simulation, so a
 method that reuses every evaluation (unlike ABC rejection, which discards most)
-and needs no tolerance schedule suits it; the ABC-SMC library on PyPI (pyabc)
-brings a database layer, pandas, a web front end and more, too heavy for a core
-dependency of a numerical package, and no maintained IMIS package for Python was
-found.  The sampler works on ``z``, each figure mapped through its prior's
+and needs no tolerance schedule suits it; the maintained ABC-SMC library on PyPI
+(pyabc 0.13) requires pandas, scikit-learn, sqlalchemy, redis, dask distributed,
+pyarrow and gitpython at install, too heavy for a core dependency of a numerical
+package (and ABC would replace the published uncertainty by a distance and a
+tolerance); no IMIS package for Python is on PyPI.  The sampler works on ``z``, each figure mapped through its prior's
 distribution function to a standard normal (``theta_i = F_i^-1(Phi(z_i))``), so
 the prior is ``N(0, I)`` on all of ``R^d`` and no mixture draw falls outside a
 range.  Steps: ``n0`` draws from the prior; then, until the resample is diverse
