@@ -279,6 +279,10 @@ def load_posterior(scenario, folder=None):
         raise ScenarioError(path, None, f"not a posterior written by hsctsim calibrate "
                             f"({type(exc).__name__}: {exc})") from None
     if stored != fingerprint(scenario.at_midpoints()):
+        if scenario.settings:
+            raise ScenarioError(path, None, f"made for '{scenario.name}' as configured; "
+                                f"{scenario.origin} changes it, so its posterior does not "
+                                "apply (leave out the --set or --draws posterior)")
         raise ScenarioError(path, None, f"made for another version of '{scenario.name}' "
                             f"(its figures changed since): run `hsctsim calibrate "
                             f"{scenario.name}` again")

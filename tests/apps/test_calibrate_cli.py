@@ -63,6 +63,10 @@ def test_run_replicates_draw_posterior_sets_without_solving(tmp_path, monkeypatc
     result = runner.invoke(cli, [*args, "--draws", "ranges"])
     assert json.loads(result.output[result.output.index("{"):])["draws"]["from"] == "ranges"
     assert len(solved) == 5  # the midpoints, then each draw: its start and its solve
+    # a --set changes the arm: its posterior does not apply
+    result = runner.invoke(cli, [*args, "--draws", "posterior", "--recalibrate",
+                                 "--set", "agvhd.incidence=0.4"])
+    assert result.exit_code == 2 and "--set agvhd.incidence=0.4 changes it" in result.output
 
 
 def test_draws_posterior_needs_a_posterior_and_replicates(tmp_path, monkeypatch):
@@ -142,3 +146,8 @@ def test_cea_replicates_draw_posterior_sets(tmp_path, monkeypatch):
     assert doc["draws"]["from"] == "posterior" and doc["draws"]["sets"] == {"mac": 12, "ric": 12}
     assert len(doc["replicate_means"]["ric"]["costs"]) == 2
     assert len(solved) == 2  # the two midpoint cohorts only
+
+
+def test_calibrate_help_has_examples():
+    result = CliRunner().invoke(cli, ["calibrate", "--help"])
+    assert result.exit_code == 0 and "Examples:" in result.output and "--sets" in result.output
