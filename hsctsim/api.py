@@ -8,10 +8,11 @@ from .engine.backend import BACKENDS, BackendError, Batched, Cuda, describe_reco
 from .model.scenario import load_scenario
 from .sim import cohorts
 from .sim.cohorts import DEFAULT_SEED, MAX_SEED, scenario_point
+from .sim.posterior import calibrate_arm, load_posterior
 
 __all__ = ["BACKENDS", "BackendError", "DEFAULT_SEED", "MAX_SEED", "backend_record",
-           "check_fits_device", "count", "describe_backend", "iter_chunks", "load_scenario",
-           "resolve_backend", "scenario_point", "simulate"]
+           "calibrate_arm", "check_fits_device", "count", "describe_backend", "iter_chunks",
+           "load_posterior", "load_scenario", "resolve_backend", "scenario_point", "simulate"]
 
 
 def backend_record(backend):

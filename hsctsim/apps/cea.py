@@ -25,6 +25,7 @@ from ..model.economics import (
     economics_tail,
 )
 from ..model.whatif import HELD
+from ..sim.posterior import load_posterior
 from .ceadecide import (
     Decisions,
     TornadoTally,
@@ -74,7 +75,7 @@ def _interval(mean, ci):
 def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifetime=False,
             wtp=DEFAULT_WTP, replicates=0, threads=None, chunk_size=DEFAULT_CHUNK,
             on_chunk=None, susceptible=None, decisions=None, tornado=None,
-            economic_draws="uniform", sweeps=()):
+            economic_draws="uniform", sweeps=(), posteriors=None):
     """Cost-effectiveness of arms against the first.
 
     Parameters
@@ -115,6 +116,10 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     sweeps : sequence of str
         One-way sweeps ``[ARM:]FIGURE=LOW:HIGH:STEPS`` of costs, utilities or
         durations, on the base case's patients (``sweep``).
+    posteriors : dict of str to PosteriorSample, optional
+        Per arm, a posterior (``hsctsim calibrate``): replicate ``r`` takes its set
+        ``r``, the clinical figures jointly, with its stored calibration (costs,
+        utilities and durations still drawn from their ranges).
 
     Returns
     -------
@@ -161,10 +166,14 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
             arm: e.draw(seed, replicate, economic_draws) for arm, e in econ.items()}
         tallies = {arm: ArmTally() for arm in names}
         given = (susceptible or {}) if replicate is None else {}
+        points = dict(scenarios)
+        if replicate is not None and posteriors:  # posterior sets: no solve
+            for arm, sample in posteriors.items():
+                points[arm], given[arm] = sample.draw(scenarios[arm], replicate)
         streams = [iter_chunks(s, n, chunk_size, seed, threads, horizon, replicate,
                                calibration_patients=calibration_patients,
                                susceptible=given.get(arm))
-                   for arm, s in scenarios.items()]
+                   for arm, s in points.items()]
         for chunks in zip(*streams):
             values = {arm: cohort_values(c, figures[arm], discount, tails[arm])
                       for arm, c in zip(names, chunks)}
@@ -306,8 +315,11 @@ def format_cea(doc):
     if "sweep" in doc:
         lines += format_sweep(doc)
     if "ceac" in doc:
+        drawn = ("drawn jointly from the posterior (hsctsim calibrate; costs from their "
+                 "ranges)" if doc.get("draws", {}).get("from") == "posterior"
+                 else "drawn from the reported ranges")
         lines += ["", f"probability of the highest net monetary benefit over {doc['replicates']} "
-                      "replicates drawn from the reported ranges", ""]
+                      f"replicates {drawn}", ""]
         grid = doc["ceac"]["wtp"]
         shown = [w for w in grid if w in doc["wtp"] or w == 0]
         rows = [["arm", *(f"WTP {w:,.0f}" for w in shown)]]
@@ -588,9 +600,14 @@ Examples:
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
+@click.option("--draws", type=click.Choice(["ranges", "posterior"]), default="ranges",
+              show_default=True,
+              help="What --replicates draw for the clinical figures: each from its range "
+                   "(re-solved), or the arms' posterior sets of `hsctsim calibrate`, jointly, "
+                   "with their stored calibrations.")
 def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp, replicates,
         incidence, decision_years, groups, pilot, pilot_sizes, study_cost, economic_draws,
-        sweeps, tornado, threads, settings, recalibrate, out_dir, overwrite, fmt):
+        sweeps, tornado, threads, settings, recalibrate, out_dir, overwrite, fmt, draws):
     """Costs, life years and QALYs of ARMS, and cost-effectiveness against the first.
 
     ARMS are bundled scenario names or TOML paths with [costs], [utilities] and
@@ -628,6 +645,11 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                     parse_sweep(text, econ)
                 except ValueError as exc:
                     raise UserError(str(exc)) from None
+        if draws == "posterior" and not replicates:
+            raise UserError("--draws posterior: the posterior is what --replicates draw "
+                            "from; give --replicates N")
+        posteriors = ({arm: load_posterior(s) for arm, s in loaded.items()}
+                      if draws == "posterior" else None)
         folder = RunFolder(out_dir, overwrite) if out_dir else None
         with written_whole(folder):
             total = patients * (1 + replicates) * len(loaded)
@@ -639,7 +661,14 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                               horizon_days, Discount(discount, discounting), lifetime, wtp,
                               replicates, threads, on_chunk=progress.advance,
                               susceptible=held, decisions=decisions, tornado=tornado,
-                              economic_draws=economic_draws, sweeps=sweeps)
+                              economic_draws=economic_draws, sweeps=sweeps,
+                              posteriors=posteriors)
+                if replicates:  # how the replicates were drawn (cea.json)
+                    doc["draws"] = ({"from": "ranges", "joint": False} if posteriors is None
+                                    else {"from": "posterior", "joint": True,
+                                          "files": {a: p.path for a, p in posteriors.items()},
+                                          "sets": {a: len(p.values)
+                                                   for a, p in posteriors.items()}})
                 if folder is not None:
                     progress.phase("writing results")
             for arm, w in what_ifs.items():  # as run records it: what a --set changed

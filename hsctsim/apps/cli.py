@@ -7,7 +7,7 @@ layers below); the helpers the commands share are in :mod:`hsctsim.apps.common`.
 import click
 
 from .._version import __version__
-from . import cea, fit, plot, predict, run, show, sweep, trial, validate
+from . import calibrate, cea, fit, plot, predict, run, show, sweep, trial, validate
 
 __all__ = ["cli"]
 
@@ -22,5 +22,6 @@ def cli():
 
 
 for command in (run.run, show.scenarios, show.show, show.check, plot.plot, fit.fit,
-                predict.predict, cea.cea, sweep.sweep, trial.trial, validate.validate):
+                predict.predict, cea.cea, sweep.sweep, trial.trial, validate.validate,
+                calibrate.calibrate):
     cli.add_command(command)

@@ -8,6 +8,7 @@ from ..analysis.endpoints import LANDMARK_DAYS
 from ..api import DEFAULT_SEED, simulate
 from ..model.scenario import BUNDLED_ORDER, bundled_names
 from ..model.whatif import HELD
+from ..sim.posterior import load_posterior
 from . import runner
 from .common import UserError, complete_scenarios, load_arms, resolve_backend, user_errors
 from .limits import MAX_REPLICATES, check_run_size
@@ -42,6 +43,11 @@ Examples:
 @click.option("--replicates", type=click.IntRange(0, MAX_REPLICATES), default=0,
               show_default=True,
               help="Extra cohorts drawing every figure from its reported range.")
+@click.option("--draws", type=click.Choice(["ranges", "posterior"]), default="ranges",
+              show_default=True,
+              help="What --replicates draw: every figure independently from its range "
+                   "(each draw re-solved), or posterior sets of `hsctsim calibrate ARM`, "
+                   "jointly, with their stored calibrations.")
 @click.option("--out", "out_dir", type=OutPath(),
               help="Write summary.json, summary.csv (and comparisons.csv with --compare) "
                    "and the resolved scenarios here.")
@@ -74,7 +80,7 @@ Examples:
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
         events, events_layout, plot, fmt, settings, recalibrate, compare, events_format,
-        backend, days_text):
+        backend, days_text, draws):
     """Simulate SCENARIOS (bundled names or TOML paths; default: the allogeneic arms)."""
     if (events or plot) and not out_dir:
         raise UserError("--events and --plot need --out DIR")
@@ -106,6 +112,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                         "reported ranges again, which a held what-if does not; add "
                         "--recalibrate, or leave out --replicates")
     loaded = {arm: w.scenario for arm, w in what_ifs.items()}
+    posteriors = _posteriors(loaded, replicates, draws)
     horizon = horizon_days or max(s.horizon_days for s in loaded.values())
     extra_days = _parse_days(days_text, horizon) if days_text is not None else ()
     if events and events_format == "parquet":
@@ -138,11 +145,13 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             on_chunk=progress.advance, on_phase=progress.phase,
             on_events=folder.append_events if events else None,
             susceptible={arm: w.susceptible for arm, w in what_ifs.items()},
-            backend=backend, extra_days=extra_days)
+            backend=backend, extra_days=extra_days, posteriors=posteriors)
         for arm, w in what_ifs.items():
             arms[arm]["what_if"] = w.to_dict()
         document = runner.summary_document(arms, seed, patients, horizon, replicates,
                                     comparisons, backend=backend)
+        if replicates:
+            document["draws"] = _draws_record(draws, posteriors)
         if folder is not None:
             progress.phase("writing results")
             runner.write_summary(folder, document, loaded)
@@ -150,8 +159,39 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                 progress.phase("drawing figures")
                 _write_plots(folder, what_ifs, patients, seed, horizon)
     emit(document, fmt, runner.format_table, runner.summary_rows,
-         [f"what-if {arm}: {w.describe()}" for arm, w in what_ifs.items() if w.settings],
+         [f"what-if {arm}: {w.describe()}" for arm, w in what_ifs.items() if w.settings]
+         + ([f"replicates: {_draws_note(document['draws'])}"] if replicates else []),
          out_dir)
+
+
+def _posteriors(loaded, replicates, draws):
+    """Each arm's stored posterior for ``--draws posterior`` (None otherwise)."""
+    if draws != "posterior":
+        return None
+    if not replicates:
+        raise UserError("--draws posterior: the posterior is what --replicates draw from; "
+                        "give --replicates N")
+    if any(getattr(s, "kind", None) == "multistate" for s in loaded.values()):
+        raise UserError("--draws posterior: a multi-state scenario has no calibration "
+                        "to sample")
+    return {arm: load_posterior(s) for arm, s in loaded.items()}
+
+
+def _draws_record(draws, posteriors):
+    """summary.json's ``draws``: how the replicates were drawn, and from which file."""
+    if posteriors is None:
+        return {"from": "ranges", "joint": False}
+    return {"from": "posterior", "joint": True,
+            "files": {arm: p.path for arm, p in posteriors.items()},
+            "sets": {arm: len(p.values) for arm, p in posteriors.items()}}
+
+
+def _draws_note(record):
+    if record["from"] == "posterior":
+        return ("drawn jointly from the posterior of `hsctsim calibrate` "
+                + ", ".join(f"{a} ({n} sets)" for a, n in record["sets"].items())
+                + "; no calibration solve per draw")
+    return "every ranged figure drawn independently from its range, each draw re-solved"
 
 
 def _parse_days(text, horizon):

@@ -34,7 +34,7 @@ def landmark_days(horizon_days, extra_days=()):
 
 def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates=0,
              compare=False, chunk_size=DEFAULT_CHUNK, on_chunk=None, on_events=None,
-             susceptible=None, backend="cpu", on_phase=None, extra_days=()):
+             susceptible=None, backend="cpu", on_phase=None, extra_days=(), posteriors=None):
     """Summarise arms: midpoint cohorts, replicates drawn from the ranges, contrasts.
 
     The arms' midpoint cohorts are simulated chunk by chunk in step, so each chunk
@@ -69,6 +69,10 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         Called with a short label as each phase starts (progress).
     extra_days : sequence of int
         Landmark days summarised besides the standard ones (within the horizon).
+    posteriors : dict of str to PosteriorSample, optional
+        Per arm, a posterior (:func:`hsctsim.sim.posterior.load_posterior`): its
+        replicates are posterior sets, drawn jointly, with their stored
+        calibrations (no solve), instead of independent draws from the ranges.
 
     Returns
     -------
@@ -120,7 +124,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
         endpoints = tallies[arm].summary()
         if replicates:
             _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads,
-                             replicates, chunk_size, on_chunk, days, backend, on_phase)
+                             replicates, chunk_size, on_chunk, days, backend, on_phase,
+                             (posteriors or {}).get(arm))
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
                      "calibration": susceptible[arm]}
@@ -132,16 +137,18 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
 
 
 def _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads, replicates,
-                     chunk_size, on_chunk, days, backend="cpu", on_phase=None):
+                     chunk_size, on_chunk, days, backend="cpu", on_phase=None, posterior=None):
     """``ui95``: the 2.5-97.5 percentiles of the replicates' estimates."""
     draws = []
     for r in range(replicates):
         if on_phase is not None:
             on_phase(f"replicate {r + 1} of {replicates} of {scenario.name}")
         tally = Tally(days)
-        count(scenario, n_patients, tally, seed, threads, horizon_days, r,
+        # a posterior set comes with its calibration; a draw from the ranges is solved
+        point, susceptible = (scenario, None) if posterior is None else posterior.draw(scenario, r)
+        count(point, n_patients, tally, seed, threads, horizon_days, r,
               calibration_patients=REPLICATE_CALIBRATION_PATIENTS, chunk_size=chunk_size,
-              backend=backend, on_chunk=on_chunk)
+              backend=backend, on_chunk=on_chunk, susceptible=susceptible)
         draws.append(tally)
     for name in ENDPOINTS:
         values = [d.estimates(name)[0] for d in draws]
@@ -288,9 +295,11 @@ def format_table(document):
     header = (f"hsctsim {document['hsctsim_version']}: {document['patients']:,} patients per "
               f"arm, seed {document['seed']}, horizon {document['horizon_days']} days, "
               f"{describe_backend(document)}")
+    drawn = ("drawn jointly from the posterior (hsctsim calibrate)"
+             if document.get("draws", {}).get("from") == "posterior"
+             else "drawn from the reported ranges")
     note = "estimate (95% CI)" + (f" [95% range over {document['replicates']} replicates "
-                                  "drawn from the reported ranges]"
-                                  if document["replicates"] else "")
+                                  f"{drawn}]" if document["replicates"] else "")
     rows = [["endpoint", "day", *arms]]
     for name, (kind, _) in ENDPOINTS.items():
         first = next(iter(arms.values()))["endpoints"][name]["at"]

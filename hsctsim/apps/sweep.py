@@ -8,6 +8,7 @@ import numpy as np
 
 from .._version import __version__
 from ..api import DEFAULT_SEED, BackendError, describe_backend
+from ..sim.posterior import load_posterior
 from . import sweeps
 from .common import UserError, load_arms, resolve_backend, user_errors
 from .options import SEED, FiniteFloatRange, OutPath
@@ -65,6 +66,11 @@ Examples:
 @click.option("--psa", "psa", type=click.IntRange(1), metavar="N",
               help="Probabilistic sensitivity analysis: N draws of every ranged figure "
                    "from its range (draw r is replicate r of `run --replicates`).")
+@click.option("--draws", type=click.Choice(["ranges", "posterior"]), default="ranges",
+              show_default=True,
+              help="With --psa: draw every figure independently from its range (each "
+                   "draw re-solved), or take the sets of `hsctsim calibrate SCENARIO`'s "
+                   "posterior, jointly, with their stored calibrations (no solve).")
 @click.option("--out", "out_dir", type=OutPath(file_okay=False), required=True,
               help="Folder for sweep.csv (and sweep.parquet with pyarrow), the per-point "
                    "results and the figures.")
@@ -100,13 +106,15 @@ Examples:
 @user_errors
 def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients, seed,
           horizon_days, calibration_patients, settings, workers, scheduler, local, retries,
-          plot, backend):
+          plot, backend, draws):
     """Sweep SCENARIO's figures over grids, or draw them for a PSA; each point is
     calibrated, simulated and summarised at the landmark days."""
 
 
     if bool(grids) == bool(psa):
         raise UserError("give --grid KEY=LOW:HIGH:STEPS (one or more) or --psa N")
+    if draws == "posterior" and not psa:
+        raise UserError("--draws posterior: only with --psa (grid points are solved)")
     if factorial and not grids:
         raise UserError("--factorial needs --grid")
     if local and (scheduler or workers):
@@ -133,10 +141,15 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
     else:
         if psa > sweeps.MAX_POINTS:
             raise UserError(f"--psa {psa}: at most {sweeps.MAX_POINTS:,} draws")
-        points, mode = sweeps.psa_points(psa), "psa"
+        posterior = load_posterior(loaded) if draws == "posterior" else None
+        points, mode = sweeps.psa_points(psa, posterior), "psa"
     config = sweeps.Settings(patients, seed, horizon, landmark_days(horizon),
                              calibration_patients)
     document = sweeps.manifest(loaded, points, config, mode, backend)
+    if psa:  # how the PSA drew its points (sweep.json)
+        document["draws"] = ({"from": "ranges", "joint": False} if draws == "ranges" else
+                             {"from": "posterior", "joint": True, "file": posterior.path,
+                              "sets": len(posterior.values)})
     folder, results = None, {}
     if resume:
         folder = sweeps.SweepFolder(out_dir, document, resume=True)
@@ -173,6 +186,11 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         if cluster is not None:
             cluster.close()
     click.echo(said)  # once the folder is in place
+    if psa:
+        click.echo("PSA draws: " + (
+            f"jointly from the posterior of `hsctsim calibrate` ({len(posterior.values)} "
+            "sets, each with its stored calibration)" if draws == "posterior" else
+            "every ranged figure independently from its range, each draw re-solved"))
 
 
 def _run(folder, loaded, points, todo, results, config, client, scheduler, n_workers,

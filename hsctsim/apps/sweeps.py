@@ -57,6 +57,8 @@ class Point:
     design: str  # "baseline", "one-way", "grid" or "psa"
     values: tuple = ()  # ((key, value), ...) set at this point; others at midpoints
     draw: int | None = None
+    # ((process, fraction), ...): a posterior set's stored calibration (no solve)
+    susceptible: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -129,9 +131,19 @@ def grid_points(axes, factorial=False):
     return points
 
 
-def psa_points(n_draws):
-    """``n_draws`` PSA points, draw ``r`` at index ``r``."""
-    return [Point(r, "psa", draw=r) for r in range(n_draws)]
+def psa_points(n_draws, posterior=None):
+    """``n_draws`` PSA points, draw ``r`` at index ``r``.
+
+    With ``posterior`` (a :class:`hsctsim.sim.posterior.PosteriorSample`), draw
+    ``r`` is its set ``r`` (cycling past the last), all figures jointly, with its
+    stored calibration; else replicate ``r``'s independent draws from the ranges.
+    """
+    if posterior is None:
+        return [Point(r, "psa", draw=r) for r in range(n_draws)]
+    n = len(posterior.values)
+    return [Point(r, "psa", values=tuple(zip(posterior.keys, posterior.values[r % n].tolist())),
+                  susceptible=tuple(sorted(posterior.susceptible[r % n].items())))
+            for r in range(n_draws)]
 
 
 def point_scenario(scenario, point, seed):
@@ -175,9 +187,11 @@ def run_point(scenario, point, settings, threads=None, backend="cpu"):
     else:
         n_cal = s.calibration_patients or GRID_CALIBRATION_PATIENTS
         point_s = point_scenario(scenario, point, s.seed)
-        # a nearby solution: fewer Newton steps
-        start = calibrate(scenario_point(scenario), backend=backend)
-        susceptible = calibrate(point_s, n_cal, start=start, backend=backend)
+        if point.susceptible:  # a posterior set: calibrated when the posterior was made
+            susceptible = dict(point.susceptible)
+        else:  # a nearby solution: fewer Newton steps
+            start = calibrate(scenario_point(scenario), backend=backend)
+            susceptible = calibrate(point_s, n_cal, start=start, backend=backend)
         count(point_s, s.patients, tally, s.seed, None, s.horizon_days,
               susceptible=susceptible, chunk_size=s.chunk_size, backend=backend)
     rows = []

@@ -15,11 +15,13 @@ from ..analysis.validation import (
     tally_by_use,
 )
 from ..api import DEFAULT_SEED, simulate
-from ..model.scenario import load_scenario
+from ..model.scenario import ScenarioError, load_scenario
+from ..sim.posterior import load_posterior, predictive_intervals
 from .common import UserError, user_errors
 from .options import SEED
 
-__all__ = ["DEFAULT_PATIENTS", "format_table", "validate"]
+__all__ = ["DEFAULT_PATIENTS", "format_predictive", "format_table", "posterior_predictive",
+           "validate"]
 
 DEFAULT_PATIENTS = 100_000
 
@@ -34,8 +36,14 @@ DEFAULT_PATIENTS = 100_000
               help="A validation file of [[figure]] tables (default: the bundled one).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
+@click.option("--posterior", is_flag=True,
+              help="Also each figure's 90%% posterior predictive interval, from the arms' "
+                   "posteriors of `hsctsim calibrate` (arms without one are left out), and "
+                   "the coverage: counted figures inside their interval.")
+@click.option("--posterior-sets", type=click.IntRange(2), default=20, show_default=True,
+              help="With --posterior: posterior sets simulated per arm (-n patients each).")
 @user_errors
-def validate(arms, patients, seed, figures_file, fmt):
+def validate(arms, patients, seed, figures_file, fmt, posterior, posterior_sets):
     """Compare ARMS (default: every arm with figures) with published survival figures.
 
     Each figure (OS, RFS or PFS, survival after relapse, median survival, best
@@ -75,15 +83,23 @@ def validate(arms, patients, seed, figures_file, fmt):
     results = compare(chosen, cohorts)
     counted = [r for r in results if r.figure.check]
     passed = all(r.within for r in counted)
+    predictive = (posterior_predictive(chosen, patients, seed, posterior_sets)
+                  if posterior else None)
     if fmt == "json":
-        click.echo(json.dumps({"hsctsim_version": __version__, "seed": seed,
-                               "patients": patients, "horizon_days": horizon,
-                               "tolerance_rule": TOLERANCE_RULE,
-                               "counts": tally_by_use(results),
-                               "all_within": passed,
-                               "figures": [r.to_dict() for r in results]}, indent=1))
+        document = {"hsctsim_version": __version__, "seed": seed,
+                    "patients": patients, "horizon_days": horizon,
+                    "tolerance_rule": TOLERANCE_RULE,
+                    "counts": tally_by_use(results),
+                    "all_within": passed,
+                    "figures": [r.to_dict() for r in results]}
+        if predictive is not None:
+            document["posterior_predictive"] = predictive
+        click.echo(json.dumps(document, indent=1))
     else:
         click.echo(format_table(results, patients, seed, horizon), nl=False)
+        if predictive is not None:
+            click.echo(format_predictive(predictive, sum(r.within for r in counted),
+                                         len(counted)), nl=False)
     sys.exit(0 if passed else 1)
 
 
@@ -173,4 +189,49 @@ def format_table(results, patients, seed, horizon):
            f"tolerance ({cal['shown'] - cal['counted']} more shown, not counted)",
            *_predictions(results), "", "sources:"]
     out += [f"  {i}. {c}" for i, c in enumerate(citations, 1)]
+    return "\n".join(out) + "\n"
+
+
+def posterior_predictive(figures, patients, seed, n_sets):
+    """Per figure, its 90% posterior predictive interval (arms with a posterior) and
+    the coverage of the counted ones: plain data for JSON and :func:`format_predictive`."""
+    rows = []
+    arms = list(dict.fromkeys(f.arm for f in figures))
+    samples = {}
+    for arm in arms:
+        try:
+            samples[arm] = load_posterior(load_scenario(arm))
+        except ScenarioError:
+            continue  # no posterior of this arm (or a stale one): left out
+    if not samples:
+        raise UserError("--posterior: no arm here has a posterior; run `hsctsim calibrate "
+                        f"{arms[0]}` first")
+    for arm, sample in samples.items():
+        mine = [f for f in figures if f.arm == arm]
+        intervals = predictive_intervals(mine, load_scenario(arm), sample, patients, seed,
+                                         n_sets)
+        for f, interval in zip(mine, intervals):
+            inside = None if interval is None else interval[0] <= f.estimate <= interval[1]
+            rows.append({"arm": arm, "figure": f.label, "landmark_day": f.landmark_day,
+                         "published": f.estimate, "interval90": interval, "inside": inside,
+                         "counted": f.check, "sets": min(n_sets, len(sample.values))})
+    scored = [r for r in rows if r["counted"] and r["inside"] is not None]
+    return {"level": 0.9, "arms": list(samples), "figures": rows,
+            "coverage": {"inside": sum(r["inside"] for r in scored), "of": len(scored)}}
+
+
+def format_predictive(predictive, within, counted):
+    """The posterior predictive section of the text report."""
+    out = ["", f"posterior predictive 90% intervals ({', '.join(predictive['arms'])}; "
+               "each figure as a new study of its size would report it)"]
+    for r in predictive["figures"]:
+        cell = ("n/a" if r["interval90"] is None else
+                f"{100 * r['interval90'][0]:.1f}-{100 * r['interval90'][1]:.1f}%")
+        inside = "-" if r["inside"] is None else ("inside" if r["inside"] else "OUTSIDE")
+        out.append(f"  {r['arm']:<12}{r['figure']:<28}{r['landmark_day']:>6g}  "
+                   f"{100 * r['published']:5.1f}%  {cell:<14}{inside}"
+                   f"{'' if r['counted'] else ' (not counted)'}")
+    c = predictive["coverage"]
+    out += ["", f"coverage: {c['inside']} of {c['of']} counted figures inside their 90% "
+                f"posterior predictive interval; {within} of {counted} within tolerance"]
     return "\n".join(out) + "\n"

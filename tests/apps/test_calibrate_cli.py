@@ -1,0 +1,153 @@
+"""``hsctsim calibrate``: its files, its report and its one-line errors."""
+
+import json
+
+from click.testing import CliRunner
+
+from hsctsim.apps.cli import cli
+from hsctsim.model.scenario import load_scenario
+
+TINY = ["--sets", "12", "-n", "500", "--calibration-patients", "1000", "--seed", "5"]
+
+
+def test_calibrate_writes_the_posterior_and_its_summary(tmp_path):
+    out = tmp_path / "post"
+    result = CliRunner().invoke(cli, ["calibrate", "ric", *TINY, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "held by calibration" in result.output and "trm d548" in result.output
+    post = json.loads((out / "posterior.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    keys = [k for k, r in load_scenario("ric").ranges() if r.low != r.high]
+    assert [p["key"] for p in post["parameters"]] == keys
+    assert len(post["sets"]) == 12 and len(post["susceptible"]) == 12
+    assert all(len(s) == len(keys) for s in post["sets"])
+    assert summary["hsctsim_version"] and summary["diagnostics"]["resampled"] == 12
+    assert (out / "prior_posterior.png").stat().st_size > 0
+    # a second run into the same folder needs --overwrite
+    again = CliRunner().invoke(cli, ["calibrate", "ric", *TINY, "--out", str(out)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+def test_calibrate_errors_are_one_line(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["calibrate", "nosuch", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 2 and "nosuch" in result.output
+    result = runner.invoke(cli, ["calibrate", "mst", *TINY, "--out", str(tmp_path / "b")])
+    assert result.exit_code == 2
+    assert "calibration_targets.toml" in result.output and "no calibration targets" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "b").exists()
+
+
+def test_run_replicates_draw_posterior_sets_without_solving(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["calibrate", "ric", *TINY]).exit_code == 0
+    import hsctsim.sim.cohorts as cohorts
+
+    solved = []
+    real = cohorts.calibrate
+
+    def counting(point, *args, **kwargs):
+        solved.append(point)
+        return real(point, *args, **kwargs)
+
+    monkeypatch.setattr(cohorts, "calibrate", counting)
+    args = ["run", "ric", "-n", "500", "--replicates", "2", "--format", "json"]
+    result = runner.invoke(cli, [*args, "--draws", "posterior"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output[result.output.index("{"):])
+    assert document["draws"]["from"] == "posterior" and document["draws"]["sets"] == {"ric": 12}
+    assert document["arms"]["ric"]["endpoints"]["os"]["at"]["d365"]["ui95"][0] is not None
+    assert len(solved) == 1  # the midpoint cohort only: each posterior set brings its own
+    solved.clear()
+    result = runner.invoke(cli, [*args, "--draws", "ranges"])
+    assert json.loads(result.output[result.output.index("{"):])["draws"]["from"] == "ranges"
+    assert len(solved) == 5  # the midpoints, then each draw: its start and its solve
+    # a --set changes the arm: its posterior does not apply
+    result = runner.invoke(cli, [*args, "--draws", "posterior", "--recalibrate",
+                                 "--set", "agvhd.incidence=0.4"])
+    assert result.exit_code == 2 and "--set agvhd.incidence=0.4 changes it" in result.output
+
+
+def test_draws_posterior_needs_a_posterior_and_replicates(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "empty"))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["run", "ric", "-n", "500", "--replicates", "2",
+                                 "--draws", "posterior"])
+    assert result.exit_code == 2 and "hsctsim calibrate ric" in result.output
+    result = runner.invoke(cli, ["run", "ric", "-n", "500", "--draws", "posterior"])
+    assert result.exit_code == 2 and "--replicates" in result.output
+
+
+def test_sweep_psa_takes_posterior_sets_without_solving(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["calibrate", "ric", *TINY]).exit_code == 0
+    post = json.loads((tmp_path / "cache" / "posterior" / "ric" / "posterior.json").read_text())
+    import hsctsim.apps.sweeps as sweeps
+    import hsctsim.sim.cohorts as cohorts
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a posterior draw was solved again")
+
+    monkeypatch.setattr(sweeps, "calibrate", refuse)
+    monkeypatch.setattr(cohorts, "calibrate", refuse)
+    out = tmp_path / "psa"
+    result = runner.invoke(cli, ["sweep", "ric", "--psa", "3", "-n", "500", "--local",
+                                 "--draws", "posterior", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "jointly from the posterior" in result.output
+    manifest = json.loads((out / "sweep.json").read_text())
+    assert manifest["draws"]["from"] == "posterior" and manifest["draws"]["sets"] == 12
+    for r in range(3):
+        point = json.loads((out / "points" / f"{r:06d}.json").read_text())
+        assert point["susceptible"] == post["susceptible"][r]
+        keys = [p["key"] for p in post["parameters"]]
+        assert [point["parameters"][k] for k in keys] == post["sets"][r]
+
+
+def test_validate_shows_posterior_predictive_intervals_and_coverage(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["validate", "ric", "-n", "500", "--posterior"])
+    assert result.exit_code == 2 and "hsctsim calibrate ric" in result.output
+    assert runner.invoke(cli, ["calibrate", "ric", *TINY]).exit_code == 0
+    result = runner.invoke(cli, ["validate", "ric", "-n", "500", "--posterior",
+                                 "--posterior-sets", "3", "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    document = json.loads(result.output)
+    pp = document["posterior_predictive"]
+    assert pp["arms"] == ["ric"]
+    for row in pp["figures"]:
+        if "HR" in row["figure"]:
+            assert row["interval90"] is None and row["inside"] is None
+        else:
+            low, high = row["interval90"]
+            assert 0 <= low < high <= 1 and row["inside"] == (low <= row["published"] <= high)
+    scored = [r for r in pp["figures"] if r["counted"] and r["inside"] is not None]
+    assert pp["coverage"] == {"inside": sum(r["inside"] for r in scored), "of": len(scored)}
+
+
+def test_cea_replicates_draw_posterior_sets(tmp_path, monkeypatch):
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    for arm in ("mac", "ric"):
+        assert runner.invoke(cli, ["calibrate", arm, *TINY]).exit_code == 0
+    import hsctsim.sim.cohorts as cohorts
+
+    solved = []
+    real = cohorts.calibrate
+    monkeypatch.setattr(cohorts, "calibrate",
+                        lambda point, *a, **k: solved.append(point) or real(point, *a, **k))
+    result = runner.invoke(cli, ["cea", "mac", "ric", "-n", "300", "--replicates", "2",
+                                 "--draws", "posterior", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output[result.output.index("{"):])
+    assert doc["draws"]["from"] == "posterior" and doc["draws"]["sets"] == {"mac": 12, "ric": 12}
+    assert len(doc["replicate_means"]["ric"]["costs"]) == 2
+    assert len(solved) == 2  # the two midpoint cohorts only
+
+
+def test_calibrate_help_has_examples():
+    result = CliRunner().invoke(cli, ["calibrate", "--help"])
+    assert result.exit_code == 0 and "Examples:" in result.output and "--sets" in result.output
