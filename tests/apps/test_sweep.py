@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import hsctsim
 from hsctsim.analysis.endpoints import Tally
+from hsctsim.analysis.endpoints import ENDPOINTS
 from hsctsim.apps import sweeps
 from hsctsim.apps.cli import cli
 from hsctsim.model.calibrate import calibrate
@@ -112,7 +113,7 @@ def local_table(tmp_path_factory):
 
 def test_table_is_tidy(local_table):
     rows = read_table(local_table / "sweep.csv")
-    assert len(rows) == 6 * 13 * 5  # points x endpoints x landmarks
+    assert len(rows) == 6 * len(ENDPOINTS) * 5  # points x endpoints x landmarks
     assert {r["design"] for r in rows} == {"baseline", "one-way"}
     first = rows[0]
     assert list(first)[:3] == ["point", "design", "varied"]

@@ -8,6 +8,7 @@ import pytest
 import hsctsim
 from hsctsim.analysis.endpoints import ENDPOINTS, PairedTally, Tally, endpoint_day
 from hsctsim.model.cohort import CHIMERISM_STATES
+from hsctsim.model.hsct import PROCESS_NAMES
 
 DAYS = (30, 100, 180, 365, 730)
 
@@ -138,6 +139,7 @@ def test_chunks_in_one_reused_array():
     fresh = [c.event_day.copy() for c in hsctsim.iter_chunks("ric", 5_000, 2_000, seed=2)]
     reused = [c.event_day.copy()
               for c in hsctsim.iter_chunks("ric", 5_000, 2_000, seed=2, reuse_buffer=True)]
-    assert [a.shape for a in reused] == [(2000, 14), (2000, 14), (1000, 14)]
+    p = len(PROCESS_NAMES)
+    assert [a.shape for a in reused] == [(2000, p), (2000, p), (1000, p)]
     for a, b in zip(fresh, reused):
         np.testing.assert_array_equal(a, b)
