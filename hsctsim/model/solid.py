@@ -3,8 +3,8 @@
 The core course (engraftment, GVHD, CMV, rejection, TRM) is the HSCT model's; its
 ``relapse`` process is tumour progression (the patients enter with measurable,
 refractory disease) and ``death_after_relapse`` is death from progression.  The
-``[tumour]`` section adds, after the seed review (Childs & Srinivasan 2004 via
-Alqasim) and the series it cites:
+``[tumour]`` section adds, after Alqasim's review (Iraqi J Cancer Med Genet
+9(1):68-73, after Childs & Srinivasan 2004) and the series it cites:
 
 - ``chemo_response``: an early response to the conditioning that does not last
   (melanoma: "early ... short-lived ... chemotherapy effects"); it lowers the

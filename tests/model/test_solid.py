@@ -187,7 +187,7 @@ def test_melanoma_early_responses_come_before_the_taper_and_are_short():
     assert np.median(start[np.isfinite(start)]) < taper
     assert_within_se((cohort.day("gvt_response") <= 365).mean(), 0.09, cohort.n_patients)
     duration, _ = duration_of_response(cohort)
-    assert np.median(duration) < 120  # 'short-lived' (seed review)
+    assert np.median(duration) < 120  # 'short-lived' (melanoma, Alqasim's review)
     assert early.mean() > 0.1
 
 
