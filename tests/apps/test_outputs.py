@@ -111,3 +111,8 @@ def test_events_parquet_equals_csv_and_frames(tmp_path):
     frame = summary_frame(document)
     assert {"arm", "endpoint", "day", "estimate"} <= set(frame.columns)
     assert frame.equals(pd.read_csv(tmp_path / "csv" / "summary.csv").astype(frame.dtypes))
+    # a path works too: to summary.json, or to the run folder (it raised a TypeError)
+    for source in (tmp_path / "csv" / "summary.json", tmp_path / "csv", str(tmp_path / "csv")):
+        assert summary_frame(source).equals(frame)
+    with pytest.raises(TypeError, match="path to summary.json"):
+        summary_frame(3)
