@@ -17,6 +17,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
 from ..model import process_table
@@ -122,6 +123,48 @@ def _finish(ax, title, ylabel, horizon_days, legend=True, legend_kw=None, percen
     return ax
 
 
+BAND_LABEL = "band: 95% CI of the simulated cohort (Monte Carlo)"
+BARS_LABEL = "bars: 95% UI over the replicates (input uncertainty)"
+
+
+def _replicate_bars(ax, intervals, arm, endpoint, color, max_day, shift):
+    """Error bars at the landmark days from summary.json's ``ui95`` of one arm's endpoint.
+
+    ``intervals``: ``{arm: summary's endpoints of that arm}`` (None: nothing drawn).
+    Returns the highest bar top drawn, or None when there was nothing to draw.
+    """
+    at = ((intervals or {}).get(arm) or {}).get(endpoint, {}).get("at", {})
+    rows = [(float(day[1:]), v["estimate"], *v["ui95"]) for day, v in at.items()
+            if v.get("ui95", [None])[0] is not None and v.get("estimate") is not None
+            and float(day[1:]) <= max_day]
+    if not rows:
+        return None
+    day, estimate, low, high = np.array(rows, float).T
+    # a point estimate can sit outside its replicates' interval (another seed per
+    # replicate): the bar spans both, so the reader sees the interval, not a gap
+    bars = ax.errorbar(day + shift, estimate, yerr=[np.maximum(estimate - low, 0.0),
+                                                    np.maximum(high - estimate, 0.0)],
+                       fmt="o", ms=4, color=color, alpha=0.75, capsize=4, lw=1.5, zorder=4)
+    for artist in bars.get_children():
+        artist.set_clip_on(False)  # a bar on the last day of the axis is drawn whole
+    return float(np.max(high))
+
+
+def _band_legend(ax, bands, bars, own=True):
+    """The axes' labelled handles (``own``), then what the bands and the error bars are."""
+    handles, labels = ax.get_legend_handles_labels() if own else ([], [])
+    if bands:
+        handles.append(Patch(color="0.5", alpha=0.25, lw=0))
+        labels.append(textwrap.fill(BAND_LABEL, 32))
+    if bars:
+        proxy = ax.errorbar([np.nan], [np.nan], yerr=[[np.nan], [np.nan]], fmt="o", ms=4,
+                            color="0.3", capsize=4, lw=1.5)
+        proxy.remove()  # a legend key only: off the axes
+        handles.append(proxy)
+        labels.append(textwrap.fill(BARS_LABEL, 32))
+    return {"handles": handles, "labels": labels}
+
+
 def _incidence_curves(cohort, endpoint):
     """Aalen-Johansen curves ``{1: endpoint, 2: competing event}`` of one cohort.
 
@@ -187,7 +230,8 @@ def state_shares(cohort, grid_days, agvhd_active_days=GVHD_ACTIVE_DAYS,
 
 
 # ---------------------------------------------------------------- figures
-def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95, max_day=None):
+def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95, max_day=None,
+                   intervals=None):
     """Cumulative incidence of an endpoint, with competing risks, for one or more arms.
 
     Parameters
@@ -207,12 +251,19 @@ def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95, max_day=None
     max_day : float, optional
         Right end of the day axis; default :data:`EARLY_AXIS_DAYS` for early
         endpoints (engraftment, GVHD, CMV), else the horizon.
+    intervals : dict, optional
+        ``{arm label: endpoints}`` with ``endpoints`` as in summary.json
+        (``arms.<arm>.endpoints``): where a landmark has a ``ui95`` (a run with
+        ``--replicates``), an error bar from it is drawn at that day.  The band is
+        the Monte Carlo uncertainty of the simulated cohort; the bars the
+        uncertainty of the inputs; the legend says which is which.
 
     Returns
     -------
     matplotlib Axes
-        One step line per arm (and one band per arm when ``ci``), y in [0, 1]
-        shown in percent; the legend outside the axes, clear of the curves.
+        One step line per arm (and one band per arm when ``ci``; error bars when
+        ``intervals`` has them), y in [0, 1] shown in percent; the legend outside
+        the axes, clear of the curves.
     """
     kind, description = ENDPOINTS.get(endpoint, (None, None))
     if kind != "incidence":
@@ -221,7 +272,7 @@ def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95, max_day=None
     arms = _arms(cohorts)
     ax = new_axes(ax)
     grid = _grid(arms, max_day or EARLY_AXIS_DAYS.get(endpoint))
-    top = 0.0
+    top, bars = 0.0, False
     for i, (label, cohort) in enumerate(arms):
         curve = _incidence_curves(cohort, endpoint)[1]
         y = curve.at(grid)
@@ -233,13 +284,17 @@ def plot_incidence(cohorts, endpoint, ax=None, ci=True, level=0.95, max_day=None
             ax.fill_between(grid, low, high, step="post", color=line.get_color(), alpha=0.2,
                             lw=0)
             top = max(top, high.max())
+        bar_top = _replicate_bars(ax, intervals, label, endpoint, line.get_color(), grid[-1],
+                                  (i - (len(arms) - 1) / 2) * grid[-1] * 0.008)
+        if bar_top is not None:
+            bars, top = True, max(top, bar_top)
     ax.set_ylim(0.0, min(1.0, np.ceil(top * 10.0 + 0.5) / 10.0))
     main, _, competing = description.partition(" (")
     title = f"Cumulative incidence of {main}" + (f"\n({competing}" if competing else "")
     caption(ax, arms)
     return _finish(ax, title, "cumulative incidence", grid[-1],
                    legend_kw={"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
-                              "frameon": False})
+                              "frameon": False, **_band_legend(ax, ci and bars, bars)})
 
 
 def plot_competing(cohort, ax=None):
@@ -276,7 +331,8 @@ def plot_competing(cohort, ax=None):
                               "frameon": False})
 
 
-def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None, ci=True, level=0.95):
+def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None, ci=True, level=0.95,
+                  intervals=None):
     """Kaplan-Meier curves of survival endpoints for one or more arms.
 
     Parameters
@@ -290,11 +346,15 @@ def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None, ci=True, le
         Draw pointwise confidence bands (as for :func:`plot_incidence`).
     level : float
         Confidence level of the bands.
+    intervals : dict, optional
+        Replicate intervals drawn as error bars at the landmark days (as for
+        :func:`plot_incidence`).
 
     Returns
     -------
     matplotlib Axes
-        ``len(arms) * len(endpoints)`` lines; two legends (arms, endpoints).
+        ``len(arms) * len(endpoints)`` lines; two legends (arms, endpoints and
+        what the bands and bars are).
     """
     bad = [e for e in endpoints if ENDPOINTS.get(e, ("",))[0] != "survival"]
     if bad:
@@ -304,8 +364,12 @@ def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None, ci=True, le
     grid = _grid(arms)
     styles = dict(zip(endpoints, ("-", "--", ":", "-.")))
     colors = PALETTE
+    bars = False
     for i, (label, cohort) in enumerate(arms):
         for name in endpoints:
+            shift = (i - (len(arms) - 1) / 2) * grid[-1] * 0.008
+            bars |= _replicate_bars(ax, intervals, label, name, colors[i % len(colors)],
+                                    grid[-1], shift) is not None
             day = endpoint_day(cohort, name)
             curve = kaplan_meier(np.minimum(day, cohort.horizon_days),
                                  day <= cohort.horizon_days)
@@ -326,8 +390,11 @@ def plot_survival(cohorts, endpoints=("os", "rfs", "grfs"), ax=None, ci=True, le
         bbox_to_anchor=(1.01, 1.0), **outside)
     ax.add_artist(arm_legend)
     arm_legend.set_clip_on(False)  # add_artist clips it to the axes: left out of the layout
-    ax.legend([Line2D([], [], color="0.3", ls=styles[e], lw=2) for e in endpoints],
-              [textwrap.fill(f"{e.upper()}: {ENDPOINTS[e][1]}", 32) for e in endpoints],
+    kinds = _band_legend(ax, ci and bars, bars, own=False)
+    ax.legend([Line2D([], [], color="0.3", ls=styles[e], lw=2) for e in endpoints]
+              + kinds["handles"],
+              [textwrap.fill(f"{e.upper()}: {ENDPOINTS[e][1]}", 32) for e in endpoints]
+              + kinds["labels"],
               title="endpoint", loc="lower left", bbox_to_anchor=(1.01, 0.0), **outside)
     caption(ax, arms)
     return _finish(ax, "Survival (Kaplan-Meier)", "probability", grid[-1], legend=False)
@@ -519,7 +586,7 @@ def save_figure(ax, out_dir, stem, formats):
     return paths
 
 
-def write_figures(cohorts, out_dir, formats=("png",)):
+def write_figures(cohorts, out_dir, formats=("png",), intervals=None):
     """Write every figure of the arms into ``out_dir``.
 
     Files: ``incidence_<endpoint>`` for each incidence endpoint, ``survival``,
@@ -535,6 +602,10 @@ def write_figures(cohorts, out_dir, formats=("png",)):
         Created if missing.
     formats : sequence of str
         Matplotlib formats, e.g. ``("png", "pdf")``.
+    intervals : dict, optional
+        ``{arm: endpoints}`` of summary.json (``arms.<arm>.endpoints``), keyed as
+        the arms are labelled: the incidence and survival figures draw each
+        landmark's replicate interval (``ui95``) as an error bar.
 
     Returns
     -------
@@ -547,9 +618,10 @@ def write_figures(cohorts, out_dir, formats=("png",)):
     paths = []
     for name, (kind, _) in ENDPOINTS.items():
         if kind == "incidence":
-            paths += save_figure(plot_incidence(cohorts, name), out_dir, f"incidence_{name}",
-                                 formats)
-    paths += save_figure(plot_survival(cohorts), out_dir, "survival", formats)
+            paths += save_figure(plot_incidence(cohorts, name, intervals=intervals), out_dir,
+                                 f"incidence_{name}", formats)
+    paths += save_figure(plot_survival(cohorts, intervals=intervals), out_dir, "survival",
+                         formats)
     paths += save_figure(plot_chimerism(cohorts), out_dir, "chimerism", formats)
     for label, cohort in arms:
         arm = _slug(cohort.scenario.name if by_name else label)

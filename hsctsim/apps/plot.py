@@ -12,6 +12,7 @@ from ..model.scenario import ScenarioError, parse
 from ..model.schema import MAX_HORIZON_DAYS
 from .common import UserError, user_errors
 from .limits import check_plot_size
+from .runner import replicate_intervals_of
 
 __all__ = ["plot"]
 
@@ -44,7 +45,10 @@ def plot(run_dir, formats, patients):
                                 susceptible=held_susceptible(document["arms"][arm], path))
     if any(getattr(c.scenario, "kind", None) == "multistate" for c in cohorts.values()):
         from .msrunner import write_figures  # noqa: F811 (multi-state runs have their own)
-    written = write_figures(cohorts, folder / "figures", formats=formats)
+        written = write_figures(cohorts, folder / "figures", formats=formats)
+    else:
+        written = write_figures(cohorts, folder / "figures", formats=formats,
+                                intervals=replicate_intervals_of(document))
     click.echo(f"{len(written)} figures written to {folder / 'figures'}")
 
 

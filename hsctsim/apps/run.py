@@ -157,7 +157,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
             runner.write_summary(folder, document, loaded)
             if plot:
                 progress.phase("drawing figures")
-                _write_plots(folder, what_ifs, patients, seed, horizon)
+                _write_plots(folder, what_ifs, patients, seed, horizon, document)
     emit(document, fmt, runner.format_table, runner.summary_rows,
          [f"what-if {arm}: {w.describe()}" for arm, w in what_ifs.items() if w.settings]
          + ([f"replicates: {_draws_note(document['draws'])}"] if replicates else []),
@@ -212,7 +212,7 @@ def _parse_days(text, horizon):
     return tuple(days)
 
 
-def _write_plots(folder, what_ifs, patients, seed, horizon):
+def _write_plots(folder, what_ifs, patients, seed, horizon, document):
     from ..analysis.plotting import write_figures  # matplotlib: only with --plot
 
     # curves need no more than 10^5 patients; the same seed gives the run's first ones
@@ -220,4 +220,5 @@ def _write_plots(folder, what_ifs, patients, seed, horizon):
                              susceptible=w.susceptible)
                for arm, w in what_ifs.items()}
     (folder.tmp / "figures").mkdir(exist_ok=True)
-    write_figures(cohorts, folder.tmp / "figures")
+    write_figures(cohorts, folder.tmp / "figures",
+                  intervals=runner.replicate_intervals_of(document))

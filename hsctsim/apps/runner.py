@@ -20,7 +20,8 @@ from .output import csv_text
 from .runfolder import RunFolder, RunFolderError, written_whole  # noqa: F401 (re-exported)
 
 __all__ = ["cell", "comparison_rows", "DEFAULT_CHUNK", "format_table", "landmark_days",
-           "REPLICATE_CALIBRATION_PATIENTS", "replicate_intervals", "resolved_toml", "run_arms",
+           "REPLICATE_CALIBRATION_PATIENTS", "replicate_intervals", "replicate_intervals_of",
+           "resolved_toml", "run_arms",
            "summary_document", "summary_rows", "write_resolved_scenarios", "write_summary"]
 
 REPLICATE_CALIBRATION_PATIENTS = 10_000  # its noise is small beside the ranges
@@ -167,6 +168,14 @@ def replicate_intervals(values):
         low[defined], high[defined] = np.nanpercentile(values[:, defined], [2.5, 97.5], axis=0)
     return [[round(float(lo), 6), round(float(hi), 6)] if ok else [None, None]
             for lo, hi, ok in zip(low, high, defined)]
+
+
+def replicate_intervals_of(document):
+    """``{arm: endpoints}`` of a summary document for the figures' replicate error
+    bars, or None when the run had no replicates (no ``ui95`` to draw)."""
+    if not document.get("replicates"):
+        return None
+    return {arm: data["endpoints"] for arm, data in document["arms"].items()}
 
 
 def summary_document(arms, seed, n_patients, horizon_days, replicates, comparisons=None,
