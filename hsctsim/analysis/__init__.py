@@ -2,6 +2,6 @@
 """
 
 # the submodules (imported by name: ``from hsctsim.analysis import kernel``)
-__all__ = ["ceaplots", "costeffectiveness", "endpoints", "estimators", "fit", "hazard_families",
+__all__ = ["by_design", "ceaplots", "costeffectiveness", "endpoints", "estimators", "fit", "hazard_families",
            "msdata", "occupation", "plotting", "response", "sweep_plots", "trials",
            "validation"]

@@ -12,6 +12,7 @@ import json
 import numpy as np
 
 from .._version import __version__
+from ..analysis.by_design import absent_endpoints
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 from ..analysis.response import ResponseTally, format_response, response_rows
 from ..api import backend_record, count, describe_backend, iter_chunks
@@ -127,6 +128,8 @@ def run_arms(scenarios, n_patients, seed, horizon_days, threads=None, replicates
             _add_uncertainty(endpoints, scenario, n_patients, seed, horizon_days, threads,
                              replicates, chunk_size, on_chunk, days, backend, on_phase,
                              (posteriors or {}).get(arm))
+        for name in absent_endpoints(scenario):  # printed tables leave them out
+            endpoints[name]["absent_by_design"] = True
         arms[arm] = {"scenario": scenario.name, "title": scenario.title,
                      "population": scenario.population, "endpoints": endpoints,
                      "calibration": susceptible[arm]}
@@ -310,11 +313,16 @@ def format_table(document):
     note = "estimate (95% CI)" + (f" [95% range over {document['replicates']} replicates "
                                   f"{drawn}]" if document["replicates"] else "")
     rows = [["endpoint", "day", *arms]]
+    absent = _absent_in_every_arm(arms)
     for name, (kind, _) in ENDPOINTS.items():
+        if name in absent:
+            continue
         first = next(iter(arms.values()))["endpoints"][name]["at"]
         for i, day in enumerate(first):
             label = f"{name} ({kind})" if i == 0 else ""
-            rows.append([label, day, *(cell(a["endpoints"][name]["at"][day])
+            rows.append([label, day, *("none by design"
+                                       if a["endpoints"][name].get("absent_by_design")
+                                       else cell(a["endpoints"][name]["at"][day])
                                        for a in arms.values())])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
@@ -322,19 +330,30 @@ def format_table(document):
     populations = [f"  {arm}: {a['title']}. {a['population']}" for arm, a in arms.items()]
     what_ifs = [f"  {arm}: {a['what_if']['text']}" for arm, a in arms.items()
                 if a.get("what_if", {}).get("settings")]
-    text = "\n".join([header, note, "", *lines, *format_response(arms), "", "arms:",
+    omitted = (["not shown, absent by design in every arm: "
+                + ", ".join(n for n in ENDPOINTS if n in absent)] if absent else [])
+    text = "\n".join([header, note, "", *lines, *omitted, *format_response(arms), "", "arms:",
                       *populations,
                       *(["", "what-if:", *what_ifs] if what_ifs else [])]) + "\n"
-    return text + _format_comparisons(document.get("comparisons", {}))
+    return text + _format_comparisons(document.get("comparisons", {}), absent)
 
 
-def _format_comparisons(comparisons):
+def _absent_in_every_arm(arms):
+    """Endpoints every arm's design leaves out (``absent_by_design`` in each)."""
+    sets = [{n for n, ep in a["endpoints"].items() if ep.get("absent_by_design")}
+            for a in arms.values()]
+    return set.intersection(*sets) if sets else set()
+
+
+def _format_comparisons(comparisons, absent=()):
     if not comparisons:
         return ""
     versus = next(iter(comparisons.values()))["versus"]
     rows = [["endpoint", "day", *(f"{arm} - {versus}" for arm in comparisons)]]
     first = next(iter(comparisons.values()))["endpoints"]
     for name, ep in first.items():
+        if name in absent:
+            continue
         for i, day in enumerate(ep["at"]):
             cells = []
             for c in comparisons.values():
