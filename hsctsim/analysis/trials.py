@@ -12,6 +12,7 @@ spread.
 """
 
 import re
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,25 +211,33 @@ def plot_trial_counts(values, name, observed=None, title=None, ax=None):
     matplotlib Axes
     """
     import matplotlib.pyplot as plt  # matplotlib: imported on use (start-up time)
+    from matplotlib.ticker import MaxNLocator, PercentFormatter  # likewise
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4.5))
+        # the legend sits right of the bars: a wider figure, laid out to keep all in
+        _, ax = plt.subplots(figsize=(10, 4.8), layout="constrained")
     values = np.asarray(values, float)
     finite = values[np.isfinite(values)]
     if name == "median_os_days":
-        ax.hist(finite, bins=40, color="#a6cee3", edgecolor="white")
+        ax.hist(finite, bins=40, weights=np.full(finite.size, 1.0 / max(values.size, 1)),
+                color="#a6cee3", edgecolor="white")
     else:
         counts = np.bincount(finite.astype(np.int64))
         ax.bar(np.arange(counts.size), counts / values.size, color="#a6cee3",
                edgecolor="#1f78b4", width=0.8)
-        ax.set_ylabel("share of trials")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of patients
+    ax.set_ylabel("share of trials", fontsize=12)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     if observed is not None:
         p = tail(values, observed)
         ax.axvline(observed, color="#e31a1c", lw=2,
-                   label=f"reported {observed:g}: P(X<=obs) {p['p_at_most']:.3f}, "
-                         f"P(X>=obs) {p['p_at_least']:.3f}")
-        ax.legend(frameon=False, loc="upper left")
-    ax.set_xlabel(name.replace("_", " "))
+                   label=f"reported {observed:g}\nP(X \u2264 {observed:g}) = {p['p_at_most']:.3f}"
+                         f"\nP(X \u2265 {observed:g}) = {p['p_at_least']:.3f}")
+        # outside the axes, right of them: never over the bars
+        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=10)
+    ax.set_xlabel(name.replace("_", " "), fontsize=12)
+    ax.tick_params(labelsize=11)
     if title:
-        ax.set_title(title)
+        # wrapped, so a long scenario title is not cut at the figure's edges
+        ax.set_title(textwrap.fill(title, 70), fontsize=13)
     return ax
