@@ -68,7 +68,9 @@ def calibrate(arm, sets, patients, calibration_patients, seed, threads, targets_
                    "targets": post.targets, "parameters": post.margins()}
         folder.write_text("posterior.json", json.dumps(post.to_dict()) + "\n")
         folder.write_text("summary.json", json.dumps(summary, indent=1) + "\n")
-        fig = _plot_prior_posterior(post.keys, post.ranges, post.values,
+        from ..analysis.posterior_plots import plot_prior_posterior  # matplotlib: on use
+
+        fig = plot_prior_posterior(post.keys, post.ranges, post.values,
                                    f"{post.arm}: priors (lines) and posterior (bars)")
         try:
             fig.savefig(folder.tmp / "prior_posterior.png")
@@ -100,9 +102,3 @@ def format_report(summary):
         (a, b), (c, e) = m["prior_interval"], m["posterior_interval"]
         lines.append(f"{m['key']:<34}{a:>8.3f}-{b:<8.3f}  {c:>8.3f}-{e:<8.3f}")
     return "\n".join(lines) + "\n"
-
-
-def _plot_prior_posterior(*args, **kwargs):
-    from ..analysis.posterior_plots import plot_prior_posterior  # matplotlib: on use
-
-    return plot_prior_posterior(*args, **kwargs)

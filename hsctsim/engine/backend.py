@@ -23,7 +23,7 @@ from .counts import simulate_counted_into, tally_differences
 from .kernel import accrued_hazard_into, simulate_from_into, simulate_into, simulate_patients_into
 from .plain import is_plain, simulate_plain_into, simulate_plain_patients_into
 
-__all__ = ["BACKENDS", "Backend", "BackendError", "Batched", "Cpu", "Cuda", "describe_record",
+__all__ = ["BACKENDS", "BackendError", "Batched", "Cpu", "Cuda", "describe_record",
            "resolve_backend"]
 
 BACKENDS = ("cpu", "cuda", "auto")
@@ -38,6 +38,7 @@ class Cpu:
 
     name = "cpu"
     max_processes = None  # no compile-time limit on the engine's size
+    counts_on_device = False  # counts come from simulated chunks (simulate_counted)
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -56,10 +57,6 @@ class Cpu:
     def record(self):
         """What a result records of where it ran: ``{"backend": "cpu"}``."""
         return {"backend": self.name}
-
-    def describe(self):
-        """One phrase for a printed header: ``backend cpu``."""
-        return describe_record(self.record())
 
     @contextlib.contextmanager
     def threads(self, threads):
@@ -117,31 +114,12 @@ class Cpu:
         simulate_counted_into(eng, key, first_patient, horizon, out, members, chimerism_cols,
                               graft, grid, diff)
 
-    def count(self, tally, eng, key, n_patients, horizon, process_names, chimerism,
-              chunk_size, on_chunk=None):
-        """Simulate ``n_patients`` and count them into ``tally`` keeping no event days.
-
-        ``tally`` gives ``counting_arrays(process_names, chimerism, n)`` and takes
-        ``add_differences(diff, n)`` (:class:`hsctsim.analysis.endpoints.Tally`).
-        """
-        n_patients, chunk_size = int(n_patients), int(chunk_size)
-        buffer = None
-        for start in range(0, n_patients, chunk_size):
-            n = min(chunk_size, n_patients - start)
-            buffer = buffer if buffer is not None else _empty(n, eng)
-            out = buffer[:n]
-            args = tally.counting_arrays(process_names, chimerism, n)
-            self.simulate_counted(eng, key, start, horizon, out, *args)
-            tally.add_differences(args[-1], n)
-            if on_chunk is not None:
-                on_chunk(n)
-        return tally
-
 
 class Cuda(Cpu):
     """numba-cuda on a GPU: one thread per patient, the CPU kernel's own code."""
 
     name = "cuda"
+    counts_on_device = True  # count(): only the counts leave the device
 
     @property
     def max_processes(self):
@@ -185,9 +163,9 @@ class Cuda(Cpu):
         tally_differences(out, members, chimerism_cols, graft, grid, diff)
 
     def count(self, tally, eng, key, n_patients, horizon, process_names, chimerism,
-              chunk_size, on_chunk=None):
-        """Simulated and counted on the device: only the counts come back, so 10^9
-        patients need no 10^9-row array anywhere (``chunk_size`` does not apply)."""
+              on_chunk=None):
+        """Simulate ``n_patients`` on the device and count them into ``tally``: only the
+        counts come back, so 10^9 patients need no 10^9-row array anywhere."""
         from .cuda_counts import count_into  # numba.cuda: optional, imported on use
 
         return count_into(tally, eng, key, n_patients, horizon, process_names, chimerism,
@@ -222,13 +200,6 @@ class Batched(Cpu):
                          "calibration")
 
     simulate_from = accrue
-
-
-Backend = Cpu  # the interface every backend has
-
-
-def _empty(n, eng):
-    return np.empty((n, len(eng.family)))
 
 
 def describe_record(record):

@@ -116,8 +116,7 @@ def _plain_patient(eng, inv_shape, seed_key, patient, horizon, out):
         for j in range(eng.open_ptr[row], eng.open_ptr[row + ONE_U64]):
             q = np.uint64(eng.open_idx[j])
             origin = t if eng.clock_reset[q] else 0.0
-            m = 1.0
-            m *= entry_factor(eng, q, t)
+            m = entry_factor(eng, q, t)
             rng, e = exponential_draw(rng)
             if e >= m * eng.max_growth[q] * eng.max_cumhaz[q]:
                 continue  # beyond the cure bound: never

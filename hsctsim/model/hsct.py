@@ -18,6 +18,8 @@ stem-cell infusion.  The ties, each an effect size of the scenario:
   says and turns mixed chimerism back to full.
 """
 
+import dataclasses
+
 import numpy as np
 
 from ..engine.hazards import FAMILY_CODES, base_cumhaz, piece_cumhaz
@@ -51,19 +53,14 @@ def _built_by_model(decl, scenario, susceptible, hr):
     """The processes whose law comes from scenario values beyond their table."""
     nk, dli = scenario.nk_cells, scenario.dli
     ties = {target: hr[tie] for target, tie in decl.multiplies}
-    if decl.name == "agvhd_3_4":  # a share of acute GVHD onsets, marked on the day of onset
-        return Process("agvhd_3_4", "fixed", fixed(0.0).params, scenario.share_3_4.mid,
+    # a share of the onsets of the process that opens it, marked on the day of onset
+    marked = {"agvhd_3_4": scenario.share_3_4, "cgvhd_mod_sev": scenario.share_moderate_severe}
+    if decl.name in marked:
+        return Process(decl.name, "fixed", fixed(0.0).params, marked[decl.name].mid,
                        at_start=decl.at_start, clock_reset=decl.clock_reset, multiplies=ties)
-    if decl.name == "cgvhd_mod_sev":  # a share of chronic GVHD onsets, marked at onset
-        return Process("cgvhd_mod_sev", "fixed", fixed(0.0).params,
-                       scenario.share_moderate_severe.mid, at_start=decl.at_start,
-                       clock_reset=decl.clock_reset, multiplies=ties)
     if decl.name == "death_after_relapse":  # its hazard depends on the day of relapse
-        spec = scenario.processes[decl.name]
-        pi = susceptible.get(decl.name, 1.0 - spec.cure_fraction)
-        return Process(decl.name, spec.timing.family, spec.timing.params, pi,
-                       at_start=decl.at_start, clock_reset=decl.clock_reset,
-                       terminal=decl.terminal, entry_multiplier=scenario.by_relapse_day)
+        return dataclasses.replace(_declared(decl, scenario, susceptible, hr),
+                                   entry_multiplier=scenario.by_relapse_day)
     if decl.name == "nk_cells":
         return Process("nk_cells", "fixed", (nk.day if nk else 0.0,), 1.0 if nk else 0.0,
                        opens=("nk_waning",), intervention=True,

@@ -149,12 +149,19 @@ def count(scenario, n_patients, tally, seed=DEFAULT_SEED, threads=None, horizon_
     """Count a cohort into a Tally; see :func:`hsctsim.api.count`."""
     if is_multistate_arm(scenario):  # their summaries are state occupations, not a Tally's
         raise ValueError("count: a multi-state scenario has no Tally; use iter_chunks")
-    point, horizon, susceptible, eng, key = prepare(
-        scenario, n_patients, seed, horizon_days, replicate, interventions,
-        calibration_patients, susceptible, backend)
-    with backend.threads(threads):
+    if backend.counts_on_device:
+        point, horizon, susceptible, eng, key = prepare(
+            scenario, n_patients, seed, horizon_days, replicate, interventions,
+            calibration_patients, susceptible, backend)
         backend.count(tally, eng, key, n_patients, horizon, process_names(point),
-                      point.chimerism, chunk_size, on_chunk=on_chunk)
+                      point.chimerism, on_chunk=on_chunk)
+        return susceptible
+    for chunk in iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
+                             replicate, interventions, calibration_patients, susceptible,
+                             tally=tally, reuse_buffer=True, backend=backend):
+        susceptible = chunk.susceptible
+        if on_chunk is not None:
+            on_chunk(chunk.n_patients)
     return susceptible
 
 
