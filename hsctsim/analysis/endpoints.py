@@ -45,18 +45,22 @@ ENDPOINTS = {
 }
 
 
-# processes whose earliest event is the endpoint (others: the process of that name)
+# processes whose earliest event is the endpoint (others: the process of that name);
+# a cohort may lack some of them (late death exists only with [late_mortality])
+_DEATHS = process_table.DEATHS
 FIRST_OF = {
     "graft_failure": ("graft_failure", "rejection"),
-    "os": ("trm", "death_after_relapse"),
-    "rfs": ("relapse", "trm", "death_after_relapse"),
+    # non-relapse mortality, as the trials count it: any death without relapse
+    "trm": process_table.NON_RELAPSE_DEATHS,
+    "os": _DEATHS,
+    "rfs": ("relapse", *_DEATHS),
     # as the trials define it: grade III-IV acute GVHD, chronic GVHD needing systemic
     # therapy (moderate-severe by NIH criteria), relapse, death
-    "grfs": ("relapse", "trm", "death_after_relapse", "agvhd_3_4", "cgvhd_mod_sev"),
-    "grfs_any_cgvhd": ("relapse", "trm", "death_after_relapse", "agvhd_3_4", "cgvhd"),
+    "grfs": ("relapse", *_DEATHS, "agvhd_3_4", "cgvhd_mod_sev"),
+    "grfs_any_cgvhd": ("relapse", *_DEATHS, "agvhd_3_4", "cgvhd"),
 }
 _CHIMERISM_COLUMNS = ("engraftment", "graft_failure", "rejection", "mixed_chimerism", "dli",
-                      "trm", "death_after_relapse")
+                      *_DEATHS)
 
 
 def endpoint_day(cohort, name):
@@ -67,7 +71,7 @@ def endpoint_day(cohort, name):
     the first failure.
     """
     names = FIRST_OF.get(name, (name,))
-    return np.minimum.reduce([cohort.day(n) for n in names]) if len(names) > 1 else cohort.day(name)
+    return cohort.first_day(names) if len(names) > 1 else cohort.day(name)
 
 
 def competing_day(cohort, name):
@@ -75,7 +79,7 @@ def competing_day(cohort, name):
     if name == "engraftment":
         return np.minimum(cohort.day("graft_failure"), cohort.death_day)
     if name == "relapse":
-        return cohort.day("trm")
+        return cohort.first_day(process_table.NON_RELAPSE_DEATHS)
     if name == "trm":
         return cohort.day("relapse")
     return cohort.death_day
@@ -226,7 +230,8 @@ def _members(process_names):
     width = max(len(v) for v in FIRST_OF.values())
     members = np.full((len(_TALLIED), width), -1, np.int64)
     for e, name in enumerate(_TALLIED):
-        for k, process in enumerate(FIRST_OF.get(name, (name,))):
+        present = [p for p in FIRST_OF.get(name, (name,)) if p in process_names]
+        for k, process in enumerate(present):
             members[e, k] = process_names.index(process)
     return members
 

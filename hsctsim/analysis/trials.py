@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..model import process_table
+
 __all__ = ["COUNTS", "DEFAULT_STATISTICS", "ENTRY_STREAM", "km_median", "parse_statistic",
            "plot_trial_counts", "spread", "statistic_names", "tail", "trial_statistics",
            "TrialDesign"]
@@ -28,9 +30,9 @@ COUNTS = {
     "agvhd_3_4": ("agvhd_3_4",),
     "cgvhd": ("cgvhd",),
     "relapse": ("relapse",),
-    "trm": ("trm",),
-    "deaths": ("trm", "death_after_relapse"),
-    "relapse_or_death": ("relapse", "trm", "death_after_relapse"),
+    "trm": process_table.NON_RELAPSE_DEATHS,
+    "deaths": process_table.DEATHS,
+    "relapse_or_death": ("relapse", *process_table.DEATHS),
     "responses": ("chemo_response", "gvt_response"),
     "complete_responses": ("complete_response",),
     "count_recovery": ("count_recovery",),

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .hsct import PROCESS_NAMES, TERMINAL
+from .process_table import DEATHS, NON_RELAPSE_DEATHS
 
 __all__ = ["CHIMERISM_CHECK_DAYS", "CHIMERISM_STATES", "Cohort", "FINAL_STATES", "STATES"]
 
@@ -63,16 +64,24 @@ class Cohort:
         """Event days of one process, shape (n_patients,), ``inf`` where none."""
         return self.event_day[:, self.process_names.index(name)]
 
+    def first_day(self, names):
+        """Earliest event day of the processes ``names`` that the cohort has (``inf``:
+        none of them happened, or the cohort has none of them)."""
+        columns = [self.process_names.index(n) for n in names if n in self.process_names]
+        if not columns:
+            return np.full(self.n_patients, np.inf)
+        return self.event_day[:, columns].min(axis=1)
+
     @property
     def death_day(self):
-        """Day of death (TRM or after relapse), ``inf`` if alive at the horizon."""
-        return np.minimum(self.day("trm"), self.day("death_after_relapse"))
+        """Day of death (without or after relapse), ``inf`` if alive at the horizon."""
+        return self.first_day(DEATHS)
 
     def final_state(self):
         """Index into ``FINAL_STATES`` of each patient's state at the horizon."""
         relapsed = np.isfinite(self.day("relapse"))
         state = relapsed.astype(np.int8)
-        state[np.isfinite(self.day("trm"))] = 2
+        state[np.isfinite(self.first_day(NON_RELAPSE_DEATHS))] = 2
         state[np.isfinite(self.day("death_after_relapse"))] = 3
         return state
 

@@ -420,7 +420,7 @@ def patient_values(days, horizon_days, econ, discount, tail_=None):
         ``costs`` (currency units), ``life_years``, ``qalys``.
     """
     g = discount.integral
-    death = np.minimum(days["trm"], days["death_after_relapse"])
+    death = np.minimum.reduce([days[n] for n in process_table.DEATHS if n in days])
     alive_at_end = ~(death <= horizon_days)
     window_end = np.minimum(death, horizon_days)
     # with a tail, intervals of survivors run on past the window (to their own end)
@@ -487,4 +487,6 @@ def cohort_values(cohort, econ, discount, tail_=None):
     if hasattr(cohort, "layout"):
         return multistate_values(cohort, econ, discount)
     days = {name: cohort.day(name) for name in NEEDED_PROCESSES}
+    # late death, where the scenario has [late_mortality], ends life as the others do
+    days.update({n: cohort.day(n) for n in process_table.DEATHS if n in cohort.process_names})
     return patient_values(days, cohort.horizon_days, econ, discount, tail_)

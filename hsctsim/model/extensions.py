@@ -8,7 +8,10 @@
   and hazard ratios of its unfavourable level (see :mod:`hsctsim.model.covariates`);
 - ``[recovery]`` and ``[msc]``: count recovery after graft failure and its
   consequences, and third-party mesenchymal stromal cells given on graft failure
-  (see :mod:`hsctsim.model.autologous`).
+  (see :mod:`hsctsim.model.autologous`);
+- ``[late_mortality]``: deaths without relapse after the arm's evidence ends, from a
+  life table and the relative mortality of long-term survivors (see
+  :mod:`hsctsim.model.late_mortality`).
 
 Each section is parsed into frozen objects stored in ``Scenario.extensions``
 (name -> object); this module dispatches to the section's own module.  Every
@@ -19,7 +22,7 @@ ranged figure is a :class:`~hsctsim.model.scenario.Range`, visited by
 import dataclasses
 from typing import Protocol
 
-from . import autologous, covariates, solid
+from . import autologous, covariates, late_mortality, solid
 from .schema import ProcessSpec, Range
 
 __all__ = ["REGISTRY", "SECTIONS", "Section", "calibration_targets", "describe", "parse", "processes",
@@ -52,7 +55,7 @@ class Section(Protocol):
 # new sections at the end).  A section's ranged figures are listed by key in
 # alphabetical order (the order of the replicate draws).
 REGISTRY = (("recovery", autologous), ("msc", autologous), ("tumour", solid),
-            ("covariates", covariates))
+            ("covariates", covariates), ("late_mortality", late_mortality))
 SECTIONS = dict(REGISTRY)
 
 
@@ -63,6 +66,10 @@ def parse(reader, data, processes, effects):
         if key in data:
             out[key] = section.parse(reader, data, key, out)
     autologous.check(reader, data, processes, effects, out)
+    if "late_mortality" in out:
+        late_mortality.check(reader, out["late_mortality"], [
+            p.landmark_day for name, p in processes.items()
+            if p.incidence is not None and name != "death_after_relapse"])
     return out
 
 

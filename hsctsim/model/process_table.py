@@ -12,7 +12,8 @@ which a patient's random streams are drawn: append, never reorder.
 
 from dataclasses import dataclass, field
 
-__all__ = ["ClinicalProcess", "Tie", "PROCESS_TABLE", "TIES", "by_name", "calibrated",
+__all__ = ["ClinicalProcess", "DEATHS", "NON_RELAPSE_DEATHS", "Tie", "PROCESS_TABLE", "TIES",
+           "by_name", "calibrated",
            "configured", "economic", "effect_sources", "incidence_endpoints", "names",
            "registered", "swimmer_events", "ties"]
 
@@ -185,6 +186,13 @@ PROCESS_TABLE = (
                                    "competing: death)",
                     at_start=False, clock_reset=True, donor_only=True, built_by_model=True),
 )
+
+# Deaths without relapse: the calibrated process and, where a scenario has
+# [late_mortality], late death after the arm's evidence ends (a process that section
+# adds, so absent from some cohorts; see hsctsim.model.late_mortality)
+NON_RELAPSE_DEATHS = ("trm", "late_death")
+DEATHS = (*NON_RELAPSE_DEATHS, "death_after_relapse")
+
 
 def registered():
     """Every declared process, in engine column order (read at call time, so that a

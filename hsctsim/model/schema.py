@@ -28,8 +28,9 @@ CALIBRATED = process_table.calibrated()
 EFFECTS = {t.name: t.description for t in process_table.TIES}
 CHIMERISM_KINDS = ("donor", "micro", "autologous")
 RANGE_DISTRIBUTIONS = ("uniform", "triangular")
-# sections read by hsctsim.model.extensions (solid tumours, covariates, autologous rescue)
-EXTENSION_KEYS = ("tumour", "covariates", "recovery", "msc")
+# sections read by hsctsim.model.extensions (solid tumours, covariates, autologous rescue,
+# late mortality)
+EXTENSION_KEYS = ("tumour", "covariates", "recovery", "msc", "late_mortality")
 # where a source gives a distribution: beta for an incidence (a probability),
 # log-normal for a hazard ratio; the range is then read as its 95% interval
 INCIDENCE_DISTRIBUTIONS = (*RANGE_DISTRIBUTIONS, "beta")
