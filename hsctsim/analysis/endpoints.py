@@ -113,7 +113,9 @@ class Tally:
         of cohorts with these process columns and kind of chimerism."""
         grid = np.unique(np.asarray(self.days, float))
         diff = np.zeros((n_blocks(n_patients), len(_TALLIED) + 3, grid.size + 1), np.int64)
-        cols = np.array([process_names.index(c) for c in _CHIMERISM_COLUMNS])
+        # the deaths come last, as many as the cohort has
+        cols = np.array([process_names.index(c) for c in _CHIMERISM_COLUMNS
+                         if c in process_names])
         graft = {"donor": DONOR, "micro": MICRO}.get(chimerism, OTHER_GRAFT)
         return _members(process_names), cols, graft, grid, diff
 

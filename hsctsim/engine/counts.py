@@ -90,9 +90,9 @@ def tally_differences(event_day, members, chimerism_cols, graft, grid, diff):
     members : int64 array (n_endpoints, k)
         Process columns whose earliest day is each incidence or survival
         endpoint's day, padded with -1.
-    chimerism_cols : int64 array (7,)
+    chimerism_cols : int64 array (6 or more,)
         Columns of engraftment, graft failure, rejection, mixed chimerism, DLI,
-        TRM and death after relapse.
+        then every death column the cohort has (TRM, late death, death after relapse).
     graft : int
         What engraftment brings: :data:`DONOR` (full donor chimerism unless
         mixed), :data:`MICRO` (a microtransplant: donor cells < 1%), or another
@@ -154,7 +154,9 @@ def count_patient(event_day, i, members, chimerism_cols, graft, grid, bins, bloc
     # chimerism as Cohort.chimerism assigns it: engrafted from engraftment until the
     # graft is lost or the patient dies; mixed (not full) from mixed chimerism until a DLI
     engrafted = bins[chimerism_cols[0]]
-    death = min(bins[chimerism_cols[5]], bins[chimerism_cols[6]])
+    death = bins[chimerism_cols[5]]
+    for k in range(6, chimerism_cols.shape[0]):  # the deaths, however many the arm has
+        death = min(death, bins[chimerism_cols[k]])
     end = min(min(bins[chimerism_cols[1]], bins[chimerism_cols[2]]), death)
     _interval(block, n_end + 2, engrafted, death)
     if graft == MICRO:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .hsct import PROCESS_NAMES, TERMINAL
-from .process_table import DEATHS, NON_RELAPSE_DEATHS
+from .process_table import DEATHS, MARKERS, NON_RELAPSE_DEATHS
 
 __all__ = ["CHIMERISM_CHECK_DAYS", "CHIMERISM_STATES", "Cohort", "FINAL_STATES", "STATES"]
 
@@ -126,7 +126,8 @@ class Cohort:
             ``self.states``; ``STATES`` without optional sections), ``start_day``,
             ``stop_day``.
         """
-        times = self.event_day
+        markers = [n in MARKERS for n in self.process_names]
+        times = np.where(markers, np.inf, self.event_day) if any(markers) else self.event_day
         n = self.n_patients
         order = np.argsort(times, axis=1, kind="stable")
         sorted_times = np.take_along_axis(times, order, axis=1)

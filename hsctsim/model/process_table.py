@@ -12,7 +12,7 @@ which a patient's random streams are drawn: append, never reorder.
 
 from dataclasses import dataclass, field
 
-__all__ = ["ClinicalProcess", "DEATHS", "NON_RELAPSE_DEATHS", "Tie", "PROCESS_TABLE", "TIES",
+__all__ = ["ClinicalProcess", "DEATHS", "MARKERS", "NON_RELAPSE_DEATHS", "Tie", "PROCESS_TABLE", "TIES",
            "by_name", "calibrated",
            "configured", "economic", "effect_sources", "incidence_endpoints", "names",
            "registered", "swimmer_events", "ties"]
@@ -192,6 +192,9 @@ PROCESS_TABLE = (
 # adds, so absent from some cohorts; see hsctsim.model.late_mortality)
 NON_RELAPSE_DEATHS = ("trm", "late_death")
 DEATHS = (*NON_RELAPSE_DEATHS, "death_after_relapse")
+# engine processes that mark a day rather than an event of the course (late_phase: the
+# day late mortality takes over); event tables leave them out
+MARKERS = ("late_phase",)
 
 
 def registered():

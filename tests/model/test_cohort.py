@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import hsctsim
-from hsctsim.model.cohort import CHIMERISM_STATES, FINAL_STATES, STATES
+from hsctsim.model.cohort import CHIMERISM_STATES, FINAL_STATES
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +61,9 @@ def test_event_table_is_the_course(cohort):
     np.testing.assert_array_equal(table["start_day"][1:][same], table["stop_day"][:-1][same])
     np.testing.assert_array_equal(table["from_state"][1:][same], table["to_state"][:-1][same])
     first = np.r_[True, ~same]
-    assert np.all(table["from_state"][first] == STATES.index("transplant"))
+    assert np.all(table["from_state"][first] == cohort.states.index("transplant"))
     assert np.all(table["start_day"][first] == 0)
-    end = table["to_state"] == STATES.index("end_of_follow_up")
+    end = table["to_state"] == cohort.states.index("end_of_follow_up")
     assert end.sum() == alive and np.all(table["stop_day"][end] == 730)
 
 
