@@ -19,7 +19,7 @@ from numba import boolean, cuda, float64, int8, int64, uint64
 
 from .kernel import run_patient
 
-MAX_PROCESSES = 16  # compile-time size of each thread's scratch
+MAX_PROCESSES = 24  # compile-time size of each thread's scratch (17 in an allogeneic arm with late mortality)
 _QUEUE = MAX_PROCESSES + 1  # rescalings a process can have queued (a constant for local.array)
 THREADS_PER_BLOCK = 128
 DEVICE_CHUNK = 1 << 21  # patients per launch: 2M x 14 processes x 8 bytes = 235 MB

@@ -139,7 +139,7 @@ def test_chunks_in_one_reused_array():
     fresh = [c.event_day.copy() for c in hsctsim.iter_chunks("ric", 5_000, 2_000, seed=2)]
     reused = [c.event_day.copy()
               for c in hsctsim.iter_chunks("ric", 5_000, 2_000, seed=2, reuse_buffer=True)]
-    p = len(PROCESS_NAMES)
+    p = len(hsctsim.model.hsct.process_names(hsctsim.api.scenario_point("ric")))
     assert [a.shape for a in reused] == [(2000, p), (2000, p), (1000, p)]
     for a, b in zip(fresh, reused):
         np.testing.assert_array_equal(a, b)

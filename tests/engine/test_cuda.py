@@ -176,7 +176,7 @@ def test_simulator_psa_draw_calibrated_and_counted_on_the_device(simulated, tmp_
 
 
 def test_too_many_processes_is_a_clear_error(simulated):
-    assert "at most 16 processes, the engine has 17" in str(simulated["too_many"])
+    assert "at most 24 processes, the engine has 25" in str(simulated["too_many"])
 
 
 def test_kernels_compile_to_ptx_for_h100(tmp_path):

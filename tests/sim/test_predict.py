@@ -39,7 +39,7 @@ def test_resumed_kernel_path_is_the_fresh_course_just_after_day_0():
     point = dataclasses.replace(bundled, nk_cells=dataclasses.replace(bundled.nk_cells,
                                                                       day=7.0))
     eng = hsctsim.model.hsct.engine_arrays(point, susceptible)
-    names = hsctsim.model.hsct.PROCESS_NAMES
+    names = hsctsim.model.hsct.process_names(point)
     n, key = 5000, seed_key(8)
     fresh = np.empty((n, len(names)))
     simulate_into(eng, key, 0, 730.0, fresh)
@@ -53,7 +53,7 @@ def test_replay_to_just_after_day_0_fires_day_0_interventions():
     """haplo_nk's NK cells (day 0) are in the course predict resumes just after day 0."""
     point = hsctsim.api.scenario_point("haplo_nk")
     eng = hsctsim.model.hsct.engine_arrays(point, hsctsim.model.calibrate.calibrate(point))
-    names = hsctsim.model.hsct.PROCESS_NAMES
+    names = hsctsim.model.hsct.process_names(point)
     nk, relapse = names.index("nk_cells"), names.index("relapse")
     _, _, m, out = course_until(eng, names, [], 1e-300)
     assert out[nk] == 0.0 and m[relapse] == pytest.approx(point.nk_cells.relapse_hr.mid)
