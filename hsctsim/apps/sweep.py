@@ -170,13 +170,15 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
                         "arm (the tables have every arm)")
     if draws == "posterior" and len(arm_scenarios) > 1:
         raise UserError("--draws posterior: one arm (each arm's posterior is its own)")
-    economics = bool(economics or wtp or any(is_economic(g.partition("=")[0])
-                                             for g in grids))
-    if economics:
+    priced = [g for g in grids if is_economic(g.partition("=")[0])]
+    asked = "--cea" if economics else "--wtp" if wtp else f"--grid {priced[0]}" if priced \
+        else None
+    economics = asked is not None
+    if economics:  # every arm needs its costs: the ICERs are against the first
         try:
             econ = arm_economics(arm_scenarios)
         except ValueError as exc:
-            raise UserError(f"{'--wtp' if wtp else '--cea'}: {exc}") from None
+            raise UserError(f"{asked}: {exc}") from None
     horizon = float(horizon_days or max(s.horizon_days for s in arm_scenarios.values()))
     if grids:
         axes = [sweeps.parse_axis(loaded, g) for g in grids]

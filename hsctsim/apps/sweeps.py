@@ -143,6 +143,8 @@ def parse_axis(scenario, text):
     if target and target not in arms:
         raise ScenarioError(f"--grid {text!r}", key, f"no arm {target!r} here (arms: "
                             f"{', '.join(arms)}){did_you_mean(target, arms)}")
+    if len(arms) == 1:  # one arm: its key as the columns name it, without the arm
+        key = bare
     if is_economic(key):
         return Axis(key, economic_values(arms, key, spec, text))
     chosen = [a for a in arms if not target or a == target]
