@@ -264,12 +264,27 @@ def parameters(scenario, point, seed, settings=None):
     for arm, p in points.items():
         prefix = f"{arm}:" if len(arms) > 1 else ""
         out.update({prefix + k: r.mid for k, r in p.ranges()})
+        if is_multistate(p) and point.draw is not None:
+            out.update({prefix + k: v for k, v in _fitted(p)})
         if econ is not None:
             for column in settings.economic:
                 section, _, name = column.partition(".")
                 fig = getattr(econ[arm], section).get(name)
                 if fig is not None:
                     out[prefix + column] = float(fig.point)
+    return out
+
+
+def _fitted(scenario):
+    """``(FROM->TO.timing.KEY or .log_hr.COVARIATE, value)`` of each fitted transition of
+    a multi-state scenario point: what its PSA draw drew."""
+    out = []
+    for t in scenario.transitions:
+        if not t.fit:
+            continue
+        out += [(f"{t.label}.timing.{k}", float(v)) for k, v in t.timing.spec
+                if isinstance(v, int | float) and not isinstance(v, bool)]
+        out += [(f"{t.label}.log_hr.{c}", float(b)) for c, b in t.log_hr]
     return out
 
 

@@ -3,6 +3,7 @@ ICERs and net benefit per point against hand-computed and closed-form answers.""
 
 import csv
 import math
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -210,3 +211,44 @@ def test_a_single_arm_sweep_without_costs_is_as_before(tmp_path):
                           "-n", "500", "--calibration-patients", "2000")
     assert "costs" not in {r["endpoint"] for r in rows} and "ICER" not in printed
     assert "relapse.incidence" in rows[0]  # columns without an arm's name
+
+
+def test_multistate_psa_draw_is_the_run_replicate(tmp_path):
+    """PSA draw r of a fitted model: the transitions `run --replicates` draws for
+    replicate r, on replicate r's patients; the draws are the parameter columns."""
+    from hsctsim.analysis.fit import draw_transition
+    from hsctsim.analysis.occupation import MultistateTally
+    from hsctsim.api import iter_chunks
+    from hsctsim.apps.msrunner import replicate_scenario
+    from hsctsim.model.scenario import replicate_rng
+    from hsctsim.sim import stream_seed
+
+    data = Path(__file__).resolve().parents[1] / "data" / "illness_death.csv"
+    fitted = tmp_path / "fitted.toml"
+    out = CliRunner().invoke(cli, ["fit", str(data), "--clock", "reset", "--family", "weibull",
+                                   "--out", str(fitted)])
+    assert out.exit_code == 0, out.output
+    rows, printed = sweep(tmp_path / "f", str(fitted), "--psa", "2", "-n", "3000")
+    assert "asymptotic normal" in printed
+    s = load_scenario(str(fitted))
+    for r in range(2):
+        point = replicate_scenario(s, replicate_rng(SEED, r), draw_transition)
+        tally = MultistateTally((30, 100, 180, 365, 730), s.horizon_days)
+        for chunk in iter_chunks(point, 3000, 500_000, stream_seed(SEED, r)):
+            tally.add(chunk)
+        want = tally.summary()["occupation:relapse"]["at"]["d365"]["estimate"]
+        got = pick(rows, r, "fitted", "occupation:relapse", 365)
+        assert value(got) == want
+        t = next(t for t in point.transitions if t.label == "transplant->relapse")
+        assert float(got["transplant->relapse.timing.shape"]) == dict(t.timing.spec)["shape"]
+
+
+def test_several_arms_on_dask_workers_give_the_local_table(arms, tmp_path):
+    pytest.importorskip("dask.distributed")
+    args = [arms[1], arms[0], "--grid", "costs.per_day.healthy=5:15:2", "-n", "2000",
+            "--seed", str(SEED)]
+    here = CliRunner().invoke(cli, ["sweep", *args, "--local", "--out", str(tmp_path / "a")])
+    there = CliRunner().invoke(cli, ["sweep", *args, "--workers", "2", "--out",
+                                     str(tmp_path / "b")])
+    assert here.exit_code == 0 and there.exit_code == 0, there.output
+    assert (tmp_path / "a" / "sweep.csv").read_text() == (tmp_path / "b" / "sweep.csv").read_text()
