@@ -168,6 +168,9 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
     if plot and (len(arm_scenarios) > 1 or multistate):
         raise UserError("--plot draws the endpoints of one transplant arm's sweep; give one "
                         "arm (the tables have every arm)")
+    if draws == "posterior" and multistate:
+        raise UserError("--draws posterior: a multi-state model's --psa draws its fitted "
+                        "transitions (as run --replicates); leave out --draws")
     if draws == "posterior" and len(arm_scenarios) > 1:
         raise UserError("--draws posterior: one arm (each arm's posterior is its own)")
     priced = [g for g in grids if is_economic(g.partition("=")[0])]

@@ -38,9 +38,9 @@ from ..model.schema import ScenarioError
 from .ceadecide import ECONOMIC_SECTIONS, parse_sweep, sweep_variants
 from .output import text_table
 
-__all__ = ["apply_values", "arm_economics", "ECONOMIC_ENDPOINTS", "economic_columns",
-           "economic_rows", "economic_values", "EconomicTally", "format_economics",
-           "is_economic", "is_economic_endpoint", "NMB_PREFIX"]
+__all__ = ["apply_values", "arm_economics", "discount_of", "ECONOMIC_ENDPOINTS",
+           "economic_columns", "economic_rows", "economic_values", "EconomicTally",
+           "format_economics", "is_economic", "is_economic_endpoint", "NMB_PREFIX"]
 
 ECONOMIC_ENDPOINTS = ("costs", "life_years", "qalys", "incremental_costs",
                       "incremental_qalys", "icer")

@@ -43,12 +43,18 @@ source = "test"
 currency = "USD"
 price_year = 2020
 at_start = {{ value = 1000, source = "test" }}
-per_day = {{ healthy = {{ value = 10, source = "test" }}, sick = {{ value = [80, 120], source = "test" }} }}
 on_entry = {{ "healthy->sick" = {{ value = 5000, source = "test" }} }}
 
+[costs.per_day]
+healthy = {{ value = 10, source = "test" }}
+sick = {{ value = [80, 120], source = "test" }}
+
 [utilities]
-states = {{ healthy = {{ value = 0.9, source = "test" }}, sick = {{ value = [0.4, 0.6], source = "test" }} }}
 dead = ["dead"]
+
+[utilities.states]
+healthy = {{ value = 0.9, source = "test" }}
+sick = {{ value = [0.4, 0.6], source = "test" }}
 """
 
 
@@ -192,6 +198,8 @@ def test_transplant_cost_of_one_arm_moves_its_nmb_by_the_change(tmp_path):
     (["ebmt4", "--psa", "2"], "nothing to draw"),
     (["mac", "ric", "--psa", "2", "--plot"], "--plot draws"),
     (["ARM0", "--psa", "2", "--wtp", "lots"], "expected numbers"),
+    (["ARM0", "--psa", "2", "--draws", "posterior"], "leave out --draws"),
+    (["mac", "ric", "--psa", "2", "--draws", "posterior"], "one arm"),
 ])
 def test_careless_sweeps_get_one_line(arms, tmp_path, args, says):
     args = [arms[0] if a == "ARM0" else arms[1] if a == "ARM1" else a for a in args]
