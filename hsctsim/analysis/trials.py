@@ -19,7 +19,8 @@ import numpy as np
 
 from ..model import process_table
 
-__all__ = ["COUNTS", "DEFAULT_STATISTICS", "ENTRY_STREAM", "km_median", "parse_statistic",
+__all__ = ["COUNTS", "DEFAULT_STATISTICS", "ENTRY_STREAM", "km_median",
+           "multistate_statistic_names", "multistate_trial_statistics", "parse_statistic",
            "plot_trial_counts", "spread", "statistic_names", "tail", "trial_statistics",
            "TrialDesign"]
 
@@ -41,6 +42,8 @@ DEFAULT_STATISTICS = ("engraftment", "graft_failure", "agvhd", "relapse", "trm",
                       "relapse_or_death",
                       "responses", "complete_responses", "count_recovery", "median_os_days")
 _BY_DAY = re.compile(r"^(?P<count>[a-z_0-9]+?)_d(?P<day>\d+(\.\d+)?)$")
+# a multi-state model's names: any state name, or a transition's from->to
+_NAMED_BY_DAY = re.compile(r"^(?P<count>.+)_d(?P<day>\d+(\.\d+)?)$")
 # entry days of trial patients: a stream of their own, apart from the patients' own
 ENTRY_STREAM = 0x7472_6961_6C73
 
@@ -74,7 +77,12 @@ def statistic_names(cohort):
 
 
 def parse_statistic(name, cohort=None):
-    """``(count name, day or None)`` of ``relapse`` or ``relapse_d100``; ValueError if unknown."""
+    """``(count name, day or None)`` of ``relapse`` or ``relapse_d100``; ValueError if unknown.
+
+    With a multi-state ``cohort``, its own names (:func:`multistate_statistic_names`).
+    """
+    if cohort is not None and hasattr(cohort, "layout"):
+        return _parse_multistate(name, _multistate_columns(cohort))
     if name == "median_os_days":
         return name, None
     match = _BY_DAY.match(name)
@@ -158,6 +166,68 @@ def trial_statistics(cohort, design, statistics=None, seed=0):
             if process in cohort.process_names:
                 first = np.minimum(first, cohort.day(process)[: k * n])
         first = first.reshape(k, n)
+        seen = first <= follow
+        if day is not None:
+            seen &= first <= day
+        out[name] = seen.sum(axis=1)
+    return out
+
+
+def _multistate_columns(cohort):
+    """``{statistic: engine columns whose event is it}`` of a multi-state cohort.
+
+    A state's name counts the patients who entered it (any visit: the first entry
+    counts); ``<from>-><to>`` those who made that transition.
+    """
+    lay = cohort.layout
+    out = {}
+    for s, state in enumerate(cohort.states):
+        if s != lay.initial:
+            out[state] = np.flatnonzero(lay.proc_to_state == s)
+    for t, tr in enumerate(cohort.scenario.transitions):
+        out[tr.label] = np.flatnonzero(lay.proc_transition == t)
+    return {k: v for k, v in out.items() if v.size}
+
+
+def multistate_statistic_names(cohort):
+    """The counts a trial of a multi-state model reports: the patients entering each
+    state but the initial one, then those making each transition."""
+    return list(_multistate_columns(cohort))
+
+
+def _parse_multistate(name, columns):
+    if name in columns:
+        return name, None
+    match = _NAMED_BY_DAY.match(name)
+    if match and match["count"] in columns:
+        return match["count"], float(match["day"])
+    raise ValueError(f"unknown statistic '{name}' of this multi-state model; one of "
+                     f"{', '.join(columns)}, or one of them by a day after the start such "
+                     f"as {next(iter(columns), 'death')}_d365")
+
+
+def multistate_trial_statistics(cohort, design, statistics=None, seed=0):
+    """Per trial, the count of patients with each event of a multi-state model.
+
+    As :func:`trial_statistics`, for a
+    :class:`~hsctsim.model.mscohort.MultistateCohort`: an event counts when it
+    happened within the patient's follow-up (entry over the accrual period, analysis
+    day), and by the day of ``<name>_d<day>``.  Names: see
+    :func:`multistate_statistic_names`.
+
+    Returns
+    -------
+    dict of str to ndarray (trials,)
+    """
+    k, n = design.trials, design.size
+    if cohort.n_patients < k * n:
+        raise ValueError("the cohort has fewer patients than trials x size")
+    follow = design.follow_up_days(cohort.horizon_days, seed)
+    columns = _multistate_columns(cohort)
+    out = {}
+    for name in statistics or list(columns):
+        base, day = _parse_multistate(name, columns)
+        first = cohort.event_day[: k * n][:, columns[base]].min(axis=1).reshape(k, n)
         seen = first <= follow
         if day is not None:
             seen &= first <= day

@@ -49,7 +49,7 @@ from .ceadecide import (
 )
 from .common import UserError, complete_scenarios, load_arms, user_errors
 from .limits import MAX_REPLICATES, check_run_size
-from .options import SEED, FiniteFloatRange, OutPath, check_threads
+from .options import SEED, FiniteFloatRange, OutPath, check_threads, wtp_list
 from .output import csv_text, emit, text_table
 from .progress import Progress
 from .runner import (
@@ -468,17 +468,6 @@ def _blame_settings(what_ifs, settings):
             raise
 
 
-def _wtp_list(ctx, param, value):
-    try:
-        out = tuple(float(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: expected numbers separated by commas, "
-                                 "e.g. 50000,100000") from None
-    if not out or not all(0 <= w < float("inf") for w in out):  # NaN fails too
-        raise click.BadParameter("give one or more finite amounts >= 0")
-    return out
-
-
 def _sizes(ctx, param, value):
     try:
         out = tuple(int(v) for v in value.split(",") if v.strip())
@@ -554,7 +543,7 @@ Examples:
               default="continuous", show_default=True,
               help="Continuously, or in steps on each anniversary of the transplant.")
 @click.option("--wtp", default=",".join(str(w) for w in DEFAULT_WTP), show_default=True,
-              callback=_wtp_list, help="Willingness-to-pay per QALY, comma-separated.")
+              callback=wtp_list, help="Willingness-to-pay per QALY, comma-separated.")
 @click.option("--replicates", type=click.IntRange(0, MAX_REPLICATES), default=0, show_default=True,
               help="Cohorts drawing each figure from its reported range: CE plane, CEAC.")
 @click.option("--incidence", type=FiniteFloatRange(0, 1e9),

@@ -4,7 +4,7 @@ import math
 
 import click
 
-__all__ = ["check_threads", "FiniteFloatRange", "OutPath", "SEED"]
+__all__ = ["check_threads", "FiniteFloatRange", "OutPath", "SEED", "wtp_list"]
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -44,3 +44,17 @@ def check_threads(threads):
     if threads > numba.config.NUMBA_NUM_THREADS:
         raise click.BadParameter(f"{threads}: at most {numba.config.NUMBA_NUM_THREADS} on "
                                  "this machine", param_hint="'--threads'")
+
+
+def wtp_list(ctx, param, value):
+    """``--wtp``: willingness-to-pay amounts per QALY, comma-separated (a click callback)."""
+    if value is None:
+        return None
+    try:
+        out = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected numbers separated by commas, "
+                                 "e.g. 50000,100000") from None
+    if not out or not all(0 <= w < float("inf") for w in out):  # NaN fails too
+        raise click.BadParameter("give one or more finite amounts >= 0")
+    return out

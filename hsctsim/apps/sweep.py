@@ -1,5 +1,6 @@
 """``hsctsim sweep``: parameter sweeps and PSA, on dask.distributed or in this process."""
 
+import dataclasses
 import os
 import sys
 
@@ -8,13 +9,17 @@ import numpy as np
 
 from .._version import __version__
 from ..api import DEFAULT_SEED, BackendError, describe_backend
+from ..analysis.occupation import multistate_days
+from ..model.multistate import is_multistate
 from ..sim.posterior import load_posterior
 from . import sweeps
-from .common import UserError, load_arms, resolve_backend, user_errors
-from .options import SEED, FiniteFloatRange, OutPath
+from .cea import DEFAULT_WTP
+from .common import UserError, complete_scenarios, load_arms, resolve_backend, user_errors
+from .options import SEED, FiniteFloatRange, OutPath, wtp_list
 from .output import csv_text
 from .runner import landmark_days
 from .signals import Interrupted
+from .sweepecon import arm_economics, economic_columns, format_economics, is_economic
 from .sweepfolder import check_out
 
 __all__ = ["DASK_HINT", "EXAMPLES", "sweep"]
@@ -53,14 +58,21 @@ Examples:
   hsctsim sweep ric --psa 40 -n 20000 --workers 2 --out psa-ric --plot
   hsctsim sweep ric --psa 40 -n 20000 --workers 2 --out psa-ric --resume   # after Ctrl-C
   hsctsim sweep ric --psa 1000 -n 100000 --backend cuda --local --out psa-gpu
+  hsctsim sweep mac ric --grid costs.transplant=150000:350000:3 -n 20000 --local \\
+      --out sweep-costs                     # ICER and NMB of ric against mac per point
+  hsctsim sweep mac ric --psa 40 --cea -n 20000 --out psa-cea   # costs drawn too
+  hsctsim sweep illness_death.toml --psa 20 -n 20000 --local --out psa-ms   # a model
+                                              # written by `hsctsim fit`: its fits drawn
 """
 
 
 @click.command(epilog=EXAMPLES)
-@click.argument("scenario")
-@click.option("--grid", "grids", multiple=True, metavar="KEY=LOW:HIGH:STEPS",
-              help="Sweep a ranged figure over STEPS values from LOW to HIGH, e.g. "
-                   "relapse.incidence=0.2:0.4:5 (repeatable: one-way over each key).")
+@click.argument("arms", nargs=-1, required=True, shell_complete=complete_scenarios)
+@click.option("--grid", "grids", multiple=True, metavar="[ARM:]KEY=LOW:HIGH:STEPS",
+              help="Sweep a ranged figure, or a cost, utility or duration, over STEPS values "
+                   "from LOW to HIGH, e.g. relapse.incidence=0.2:0.4:5 or "
+                   "costs.transplant=150000:350000:3 (repeatable: one-way over each key; "
+                   "ARM: moves one arm's figure).")
 @click.option("--factorial", is_flag=True, help="Every combination of the --grid values "
               "(a two-key grid gives a heat map) instead of one key at a time.")
 @click.option("--psa", "psa", type=click.IntRange(1), metavar="N",
@@ -98,18 +110,36 @@ Examples:
               help="Retries of a point whose task fails.")
 @click.option("--plot", is_flag=True, help="Also figures: tornado plot (one-way), heat map "
               "(two-key --factorial), distributions (--psa).")
+@click.option("--cea", "economics", is_flag=True,
+              help="Also costs, life years and QALYs of each arm at each point and, against "
+                   "the first arm, the ICER and net monetary benefit (implied by a --grid "
+                   "of a cost, utility or duration, or by --wtp); a --psa draws the ranged "
+                   "costs, utilities and durations too.")
+@click.option("--wtp", callback=wtp_list, metavar="AMOUNTS",
+              help="Willingness-to-pay per QALY for the net monetary benefit, "
+                   f"comma-separated (default, as cea: {','.join(map(str, DEFAULT_WTP))}).")
+@click.option("--economic-draws", type=click.Choice(["uniform", "gamma-beta"]),
+              default="gamma-beta", show_default=True,
+              help="How --psa draws ranged costs, utilities and durations (as cea "
+                   "--economic-draws): gamma (costs, durations) and beta (utilities) with "
+                   "the range as the 95% spread, or uniformly.")
+@click.option("--discount", type=FiniteFloatRange(0, 0.5, max_open=True), default=0.03,
+              show_default=True, help="Discount rate per year of costs and QALYs (as cea).")
+@click.option("--discounting", type=click.Choice(["continuous", "annual"]),
+              default="continuous", show_default=True, help="As cea's --discounting.")
 @click.option("--backend", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
               show_default=True,
               help="Calibrate, simulate and count each point on the CPU or a CUDA GPU "
                    "(needs numba-cuda); auto: the GPU when there is one.  With the GPU the "
                    "local cluster has one worker unless --workers says otherwise.")
 @user_errors
-def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients, seed,
+def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, seed,
           horizon_days, calibration_patients, settings, workers, scheduler, local, retries,
-          plot, backend, draws):
-    """Sweep SCENARIO's figures over grids, or draw them for a PSA; each point is
-    calibrated, simulated and summarised at the landmark days."""
-
+          plot, backend, draws, economics, wtp, economic_draws, discount, discounting):
+    """Sweep the figures of ARMS (one scenario, or several: the first is the reference
+    of the ICERs) over grids, or draw them for a PSA; each point is calibrated,
+    simulated and summarised at the landmark days (a multi-state model: state
+    occupation, time in state, transition incidences)."""
 
     if bool(grids) == bool(psa):
         raise UserError("give --grid KEY=LOW:HIGH:STEPS (one or more) or --psa N")
@@ -124,10 +154,35 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
     backend = resolve_backend(backend)
 
     # every point is calibrated afresh, so a --set here is recalibrated too
-    loaded = next(iter(load_arms((scenario,), settings, True, backend).values())).scenario
-    if getattr(loaded, "kind", None) == "multistate":
-        raise UserError(f"{scenario}: sweeps of multi-state scenarios are not supported yet")
-    horizon = float(horizon_days or loaded.horizon_days)
+    arm_scenarios = {a: w.scenario for a, w in load_arms(arms, settings, True,
+                                                          backend).items()}
+    kinds = {is_multistate(s) for s in arm_scenarios.values()}
+    if len(kinds) > 1:
+        raise UserError("multi-state scenarios (kind = \"multistate\") and transplant arms "
+                        "cannot share a sweep: sweep them apart")
+    multistate = kinds == {True}
+    # one arm: the scenario itself, as a sweep always took it
+    loaded = (next(iter(arm_scenarios.values())) if len(arm_scenarios) == 1
+              else arm_scenarios)
+    first = next(iter(arm_scenarios.values()))
+    if plot and (len(arm_scenarios) > 1 or multistate):
+        raise UserError("--plot draws the endpoints of one transplant arm's sweep; give one "
+                        "arm (the tables have every arm)")
+    if draws == "posterior" and multistate:
+        raise UserError("--draws posterior: a multi-state model's --psa draws its fitted "
+                        "transitions (as run --replicates); leave out --draws")
+    if draws == "posterior" and len(arm_scenarios) > 1:
+        raise UserError("--draws posterior: one arm (each arm's posterior is its own)")
+    priced = [g for g in grids if is_economic(g.partition("=")[0])]
+    asked = "--cea" if economics else "--wtp" if wtp else f"--grid {priced[0]}" if priced \
+        else None
+    economics = asked is not None
+    if economics:  # every arm needs its costs: the ICERs are against the first
+        try:
+            econ = arm_economics(arm_scenarios)
+        except ValueError as exc:
+            raise UserError(f"{asked}: {exc}") from None
+    horizon = float(horizon_days or max(s.horizon_days for s in arm_scenarios.values()))
     if grids:
         axes = [sweeps.parse_axis(loaded, g) for g in grids]
         if len({a.key for a in axes}) < len(axes):
@@ -141,10 +196,21 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
     else:
         if psa > sweeps.MAX_POINTS:
             raise UserError(f"--psa {psa}: at most {sweeps.MAX_POINTS:,} draws")
-        posterior = load_posterior(loaded) if draws == "posterior" else None
+        posterior = load_posterior(first) if draws == "posterior" else None
+        if multistate and not (any(t.fit for s in arm_scenarios.values()
+                                   for t in s.transitions)
+                               or economics and economic_columns(econ, (), True)):
+            raise UserError(f"--psa: {', '.join(arm_scenarios)} has nothing to draw: no "
+                            "transition with a fit table (written by `hsctsim fit`) and no "
+                            "ranged cost or utility (with --cea)")
         points, mode = sweeps.psa_points(psa, posterior), "psa"
-    config = sweeps.Settings(patients, seed, horizon, landmark_days(horizon),
-                             calibration_patients)
+    days = multistate_days(horizon) if multistate else landmark_days(horizon)
+    config = sweeps.Settings(patients, seed, horizon, days, calibration_patients)
+    if economics:
+        config = dataclasses.replace(
+            config, wtp=tuple(wtp or DEFAULT_WTP), economic_draws=economic_draws,
+            economic=economic_columns(econ, [a.key for a in axes] if grids else (), bool(psa)),
+            discount=discount, discounting=discounting)
     document = sweeps.manifest(loaded, points, config, mode, backend)
     if psa:  # how the PSA drew its points (sweep.json)
         document["draws"] = ({"from": "ranges", "joint": False} if draws == "ranges" else
@@ -160,7 +226,7 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
             if point is None:
                 return None
             return (point.design, "+".join(k for k, _ in point.values),
-                    sweeps.parameters(loaded, point, seed))
+                    sweeps.parameters(loaded, point, seed, config))
 
         results = folder.done(expected, say=lambda m: click.echo(f"note: {m}", err=True))
     else:
@@ -178,7 +244,7 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         with folder:
             _run(folder, loaded, points, todo, results, config, client, scheduler, n_workers,
                  retries, backend, out_dir)
-            said = _write_table(folder, results, loaded, mode, plot, seed, document, points,
+            said = _write_table(folder, results, first, mode, plot, seed, document, points,
                                 todo, out_dir)
     finally:
         if client is not None:
@@ -186,11 +252,22 @@ def sweep(scenario, grids, factorial, psa, out_dir, resume, overwrite, patients,
         if cluster is not None:
             cluster.close()
     click.echo(said)  # once the folder is in place
+    if economics:
+        rows = sweeps.table_rows(results.values(), first.name)
+        for line in format_economics(rows, list(arm_scenarios), config.wtp, mode):
+            click.echo(line)
     if psa:
         click.echo("PSA draws: " + (
             f"jointly from the posterior of `hsctsim calibrate` ({len(posterior.values)} "
             "sets, each with its stored calibration)" if draws == "posterior" else
-            "every ranged figure independently from its range, each draw re-solved"))
+            "the parameters of each fitted transition from its fit's asymptotic normal "
+            "(as run --replicates)" if multistate else
+            "every ranged figure independently from its range, each draw re-solved")
+            + ("" if not economics else
+               "; ranged costs, utilities and durations " + (
+                   "uniformly" if economic_draws == "uniform" else
+                   "gamma (costs, durations) and beta (utilities), the range as the 95% "
+                   "spread")))
 
 
 def _run(folder, loaded, points, todo, results, config, client, scheduler, n_workers,
@@ -247,7 +324,8 @@ def _write_table(folder, results, loaded, mode, plot, seed, document, points, to
 
         written += [f"figures/{p.name}" for p in
                     write_sweep_figures(rows, mode, folder.path / "figures")]
-    return (f"hsctsim {__version__} sweep of {loaded.name}, seed {seed}, "
+    names = document.get("arms", [loaded.name])
+    return (f"hsctsim {__version__} sweep of {' and '.join(names)}, seed {seed}, "
             f"{describe_backend(document)}: {len(points)} points "
             f"({len(points) - len(todo)} resumed), {len(rows)} rows: "
             + ", ".join(f"{out_dir}/{w}" for w in written))

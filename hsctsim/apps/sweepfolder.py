@@ -21,8 +21,10 @@ from pathlib import Path
 from ..analysis.endpoints import ENDPOINTS
 from ..model.scenario import ScenarioError
 from .runfolder import RunFolder, current_umask
+from .sweepecon import is_economic_endpoint
 
-__all__ = ["check_out", "ROW_KEYS", "scenario_hash", "SweepFolder", "SweepRunFolder"]
+__all__ = ["check_out", "MULTISTATE_PREFIXES", "ROW_KEYS", "scenario_hash", "SweepFolder",
+           "SweepRunFolder"]
 
 ROW_KEYS = ("endpoint", "kind", "landmark_day", "estimate", "ci95_low", "ci95_high")
 
@@ -261,21 +263,36 @@ def _close(a, b):
             and math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-300))
 
 
+# a multi-state arm's endpoints (hsctsim.analysis.occupation): occupation, time in state
+# and transition incidence, by state or transition
+MULTISTATE_PREFIXES = ("occupation:", "time_in:", "transition:")
+
+
 def _rows_ok(rows, manifest):
     days = (manifest.get("settings") or {}).get("days")
-    if not isinstance(rows, list) or not rows or (
-            isinstance(days, list) and len(rows) != len(days) * len(ENDPOINTS)):
+    if not isinstance(rows, list) or not rows:
         return False
+    multistate = manifest.get("kind") == "multistate"
+    arms = manifest.get("arms") or [None]
+    counted = 0
     for row in rows:
         if not isinstance(row, dict) or any(k not in row for k in ROW_KEYS):
             return False
-        if row["endpoint"] not in ENDPOINTS or not isinstance(row["kind"], str):
+        endpoint = row["endpoint"]
+        if not isinstance(endpoint, str) or not isinstance(row["kind"], str):
             return False
-        if days is not None and row["landmark_day"] not in days:
+        if endpoint in ENDPOINTS and not multistate:
+            counted += 1
+            if days is not None and row["landmark_day"] not in days:
+                return False
+        elif not (is_economic_endpoint(endpoint)
+                  or multistate and endpoint.startswith(MULTISTATE_PREFIXES)):
             return False
         for k in ("estimate", "ci95_low", "ci95_high"):
             v = row[k]
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
                                   or not math.isfinite(v)):
                 return False
-    return True
+    # every endpoint of every arm on every landmark day
+    return multistate or not isinstance(days, list) or counted == (
+        len(days) * len(ENDPOINTS) * len(arms))

@@ -7,6 +7,8 @@ import click
 from .._version import __version__
 from ..analysis.trials import (
     TrialDesign,
+    multistate_statistic_names,
+    multistate_trial_statistics,
     parse_statistic,
     plot_trial_counts,
     spread,
@@ -49,9 +51,9 @@ def _observed(items, size=None):
     return out
 
 
-def _day_of(name):
+def _day_of(name, cohort=None):
     try:
-        return parse_statistic(name)[1]
+        return parse_statistic(name, cohort)[1]
     except ValueError:
         return None  # unknown names are refused with the statistics
 
@@ -88,7 +90,9 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
     Counts (engraftment, graft_failure, agvhd, relapse, trm, deaths, responses, ...),
     counts by a day after transplant (relapse_d100) and the Kaplan-Meier median
     survival, each as its spread over the trials; with --observed, where a reported
-    result falls (the simulated tail probabilities).
+    result falls (the simulated tail probabilities).  Of a multi-state model
+    (kind = "multistate"): the patients entering each state and making each
+    transition (death, recovery->relapse), and by a day (death_d365).
     """
 
     if plot and not out_dir:
@@ -101,9 +105,7 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
     observed = _observed(observed_items, size)
     (what,) = load_arms([scenario], settings).values()
     loaded = what.scenario
-    if getattr(loaded, "kind", None) == "multistate":
-        raise UserError(f"{scenario}: trial mode works on transplant scenarios, not on plain "
-                        "multi-state models")
+    multistate = getattr(loaded, "kind", None) == "multistate"
     design = TrialDesign(size, trials, accrual_days, analysis_day)
     horizon = loaded.horizon_days if analysis_day is None else analysis_day
     folder = RunFolder(out_dir, overwrite) if out_dir else None
@@ -113,15 +115,17 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
                           susceptible=what.susceptible)
         progress.advance(size * trials)
         progress.phase("counting")
-        names = statistic_names(cohort)
+        # a multi-state model counts entries into its states and its transitions
+        names = (multistate_statistic_names(cohort) if multistate else statistic_names(cohort))
         names += [n for n in observed if n not in names]
         for n in observed:  # a count by a day past follow-up would be the count at its end
-            day = _day_of(n)
+            day = _day_of(n, cohort if multistate else None)
             if day is not None and day > horizon:
                 raise UserError(f"--observed {n}: day {day:g} is after the follow-up "
                                 f"({horizon:g} days)")
         try:
-            values = trial_statistics(cohort, design, names, seed)
+            values = (multistate_trial_statistics if multistate else trial_statistics)(
+                cohort, design, names, seed)
         except ValueError as exc:
             raise UserError(f"--observed: {exc}") from None
         document = {
@@ -140,7 +144,9 @@ def trial(scenario, size, trials, accrual_days, analysis_day, observed_items, se
                     ax = plot_trial_counts(values[name], name, observed.get(name),
                                            title=f"{loaded.title}: {trials:,} trials of "
                                                  f"{size}")
-                    path = folder.tmp / "figures" / f"trial_{name}.png"
+                    # a transition's "a->b": no ">" in a file name
+                    stem = "".join(c if c.isalnum() or c in "_-." else "_" for c in name)
+                    path = folder.tmp / "figures" / f"trial_{stem}.png"
                     path.parent.mkdir(exist_ok=True)
                     ax.figure.savefig(path, dpi=150, bbox_inches="tight")
                     import matplotlib.pyplot as plt  # matplotlib: imported on use (start-up time)
