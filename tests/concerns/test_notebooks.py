@@ -11,7 +11,21 @@ PATIENTS = "2000"
 
 
 def test_notebooks_found():
-    assert len(NOTEBOOKS) >= 3
+    # the tour, the trade-off and the NK pilot, then one per task (04-08)
+    names = {p.stem for p in NOTEBOOKS}
+    assert {"01_tour_of_the_arms", "02_gvhd_relapse_tradeoff", "03_nk_pilot",
+            "04_cost_effectiveness", "05_fit_predict", "06_solid_and_autologous",
+            "07_sweep_tornado", "08_small_trial"} <= names
+
+
+def test_task_pages_name_their_notebooks():
+    # each "Notebook: notebooks/NAME.ipynb" line of the manual names a notebook that
+    # exists, and every notebook is named by a page
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    named = {line.split("notebooks/", 1)[1].strip()
+             for page in docs.rglob("*.md") for line in page.read_text().splitlines()
+             if line.startswith("Notebook: notebooks/")}
+    assert named == {p.name for p in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
