@@ -17,6 +17,7 @@ from hsctsim.model.scenario import BUNDLED_ORDER, ScenarioError
 from hsctsim.model.solid import TUMOUR_PROCESSES
 
 SOLID_ARMS = ("rcc", "colorectal", "pancreatic", "ovarian", "melanoma")
+AUTO_ARMS = ("auto_myeloma", "auto_lymphoma")  # one disease each, with published figures
 
 
 def cohort_of(relapse, trm, death_after_relapse, horizon):
@@ -41,9 +42,10 @@ def figure(**kw):
 
 def test_bundled_file_names_its_sources_and_covers_every_arm():
     figures = load_figures()
-    # the allogeneic arms and the solid tumours (the autologous arms have no published
-    # survival in their population; the MSC trial has reported nothing)
-    assert {f.arm for f in figures} == set(BUNDLED_ORDER) | set(SOLID_ARMS)
+    # the allogeneic arms, the solid tumours and the disease-specific autologous arms
+    # (the mixed `auto` has no published survival in its population; the MSC trial has
+    # reported nothing)
+    assert {f.arm for f in figures} == set(BUNDLED_ORDER) | set(SOLID_ARMS) | set(AUTO_ARMS)
     for f in figures:
         assert f.citation.strip() and f.population.strip()
         assert f.interval is None or f.interval[0] <= f.compared <= f.interval[1]
@@ -149,7 +151,7 @@ def test_validate_command_on_the_bundled_arms():
     assert result.exit_code == (0 if doc["all_within"] else 1)
     assert doc["horizon_days"] >= 1461
     arms = {f["arm"] for f in doc["figures"]}
-    assert arms == set(BUNDLED_ORDER) | set(SOLID_ARMS)
+    assert arms == set(BUNDLED_ORDER) | set(SOLID_ARMS) | set(AUTO_ARMS)
     for f in doc["figures"]:
         sim, pub = f["simulated"]["estimate"], f["published"]["estimate"]
         if f["endpoint"] == "os_hazard_ratio":
@@ -361,7 +363,11 @@ def test_every_bundled_arm_passes_with_three_counted_figures():
     counted = {}
     for f in doc["figures"]:
         counted[f["arm"]] = counted.get(f["arm"], 0) + f["counted"]
-    assert min(counted.values()) >= 3, counted
+    # issue 20: autologous arms have as many as the literature allows; auto_myeloma's
+    # counted figures are DETERMINATION's own (the other trials differ in maintenance,
+    # induction or age and are shown, not counted)
+    assert min(v for arm, v in counted.items() if arm not in AUTO_ARMS) >= 3, counted
+    assert min(counted[arm] for arm in AUTO_ARMS) >= 2, counted
     among = [f for f in doc["figures"] if f["among"]]
     # subgroups by response (solid tumours) and of long-term survivors (allogeneic arms)
     assert {"ovarian", "colorectal", "mac", "haplo_ptcy"} <= {f["arm"] for f in among}
