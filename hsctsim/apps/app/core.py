@@ -463,7 +463,8 @@ def page_data(result):
             f" ({_pct(row['low'])}-{_pct(row['high'])})" if row["low"] is not None
             and row["low"] != row["high"] else "")
         published.append({
-            "arm": row["arm"], "endpoint": ENDPOINTS[row["endpoint"]][1].split(" (")[0],
+            "arm": row["arm"], "key": row["endpoint"],
+            "endpoint": ENDPOINTS[row["endpoint"]][1].split(" (")[0],
             "day": row["day"], "published": reported, "use": row["use"],
             "source": row["source"],
             "simulated": [{"label": c.label, "text": _cell(c.at[row["endpoint"]][row["day"]])}
