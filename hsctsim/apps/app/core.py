@@ -453,7 +453,7 @@ def page_data(result):
                 text = _cell(c.at[endpoint][day])
                 if c.what_if:  # paired with its arm: the difference is the change's
                     diff = c.at[endpoint][day][0] - _baseline(result, c).at[endpoint][day][0]
-                    text += f" [{100 * diff:+.1f}]"
+                    text += f" [{round(100 * diff, 1) + 0.0:+.1f}]"  # + 0.0: no "-0.0"
                 cells.append(text)
             rows.append({"endpoint": title, "day": day, "cells": cells})
     published = []
