@@ -136,10 +136,18 @@ def test_a_bad_slider_value_gets_a_message_beside_it(app, what_if, message):
     ({"patients": 5}, "patients", "not a whole number from 1,000 to 1,000,000"),
     ({"patients": "many"}, "patients", "not a number"),
     ({"seed": -1}, "seed", "not a whole number"),
+    ({"seed": str(2**63)}, "seed", "not a whole number from 0 to 9,223,372,036,854,775,807"),
+    ({"seed": 1.5}, "seed", "not a whole number"),
+    ({"seed": True}, "seed", "not a number"),
 ])
 def test_bad_cohort_input_names_its_control(app, change, control, message):
     status, data = post(app, {**STATE, **change})
     assert status == 422 and message in data["errors"][control]
+
+
+def test_the_largest_seed_is_taken_exactly():
+    request = core.parse_request({**STATE, "seed": str(2**63 - 1)})
+    assert request.seed == 2**63 - 1
 
 
 def test_a_request_that_is_not_json_is_refused_in_one_line(app):
@@ -275,3 +283,45 @@ def test_a_port_in_use_is_one_line_and_status_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith(f"Error: --host 127.0.0.1 --port {port}: cannot listen")
     assert "Traceback" not in done.stderr
+
+
+def test_the_page_gives_what_its_command_line_gives():
+    """The command the page shows repeats its what-if column, number for number."""
+    from click.testing import CliRunner
+
+    from hsctsim.apps.cli import cli
+
+    state = {"arms": ["ric"], "what_if": {"ric": {"effects.cgvhd_on_relapse.hr": "0.5"}},
+             "patients": 20_000, "seed": 7}
+    status, data = post(App(), state)
+    assert status == 200
+    command = data["commands"]["ric"]
+    assert command == ("hsctsim run ric --set effects.cgvhd_on_relapse.hr=0.5 -n 20000 "
+                       "--seed 7")
+    done = CliRunner().invoke(cli, command.split()[1:] + ["--format", "csv"])
+    assert done.exit_code == 0, done.output
+    from_cli = {(r["endpoint"], int(r["day"])): float(r["estimate"])
+                for r in csv.DictReader(io.StringIO(done.stdout)) if r["estimate"]}
+    page_csv = App().handle("GET", "/download/table.csv", query(state))[2].decode()
+    rows = [r for r in csv.DictReader(io.StringIO(page_csv))
+            if r["table"] == "landmark" and r["cohort"] == "ric what-if"]
+    assert len(rows) == len(core.PANELS) * 5
+    for r in rows:
+        assert float(r["estimate"]) == pytest.approx(from_cli[(r["endpoint"], int(r["day"]))],
+                                                     abs=1e-6), r
+
+
+def test_a_combination_the_calibration_cannot_reach_is_said_beside_the_slider(monkeypatch):
+    from hsctsim.model.scenario import ScenarioError
+
+    def unreachable(base, changed, recalibrate=False):
+        raise ScenarioError(changed.origin, "cgvhd.incidence", "0.7 by day 730 cannot be "
+                            "reached with the other incidences held")
+
+    monkeypatch.setattr(core, "what_if", unreachable)
+    state = {**STATE, "what_if": {"ric": {"agvhd.incidence": "0.6", "cgvhd.incidence": "0.7"}}}
+    status, data = post(App(), state)
+    assert status == 422
+    assert data["errors"] == {"ric:cgvhd.incidence": "the calibration cannot reach this "
+                              "combination: 0.7 by day 730 cannot be reached with the other "
+                              "incidences held"}

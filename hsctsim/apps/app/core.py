@@ -224,11 +224,16 @@ def _number(text):
 
 
 def _whole(value, name, low, high, errors):
+    # int() first: a seed near 2^63 would lose its last digits as a float
     try:
-        number = _number(value)
-    except (TypeError, ValueError):
-        errors[name] = f"{value!r} is not a number"
-        return None
+        number = value if isinstance(value, int) and not isinstance(value, bool) else int(
+            str(value).strip())
+    except ValueError:
+        try:
+            number = _number(value)
+        except (TypeError, ValueError):
+            errors[name] = f"{value!r} is not a number"
+            return None
     if number != int(number) or not low <= number <= high:
         errors[name] = f"{value} is not a whole number from {low:,} to {high:,}"
         return None
