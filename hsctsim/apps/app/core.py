@@ -26,7 +26,8 @@ from ...model.whatif import what_if
 
 __all__ = ["BadInput", "MAX_ARMS", "MAX_PATIENTS", "MIN_PATIENTS", "PANELS", "PATIENT_CHOICES",
            "Request", "Result", "arm_catalogue", "arm_names", "compute", "controls",
-           "figure_bytes", "page_data", "parse_request", "scenario_toml", "table_csv"]
+           "endpoint_label", "figure_bytes", "page_data", "parse_request", "scenario_toml",
+           "table_csv"]
 
 # the five outcomes the page draws, as the trials report them (aGVHD and cGVHD both)
 PANELS = (("relapse", "Relapse"), ("trm", "Non-relapse mortality (TRM)"),
@@ -158,10 +159,16 @@ def _words(name):
     return WORDS.get(name, name.replace("_", " "))
 
 
+def endpoint_label(name):
+    """An endpoint as the page names it: ``non-relapse (transplant-related) death``."""
+    text = ENDPOINTS.get(name, ("", _words(name)))[1]
+    return text.split(" (competing")[0].split("; competing")[0].split(" (NIH")[0]
+
+
 def _label(scenario, key):
     parts = key.split(".")
     if parts[-1] == "incidence" and parts[0] in scenario.processes:
-        what = ENDPOINTS.get(parts[0], ("", _words(parts[0])))[1].split(" (")[0]
+        what = endpoint_label(parts[0])
         return f"{what}: incidence by day {scenario.processes[parts[0]].landmark_day:g}"
     if parts[0] == "effects":
         cause, _, effect = parts[1].partition("_on_")
@@ -469,7 +476,7 @@ def page_data(result):
             and row["low"] != row["high"] else "")
         published.append({
             "arm": row["arm"], "key": row["endpoint"],
-            "endpoint": ENDPOINTS[row["endpoint"]][1].split(" (")[0],
+            "endpoint": endpoint_label(row["endpoint"]),
             "day": row["day"], "published": reported, "use": row["use"],
             "source": row["source"],
             "simulated": [{"label": c.label, "text": _cell(c.at[row["endpoint"]][row["day"]])}
