@@ -325,3 +325,39 @@ def test_a_combination_the_calibration_cannot_reach_is_said_beside_the_slider(mo
     assert data["errors"] == {"ric:cgvhd.incidence": "the calibration cannot reach this "
                               "combination: 0.7 by day 730 cannot be reached with the other "
                               "incidences held"}
+
+
+def test_the_pilot_view_gives_what_hsctsim_trial_gives():
+    from click.testing import CliRunner
+
+    from hsctsim.apps.cli import cli
+
+    state = {"arms": ["ric"], "what_if": {}, "patients": 20_000, "seed": 7, "pilot": 20}
+    status, data = post(App(), state)
+    assert status == 200 and data["pilot"]["pilots"] == 1000
+    command = data["trial_commands"]["ric"]
+    assert command == "hsctsim trial ric --size 20 --trials 1000 --seed 7"
+    done = CliRunner().invoke(cli, command.split()[1:] + ["--format", "json"])
+    assert done.exit_code == 0, done.output
+    statistics = json.loads(done.stdout)["statistics"]
+    for (name, _), row in zip(core.PILOT_COUNTS, data["pilot"]["rows"]):
+        if name not in statistics:
+            continue
+        s = statistics[name]
+        assert row["cells"][0] == (f"{s['median']:g} ({s['range95'][0]:g}-"
+                                   f"{s['range95'][1]:g})"), name
+    # known answer: relapse 48.3% by 18 months, so about 10 of 20 by two years
+    relapse = next(r for r in data["pilot"]["rows"] if r["label"] == "relapse")
+    assert relapse["cells"][0].startswith("10 (")
+    png = App().handle("GET", "/download/pilot.png", query(state))
+    assert png[0] == 200 and png[2].startswith(b"\x89PNG")
+    assert png[3]["Content-Disposition"].endswith('"hsctsim-ric-pilot20.png"')
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"pilot": 1}, "not a whole number from 2 to 200"),
+    ({"pilot": 200, "patients": 1000}, "fewer than 10 pilots in 1,000 patients"),
+])
+def test_a_bad_pilot_size_names_its_control(app, change, message):
+    status, data = post(app, {**STATE, **change})
+    assert status == 422 and message in data["errors"]["pilot"]

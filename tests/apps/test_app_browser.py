@@ -76,11 +76,15 @@ def status(driver):
     return driver.find_element(By.ID, "status").text
 
 
-def wait_updated(driver, before=None, seconds=VIEW_S):
-    """Until the page shows a new result (or a refusal); returns the status line."""
+def views(driver):
+    """How many views the page has drawn."""
+    return driver.execute_script("return document.body.dataset.views || '0'")
+
+
+def wait_updated(driver, before="0", seconds=VIEW_S):
+    """Until the page draws a view after the ``before``-th (or refuses); the status."""
     WebDriverWait(driver, seconds).until(
-        lambda d: (status(d).startswith(("updated", "not updated"))
-                   and d.find_element(By.ID, "figure").get_attribute("src") != before)
+        lambda d: (status(d).startswith("updated") and views(d) != before)
         or status(d).startswith("not updated"))
     return status(driver)
 
@@ -118,14 +122,14 @@ def test_the_page_loads_with_curves_and_table(browser, page_url):
 
 def test_a_slider_moves_the_curve_and_the_table(browser, page_url):
     browser.find_element(By.CSS_SELECTOR, 'details[data-arm="ric"] summary').click()
-    before = browser.find_element(By.ID, "figure").get_attribute("src")
+    before, figure = views(browser), browser.find_element(By.ID, "figure").get_attribute("src")
     # the range input as a hand drags it: its value, then the input event
     slider = browser.find_element(By.CSS_SELECTOR, '[data-control="ric:agvhd.incidence"]')
     browser.execute_script("arguments[0].value = 0.6; "
                            "arguments[0].dispatchEvent(new Event('input'));", slider)
     assert status(browser) == "updating…"
     assert wait_updated(browser, before).startswith("updated in")
-    assert browser.find_element(By.ID, "figure").get_attribute("src") != before
+    assert browser.find_element(By.ID, "figure").get_attribute("src") != figure
     head, rows = table(browser)
     assert head == ["endpoint", "day", "mac", "ric", "ric what-if"]
     assert abs(value(head, rows, "Acute GVHD grade II-IV", 100, "ric what-if") - 0.6) < 0.01
@@ -167,7 +171,32 @@ def test_a_value_out_of_range_gets_a_message_beside_its_slider(browser, page_url
     # back in range: the message goes, the page updates again
     box.clear()
     box.send_keys("0.5")
+    before = views(browser)
     browser.execute_script("arguments[0].dispatchEvent(new Event('change'));", box)
-    assert wait_updated(browser).startswith("updated in")
+    assert wait_updated(browser, before).startswith("updated in")
     assert browser.find_element(By.CSS_SELECTOR,
                                 '[data-error-for="ric:agvhd.incidence"]').text == ""
+
+
+def test_the_pilot_view_follows_its_size(browser, page_url):
+    before = views(browser)
+    box = browser.find_element(By.ID, "pilot")
+    box.clear()
+    box.send_keys("10")
+    browser.execute_script("arguments[0].dispatchEvent(new Event('change'));", box)
+    assert wait_updated(browser, before).startswith("updated in")
+    assert browser.find_element(By.ID, "pilot-heading").text == (
+        "What a pilot of 10 patients would see")
+    width = browser.execute_script(
+        "return document.getElementById('pilot-figure').naturalWidth")
+    assert width > 300
+    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in browser.find_elements(By.CSS_SELECTOR, "#pilot-table tbody tr")]
+    # known answer: RIC relapse about 50% by two years, so about 5 of 10
+    relapse = next(r for r in rows if r[0] == "relapse")
+    assert relapse[2].startswith(("4 (", "5 (", "6 ("))
+    commands = browser.find_element(By.ID, "commands").text
+    assert "hsctsim trial ric --set agvhd.incidence=0.5 --size 10 --trials 2000" in commands
+    browser.execute_script(
+        "document.getElementById('pilot-heading').scrollIntoView({block: 'start'})")
+    shot(browser, "app-pilot")

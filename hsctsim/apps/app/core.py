@@ -18,6 +18,7 @@ import numpy as np
 from ..._version import __version__
 from ...analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, Tally, competing_day, endpoint_day
 from ...analysis.estimators import aalen_johansen, kaplan_meier
+from ...analysis.trials import TrialDesign, spread, trial_statistics
 from ...analysis.validation import load_figures
 from ...api import DEFAULT_SEED, MAX_SEED, simulate
 from ...model.scenario import ScenarioError, bundled_names, load_scenario, set_value
@@ -26,8 +27,8 @@ from ...model.whatif import what_if
 
 __all__ = ["BadInput", "MAX_ARMS", "MAX_PATIENTS", "MIN_PATIENTS", "PANELS", "PATIENT_CHOICES",
            "Request", "Result", "arm_catalogue", "arm_names", "compute", "controls",
-           "endpoint_label", "figure_bytes", "page_data", "parse_request", "scenario_toml",
-           "table_csv"]
+           "endpoint_label", "figure_bytes", "page_data", "parse_request", "pilot_figure_bytes",
+           "scenario_toml", "table_csv"]
 
 # the five outcomes the page draws, as the trials report them (aGVHD and cGVHD both)
 PANELS = (("relapse", "Relapse"), ("trm", "Non-relapse mortality (TRM)"),
@@ -43,6 +44,13 @@ MIN_PATIENTS, MAX_PATIENTS = 1_000, 1_000_000
 PATIENT_CHOICES = (10_000, 100_000, 1_000_000)
 DEFAULT_PATIENTS = 100_000
 MAX_ARMS = 5
+# the small-trial view: what a pilot of this many patients would see, over many pilots
+DEFAULT_PILOT, MIN_PILOT, MAX_PILOT = 20, 2, 200
+MAX_PILOTS = 2_000  # trials of the pilot's size cut from the cohort (at most)
+PILOT_COUNTS = (("agvhd", "acute GVHD grade II-IV"), ("agvhd_3_4", "acute GVHD grade III-IV"),
+                ("cgvhd", "chronic GVHD"), ("relapse", "relapse"),
+                ("trm", "non-relapse death"), ("deaths", "deaths"),
+                ("relapse_or_death", "relapse or death"))
 # Okabe-Ito: told apart by readers with colour-vision deficiency
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
@@ -69,6 +77,8 @@ class Request:
     recalibrate : bool
         Solve every incidence again (as ``run --recalibrate``) instead of holding the
         arm's calibration (as ``run --set``).
+    pilot : int
+        Patients of the small trial whose spread the pilot view shows.
     """
 
     arms: tuple
@@ -76,10 +86,26 @@ class Request:
     patients: int = DEFAULT_PATIENTS
     seed: int = DEFAULT_SEED
     recalibrate: bool = False
+    pilot: int = DEFAULT_PILOT
+
+    @property
+    def pilots(self):
+        """How many pilots of ``pilot`` patients the cohort is cut into."""
+        return min(MAX_PILOTS, self.patients // self.pilot)
 
     def settings(self, arm):
         """``KEY=VALUE`` texts of an arm's what-if, as ``--set`` takes them."""
         return [f"{key}={value:g}" for key, value in self.what_if.get(arm, ())]
+
+    def trial_cli(self, arm, horizon_days):
+        """The ``hsctsim trial`` command of this arm's pilot view (the same counts), or
+        None where it has none: ``trial`` holds the calibration and follows the arm to
+        its own horizon."""
+        sets = "".join(f" --set {s}" for s in self.settings(arm))
+        if (sets and self.recalibrate) or _scenario(arm).horizon_days != horizon_days:
+            return None
+        return (f"hsctsim trial {arm}{sets} --size {self.pilot} --trials {self.pilots} "
+                f"--seed {self.seed}")
 
     def cli(self, arm):
         """The command line that repeats this arm's columns."""
@@ -98,6 +124,7 @@ class Column:
     what_if: bool
     curves: dict = field(default_factory=dict)  # endpoint: (grid, y, low, high)
     at: dict = field(default_factory=dict)  # endpoint: {day: (estimate, low, high)}
+    pilot: dict = field(default_factory=dict)  # count: spread over the pilots
 
 
 @dataclass
@@ -211,9 +238,11 @@ def arm_catalogue():
                       "population": _scenario(n).population, "controls": list(controls(n))}
                      for n in arm_names()],
             "defaults": {"arms": [n for n in ("mac", "ric") if n in arm_names()],
-                         "patients": DEFAULT_PATIENTS, "seed": DEFAULT_SEED},
+                         "patients": DEFAULT_PATIENTS, "seed": DEFAULT_SEED,
+                         "pilot": DEFAULT_PILOT},
             "patient_choices": list(PATIENT_CHOICES),
             "limits": {"patients": [MIN_PATIENTS, MAX_PATIENTS], "seed": [0, MAX_SEED],
+                       "pilot": [MIN_PILOT, MAX_PILOT],
                        "arms": MAX_ARMS},
             "version": __version__}
 
@@ -279,6 +308,10 @@ def parse_request(data):
     patients = _whole(data.get("patients", DEFAULT_PATIENTS), "patients", MIN_PATIENTS,
                       MAX_PATIENTS, errors)
     seed = _whole(data.get("seed", DEFAULT_SEED), "seed", 0, MAX_SEED, errors)
+    pilot = _whole(data.get("pilot", DEFAULT_PILOT), "pilot", MIN_PILOT, MAX_PILOT, errors)
+    if pilot is not None and patients is not None and patients // pilot < 10:
+        errors["pilot"] = (f"{pilot} patients a pilot leave fewer than 10 pilots in "
+                           f"{patients:,} patients; more patients per arm, or a smaller pilot")
     recalibrate = data.get("recalibrate", False)
     if not isinstance(recalibrate, bool):
         errors["recalibrate"] = "recalibrate is true or false"
@@ -318,7 +351,7 @@ def parse_request(data):
             moved[arm] = tuple(pairs)
     if errors:
         raise BadInput(errors)
-    return Request(tuple(arms), moved, patients, seed, recalibrate)
+    return Request(tuple(arms), moved, patients, seed, recalibrate, pilot)
 
 
 # ----------------------------------------------------------------- the simulation
@@ -431,7 +464,11 @@ def compute(request):
                 est, low, high = tally.estimates(endpoint)
                 at[endpoint] = {d: (float(e), float(lo), float(hi))
                                 for d, e, lo, hi in zip(days, est, low, high)}
-            columns.append(Column(arm, label, is_what_if, _curves(cohort, grids), at))
+            design = TrialDesign(request.pilot, request.pilots)
+            counts = trial_statistics(cohort, design, [n for n, _ in PILOT_COUNTS],
+                                      request.seed)
+            pilot = {n: spread(v) for n, v in counts.items()}
+            columns.append(Column(arm, label, is_what_if, _curves(cohort, grids), at, pilot))
     return Result(request, columns, published, horizon, notes,
                   time.perf_counter() - start, scenarios)
 
@@ -481,9 +518,23 @@ def page_data(result):
             "source": row["source"],
             "simulated": [{"label": c.label, "text": _cell(c.at[row["endpoint"]][row["day"]])}
                           for c in cols]})
-    return {"columns": [c.label for c in result.columns], "rows": rows,
+    request = result.request
+
+    def count(value):
+        return "-" if value is None else f"{value:g}"
+
+    pilot = {"size": request.pilot, "pilots": request.pilots, "rows": [
+        {"label": label, "cells": [f"{count(c.pilot[n]['median'])} "
+                                   f"({count(c.pilot[n]['range95'][0])}-"
+                                   f"{count(c.pilot[n]['range95'][1])})"
+                                   for c in result.columns]}
+        for n, label in PILOT_COUNTS]}
+    return {"columns": [c.label for c in result.columns], "rows": rows, "pilot": pilot,
             "published": published, "notes": result.notes,
             "commands": {a: result.request.cli(a) for a in result.request.arms},
+            "trial_commands": {a: command for a in result.request.arms
+                               if (command := result.request.trial_cli(
+                                   a, result.horizon_days))},
             "seconds": round(result.seconds, 3), "patients": result.request.patients,
             "seed": result.request.seed}
 
@@ -544,6 +595,53 @@ def figure_bytes(result, fmt="svg"):
     return buffer.getvalue()
 
 
+def pilot_figure_bytes(result, fmt="svg"):
+    """The pilot view as ``svg`` or ``png`` bytes: for each count, each cohort's median
+    number of patients (dot) and the central 95% of the pilots (line)."""
+    # matplotlib's object API, no pyplot (see figure_bytes)
+    from matplotlib import rc_context  # figures only: the page's start needs none
+    from matplotlib.figure import Figure  # (as above)
+    from matplotlib.lines import Line2D  # (as above)
+    from matplotlib.ticker import MaxNLocator  # (as above)
+
+    request = result.request
+    with rc_context({"svg.fonttype": "none", "font.size": 9}):
+        fig = Figure(figsize=(9, 0.5 + 0.42 * len(PILOT_COUNTS) * max(1, len(result.columns)
+                                                                        / 2.5)),
+                     layout="constrained")
+        ax = fig.subplots()
+        colours = {arm: COLOURS[i % len(COLOURS)] for i, arm in enumerate(request.arms)}
+        n = len(result.columns)
+        for row, (name, _) in enumerate(PILOT_COUNTS):
+            for i, c in enumerate(result.columns):
+                value = c.pilot[name]
+                if value["median"] is None:
+                    continue
+                y = row + (i - (n - 1) / 2) * min(0.8 / n, 0.2)
+                low, high = value["range95"]
+                ax.plot([low, high], [y, y], color=colours[c.arm], lw=2.2,
+                        ls="--" if c.what_if else "-")
+                ax.plot([value["median"]], [y], "o", color=colours[c.arm],
+                        mfc="white" if c.what_if else colours[c.arm], ms=5)
+        ax.set_yticks(range(len(PILOT_COUNTS)), [label for _, label in PILOT_COUNTS])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of patients
+        ax.invert_yaxis()
+        ax.set_xlim(-0.5, request.pilot + 0.5)
+        ax.set_xlabel(f"patients of {request.pilot} (everyone followed to day "
+                      f"{result.horizon_days:g})")
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_title(f"What a pilot of {request.pilot} patients would see: median and "
+                     f"95% of {request.pilots:,} simulated pilots", fontsize=10)
+        handles = [Line2D([], [], color=colours[c.arm], ls="--" if c.what_if else "-",
+                          marker="o", mfc="white" if c.what_if else colours[c.arm], lw=2)
+                   for c in result.columns]
+        fig.legend(handles, [c.label for c in result.columns], loc="outside right upper",
+                   frameon=False)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=110 if fmt == "png" else None)
+    return buffer.getvalue()
+
+
 def table_csv(result):
     """The landmark table and the published figures as one long CSV (one row per
     cohort, endpoint and day)."""
@@ -551,7 +649,8 @@ def table_csv(result):
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["table", "arm", "cohort", "what_if", "endpoint", "day", "estimate",
                      "ci95_low", "ci95_high", "published_estimate", "published_low",
-                     "published_high", "published_use", "published_source"])
+                     "published_high", "published_use", "published_source", "pilot_size",
+                     "pilots"])
     days = [d for d in LANDMARK_DAYS if d <= result.horizon_days]
 
     def num(x):
@@ -563,7 +662,7 @@ def table_csv(result):
             for day in days:
                 est, low, high = c.at[endpoint][day]
                 writer.writerow(["landmark", c.arm, c.label, settings, endpoint, day, num(est),
-                                 num(low), num(high), "", "", "", "", ""])
+                                 num(low), num(high), "", "", "", "", "", "", ""])
         for row in result.published:
             if row["arm"] != c.arm:
                 continue
@@ -571,7 +670,14 @@ def table_csv(result):
             writer.writerow(["published", c.arm, c.label, settings, row["endpoint"],
                              f"{row['day']:g}", num(est), num(low), num(high),
                              num(row["estimate"]), num(row["low"]), num(row["high"]),
-                             row["use"], row["source"]])
+                             row["use"], row["source"], "", ""])
+        # the pilot view: the median count of patients and the central 95% of the pilots
+        for name, _ in PILOT_COUNTS:
+            value = c.pilot[name]
+            writer.writerow(["pilot", c.arm, c.label, settings, name,
+                             f"{result.horizon_days:g}", num(value["median"]),
+                             num(value["range95"][0]), num(value["range95"][1]), "", "", "",
+                             "", "", result.request.pilot, result.request.pilots])
     return out.getvalue()
 
 

@@ -85,10 +85,10 @@ class App:
     """The page's routes.
 
     ``GET /``, ``/static/...``: the page; ``GET /api/arms``: the arms and their
-    sliders; ``POST /api/update`` (a JSON state): the figure and tables, or the
+    sliders; ``POST /api/update`` (a JSON state): the figures and tables, or the
     messages for the controls at fault; ``GET /download/figure.png``,
-    ``figure.svg``, ``table.csv`` and ``scenario.toml?arm=ARM`` with
-    ``?state=JSON``: the downloads of that view.
+    ``figure.svg``, ``pilot.png``, ``pilot.svg``, ``table.csv`` and
+    ``scenario.toml?arm=ARM`` with ``?state=JSON``: the downloads of that view.
     """
 
     def __init__(self, worker=None):
@@ -141,7 +141,7 @@ class App:
     def result(self, request, supersedes=False):
         """The computed view of a checked request (cached: downloads repeat a view)."""
         key = json.dumps([request.arms, sorted(request.what_if.items()), request.patients,
-                          request.seed, request.recalibrate])
+                          request.seed, request.recalibrate, request.pilot])
         with self._lock:
             if key in self._results:
                 self._results.move_to_end(key)
@@ -159,18 +159,23 @@ class App:
         request = self._state(body.decode("utf-8", "replace"))
         result = self.result(request, supersedes=True)
         figure = self.worker.run(core.figure_bytes, result, "png")
+        pilot = self.worker.run(core.pilot_figure_bytes, result, "png")
         data = core.page_data(result)
-        data.update(ok=True, figure_png=base64.b64encode(figure).decode("ascii"))
+        data.update(ok=True, figure_png=base64.b64encode(figure).decode("ascii"),
+                    pilot_png=base64.b64encode(pilot).decode("ascii"))
         return _json(200, data)
 
     def _download(self, name, params):
         request = self._state(params.get("state", [""])[0])
         result = self.result(request)
-        if name in ("figure.png", "figure.svg"):
-            fmt = name.rpartition(".")[2]
-            data = self.worker.run(core.figure_bytes, result, fmt)
+        if name in ("figure.png", "figure.svg", "pilot.png", "pilot.svg"):
+            stem, _, fmt = name.partition(".")
+            draw = core.figure_bytes if stem == "figure" else core.pilot_figure_bytes
+            data = self.worker.run(draw, result, fmt)
             ctype = "image/png" if fmt == "png" else "image/svg+xml"
-            return 200, ctype, data, _attachment(f"hsctsim-{'-'.join(request.arms)}.{fmt}")
+            suffix = "" if stem == "figure" else f"-pilot{request.pilot}"
+            return 200, ctype, data, _attachment(
+                f"hsctsim-{'-'.join(request.arms)}{suffix}.{fmt}")
         if name == "table.csv":
             return (200, "text/csv; charset=utf-8", core.table_csv(result).encode(),
                     _attachment(f"hsctsim-{'-'.join(request.arms)}.csv"))

@@ -1,7 +1,7 @@
 // hsctsim app: the page's controls, its requests and what it draws (no library, no CDN).
 "use strict";
 
-const page = { catalogue: null, seq: 0, timer: null, state: null };
+const page = { catalogue: null, seq: 0, timer: null, state: null, views: 0 };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs = {}, ...children) {
@@ -50,6 +50,8 @@ function buildArms() {
   patients.addEventListener("change", schedule);
   $("seed").value = String(page.catalogue.defaults.seed);
   $("seed").addEventListener("change", schedule);
+  $("pilot").value = String(page.catalogue.defaults.pilot);
+  $("pilot").addEventListener("change", schedule);
   for (const r of document.querySelectorAll("input[name=calibration]")) {
     r.addEventListener("change", schedule);
   }
@@ -131,6 +133,7 @@ function currentState() {
     what_if: whatIf,
     patients: Number($("patients").value),
     seed: $("seed").value.trim(),
+    pilot: $("pilot").value.trim(),
     recalibrate: document.querySelector("input[name=calibration]:checked").value === "recalibrated",
   };
 }
@@ -151,7 +154,7 @@ function showErrors(errors) {
     if (!box) box = document.querySelector('[data-error-for="form"]');
     box.textContent = message;
     const input = document.querySelector(`[data-control-text="${CSS.escape(id)}"]`)
-      || (id === "seed" ? $("seed") : id === "patients" ? $("patients") : null);
+      || ({ seed: $("seed"), patients: $("patients"), pilot: $("pilot") })[id];
     if (input) input.classList.add("invalid");
   }
 }
@@ -180,6 +183,7 @@ async function update() {
   showErrors({});
   page.state = state;
   draw(data);
+  document.body.dataset.views = String(++page.views);  // a new view is drawn (tests wait on it)
   setStatus(`updated in ${data.seconds.toFixed(2)} s, ${data.patients.toLocaleString("en-US")} patients per cohort`, "");
 }
 
@@ -214,8 +218,21 @@ function draw(data) {
                          text: `⤓ ${name} scenario (TOML)` }));
   }
   $("downloads").replaceChildren(...links);
-  $("commands").replaceChildren(...Object.entries(data.commands).map(([a, c]) =>
-    el("li", {}, el("code", { text: c }))));
+
+  const pilot = data.pilot;
+  $("pilot-heading").textContent = `What a pilot of ${pilot.size} patients would see`;
+  $("pilot-figure").src = "data:image/png;base64," + data.pilot_png;
+  $("pilot-table").replaceChildren(
+    el("thead", {}, el("tr", {}, el("th", { text: `patients of ${pilot.size}: median (95% of ${pilot.pilots.toLocaleString("en-US")} pilots)` }),
+                    ...data.columns.map((c) => el("th", { text: c })))),
+    el("tbody", {}, ...pilot.rows.map((r) => el("tr", {}, el("td", { text: r.label }),
+      ...r.cells.map((c) => el("td", { class: "num", text: c }))))));
+  $("pilot-downloads").replaceChildren(...[["pilot.png", "pilot figure (PNG)"], ["pilot.svg", "pilot figure (SVG)"]]
+    .map(([f, t]) => el("a", { href: "/download/" + f + q, download: "", id: "download-" + f.replace(".", "-"), text: "⤓ " + t })));
+
+  $("commands").replaceChildren(
+    ...Object.entries(data.commands).map(([a, c]) => el("li", {}, el("code", { text: c }))),
+    ...Object.entries(data.trial_commands).map(([a, c]) => el("li", {}, el("code", { text: c }))));
   $("notes").replaceChildren(...data.notes.map((n) => el("li", { text: n })));
 }
 
