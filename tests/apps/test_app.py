@@ -361,3 +361,13 @@ def test_the_pilot_view_gives_what_hsctsim_trial_gives():
 def test_a_bad_pilot_size_names_its_control(app, change, message):
     status, data = post(app, {**STATE, **change})
     assert status == 422 and message in data["errors"]["pilot"]
+
+
+def test_served_locally_it_answers_to_local_names_only():
+    local = App(local_only=True)
+    for host in ("127.0.0.1:8050", "localhost:8050", "[::1]:8050", "LOCALHOST"):
+        assert local.handle("GET", "/api/arms", host=host)[0] == 200, host
+    for host in ("evil.example:8050", "127.0.0.1.evil.example"):
+        status, _, body, _ = local.handle("GET", "/api/arms", host=host)
+        assert status == 403 and "answers to 127.0.0.1, localhost, ::1 only" in body.decode()
+    assert App().handle("GET", "/api/arms", host="box.lan:8050")[0] == 200

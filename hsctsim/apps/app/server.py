@@ -23,6 +23,7 @@ __all__ = ["App", "Superseded", "Worker", "make_server", "serve", "url_of"]
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "app.css": "text/css; charset=utf-8"}
 MAX_BODY = 1 << 20  # a page's request is a few hundred bytes
+LOCAL_NAMES = ("127.0.0.1", "localhost", "::1")
 CACHED_RESULTS = 8  # the last few views, for their downloads
 
 
@@ -91,18 +92,27 @@ class App:
     ``scenario.toml?arm=ARM`` with ``?state=JSON``: the downloads of that view.
     """
 
-    def __init__(self, worker=None):
+    def __init__(self, worker=None, local_only=False):
         self.worker = worker or Worker()
+        # served to this machine only: another site's page in the same browser may
+        # reach 127.0.0.1 under a name of its own (DNS rebinding); it is not answered
+        self.local_only = local_only
         self._results = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def handle(self, method, path, query="", body=b""):
+    def handle(self, method, path, query="", body=b"", host=None):
         """Answer one request: ``(status, content type, body bytes, extra headers)``.
+
+        ``host``: the request's Host header; with ``local_only`` a name other than
+        127.0.0.1, localhost or ::1 is refused (403).
 
         A problem with the input is a 422 whose JSON ``errors`` map each control's id
         to a message; anything unforeseen a 500 with one line (the traceback goes to
         the server's standard error, not to the page).
         """
+        if self.local_only and host is not None and _hostname(host) not in LOCAL_NAMES:
+            return _json(403, {"ok": False, "error": f"this page answers to "
+                                                     f"{', '.join(LOCAL_NAMES)} only"})
         try:
             params = urllib.parse.parse_qs(query)
             if method == "GET" and path in ("/", "/index.html"):
@@ -188,6 +198,15 @@ class App:
         return _json(404, {"ok": False, "error": f"no download {name}"})
 
 
+def _hostname(host):
+    """The name of a Host header: ``localhost`` of ``localhost:8050``, ``::1`` of
+    ``[::1]:8050``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
 def _attachment(filename):
     return {"Content-Disposition": f'attachment; filename="{filename}"'}
 
@@ -201,7 +220,8 @@ def _handler(app):
             length = int(self.headers.get("Content-Length") or 0)
             # more than MAX_BODY is refused by App.handle: no need to read it all
             body = self.rfile.read(min(length, MAX_BODY + 1)) if length else b""
-            status, ctype, data, headers = app.handle(method, url.path, url.query, body)
+            status, ctype, data, headers = app.handle(method, url.path, url.query, body,
+                                                      self.headers.get("Host"))
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
@@ -224,7 +244,7 @@ def _handler(app):
 
 def make_server(host="127.0.0.1", port=8050):
     """The page's server, listening but not yet serving (``serve_forever`` serves)."""
-    server = ThreadingHTTPServer((host, port), _handler(App()))
+    server = ThreadingHTTPServer((host, port), _handler(App(local_only=host in LOCAL_NAMES)))
     server.daemon_threads = True
     return server
 
