@@ -550,7 +550,11 @@ def figure_bytes(result, fmt="svg"):
     from matplotlib.ticker import PercentFormatter  # (as above)
 
     with rc_context({"svg.fonttype": "none", "font.size": 9}):
-        fig = Figure(figsize=(12, 6.8), layout="constrained")
+        fig = Figure(figsize=(12, 6.8))
+        # fixed margins: the constrained layout took half of the figure's time (the
+        # page redraws it after every change), and the panels' labels do not vary
+        fig.subplots_adjust(left=0.05, right=0.99, bottom=0.09, top=0.9, wspace=0.2,
+                            hspace=0.33)
         axes = fig.subplots(2, 3).ravel()
         colours = {arm: COLOURS[i % len(COLOURS)] for i, arm in enumerate(result.request.arms)}
         for ax, (endpoint, title) in zip(axes, PANELS):
@@ -584,12 +588,11 @@ def figure_bytes(result, fmt="svg"):
         labels = [c.label for c in result.columns]
         handles.append(Line2D([], [], color="black", marker="D", ls="", ms=4))
         labels.append("published (range)")
-        fig.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 6),
+        fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6),
                    frameon=False)
-        fig.text(0.0, 0.0, f"hsctsim {__version__}; {result.request.patients:,} patients "
+        fig.text(0.005, 0.005, f"hsctsim {__version__}; {result.request.patients:,} patients "
                  f"per cohort; seed {result.request.seed}; bands: 95% CI (Monte Carlo)",
                  fontsize=7, color="0.35", va="bottom")
-        fig.get_layout_engine().set(rect=(0, 0.025, 1, 0.975))  # the caption below the axes
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, dpi=110 if fmt == "png" else None)
     return buffer.getvalue()
