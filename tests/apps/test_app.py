@@ -371,3 +371,50 @@ def test_served_locally_it_answers_to_local_names_only():
         status, _, body, _ = local.handle("GET", "/api/arms", host=host)
         assert status == 403 and "answers to 127.0.0.1, localhost, ::1 only" in body.decode()
     assert App().handle("GET", "/api/arms", host="box.lan:8050")[0] == 200
+
+
+def test_the_cost_effectiveness_view_gives_what_hsctsim_cea_gives():
+    from click.testing import CliRunner
+
+    from hsctsim.apps.cli import cli
+
+    state = {"arms": ["mac", "haplo_nk"], "what_if": {}, "patients": 20_000, "seed": 7}
+    status, _, body, _ = App().handle("POST", "/api/cea", "", json.dumps(state).encode())
+    data = json.loads(body)
+    assert status == 200 and data["available"], data
+    assert base64.b64decode(data["figure_png"]).startswith(b"\x89PNG")
+    assert data["commands"] == ["hsctsim cea mac haplo_nk -n 20000 --seed 7"]
+    done = CliRunner().invoke(cli, data["commands"][0].split()[1:] + ["--format", "json"])
+    assert done.exit_code == 0, done.output
+    document = json.loads(done.stdout)
+    (comparison,) = data["comparisons"]
+    assert comparison["comparison"] == "haplo_nk vs mac"
+    cli_qalys = document["increments"]["haplo_nk"]["qalys"]["mean"]
+    assert comparison["qalys"].startswith(f"{cli_qalys:.3f} (")
+    page_csv = App().handle("GET", "/download/cea.csv", query(state))[2].decode()
+    rows = {(r["row"], r["name"], r["measure"]): r for r in csv.DictReader(io.StringIO(page_csv))}
+    assert float(rows[("increment", "haplo_nk", "qalys")]["mean"]) == pytest.approx(cli_qalys)
+    assert float(rows[("cohort", "mac", "costs")]["mean"]) == pytest.approx(
+        document["arms"]["mac"]["costs"]["mean"])
+
+
+def test_a_what_if_is_costed_against_its_arm():
+    state = {"arms": ["mac"], "what_if": {"mac": {"agvhd.incidence": "0.6"}},
+             "patients": 20_000, "seed": 7}
+    status, _, body, _ = App().handle("POST", "/api/cea", "", json.dumps(state).encode())
+    data = json.loads(body)
+    (comparison,) = data["comparisons"]
+    assert comparison["comparison"] == "mac what-if vs mac"
+    # more acute GVHD (45% -> 60%): more TRM and treatment, fewer QALYs
+    assert comparison["qalys"].startswith("-")
+    assert data["commands"] == []  # `hsctsim cea` compares arms, not an arm with itself
+
+
+def test_without_costs_the_view_says_which_arms_have_them():
+    state = {"arms": ["auto"], "what_if": {}, "patients": 10_000, "seed": 7}
+    status, _, body, _ = App().handle("POST", "/api/cea", "", json.dumps(state).encode())
+    data = json.loads(body)
+    assert status == 200 and not data["available"]
+    assert data["message"].startswith("none of the arms on the page has costs")
+    status, _, body, _ = App().handle("GET", "/download/cea.png", query(state))
+    assert status == 422 and "none of the arms" in json.loads(body)["errors"]["cea"]

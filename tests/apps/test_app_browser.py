@@ -101,6 +101,13 @@ def value(head, rows, endpoint, day, column):
     return float(row[head.index(column)].split("%")[0]) / 100
 
 
+def type_into(driver, box, text):
+    """Type into a text box and leave it, as a person does: one change event."""
+    box.clear()
+    box.send_keys(text)
+    driver.execute_script("arguments[0].blur();", box)
+
+
 def whatif_box(driver, arm, key):
     return driver.find_element(By.CSS_SELECTOR, f'[data-control-text="{arm}:{key}"]')
 
@@ -157,9 +164,7 @@ def test_a_download_gives_the_table(browser, page_url, downloads):
 
 def test_a_value_out_of_range_gets_a_message_beside_its_slider(browser, page_url):
     box = whatif_box(browser, "ric", "agvhd.incidence")
-    box.clear()
-    box.send_keys("0.9")
-    browser.execute_script("arguments[0].dispatchEvent(new Event('change'));", box)
+    type_into(browser, box, "0.9")
     WebDriverWait(browser, VIEW_S).until(lambda d: status(d).startswith("not updated"))
     message = browser.find_element(By.CSS_SELECTOR,
                                    '[data-error-for="ric:agvhd.incidence"]').text
@@ -169,10 +174,8 @@ def test_a_value_out_of_range_gets_a_message_beside_its_slider(browser, page_url
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
     shot(browser, "app-error")
     # back in range: the message goes, the page updates again
-    box.clear()
-    box.send_keys("0.5")
     before = views(browser)
-    browser.execute_script("arguments[0].dispatchEvent(new Event('change'));", box)
+    type_into(browser, box, "0.5")
     assert wait_updated(browser, before).startswith("updated in")
     assert browser.find_element(By.CSS_SELECTOR,
                                 '[data-error-for="ric:agvhd.incidence"]').text == ""
@@ -180,10 +183,7 @@ def test_a_value_out_of_range_gets_a_message_beside_its_slider(browser, page_url
 
 def test_the_pilot_view_follows_its_size(browser, page_url):
     before = views(browser)
-    box = browser.find_element(By.ID, "pilot")
-    box.clear()
-    box.send_keys("10")
-    browser.execute_script("arguments[0].dispatchEvent(new Event('change'));", box)
+    type_into(browser, browser.find_element(By.ID, "pilot"), "10")
     assert wait_updated(browser, before).startswith("updated in")
     assert browser.find_element(By.ID, "pilot-heading").text == (
         "What a pilot of 10 patients would see")
@@ -200,3 +200,20 @@ def test_the_pilot_view_follows_its_size(browser, page_url):
     browser.execute_script(
         "document.getElementById('pilot-heading').scrollIntoView({block: 'start'})")
     shot(browser, "app-pilot")
+
+
+def test_the_cost_effectiveness_view_opens_on_demand(browser, page_url):
+    assert browser.find_element(By.ID, "cea-body").get_attribute("hidden") == "true"
+    browser.find_element(By.CSS_SELECTOR, "#cea-section summary").click()
+    WebDriverWait(browser, VIEW_S).until(
+        lambda d: d.find_element(By.ID, "cea-status").text.startswith("USD"))
+    comparisons = browser.find_element(By.ID, "cea-comparisons").text
+    assert "ric vs mac" in comparisons and "ric what-if vs ric" in comparisons
+    width = browser.execute_script("return document.getElementById('cea-figure').naturalWidth")
+    assert width > 300
+    assert browser.find_element(By.ID, "download-cea-csv").get_attribute("href")
+    assert "updating" not in browser.find_element(By.ID, "cea-body").get_attribute("class")
+    browser.execute_script(
+        "document.getElementById('cea-section').scrollIntoView({block: 'start'})")
+    time.sleep(0.3)  # the figure decoded and drawn
+    shot(browser, "app-cea")

@@ -21,12 +21,14 @@ from ...analysis.estimators import aalen_johansen, kaplan_meier
 from ...analysis.trials import TrialDesign, spread, trial_statistics
 from ...analysis.validation import load_figures
 from ...api import DEFAULT_SEED, MAX_SEED, simulate
+from ...model.economics import economics_of
 from ...model.scenario import ScenarioError, bundled_names, load_scenario, set_value
 from ...model.tomlwrite import dumps
 from ...model.whatif import what_if
 
 __all__ = ["BadInput", "MAX_ARMS", "MAX_PATIENTS", "MIN_PATIENTS", "PANELS", "PATIENT_CHOICES",
            "Request", "Result", "arm_catalogue", "arm_names", "compute", "controls",
+           "cea_csv", "cea_figure_bytes", "cea_rows", "cea_view", "costed_arms",
            "endpoint_label", "figure_bytes", "page_data", "parse_request", "pilot_figure_bytes",
            "scenario_toml", "table_csv"]
 
@@ -716,3 +718,168 @@ def scenario_toml(request, arm):
         lines.append(f"  {request.cli(arm)}")
     return dumps(data, "\n".join(lines))
 
+
+# ----------------------------------------------------------------- cost-effectiveness
+
+
+@functools.cache
+def _has_costs(arm):
+    try:
+        economics_of(_scenario(arm))
+    except ScenarioError:
+        return False
+    return True
+
+
+def costed_arms(arms=None):
+    """The arms (of ``arms``, default all the page offers) with costs and utilities."""
+    return tuple(a for a in (arms or arm_names()) if _has_costs(a))
+
+
+def cea_view(request):
+    """The cost-effectiveness of the request's arms that have costs, as ``hsctsim cea``
+    computes it: each arm's costs, life years and QALYs; every other costed arm against
+    the first, and each costed arm's what-if against the arm (held as the page holds
+    it), paired on the same patients.
+
+    Returns
+    -------
+    dict
+        ``available`` False (with ``message``) when no arm on the page has costs;
+        otherwise ``currency``, ``price_year``, ``wtp``, ``arms`` (rows),
+        ``comparisons`` (rows), ``caveats`` and ``commands``.
+    """
+    # hsctsim cea's driver: only when the page's cost-effectiveness view is opened
+    from ..cea import run_cea  # (its decision tools are heavy to import)
+
+    costed = costed_arms(request.arms)
+    if not costed:
+        return {"available": False,
+                "message": "none of the arms on the page has costs and utilities; "
+                           f"{', '.join(costed_arms())} have"}
+    horizon = max(_scenario(a).horizon_days for a in request.arms)
+    runs = []
+    if len(costed) > 1:
+        runs.append(({a: _scenario(a) for a in costed}, {}))
+    for arm in costed:
+        if request.what_if.get(arm):
+            w = _changed(request, arm)
+            runs.append(({arm: _scenario(arm), f"{arm} what-if": w.scenario},
+                         {f"{arm} what-if": w.susceptible}))
+    if not runs:  # one costed arm, no what-if: its own figures
+        runs.append(({costed[0]: _scenario(costed[0])}, {}))
+    arms, comparisons, caveats, document = {}, [], [], None
+    for scenarios, susceptible in runs:
+        document = run_cea(scenarios, request.patients, request.seed, horizon_days=horizon,
+                           susceptible=susceptible)
+        for name, values in document["arms"].items():
+            arms.setdefault(name, values)
+        for name, inc in document["increments"].items():
+            comparisons.append({"label": f"{name} vs {inc['versus']}", "arm": name, **inc})
+        caveats += [c["text"] for c in document.get("caveats", ()) if c["text"] not in caveats]
+    commands = []
+    if len(costed) > 1 or not any(request.what_if.get(a) for a in costed):
+        commands.append(f"hsctsim cea {' '.join(costed)} -n {request.patients} "
+                        f"--seed {request.seed}")
+    return {"available": True, "currency": document["currency"],
+            "price_year": document["price_year"], "wtp": document["wtp"],
+            "horizon_days": horizon, "discount": document["discount"], "arms": arms,
+            "comparisons": comparisons, "caveats": caveats, "commands": commands,
+            "order": list(request.arms)}
+
+
+def _money(x):
+    return f"{x:,.0f}"
+
+
+def cea_rows(view):
+    """The view's two tables as text cells: the cohorts, and the comparisons."""
+    def interval(v, digits=None):
+        f = _money if digits is None else (lambda x: f"{x:.{digits}f}")
+        return f"{f(v['mean'])} ({f(v['ci95'][0])} to {f(v['ci95'][1])})"
+
+    arms = [{"cohort": name, "costs": interval(v["costs"]),
+             "life_years": interval(v["life_years"], 3), "qalys": interval(v["qalys"], 3)}
+            for name, v in view["arms"].items()]
+    comparisons = []
+    for c in view["comparisons"]:
+        icer = c["icer"] if isinstance(c["icer"], str) else f"{_money(c['icer'])} per QALY"
+        comparisons.append({"comparison": c["label"], "costs": interval(c["costs"]),
+                            "qalys": interval(c["qalys"], 3), "icer": icer,
+                            "nmb": {w: interval(v) for w, v in c["nmb"].items()}})
+    return arms, comparisons
+
+
+def cea_figure_bytes(view, fmt="svg"):
+    """The cost-effectiveness plane as ``svg`` or ``png`` bytes: each comparison's
+    incremental QALYs and costs with their 95% CIs, and a line for each willingness to
+    pay; or, with nothing to compare, each arm's QALYs and costs."""
+    # matplotlib's object API, no pyplot (see figure_bytes)
+    from matplotlib import rc_context  # figures only: the page's start needs none
+    from matplotlib.figure import Figure  # (as above)
+
+    with rc_context({"svg.fonttype": "none", "font.size": 9}):
+        fig = Figure(figsize=(7.5, 5), layout="constrained")
+        ax = fig.subplots()
+        points = view["comparisons"] or [
+            {"label": name, "arm": name, "qalys": v["qalys"], "costs": v["costs"]}
+            for name, v in view["arms"].items()]
+        for c in points:
+            q, k = c["qalys"], c["costs"]
+            # the arm's colour, as in the curves; its what-if hollow
+            arm, _, what = c["arm"].partition(" ")
+            colour = COLOURS[view["order"].index(arm) % len(COLOURS)]
+            ax.errorbar([q["mean"]], [k["mean"]],
+                        xerr=[[q["mean"] - q["ci95"][0]], [q["ci95"][1] - q["mean"]]],
+                        yerr=[[k["mean"] - k["ci95"][0]], [k["ci95"][1] - k["mean"]]],
+                        fmt="o", ms=6, capsize=3, color=colour,
+                        mfc="white" if what else colour, label=c["label"])
+        if view["comparisons"]:
+            ax.axhline(0, color="0.4", lw=0.8)
+            ax.axvline(0, color="0.4", lw=0.8)
+            span = max(abs(x) for x in ax.get_xlim())
+            bottom, top = ax.get_ylim()
+            ax.set_xlim(-span, span)
+            for w in view["wtp"]:  # ICER = w: above it, not cost-effective at w
+                ax.plot([-span, span], [-span * w, span * w], color="0.6", lw=0.8, ls=":")
+                if bottom <= span * w <= top:
+                    ax.annotate(f"{_money(w)}/QALY", (span, span * w), fontsize=7,
+                                color="0.4", ha="right", va="bottom")
+            ax.set_ylim(min(bottom, 0), max(top, 0))
+            ax.set_xlabel("incremental QALYs")
+            ax.set_ylabel(f"incremental costs ({view['currency']} {view['price_year']})")
+            ax.set_title("Cost-effectiveness plane (95% CIs of the simulated cohorts)",
+                         fontsize=10)
+        else:
+            ax.set_xlabel("QALYs")
+            ax.set_ylabel(f"costs ({view['currency']} {view['price_year']})")
+            ax.set_title("Costs and QALYs (95% CIs of the simulated cohort)", fontsize=10)
+        ax.yaxis.set_major_formatter(lambda y, _: _money(y))
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=110 if fmt == "png" else None)
+    return buffer.getvalue()
+
+
+def cea_csv(view):
+    """The cost-effectiveness view as CSV: one row per cohort and per comparison."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["row", "name", "versus", "measure", "mean", "ci95_low", "ci95_high",
+                     "currency", "price_year"])
+    for name, v in view.get("arms", {}).items():
+        for m in ("costs", "life_years", "qalys"):
+            writer.writerow(["cohort", name, "", m, v[m]["mean"], *v[m]["ci95"],
+                             view["currency"], view["price_year"]])
+    for c in view.get("comparisons", ()):
+        for m in ("costs", "life_years", "qalys"):
+            writer.writerow(["increment", c["arm"], c["versus"], m, c[m]["mean"],
+                             *c[m]["ci95"], view["currency"], view["price_year"]])
+        for w, v in c["nmb"].items():
+            writer.writerow(["increment", c["arm"], c["versus"], f"nmb_at_{w}", v["mean"],
+                             *v["ci95"], view["currency"], view["price_year"]])
+        if not isinstance(c["icer"], str):
+            writer.writerow(["increment", c["arm"], c["versus"], "icer", c["icer"], "", "",
+                             view["currency"], view["price_year"]])
+    return out.getvalue()

@@ -89,7 +89,9 @@ class App:
     sliders; ``POST /api/update`` (a JSON state): the figures and tables, or the
     messages for the controls at fault; ``GET /download/figure.png``,
     ``figure.svg``, ``pilot.png``, ``pilot.svg``, ``table.csv`` and
-    ``scenario.toml?arm=ARM`` with ``?state=JSON``: the downloads of that view.
+    ``scenario.toml?arm=ARM`` with ``?state=JSON``: the downloads of that view;
+    ``POST /api/cea`` and ``GET /download/cea.png``, ``cea.svg``, ``cea.csv``: the
+    cost-effectiveness view, computed only when asked (it takes seconds).
     """
 
     def __init__(self, worker=None, local_only=False):
@@ -98,6 +100,7 @@ class App:
         # reach 127.0.0.1 under a name of its own (DNS rebinding); it is not answered
         self.local_only = local_only
         self._results = collections.OrderedDict()
+        self._cea_views = collections.OrderedDict()
         self._lock = threading.Lock()
 
     def handle(self, method, path, query="", body=b"", host=None):
@@ -123,6 +126,8 @@ class App:
                 return _json(200, core.arm_catalogue())
             if method == "POST" and path == "/api/update":
                 return self._update(body)
+            if method == "POST" and path == "/api/cea":
+                return self._cea(body)
             if method == "GET" and path.startswith("/download/"):
                 return self._download(path[len("/download/"):], params)
             return _json(404, {"ok": False, "error": f"no page {path}"})
@@ -163,6 +168,34 @@ class App:
                 self._results.popitem(last=False)
         return result
 
+    def cea(self, request):
+        """The cost-effectiveness view of a checked request (cached as :meth:`result`)."""
+        key = json.dumps([request.arms, sorted(request.what_if.items()), request.patients,
+                          request.seed, request.recalibrate])
+        with self._lock:
+            if key in self._cea_views:
+                return self._cea_views[key]
+        view = self.worker.run(core.cea_view, request)
+        with self._lock:
+            self._cea_views[key] = view
+            while len(self._cea_views) > CACHED_RESULTS:
+                self._cea_views.popitem(last=False)
+        return view
+
+    def _cea(self, body):
+        if len(body) > MAX_BODY:
+            raise core.BadInput({"form": "the request is too large"})
+        view = self.cea(self._state(body.decode("utf-8", "replace")))
+        if not view["available"]:
+            return _json(200, {"ok": True, **view})
+        figure = self.worker.run(core.cea_figure_bytes, view, "png")
+        arms, comparisons = core.cea_rows(view)
+        return _json(200, {"ok": True, "available": True, "currency": view["currency"],
+                           "price_year": view["price_year"], "wtp": view["wtp"],
+                           "cohorts": arms, "comparisons": comparisons,
+                           "caveats": view["caveats"], "commands": view["commands"],
+                           "figure_png": base64.b64encode(figure).decode("ascii")})
+
     def _update(self, body):
         if len(body) > MAX_BODY:
             raise core.BadInput({"form": "the request is too large"})
@@ -177,6 +210,19 @@ class App:
 
     def _download(self, name, params):
         request = self._state(params.get("state", [""])[0])
+        if name.startswith("cea."):
+            view = self.cea(request)
+            if not view["available"]:
+                raise core.BadInput({"cea": view["message"]})
+            stem = f"hsctsim-{'-'.join(request.arms)}-cea"
+            if name == "cea.csv":
+                return (200, "text/csv; charset=utf-8", core.cea_csv(view).encode(),
+                        _attachment(f"{stem}.csv"))
+            if name in ("cea.png", "cea.svg"):
+                fmt = name.rpartition(".")[2]
+                data = self.worker.run(core.cea_figure_bytes, view, fmt)
+                ctype = "image/png" if fmt == "png" else "image/svg+xml"
+                return 200, ctype, data, _attachment(f"{stem}.{fmt}")
         result = self.result(request)
         if name in ("figure.png", "figure.svg", "pilot.png", "pilot.svg"):
             stem, _, fmt = name.partition(".")

@@ -1,7 +1,7 @@
 // hsctsim app: the page's controls, its requests and what it draws (no library, no CDN).
 "use strict";
 
-const page = { catalogue: null, seq: 0, timer: null, state: null, views: 0 };
+const page = { catalogue: null, seq: 0, ceaSeq: 0, timer: null, state: null, views: 0 };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs = {}, ...children) {
@@ -184,6 +184,7 @@ async function update() {
   page.state = state;
   draw(data);
   document.body.dataset.views = String(++page.views);  // a new view is drawn (tests wait on it)
+  if ($("cea-section").open) loadCea();
   setStatus(`updated in ${data.seconds.toFixed(2)} s, ${data.patients.toLocaleString("en-US")} patients per cohort`, "");
 }
 
@@ -236,7 +237,59 @@ function draw(data) {
   $("notes").replaceChildren(...data.notes.map((n) => el("li", { text: n })));
 }
 
+// -- cost-effectiveness, on demand -------------------------------------------
+
+async function loadCea() {
+  if (!page.state) return;
+  const seq = ++page.ceaSeq;
+  const state = page.state;
+  $("cea-status").textContent = "computing the cost-effectiveness…";
+  $("cea-body").classList.add("updating");
+  let answer, data;
+  try {
+    answer = await fetch("/api/cea", { method: "POST", body: JSON.stringify(state),
+                                       headers: { "Content-Type": "application/json" } });
+    data = await answer.json();
+  } catch (err) {
+    if (seq === page.ceaSeq) $("cea-status").textContent = "no answer from the server (" + err + ")";
+    return;
+  }
+  if (seq !== page.ceaSeq) return;
+  $("cea-body").classList.remove("updating");
+  const box = document.querySelector('[data-error-for="cea"]');
+  box.textContent = "";
+  if (!answer.ok) {
+    box.textContent = Object.values(data.errors || {}).join("; ") || data.error;
+    $("cea-status").textContent = "";
+    return;
+  }
+  if (!data.available) {
+    $("cea-status").textContent = data.message;
+    $("cea-body").hidden = true;
+    return;
+  }
+  $("cea-status").textContent = `${data.currency} ${data.price_year}; mean (95% CI) per patient`;
+  $("cea-body").hidden = false;
+  $("cea-figure").src = "data:image/png;base64," + data.figure_png;
+  const row = (cells, tag = "td") => el("tr", {}, ...cells.map((c) => el(tag, { class: tag === "td" ? "num" : "", text: c })));
+  $("cea-cohorts").replaceChildren(
+    el("thead", {}, row(["cohort", "costs", "life years", "QALYs"], "th")),
+    el("tbody", {}, ...data.cohorts.map((c) => row([c.cohort, c.costs, c.life_years, c.qalys]))));
+  const wtp = data.wtp.map((w) => w.toLocaleString("en-US"));
+  $("cea-comparisons").replaceChildren(
+    el("thead", {}, row(["comparison", "incremental costs", "incremental QALYs", "ICER",
+                         ...wtp.map((w) => `net benefit at ${w}/QALY`)], "th")),
+    el("tbody", {}, ...data.comparisons.map((c) => row([c.comparison, c.costs, c.qalys, c.icer,
+                                                        ...Object.values(c.nmb)]))));
+  const q = "?state=" + encodeURIComponent(JSON.stringify(state));
+  $("cea-downloads").replaceChildren(...[["cea.png", "plane (PNG)"], ["cea.svg", "plane (SVG)"], ["cea.csv", "cost-effectiveness (CSV)"]]
+    .map(([f, t]) => el("a", { href: "/download/" + f + q, download: "", id: "download-" + f.replace(".", "-"), text: "⤓ " + t })));
+  $("cea-notes").replaceChildren(...data.caveats.map((c) => el("li", { text: c })),
+                                 ...data.commands.map((c) => el("li", {}, "repeat: ", el("code", { text: c }))));
+}
+
 async function start() {
+  $("cea-section").addEventListener("toggle", () => { if ($("cea-section").open) loadCea(); });
   try {
     page.catalogue = await (await fetch("/api/arms")).json();
   } catch (err) {
