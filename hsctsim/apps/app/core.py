@@ -97,7 +97,8 @@ class Request:
 
     def settings(self, arm):
         """``KEY=VALUE`` texts of an arm's what-if, as ``--set`` takes them."""
-        return [f"{key}={value:g}" for key, value in self.what_if.get(arm, ())]
+        # repr: the shortest text that reads back as the same float (the page ran it)
+        return [f"{key}={value!r}" for key, value in self.what_if.get(arm, ())]
 
     def trial_cli(self, arm, horizon_days):
         """The ``hsctsim trial`` command of this arm's pilot view (the same counts), or
@@ -139,7 +140,6 @@ class Result:
     horizon_days: float
     notes: list
     seconds: float = 0.0
-    scenarios: dict = field(default_factory=dict)  # arm: (scenario as changed, mode)
 
 
 # ----------------------------------------------------------------- the arms
@@ -348,7 +348,7 @@ def parse_request(data):
                                 f"{high:g}; the page moves a figure only within what its "
                                 "source reports")
                 continue
-            pairs.append((key, value))
+            pairs.append((key, min(max(value, low), high)))  # the slack: not outside
         if pairs:
             moved[arm] = tuple(pairs)
     if errors:
@@ -448,13 +448,12 @@ def compute(request):
                  for row in _published(arm, _scenario(arm), horizon)]
     days = sorted({*(d for d in LANDMARK_DAYS if d <= horizon),
                    *(row["day"] for row in published)})
-    columns, notes, scenarios = [], [], {}
+    columns, notes = [], []
     for arm in request.arms:
         runs = [(arm, False, _scenario(arm), None)]
         if request.what_if.get(arm):
             w = _changed(request, arm)
             runs.append((f"{arm} what-if", True, w.scenario, w.susceptible))
-            scenarios[arm] = (w.scenario, w.mode)
             notes.append(f"{arm} what-if: {w.describe().replace('--set ', '')}")
             notes += [f"{arm} what-if: {line}" for line in w.warnings]
         for label, is_what_if, scenario, susceptible in runs:
@@ -472,7 +471,7 @@ def compute(request):
             pilot = {n: spread(v) for n, v in counts.items()}
             columns.append(Column(arm, label, is_what_if, _curves(cohort, grids), at, pilot))
     return Result(request, columns, published, horizon, notes,
-                  time.perf_counter() - start, scenarios)
+                  time.perf_counter() - start)
 
 
 # ----------------------------------------------------------------- what it shows
