@@ -2,6 +2,6 @@
 """
 
 # the submodules (imported by name: ``from hsctsim.apps import kernel``)
-__all__ = ["cea", "cli", "common", "entry", "fit", "frames", "limits", "msrunner", "options",
+__all__ = ["app", "cea", "cli", "common", "entry", "fit", "frames", "limits", "msrunner", "options",
            "output", "plot", "predict", "progress", "run", "runfolder", "runner",
            "show", "signals", "sweep", "sweeps", "trial", "validate"]

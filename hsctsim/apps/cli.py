@@ -8,6 +8,7 @@ import click
 
 from .._version import __version__
 from . import calibrate, cea, fit, plot, predict, run, show, sweep, trial, validate
+from .app import command as app_command
 
 __all__ = ["cli"]
 
@@ -23,5 +24,5 @@ def cli():
 
 for command in (run.run, show.scenarios, show.show, show.check, plot.plot, fit.fit,
                 predict.predict, cea.cea, sweep.sweep, trial.trial, validate.validate,
-                calibrate.calibrate):
+                calibrate.calibrate, app_command.app):
     cli.add_command(command)
