@@ -110,7 +110,9 @@ def test_a_moved_slider_updates_the_table(app):
     assert cell(data, "Relapse", 730, "ric what-if") < cell(data, "Relapse", 730, "ric") - 0.01
     row = next(r for r in data["rows"] if r["endpoint"] == "Acute GVHD grade II-IV"
                and r["day"] == 100)
-    assert row["cells"][2].endswith("]") and "[+15." in row["cells"][2]
+    # the what-if's difference from its arm, in points: 60% - 45%, within Monte Carlo error
+    shift = float(row["cells"][2].rsplit("[", 1)[1].rstrip("]"))
+    assert row["cells"][2].endswith("]") and abs(shift - 15.0) < 1.0, row["cells"][2]
     assert any("held" in n and "agvhd" in n for n in data["notes"])
     assert data["commands"]["ric"] == ("hsctsim run ric --set agvhd.incidence=0.6 "
                                        "-n 100000 --seed 20251121")

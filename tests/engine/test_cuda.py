@@ -256,11 +256,11 @@ def test_arms_too_big_for_the_device_are_one_line(monkeypatch, tmp_path):
 
     monkeypatch.setattr(hsctsim.apps.common, "resolve", lambda name: Cuda())  # as on a GPU
     for args in (["run", "rcc", "-n", "100", "--backend", "cuda"],
-                 ["sweep", "auto", "--psa", "1", "--local", "--backend", "cuda", "--out",
+                 ["sweep", "rcc", "--psa", "1", "--local", "--backend", "cuda", "--out",
                   str(tmp_path / "s")]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2, result.output
-        assert result.output.count("\n") == 1 and "the GPU kernel at most 16" in result.output
+        assert result.output.count("\n") == 1 and "the GPU kernel at most 24" in result.output
     hsctsim.api.check_fits_device(hsctsim.api.load_scenario("ebmt4"))  # 12 transitions fit
 
 
