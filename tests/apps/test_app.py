@@ -214,8 +214,12 @@ def test_the_downloaded_scenario_is_accepted_by_check(tmp_path):
 
 def test_a_newer_update_supersedes_one_still_waiting():
     worker = Worker()
-    gate = threading.Event()
+    started, gate = threading.Event(), threading.Event()
     outcomes = {}
+
+    def busy():
+        started.set()
+        return gate.wait(30)
 
     def ask(name, func, supersedes):
         try:
@@ -223,18 +227,23 @@ def test_a_newer_update_supersedes_one_still_waiting():
         except Superseded:
             outcomes[name] = "superseded"
 
-    busy = threading.Thread(target=ask, args=("busy", gate.wait, False))
-    busy.start()
-    time.sleep(0.1)  # the worker is now inside the first job
-    first = threading.Thread(target=ask, args=("first", lambda: 1, True))
-    first.start()
-    time.sleep(0.1)
-    second = threading.Thread(target=ask, args=("second", lambda: 2, True))
-    second.start()
-    time.sleep(0.1)
+    def waiting(n):  # until n jobs wait behind the running one (the worker's queue)
+        deadline = time.monotonic() + 30
+        while len(worker._jobs) != n and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=ask, args=("busy", busy, False))]
+    threads[0].start()
+    assert started.wait(30)  # the worker is inside the first job
+    threads.append(threading.Thread(target=ask, args=("first", lambda: 1, True)))
+    threads[1].start()
+    waiting(1)
+    threads.append(threading.Thread(target=ask, args=("second", lambda: 2, True)))
+    threads[2].start()
+    threads[1].join(30)  # the second has replaced the first, which returns at once
     gate.set()
-    for t in (busy, first, second):
-        t.join(10)
+    for t in threads:
+        t.join(30)
     assert outcomes == {"busy": True, "first": "superseded", "second": 2}
 
 

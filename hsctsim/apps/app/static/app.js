@@ -28,6 +28,8 @@ function setStatus(text, kind) {
   s.textContent = text;
   s.className = "status" + (kind ? " " + kind : "");
   $("results").classList.toggle("updating", kind === "updating");
+  // refused: what is shown is the last view, not what the controls now say
+  $("results").classList.toggle("stale", kind === "failed");
 }
 
 // -- the controls -------------------------------------------------------------
