@@ -33,6 +33,8 @@ def test_notebook_runs(path, monkeypatch, tmp_path):
     # the kernel inherits this process's environment: small cohorts, no display
     monkeypatch.setenv("HSCTSIM_NOTEBOOK_PATIENTS", PATIENTS)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # the example data of the clone (the package may be installed apart from it)
+    monkeypatch.setenv("HSCTSIM_CLONE", str(path.parents[1]))
     nb = nbformat.read(path, as_version=4)
     assert all(not cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), \
         "notebooks are stored without outputs"
