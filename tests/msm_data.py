@@ -135,6 +135,35 @@ if __name__ == "__main__":
     main()
 
 
+def illness_death_model(healthy_to_sick_per_day, horizon_days):
+    """An illness-death scenario (healthy -> sick -> dead, exponential, clock reset) for
+    tests: ``NAME`` and the sick -> dead ``RATE`` are left for the test to fill in."""
+    return f"""
+kind = "multistate"
+name = "NAME"
+title = "illness-death test model"
+horizon_days = {horizon_days:g}
+clock = "reset"
+
+[states]
+names = ["healthy", "sick", "dead"]
+absorbing = ["dead"]
+initial = "healthy"
+
+[[transitions]]
+from = "healthy"
+to = "sick"
+timing = {{ family = "exponential", rate_per_day = {healthy_to_sick_per_day} }}
+source = "test"
+
+[[transitions]]
+from = "sick"
+to = "dead"
+timing = {{ family = "exponential", rate_per_day = RATE }}
+source = "test"
+"""
+
+
 # a multi-state model with covariates (tests of strata, prediction)
 COVARIATE_MODEL = """
 kind = "multistate"

@@ -150,10 +150,7 @@ def trial_statistics(cohort, design, statistics=None, seed=0):
     -------
     dict of str to ndarray (trials,)
     """
-    k, n = design.trials, design.size
-    if cohort.n_patients < k * n:
-        raise ValueError("the cohort has fewer patients than trials x size")
-    follow = design.follow_up_days(cohort.horizon_days, seed)
+    k, n, follow = _trials_and_follow_up(cohort, design, seed)
     out = {}
     for name in statistics or statistic_names(cohort):
         base, day = parse_statistic(name, cohort)
@@ -206,6 +203,14 @@ def _parse_multistate(name, columns):
                      f"as {next(iter(columns), 'death')}_d365")
 
 
+def _trials_and_follow_up(cohort, design, seed):
+    """``(trials, size, follow-up day of each patient)``; the cohort must be big enough."""
+    k, n = design.trials, design.size
+    if cohort.n_patients < k * n:
+        raise ValueError("the cohort has fewer patients than trials x size")
+    return k, n, design.follow_up_days(cohort.horizon_days, seed)
+
+
 def multistate_trial_statistics(cohort, design, statistics=None, seed=0):
     """Per trial, the count of patients with each event of a multi-state model.
 
@@ -219,10 +224,7 @@ def multistate_trial_statistics(cohort, design, statistics=None, seed=0):
     -------
     dict of str to ndarray (trials,)
     """
-    k, n = design.trials, design.size
-    if cohort.n_patients < k * n:
-        raise ValueError("the cohort has fewer patients than trials x size")
-    follow = design.follow_up_days(cohort.horizon_days, seed)
+    k, n, follow = _trials_and_follow_up(cohort, design, seed)
     columns = _multistate_columns(cohort)
     out = {}
     for name in statistics or list(columns):

@@ -67,9 +67,9 @@ def parse(reader, data, processes, effects):
             out[key] = section.parse(reader, data, key, out)
     autologous.check(reader, data, processes, effects, out)
     if "late_mortality" in out:
-        late_mortality.check(reader, out["late_mortality"], [
-            p.landmark_day for name, p in processes.items()
-            if p.incidence is not None and name != "death_after_relapse"])
+        trm = processes["trm"]
+        late_mortality.check(reader, out["late_mortality"],
+                             [trm.landmark_day] if trm.incidence is not None else [])
     return out
 
 

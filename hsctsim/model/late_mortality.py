@@ -118,12 +118,12 @@ def parse(reader, data, key, parsed):
 
 
 def check(reader, late, landmarks):
-    """``from_day`` must come after every calibrated landmark (the figures it closes)."""
+    """``from_day`` must not come before the TRM landmark (``landmarks``): the process it
+    closes must reach its published figure first."""
     if landmarks and late.from_day < max(landmarks):
         reader.fail("late_mortality.from_day",
-                    f"{late.from_day:g} is before day {max(landmarks):g}, the latest "
-                    "landmark the arm is calibrated to: late mortality starts where the "
-                    "published figures end")
+                    f"{late.from_day:g} is before day {max(landmarks):g}, the landmark of "
+                    "the arm's TRM figure: late mortality starts where that figure ends")
 
 
 def ranges(key, late):

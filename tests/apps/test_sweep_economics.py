@@ -11,34 +11,12 @@ from click.testing import CliRunner
 from hsctsim.apps.cli import cli
 from hsctsim.model.economics import DAYS_PER_YEAR, Discount, economics_of
 from hsctsim.model.scenario import load_scenario
+from msm_data import illness_death_model
 
 A, T = 0.002, 1500.0  # healthy -> sick per day, horizon
 SEED = 7
 
-MODEL = f"""
-kind = "multistate"
-name = "NAME"
-title = "illness-death test model"
-horizon_days = {T:g}
-clock = "reset"
-
-[states]
-names = ["healthy", "sick", "dead"]
-absorbing = ["dead"]
-initial = "healthy"
-
-[[transitions]]
-from = "healthy"
-to = "sick"
-timing = {{ family = "exponential", rate_per_day = {A} }}
-source = "test"
-
-[[transitions]]
-from = "sick"
-to = "dead"
-timing = {{ family = "exponential", rate_per_day = RATE }}
-source = "test"
-
+MODEL = illness_death_model(A, T) + f"""
 [costs]
 currency = "USD"
 price_year = 2020

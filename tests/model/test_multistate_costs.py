@@ -11,33 +11,11 @@ from hsctsim.apps.cea import run_cea
 from hsctsim.apps.cli import cli
 from hsctsim.model.economics import DAYS_PER_YEAR, Discount, economics_of
 from hsctsim.model.scenario import ScenarioError, load_scenario
+from msm_data import illness_death_model
 
 A, B, T = 0.002, 0.005, 1500.0  # healthy -> sick, sick -> dead (per day), horizon
 
-MODEL = f"""
-kind = "multistate"
-name = "NAME"
-title = "illness-death test model"
-horizon_days = {T:g}
-clock = "reset"
-
-[states]
-names = ["healthy", "sick", "dead"]
-absorbing = ["dead"]
-initial = "healthy"
-
-[[transitions]]
-from = "healthy"
-to = "sick"
-timing = {{ family = "exponential", rate_per_day = {A} }}
-source = "test"
-
-[[transitions]]
-from = "sick"
-to = "dead"
-timing = {{ family = "exponential", rate_per_day = RATE }}
-source = "test"
-"""
+MODEL = illness_death_model(A, T)
 
 ECONOMICS = """
 [costs]
