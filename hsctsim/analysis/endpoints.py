@@ -50,6 +50,7 @@ ENDPOINTS = {
 _DEATHS = process_table.DEATHS
 FIRST_OF = {
     "graft_failure": ("graft_failure", "rejection"),
+    "death_after_relapse": process_table.POST_RELAPSE_DEATHS,
     # non-relapse mortality, as the trials count it: any death without relapse
     "trm": process_table.NON_RELAPSE_DEATHS,
     "os": _DEATHS,

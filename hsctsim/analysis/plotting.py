@@ -209,7 +209,8 @@ def state_shares(cohort, grid_days, agvhd_active_days=GVHD_ACTIVE_DAYS,
     grid = np.asarray(grid_days, float)
     day = cohort.day
     agvhd, cgvhd, relapse = day("agvhd"), day("cgvhd"), day("relapse")
-    trm, dar = cohort.first_day(process_table.NON_RELAPSE_DEATHS), day("death_after_relapse")
+    trm = cohort.first_day(process_table.NON_RELAPSE_DEATHS)
+    dar = cohort.first_day(process_table.POST_RELAPSE_DEATHS)
     # before relapse or TRM, GVHD is active on [aGVHD, aGVHD + window) and
     # [cGVHD, cGVHD + window): count both intervals and take off their overlap once
     end = np.minimum(relapse, trm)

@@ -24,6 +24,7 @@ from ..model.economics import (
     economics_of,
     economics_tail,
 )
+from ..model.late_mortality import lifetime_days
 from ..model.whatif import HELD
 from ..sim.posterior import load_posterior
 from .ceadecide import (
@@ -143,13 +144,19 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
                                 f"{e.currency} {e.price_year} differs from {names[0]}'s "
                                 f"{first.currency} {first.price_year}")
     horizon = float(horizon_days or max(s.horizon_days for s in scenarios.values()))
-    if lifetime:
+    late = [getattr(s, "extensions", {}).get("late_mortality") for s in scenarios.values()]
+    simulated_lifetime = bool(lifetime) and all(late)
+    if simulated_lifetime:
+        # late mortality is part of the simulation: follow every patient to death
+        # instead of adding a life-table tail after the window
+        horizon = max(horizon, max(lifetime_days(x) for x in late))
+    elif lifetime:
         for arm, e in econ.items():
             if e.lifetime is None:
                 raise ScenarioError(scenarios[arm].path, "lifetime",
                                     "missing: --lifetime needs a [lifetime] table")
-    tails = {arm: economics_tail(e, horizon, discount) if lifetime else None
-             for arm, e in econ.items()}
+    tails = {arm: economics_tail(e, horizon, discount)
+             if lifetime and not simulated_lifetime else None for arm, e in econ.items()}
 
     decisions = decisions or Decisions()
     counter = check_decisions(decisions, scenarios, econ, seed)
@@ -214,6 +221,8 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
     document = {
         "hsctsim_version": __version__, "seed": int(seed), "patients": int(n_patients),
         "horizon_days": horizon, "lifetime": bool(lifetime),
+        "lifetime_method": (None if not lifetime else "simulated" if simulated_lifetime
+                            else "life-table tail"),
         "discount": {"rate": discount.rate, "method": discount.method},
         "currency": first.currency, "price_year": first.price_year,
         "wtp": [float(w) for w in wtp], "replicates": int(replicates),
@@ -279,9 +288,14 @@ def _money(x):
 def format_cea(doc):
     """Plain-text tables of a :func:`run_cea` document."""
     cur = f"{doc['currency']} {doc['price_year']}"
-    horizon = ("lifetime (simulated "
-               f"{doc['horizon_days']:g} days, then life table x excess mortality)"
-               if doc["lifetime"] else f"{doc['horizon_days']:g} days")
+    if doc.get("lifetime_method") == "simulated":
+        horizon = (f"lifetime (every patient followed to death, {doc['horizon_days']:g} "
+                   "days: each arm's late mortality)")
+    elif doc["lifetime"]:
+        horizon = (f"lifetime (simulated {doc['horizon_days']:g} days, then life table x "
+                   "excess mortality)")
+    else:
+        horizon = f"{doc['horizon_days']:g} days"
     d = doc["discount"]
     lines = [f"hsctsim {doc['hsctsim_version']}: {doc['patients']:,} patients per arm, seed "
              f"{doc['seed']}, horizon {horizon}",

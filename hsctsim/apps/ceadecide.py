@@ -696,10 +696,16 @@ def cheers_report(doc, scenarios):
     """The CHEERS 2022 items a ``cea`` run can fill, as Markdown (``cheers.md``)."""
     econ = {arm: economics_of(s) for arm, s in scenarios.items()}
     d = doc["discount"]
-    horizon = (f"lifetime: {doc['horizon_days']:g} days simulated patient by patient, then "
-               "the life table times the excess mortality of long-term HSCT survivors "
-               "([lifetime] of each arm)" if doc["lifetime"]
-               else f"{doc['horizon_days']:g} days after transplant (day 0 = infusion)")
+    if doc.get("lifetime_method") == "simulated":
+        horizon = (f"lifetime: every patient simulated to death ({doc['horizon_days']:g} "
+                   "days), late mortality from the life table times the relative mortality "
+                   "of long-term HSCT survivors ([late_mortality] of each arm)")
+    elif doc["lifetime"]:
+        horizon = (f"lifetime: {doc['horizon_days']:g} days simulated patient by patient, "
+                   "then the life table times the excess mortality of long-term HSCT "
+                   "survivors ([lifetime] of each arm)")
+    else:
+        horizon = f"{doc['horizon_days']:g} days after transplant (day 0 = infusion)"
     lines = [f"# CHEERS 2022 items filled by hsctsim {doc['hsctsim_version']}", "",
              f"Checklist: {CHEERS_SOURCE}. Items left to the analyst: {CHEERS_LEFT}.", "",
              "**7. Comparators.** " + "; ".join(

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .hsct import PROCESS_NAMES, TERMINAL
-from .process_table import DEATHS, MARKERS, NON_RELAPSE_DEATHS
+from .process_table import DEATHS, MARKERS, NON_RELAPSE_DEATHS, POST_RELAPSE_DEATHS
 
 __all__ = ["CHIMERISM_CHECK_DAYS", "CHIMERISM_STATES", "Cohort", "FINAL_STATES", "STATES"]
 
@@ -82,7 +82,7 @@ class Cohort:
         relapsed = np.isfinite(self.day("relapse"))
         state = relapsed.astype(np.int8)
         state[np.isfinite(self.first_day(NON_RELAPSE_DEATHS))] = 2
-        state[np.isfinite(self.day("death_after_relapse"))] = 3
+        state[np.isfinite(self.first_day(POST_RELAPSE_DEATHS))] = 3
         return state
 
     def chimerism(self, days=CHIMERISM_CHECK_DAYS):

@@ -20,8 +20,9 @@ survivors::
 
 Relative mortality falls with age (the same excess is a smaller multiple of an older
 person's background), so it is interpolated on the log scale between the ages of the
-anchors (held flat outside them).  Relapse closes ``late_death``: death after
-relapse is all-cause.
+anchors (held flat outside them).  Relapse closes ``late_death`` and opens
+``late_death_after_relapse`` with the same hazard: a patient cured of a relapse
+(death after relapse is a cure model) still dies of other causes.
 
 The simulated patients carry no age: every hazard before ``from_day`` describes
 the published cohort as a whole.  ``late_death`` therefore has the hazard of the
@@ -40,13 +41,15 @@ import numpy as np
 from ..engine.processes import Process
 from .economics import DAYS_PER_YEAR, LIFE_TABLES, MAX_AGE_YEARS, read_life_table
 
-__all__ = ["check", "KEYS", "LateMortality", "extend", "hazard_pieces", "parse", "ranges",
+__all__ = ["check", "KEYS", "LateMortality", "extend", "hazard_pieces", "lifetime_days", "parse",
+           "ranges",
            "relative_mortality", "with_value"]
 
 FIGURES = ("from_day", "age_years", "age_range_years", "male_fraction", "life_table",
            "relative_mortality_by_age", "relative_mortality_cap")
 KEYS = {*FIGURES, *(f"{k}_source" for k in FIGURES if k != "life_table"), "source"}
 MAX_PIECES_YEARS = MAX_AGE_YEARS  # yearly pieces until every patient would be 120
+MAX_LIFETIME_DAYS = 36_500.0  # the longest horizon a cohort may have (sim.cohorts)
 
 
 @dataclass(frozen=True)
@@ -178,15 +181,26 @@ def hazard_pieces(late):
     return tuple(starts.tolist()), tuple(rates.tolist())
 
 
+def lifetime_days(late):
+    """Days until the youngest patient would be 120, at most 36,500 (the simulator's
+    longest horizon): a horizon that follows everyone to death (``cea --lifetime`` on
+    arms with late mortality)."""
+    return min((MAX_AGE_YEARS - late.age_low_years) * DAYS_PER_YEAR, MAX_LIFETIME_DAYS)
+
+
 def extend(scenario, susceptible, procs):
-    """Add ``late_phase`` (on ``from_day``: closes TRM, opens late death) and
-    ``late_death``; relapse closes late death."""
+    """Add ``late_phase`` (on ``from_day``: closes TRM, opens late death), ``late_death``
+    and ``late_death_after_relapse`` (relapse closes the one and opens the other)."""
     late = scenario.extensions["late_mortality"]
-    procs = [dataclasses.replace(p, closes=p.closes + ("late_death",))
+    procs = [dataclasses.replace(p, closes=p.closes + ("late_death",),
+                                 opens=p.opens + ("late_death_after_relapse",))
              if p.name == "relapse" else p for p in procs]
+    pieces = hazard_pieces(late)  # zero before from_day
     return procs + [
         Process("late_phase", "fixed", (late.from_day,), 1.0, closes=("trm",),
                 opens=("late_death",)),
-        Process("late_death", "piecewise", hazard_pieces(late), 1.0, at_start=False,
+        Process("late_death", "piecewise", pieces, 1.0, at_start=False, terminal=True),
+        # a relapsed patient who survives it still dies of other causes, at the same rate
+        Process("late_death_after_relapse", "piecewise", pieces, 1.0, at_start=False,
                 terminal=True),
     ]

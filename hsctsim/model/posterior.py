@@ -70,12 +70,17 @@ from scipy.special import logit, ndtr, ndtri
 
 from .schema import Z95
 
-__all__ = ["IMISResult", "Prior", "TARGETS_FILE", "Target", "imis", "posterior_folder"]
+__all__ = ["BUNDLED_POSTERIORS", "IMISResult", "Prior", "TARGETS_FILE", "Target", "imis",
+           "posterior_folder"]
 
 # the arms' calibration targets (published figures with their uncertainty)
 TARGETS_FILE = Path(__file__).with_name("calibration_targets.toml")
 
 _EPS = 1e-12  # keeps prior CDF values and probabilities off 0 and 1
+
+
+# posteriors shipped with the package (bundled arms), used when the user has none
+BUNDLED_POSTERIORS = Path(__file__).with_name("posteriors")
 
 
 def posterior_folder(arm):

@@ -12,7 +12,8 @@ which a patient's random streams are drawn: append, never reorder.
 
 from dataclasses import dataclass, field
 
-__all__ = ["ClinicalProcess", "DEATHS", "MARKERS", "NON_RELAPSE_DEATHS", "Tie", "PROCESS_TABLE", "TIES",
+__all__ = ["ClinicalProcess", "DEATHS", "MARKERS", "NON_RELAPSE_DEATHS",
+           "POST_RELAPSE_DEATHS", "Tie", "PROCESS_TABLE", "TIES",
            "by_name", "calibrated",
            "configured", "economic", "effect_sources", "incidence_endpoints", "names",
            "registered", "swimmer_events", "ties"]
@@ -187,11 +188,13 @@ PROCESS_TABLE = (
                     at_start=False, clock_reset=True, donor_only=True, built_by_model=True),
 )
 
-# Deaths without relapse: the calibrated process and, where a scenario has
-# [late_mortality], late death after the arm's evidence ends (a process that section
-# adds, so absent from some cohorts; see hsctsim.model.late_mortality)
+# Deaths without and after relapse: the calibrated processes and, where a scenario
+# has [late_mortality], late death after the arm's evidence ends, before or after a
+# relapse (processes that section adds, so absent from some cohorts; see
+# hsctsim.model.late_mortality)
 NON_RELAPSE_DEATHS = ("trm", "late_death")
-DEATHS = (*NON_RELAPSE_DEATHS, "death_after_relapse")
+POST_RELAPSE_DEATHS = ("death_after_relapse", "late_death_after_relapse")
+DEATHS = (*NON_RELAPSE_DEATHS, *POST_RELAPSE_DEATHS)
 # engine processes that mark a day rather than an event of the course (late_phase: the
 # day late mortality takes over); event tables leave them out
 MARKERS = ("late_phase",)

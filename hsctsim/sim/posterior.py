@@ -19,7 +19,14 @@ import numpy as np
 from .._version import __version__
 from ..analysis.validation import load_figures, simulated
 from ..model.calibrate import calibrate, fingerprint
-from ..model.posterior import TARGETS_FILE, Prior, Target, imis, posterior_folder
+from ..model.posterior import (
+    BUNDLED_POSTERIORS,
+    TARGETS_FILE,
+    Prior,
+    Target,
+    imis,
+    posterior_folder,
+)
 from ..model.scenario import Scenario, ScenarioError, load_scenario
 from .cohorts import DEFAULT_SEED, simulate
 
@@ -255,7 +262,9 @@ def load_posterior(scenario, folder=None):
     """The stored posterior of ``scenario``'s arm, checked against the scenario.
 
     ``folder``: where ``hsctsim calibrate`` wrote it (default
-    :func:`hsctsim.model.posterior.posterior_folder`).
+    :func:`hsctsim.model.posterior.posterior_folder`, and where that has none, the
+    posterior shipped with the package for a bundled arm,
+    :data:`hsctsim.model.posterior.BUNDLED_POSTERIORS`).
 
     Raises
     ------
@@ -266,6 +275,9 @@ def load_posterior(scenario, folder=None):
     import json  # deferred: only reading a stored posterior needs it
 
     path = Path(folder or posterior_folder(scenario.name)) / "posterior.json"
+    shipped = BUNDLED_POSTERIORS / scenario.name / "posterior.json"
+    if folder is None and not path.exists() and shipped.exists():
+        path = shipped  # the user has run no calibration of their own
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         keys = [p["key"] for p in data["parameters"]]
