@@ -48,7 +48,15 @@ from .ceadecide import (
     sweep_variants,
     tornado_variants,
 )
-from .common import UserError, complete_scenarios, load_arms, user_errors
+from .common import (
+    DRAWS,
+    DRAWS_HELP,
+    UserError,
+    complete_scenarios,
+    load_arms,
+    posteriors_if_all,
+    user_errors,
+)
 from .limits import MAX_REPLICATES, check_run_size
 from .options import SEED, FiniteFloatRange, OutPath, check_threads, wtp_list
 from .output import csv_text, emit, text_table
@@ -603,11 +611,9 @@ Examples:
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="What to print.")
-@click.option("--draws", type=click.Choice(["ranges", "posterior"]), default="ranges",
-              show_default=True,
-              help="What --replicates draw for the clinical figures: each from its range "
-                   "(re-solved), or the arms' posterior sets of `hsctsim calibrate`, jointly, "
-                   "with their stored calibrations.")
+@click.option("--draws", type=click.Choice(DRAWS), default="auto", show_default=True,
+              help=DRAWS_HELP + "  (Clinical figures; costs, utilities and durations are "
+                   "drawn from their ranges.)")
 def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp, replicates,
         incidence, decision_years, groups, pilot, pilot_sizes, study_cost, economic_draws,
         sweeps, tornado, threads, settings, recalibrate, out_dir, overwrite, fmt, draws):
@@ -652,7 +658,8 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
             raise UserError("--draws posterior: the posterior is what --replicates draw "
                             "from; give --replicates N")
         posteriors = ({arm: load_posterior(s) for arm, s in loaded.items()}
-                      if draws == "posterior" else None)
+                      if draws == "posterior" else posteriors_if_all(loaded)
+                      if draws == "auto" and replicates else None)
         folder = RunFolder(out_dir, overwrite) if out_dir else None
         with written_whole(folder):
             total = patients * (1 + replicates) * len(loaded)

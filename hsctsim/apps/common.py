@@ -21,9 +21,17 @@ from ..model.scenario import (
     shadowed_note,
 )
 from ..model.whatif import excluded_by_design, what_if
+from ..sim.posterior import load_posterior
 
-__all__ = ["UserError", "complete_scenarios", "load_arms", "parse_settings", "resolve_backend",
-           "user_errors"]
+__all__ = ["DRAWS", "DRAWS_HELP", "UserError", "complete_scenarios", "load_arms",
+           "parse_settings", "posteriors_if_all", "resolve_backend", "user_errors"]
+
+# what replicates draw: auto (the default) is the posterior where every arm has one
+DRAWS = ("auto", "ranges", "posterior")
+DRAWS_HELP = ("What replicates draw: posterior sets of `hsctsim calibrate ARM` (shipped for "
+              "mac and ric), jointly, with their stored calibrations; or every figure "
+              "independently from its range (each draw re-solved).  auto: the posterior "
+              "when every arm has one that applies (not after --set), else ranges.")
 
 
 class UserError(click.ClickException):
@@ -145,3 +153,18 @@ def load_arms(names, settings=(), recalibrate=False, backend="cpu"):
         for line in arms[arm].warnings:
             click.echo(f"warning: {arm}: {line}", err=True)
     return arms
+
+
+def posteriors_if_all(loaded):
+    """Each arm's stored posterior when every arm has one that applies, else None
+    (``--draws auto``: a multi-state arm, an arm without one or a what-if that changed
+    its figures falls back to independent draws from the ranges)."""
+    out = {}
+    for arm, scenario in loaded.items():
+        if getattr(scenario, "kind", None) == "multistate":
+            return None
+        try:
+            out[arm] = load_posterior(scenario)
+        except ScenarioError:
+            return None
+    return out

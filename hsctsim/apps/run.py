@@ -10,7 +10,16 @@ from ..model.scenario import BUNDLED_ORDER, bundled_names
 from ..model.whatif import HELD
 from ..sim.posterior import load_posterior
 from . import runner
-from .common import UserError, complete_scenarios, load_arms, resolve_backend, user_errors
+from .common import (
+    DRAWS,
+    DRAWS_HELP,
+    UserError,
+    complete_scenarios,
+    load_arms,
+    posteriors_if_all,
+    resolve_backend,
+    user_errors,
+)
 from .limits import MAX_REPLICATES, check_run_size
 from .options import SEED, OutPath
 from .output import emit
@@ -43,11 +52,8 @@ Examples:
 @click.option("--replicates", type=click.IntRange(0, MAX_REPLICATES), default=0,
               show_default=True,
               help="Extra cohorts drawing every figure from its reported range.")
-@click.option("--draws", type=click.Choice(["ranges", "posterior"]), default="ranges",
-              show_default=True,
-              help="What --replicates draw: every figure independently from its range "
-                   "(each draw re-solved), or posterior sets of `hsctsim calibrate ARM`, "
-                   "jointly, with their stored calibrations.")
+@click.option("--draws", type=click.Choice(DRAWS), default="auto", show_default=True,
+              help=DRAWS_HELP)
 @click.option("--out", "out_dir", type=OutPath(),
               help="Write summary.json, summary.csv (and comparisons.csv with --compare) "
                    "and the resolved scenarios here.")
@@ -165,7 +171,10 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
 
 
 def _posteriors(loaded, replicates, draws):
-    """Each arm's stored posterior for ``--draws posterior`` (None otherwise)."""
+    """Each arm's stored posterior for ``--draws posterior`` (and ``auto`` where every
+    arm has one; None otherwise)."""
+    if draws == "auto":
+        return posteriors_if_all(loaded) if replicates else None
     if draws != "posterior":
         return None
     if not replicates:

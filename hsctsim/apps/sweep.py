@@ -14,7 +14,15 @@ from ..model.multistate import is_multistate
 from ..sim.posterior import load_posterior
 from . import sweeps
 from .cea import DEFAULT_WTP
-from .common import UserError, complete_scenarios, load_arms, resolve_backend, user_errors
+from .common import (
+    DRAWS,
+    UserError,
+    complete_scenarios,
+    load_arms,
+    posteriors_if_all,
+    resolve_backend,
+    user_errors,
+)
 from .options import SEED, FiniteFloatRange, OutPath, wtp_list
 from .output import csv_text
 from .runner import landmark_days
@@ -78,11 +86,12 @@ Examples:
 @click.option("--psa", "psa", type=click.IntRange(1), metavar="N",
               help="Probabilistic sensitivity analysis: N draws of every ranged figure "
                    "from its range (draw r is replicate r of `run --replicates`).")
-@click.option("--draws", type=click.Choice(["ranges", "posterior"]), default="ranges",
+@click.option("--draws", type=click.Choice(DRAWS), default="auto",
               show_default=True,
-              help="With --psa: draw every figure independently from its range (each "
-                   "draw re-solved), or take the sets of `hsctsim calibrate SCENARIO`'s "
-                   "posterior, jointly, with their stored calibrations (no solve).")
+              help="With --psa: take the sets of `hsctsim calibrate SCENARIO`'s "
+                   "posterior, jointly, with their stored calibrations (no solve), or draw "
+                   "every figure independently from its range (each draw re-solved).  "
+                   "auto: the posterior when the one arm has one that applies, else ranges.")
 @click.option("--out", "out_dir", type=OutPath(file_okay=False), required=True,
               help="Folder for sweep.csv (and sweep.parquet with pyarrow), the per-point "
                    "results and the figures.")
@@ -196,7 +205,9 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
     else:
         if psa > sweeps.MAX_POINTS:
             raise UserError(f"--psa {psa}: at most {sweeps.MAX_POINTS:,} draws")
-        posterior = load_posterior(first) if draws == "posterior" else None
+        posterior = (load_posterior(first) if draws == "posterior"
+                     else (posteriors_if_all({first.name: first}) or {}).get(first.name)
+                     if draws == "auto" and len(arm_scenarios) == 1 else None)
         if multistate and not (any(t.fit for s in arm_scenarios.values()
                                    for t in s.transitions)
                                or economics and economic_columns(econ, (), True)):
@@ -213,7 +224,7 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
             discount=discount, discounting=discounting)
     document = sweeps.manifest(loaded, points, config, mode, backend)
     if psa:  # how the PSA drew its points (sweep.json)
-        document["draws"] = ({"from": "ranges", "joint": False} if draws == "ranges" else
+        document["draws"] = ({"from": "ranges", "joint": False} if posterior is None else
                              {"from": "posterior", "joint": True, "file": posterior.path,
                               "sets": len(posterior.values)})
     folder, results = None, {}
