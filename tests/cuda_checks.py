@@ -129,7 +129,9 @@ def psa_on_device(runner, cli, out_path):
 
     cuda_kernel.accrued_hazard_into, cuda_counts.count_into = spy_accrue, spy_counted
     folder = pathlib.Path(out_path).with_name("psa-cuda")
-    done = runner().invoke(cli, ["sweep", "ric", "--psa", "1", "--local", *PSA_ARGS,
+    # --draws ranges: a draw solved on the device (the shipped posterior needs no solve)
+    done = runner().invoke(cli, ["sweep", "ric", "--psa", "1", "--draws", "ranges", "--local",
+                                 *PSA_ARGS,
                                  "--backend", "cuda", "--out", str(folder)])
     point = json.loads((folder / "points" / "000000.json").read_text())
     days = hsctsim.simulate("ric", SIM_PATIENTS, seed=SIM_SEED, replicate=0,

@@ -72,9 +72,10 @@ def test_run_replicates_draw_posterior_sets_without_solving(tmp_path, monkeypatc
 def test_draws_posterior_needs_a_posterior_and_replicates(tmp_path, monkeypatch):
     monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "empty"))
     runner = CliRunner()
-    result = runner.invoke(cli, ["run", "ric", "-n", "500", "--replicates", "2",
+    # mst has no posterior shipped (mac and ric have)
+    result = runner.invoke(cli, ["run", "mst", "-n", "500", "--replicates", "2",
                                  "--draws", "posterior"])
-    assert result.exit_code == 2 and "hsctsim calibrate ric" in result.output
+    assert result.exit_code == 2 and "hsctsim calibrate mst" in result.output
     result = runner.invoke(cli, ["run", "ric", "-n", "500", "--draws", "posterior"])
     assert result.exit_code == 2 and "--replicates" in result.output
 
@@ -109,8 +110,8 @@ def test_sweep_psa_takes_posterior_sets_without_solving(tmp_path, monkeypatch):
 def test_validate_shows_posterior_predictive_intervals_and_coverage(tmp_path, monkeypatch):
     monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))
     runner = CliRunner()
-    result = runner.invoke(cli, ["validate", "ric", "-n", "500", "--posterior"])
-    assert result.exit_code == 2 and "hsctsim calibrate ric" in result.output
+    result = runner.invoke(cli, ["validate", "mst", "-n", "500", "--posterior"])
+    assert result.exit_code == 2 and "hsctsim calibrate mst" in result.output
     assert runner.invoke(cli, ["calibrate", "ric", *TINY]).exit_code == 0
     result = runner.invoke(cli, ["validate", "ric", "-n", "500", "--posterior",
                                  "--posterior-sets", "3", "--format", "json"])

@@ -147,8 +147,9 @@ def test_simulator_psa_draw_calibrated_and_counted_on_the_device(simulated, tmp_
     steps = simulated["psa_calibration_launches"]
     assert len(steps) >= 2 and (steps == 1000).all()
     assert list(simulated["psa_counted_launches"]) == [cuda_checks.SIM_PATIENTS]
-    cpu = CliRunner().invoke(cli, ["sweep", "ric", "--psa", "1", "--local",
-                                   *cuda_checks.PSA_ARGS, "--out", str(tmp_path / "psa")])
+    cpu = CliRunner().invoke(cli, ["sweep", "ric", "--psa", "1", "--draws", "ranges",
+                                   "--local", *cuda_checks.PSA_ARGS, "--out",
+                                   str(tmp_path / "psa")])
     assert cpu.exit_code == 0, cpu.output
     gpu_point = json.loads(str(simulated["psa_point"]))
     cpu_point = json.loads((tmp_path / "psa" / "points" / "000000.json").read_text())
