@@ -123,13 +123,17 @@ def test_validate_json_keeps_both_uses_and_their_counts():
         counted = [f for f in mine if f["counted"]]
         assert doc["counts"][use] == {"within": sum(f["within"] for f in counted),
                                       "counted": len(counted), "shown": len(mine)}
-    # mac's 18-month OS and RFS follow from its targets; mst's counted figures informed
-    # nothing (its non-relapse deaths, shown, set its TRM)
+    # mac's 18-month OS and RFS follow from its targets (calibration); GITMO AML-R2's GRFS
+    # informed nothing (validation); mst's counted figures informed nothing (its
+    # non-relapse deaths, shown, set its TRM)
     assert {f["use"] for f in doc["figures"]
-            if f["arm"] == "mac" and f["counted"]} == {"calibration"}
+            if f["arm"] == "mac" and f["counted"]} == {"calibration", "validation"}
     assert {f["use"] for f in doc["figures"]
             if f["arm"] == "mst" and f["counted"]} == {"validation"}
     assert doc["all_within"] == all(f["within"] for f in doc["figures"] if f["counted"])
+    # issue 20: a figure added for it carries the model's prediction
+    added = [f for f in doc["figures"] if "GITMO AML-R2" in f["citation"]]
+    assert len(added) == 4 and all(f["predicted"]["seed"] == 20251121 for f in added)
 
 
 def test_verdict_needs_every_calibration_figure_and_80_percent_of_validation():
@@ -161,7 +165,8 @@ def _figures(hits, misses, cal_miss=False):
     # mac's OS at day 100 is about 0.9: a published 0.5 (0.01-0.99) holds it, 0.01 does not
     wide = HEAD + 'use="validation"\nci95=[0.01,0.99]\n'
     far = HEAD.replace("estimate=0.5", "estimate=0.01") + 'use="validation"\n'
-    cal = HEAD.replace("estimate=0.5", "estimate=0.01") + 'use="calibration"\nnote="calibration"\n'
+    cal = (HEAD.replace("estimate=0.5", "estimate=0.01")
+           + 'use="calibration"\nnote="calibration"\n')
     return wide * hits + far * misses + (cal if cal_miss else "")
 
 
