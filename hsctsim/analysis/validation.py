@@ -51,7 +51,8 @@ __all__ = ["Among", "AMONG_KEYS", "compare", "Comparison", "ENDPOINTS", "Figure"
            "FIGURES_FILE", "PREDICTED_KEYS", "Predicted", "USES", "horizon_days",
            "LANDMARK_ENDPOINTS", "load_figures", "median_days", "MEDIAN_ENDPOINTS",
            "MEDIAN_MARGIN", "MIN_TOLERANCE", "POST_RELAPSE_MARGIN_DAYS", "RESPONSES", "SAME_AS",
-           "simulated", "survival_at", "tally_by_use", "TOLERANCE_RULE"]
+           "simulated", "survival_at", "tally_by_use", "TOLERANCE_RULE", "VALIDATION_TARGET",
+           "verdict"]
 
 FIGURES_FILE = Path(__file__).resolve().parents[1] / "model" / "validation.toml"
 LANDMARK_ENDPOINTS = ("os", "rfs", "pfs", "grfs", "relapse", "trm", "progression_death",
@@ -588,6 +589,39 @@ class Comparison:
 
 TOLERANCE_RULE = ("within: |simulated - published| <= max(half the published 95% CI, 5 points); "
                   "a hazard ratio inside the published 95% CI")
+
+
+# issue 20: the share of counted validation figures within tolerance that `validate`
+# requires; calibration figures must all be within (they informed the model, so a miss
+# is an inconsistency, not a failed prediction)
+VALIDATION_TARGET = 0.80
+
+
+def verdict(results, target=VALIDATION_TARGET):
+    """Whether a comparison passes, and why.
+
+    Parameters
+    ----------
+    results : list of Comparison
+        From :func:`compare`.
+    target : float
+        The least share of counted validation figures that must be within tolerance.
+
+    Returns
+    -------
+    dict
+        ``calibration_all_within`` (every counted calibration figure within tolerance),
+        ``validation_share`` (within / counted among validation figures; None when none
+        is counted, which fails nothing), ``validation_target`` and ``passed`` (both
+        rules hold).
+    """
+    counts = tally_by_use(results)
+    cal, val = counts["calibration"], counts["validation"]
+    share = val["within"] / val["counted"] if val["counted"] else None
+    calibration_ok = cal["within"] == cal["counted"]
+    return {"calibration_all_within": calibration_ok, "validation_share": share,
+            "validation_target": target,
+            "passed": calibration_ok and (share is None or share >= target)}
 
 
 def tally_by_use(results):

@@ -148,7 +148,7 @@ def test_bad_files_name_the_file_and_key(tmp_path, text, key):
 def test_validate_command_on_the_bundled_arms():
     result = CliRunner().invoke(cli, ["validate", "-n", "20000", "--format", "json"])
     doc = json.loads(result.stdout)
-    assert result.exit_code == (0 if doc["all_within"] else 1)
+    assert result.exit_code == (0 if doc["passed"] else 1)
     assert doc["horizon_days"] >= 1461
     arms = {f["arm"] for f in doc["figures"]}
     assert arms == set(BUNDLED_ORDER) | set(SOLID_ARMS) | set(AUTO_ARMS)
@@ -163,6 +163,12 @@ def test_validate_command_on_the_bundled_arms():
         else:
             assert f["within"] == (abs(sim - pub) <= f["tolerance"] + 1e-9)
     assert doc["all_within"] == all(f["within"] for f in doc["figures"] if f["counted"])
+    counted = [f for f in doc["figures"] if f["counted"]]
+    val = [f["within"] for f in counted if f["use"] == "validation"]
+    assert doc["calibration_all_within"] == all(f["within"] for f in counted
+                                                if f["use"] == "calibration")
+    assert doc["validation_share"] == pytest.approx(sum(val) / len(val))
+    assert doc["passed"] == (doc["calibration_all_within"] and doc["validation_share"] >= 0.8)
     table = CliRunner().invoke(cli, ["validate", "mst", "-n", "20000"])
     assert table.exit_code in (0, 1) and "published (95% CI)" in table.stdout
     assert "counted validation figures within tolerance" in table.stdout
@@ -350,15 +356,20 @@ def test_figures_among_best_responses():
     assert simulated(figure(endpoint="pfs", landmark_day=40.0, among=pd), {"a": c})[0] == 0.0
 
 
-def test_every_bundled_arm_passes_with_three_counted_figures():
-    # the acceptance of issue 10, at the command's defaults (100,000 patients per arm):
-    # exit status 0 when every COUNTED figure, validation and calibration alike, is
-    # within tolerance (issue 20 splits the report by use, not the exit rule)
+def test_every_bundled_arm_passes_the_exit_rules_at_the_defaults():
+    # the acceptance of issues 10 and 20, at the command's defaults (100,000 patients per
+    # arm): every counted CALIBRATION figure within tolerance (a consistency check) and at
+    # least 80% of the counted VALIDATION figures (predictions: some may miss, and a miss
+    # stays counted)
     result = CliRunner().invoke(cli, ["validate", "--format", "json"])
     doc = json.loads(result.stdout)
-    failed = [(f["arm"], f["use"], f["label"]) for f in doc["figures"]
-              if f["counted"] and not f["within"]]
-    assert result.exit_code == 0 and not failed, failed
+    failed = [(f["arm"], f["label"]) for f in doc["figures"]
+              if f["counted"] and f["use"] == "calibration" and not f["within"]]
+    assert not failed and doc["calibration_all_within"], failed
+    missed = [(f["arm"], f["label"], f["landmark_day"]) for f in doc["figures"]
+              if f["counted"] and f["use"] == "validation" and not f["within"]]
+    assert doc["validation_share"] >= 0.8, missed
+    assert result.exit_code == 0 and doc["passed"]
     assert doc["counts"]["validation"]["counted"] >= 1
     counted = {}
     for f in doc["figures"]:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hsctsim.analysis.validation import (Comparison, Figure, Predicted, USES, compare,
-                                         load_figures, tally_by_use)
+from hsctsim.analysis.validation import (Comparison, Figure, Predicted, USES,
+                                         VALIDATION_TARGET, compare, load_figures,
+                                         tally_by_use, verdict)
 from hsctsim.apps.cli import cli
 from hsctsim.apps.validate import format_table
 from hsctsim.model.cohort import Cohort
@@ -115,17 +116,74 @@ def test_validate_json_keeps_both_uses_and_their_counts():
     result = CliRunner().invoke(cli, ["validate", "mac", "mst", "-n", "5000", "--format",
                                       "json"])
     doc = json.loads(result.stdout)
-    assert result.exit_code == (0 if doc["all_within"] else 1)
+    assert result.exit_code == (0 if doc["passed"] else 1)
     assert "max(half the published 95% CI, 5 points)" in doc["tolerance_rule"]
     for use in USES:
         mine = [f for f in doc["figures"] if f["use"] == use]
         counted = [f for f in mine if f["counted"]]
         assert doc["counts"][use] == {"within": sum(f["within"] for f in counted),
                                       "counted": len(counted), "shown": len(mine)}
-    # mac's 18-month OS and RFS follow from its targets; mst's counted figures informed
-    # nothing (its non-relapse deaths, shown, set its TRM)
+    # mac's 18-month OS and RFS follow from its targets (calibration); GITMO AML-R2's GRFS
+    # informed nothing (validation); mst's counted figures informed nothing (its
+    # non-relapse deaths, shown, set its TRM)
     assert {f["use"] for f in doc["figures"]
-            if f["arm"] == "mac" and f["counted"]} == {"calibration"}
+            if f["arm"] == "mac" and f["counted"]} == {"calibration", "validation"}
     assert {f["use"] for f in doc["figures"]
             if f["arm"] == "mst" and f["counted"]} == {"validation"}
     assert doc["all_within"] == all(f["within"] for f in doc["figures"] if f["counted"])
+    # issue 20: a figure added for it carries the model's prediction
+    added = [f for f in doc["figures"] if "GITMO AML-R2" in f["citation"]]
+    assert len(added) == 4 and all(f["predicted"]["seed"] == 20251121 for f in added)
+
+
+def test_verdict_needs_every_calibration_figure_and_80_percent_of_validation():
+    c = os_cohort(alive=7)  # OS 0.7 at day 100
+    hit, miss = figure(estimate=0.72), figure(estimate=0.9)
+    cal_hit, cal_miss = (figure(estimate=0.7, use="calibration"),
+                         figure(estimate=0.1, use="calibration"))
+    shown_miss = figure(estimate=0.1, check=False)  # not counted: changes nothing
+
+    def outcome(figures):
+        return verdict(compare(figures, {"a": c}))
+
+    assert VALIDATION_TARGET == 0.8
+    four_of_five = outcome([hit] * 4 + [miss, cal_hit, shown_miss])
+    assert four_of_five["validation_share"] == pytest.approx(0.8) and four_of_five["passed"]
+    three_of_four = outcome([hit] * 3 + [miss, cal_hit])
+    assert three_of_four["validation_share"] == pytest.approx(0.75)
+    assert three_of_four["calibration_all_within"] and not three_of_four["passed"]
+    # a calibration figure outside tolerance fails, whatever the validation share
+    cal_out = outcome([hit] * 5 + [cal_miss])
+    assert cal_out["validation_share"] == 1.0 and not cal_out["calibration_all_within"]
+    assert not cal_out["passed"]
+    # no counted validation figure: nothing to test, the calibration rule alone
+    assert outcome([cal_hit, shown_miss])["validation_share"] is None
+    assert outcome([cal_hit, shown_miss])["passed"]
+
+
+def _figures(hits, misses, cal_miss=False):
+    # mac's OS at day 100 is about 0.9: a published 0.5 (0.01-0.99) holds it, 0.01 does not
+    wide = HEAD + 'use="validation"\nci95=[0.01,0.99]\n'
+    far = HEAD.replace("estimate=0.5", "estimate=0.01") + 'use="validation"\n'
+    cal = (HEAD.replace("estimate=0.5", "estimate=0.01")
+           + 'use="calibration"\nnote="calibration"\n')
+    return wide * hits + far * misses + (cal if cal_miss else "")
+
+
+@pytest.mark.parametrize("hits, misses, cal_miss, status", [
+    (4, 1, False, 0),   # 80% of validation figures within: passes
+    (3, 1, False, 1),   # 75%: fails
+    (5, 0, True, 1),    # a counted calibration figure outside: fails
+])
+def test_validate_exit_status_follows_both_rules(tmp_path, hits, misses, cal_miss, status):
+    path = tmp_path / "figures.toml"
+    path.write_text(_figures(hits, misses, cal_miss))
+    result = CliRunner().invoke(cli, ["validate", "--figures", str(path), "-n", "500"])
+    assert result.exit_code == status, result.output
+    assert "passes at 80% or more" in result.output
+    assert "passes only when all are within" in result.output
+    assert ("result: PASS" if status == 0 else "result: FAIL") in result.output
+    doc = json.loads(CliRunner().invoke(cli, ["validate", "--figures", str(path), "-n", "500",
+                                              "--format", "json"]).stdout)
+    assert doc["passed"] is (status == 0) and doc["validation_target"] == 0.8
+    assert doc["calibration_all_within"] is not cal_miss
