@@ -16,21 +16,13 @@ import math
 import numpy as np
 
 from .hazards import FIXED
-from .kernel import DONE, NOT_OPEN, OPEN
+from .kernel import DONE, NOT_OPEN, OPEN, entry_factor
 
 __all__ = ["course_until", "HistoryError"]
 
 
 class HistoryError(ValueError):
     """A history the engine cannot have produced (the message says which event)."""
-
-
-def _entry_factor(eng, q, day):
-    factor = 1.0
-    for d, f in zip(eng.entry_day[q], eng.entry_mult[q]):
-        if d <= day:
-            factor = float(f)
-    return factor
 
 
 def course_until(eng, names, history, start_day):
@@ -81,7 +73,7 @@ def course_until(eng, names, history, start_day):
             if state[q] == NOT_OPEN:
                 state[q] = OPEN
                 origin[q] = t if eng.clock_reset[q] else 0.0
-                m[q] *= _entry_factor(eng, q, t)
+                m[q] *= float(entry_factor(eng, q, t))  # the kernel's own
 
     open_row(n, 0.0)
     pending = dict(given)
