@@ -72,7 +72,7 @@ def _describe(value):
     if dataclasses.is_dataclass(value):
         # a scenario without optional sections keeps the key it had before they existed
         return {f.name: _describe(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.name not in _NOT_IN_ENGINE and not f.name.endswith("source")
+                if f.name not in _NOT_IN_ENGINE and not f.name.endswith(("source", "sources"))
                 and not (f.name == "extensions" and not getattr(value, f.name))}
     if isinstance(value, dict):
         return {str(k): _describe(v) for k, v in value.items()}
@@ -202,7 +202,8 @@ def incidences(scenario, susceptible, names, landmarks, n_patients, seed, backen
     targets = np.array([columns.index(n) for n in names], np.int64)
     acc = np.empty((n_patients, len(names)))
     dacc = np.empty_like(acc)
-    resolve_backend(backend).accrue(eng, seed_key(seed), targets, np.asarray(landmarks, float), acc, dacc)
+    resolve_backend(backend).accrue(eng, seed_key(seed), targets, np.asarray(landmarks, float),
+                                    acc, dacc)
     surv = np.exp(-acc)
     return 1.0 - surv.mean(axis=0), (surv * dacc).mean(axis=0)
 
