@@ -5,22 +5,13 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from scipy import stats
 
 import hsctsim
 from hsctsim.analysis.trials import TrialDesign, km_median, tail, trial_statistics
 from hsctsim.apps.cli import cli
+from stats_checks import assert_binomial
 
 SIZE, TRIALS = 10, 20_000
-
-
-def _assert_binomial(counts, n, p):
-    """Frequencies of each count within 4.5 Monte Carlo SEs of Binomial(n, p)."""
-    k = np.arange(n + 1)
-    pmf = stats.binom.pmf(k, n, p)
-    freq = np.bincount(counts, minlength=n + 1) / counts.size
-    se = np.sqrt(pmf * (1 - pmf) / counts.size) + 1e-4
-    assert np.all(np.abs(freq - pmf) < 4.5 * se), (freq, pmf)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +26,8 @@ def test_counts_without_censoring_are_binomial(haplo):
     ref = hsctsim.simulate("haplo_nk", 400_000, seed=32)
     p_relapse = (ref.day("relapse") <= 100).mean()
     p_engraft = np.isfinite(ref.day("engraftment")).mean()
-    _assert_binomial(counts["relapse_d100"], SIZE, p_relapse)
-    _assert_binomial(counts["engraftment"], SIZE, p_engraft)
+    assert_binomial(counts["relapse_d100"], SIZE, p_relapse)
+    assert_binomial(counts["engraftment"], SIZE, p_engraft)
 
 
 def test_counts_with_accrual_and_censoring_are_binomial(haplo):
@@ -49,7 +40,7 @@ def test_counts_with_accrual_and_censoring_are_binomial(haplo):
     ref = np.sort(hsctsim.simulate("haplo_nk", 400_000, seed=32).day("relapse"))
     u = (np.arange(4000) + 0.5) / 4000 * accrual
     p = (np.searchsorted(ref, analysis - u, side="right") / ref.size).mean()
-    _assert_binomial(counts, SIZE, p)
+    assert_binomial(counts, SIZE, p)
     # the same trials with full follow-up see more relapses
     full = trial_statistics(haplo, TrialDesign(SIZE, TRIALS), ["relapse"])["relapse"]
     assert full.mean() > counts.mean() + 0.1

@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from scipy import stats
 
 import hsctsim
 from hsctsim.analysis.trials import (
@@ -15,6 +14,7 @@ from hsctsim.analysis.trials import (
     multistate_trial_statistics,
 )
 from hsctsim.apps.cli import cli
+from stats_checks import assert_binomial
 
 A, B, T = 0.001, 0.0005, 1000.0  # alive -> relapse, alive -> death (per day), horizon
 SIZE, TRIALS = 10, 20_000
@@ -50,15 +50,6 @@ def cif(rate, days):
     return rate / (A + B) * (1 - np.exp(-(A + B) * np.asarray(days, float)))
 
 
-def _assert_binomial(counts, n, p):
-    """Frequencies of each count within 4.5 Monte Carlo SEs of Binomial(n, p)."""
-    k = np.arange(n + 1)
-    pmf = stats.binom.pmf(k, n, p)
-    freq = np.bincount(counts, minlength=n + 1) / counts.size
-    se = np.sqrt(pmf * (1 - pmf) / counts.size) + 1e-4
-    assert np.all(np.abs(freq - pmf) < 4.5 * se), (freq, pmf)
-
-
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     path = tmp_path_factory.mktemp("cr") / "cr.toml"
@@ -76,9 +67,9 @@ def test_counts_are_binomial_with_the_competing_risks_probability(cohort):
                                                   "alive->death"]
     counts = multistate_trial_statistics(cohort, TrialDesign(SIZE, TRIALS),
                                          ["relapse", "death_d365", "alive->death"])
-    _assert_binomial(counts["relapse"], SIZE, cif(A, T))
-    _assert_binomial(counts["death_d365"], SIZE, cif(B, 365))
-    _assert_binomial(counts["alive->death"], SIZE, cif(B, T))
+    assert_binomial(counts["relapse"], SIZE, cif(A, T))
+    assert_binomial(counts["death_d365"], SIZE, cif(B, 365))
+    assert_binomial(counts["alive->death"], SIZE, cif(B, T))
 
 
 def test_accrual_and_analysis_day_censor_the_counts(model):
@@ -90,7 +81,7 @@ def test_accrual_and_analysis_day_censor_the_counts(model):
     s = A + B
     p = A / s * (1 - (math.exp(-s * (analysis - accrual)) - math.exp(-s * analysis))
                  / (s * accrual))
-    _assert_binomial(counts, SIZE, p)
+    assert_binomial(counts, SIZE, p)
 
 
 def test_trial_cli_of_a_multistate_model(model, tmp_path):
