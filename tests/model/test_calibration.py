@@ -150,3 +150,13 @@ def test_cached_result_from_more_patients_is_not_reused():
     fresh = calibrate(point, n_patients=2000, use_cache=False)
     assert requested == fresh
     assert requested != larger
+
+
+def test_tolerance_is_never_below_one_patient_in_n():
+    """Small solves stop at the discreteness of their patients; large ones far below
+    the Monte Carlo error (every shipped calibration: the first term)."""
+    from hsctsim.model.calibrate import TOLERANCE, tolerance
+
+    assert tolerance(2_000) == 1 / 2_000
+    assert tolerance(1_000_000) == TOLERANCE / 1_000
+    assert tolerance(40_000) == pytest.approx(1 / 40_000)  # where the two meet
