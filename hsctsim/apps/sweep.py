@@ -10,6 +10,7 @@ import numpy as np
 from .._version import __version__
 from ..api import DEFAULT_SEED, BackendError, describe_backend
 from ..analysis.occupation import multistate_days
+from ..model.late_mortality import lifetime_days
 from ..model.multistate import is_multistate
 from ..sim.posterior import load_posterior
 from . import sweeps
@@ -103,6 +104,9 @@ Examples:
               help="Random seed; the same seed gives the same table however it is run.")
 @click.option("--horizon", "horizon_days", type=FiniteFloatRange(1, 36500),
               help="Follow-up in days (default: the scenario's).")
+@click.option("--lifetime", is_flag=True,
+              help="Follow every patient to death (each arm's [late_mortality]; as "
+                   "`cea --lifetime`): life years and QALYs over a lifetime.")
 @click.option("--calibration-patients", type=click.IntRange(1000),
               help="Patients per calibration step of a point (default: 100,000 for grid "
                    "points, 10,000 for PSA draws).")
@@ -143,8 +147,9 @@ Examples:
                    "local cluster has one worker unless --workers says otherwise.")
 @user_errors
 def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, seed,
-          horizon_days, calibration_patients, settings, workers, scheduler, local, retries,
-          plot, backend, draws, economics, wtp, economic_draws, discount, discounting):
+          horizon_days, lifetime, calibration_patients, settings, workers, scheduler, local,
+          retries, plot, backend, draws, economics, wtp, economic_draws, discount,
+          discounting):
     """Sweep the figures of ARMS (one scenario, or several: the first is the reference
     of the ICERs) over grids, or draw them for a PSA; each point is calibrated,
     simulated and summarised at the landmark days (a multi-state model: state
@@ -192,6 +197,16 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
         except ValueError as exc:
             raise UserError(f"{asked}: {exc}") from None
     horizon = float(horizon_days or max(s.horizon_days for s in arm_scenarios.values()))
+    if lifetime:
+        if horizon_days:
+            raise UserError("--lifetime and --horizon: give one (the lifetime is the horizon)")
+        late = {a: getattr(s, "extensions", {}).get("late_mortality")
+                for a, s in arm_scenarios.items()}
+        if missing := [a for a, x in late.items() if x is None]:
+            raise UserError(f"--lifetime: {', '.join(missing)} has no [late_mortality], so "
+                            "its patients are not followed to death (cea --lifetime adds a "
+                            "life-table tail instead)")
+        horizon = max(lifetime_days(x) for x in late.values())
     if grids:
         axes = [sweeps.parse_axis(loaded, g) for g in grids]
         if len({a.key for a in axes}) < len(axes):

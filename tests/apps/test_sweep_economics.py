@@ -238,3 +238,24 @@ def test_several_arms_on_dask_workers_give_the_local_table(arms, tmp_path):
                                      str(tmp_path / "b")])
     assert here.exit_code == 0 and there.exit_code == 0, there.output
     assert (tmp_path / "a" / "sweep.csv").read_text() == (tmp_path / "b" / "sweep.csv").read_text()
+
+
+def test_lifetime_follows_every_patient_to_death(tmp_path):
+    """--lifetime: the horizon is the arms' lifetime, so QALYs exceed the 2-year ones; an
+    arm without late mortality is refused in one line."""
+    def qalys(*extra):
+        out = tmp_path / f"s{len(list(tmp_path.iterdir()))}"
+        result = CliRunner().invoke(cli, ["sweep", "mac", "ric", "--grid",
+                                          "costs.transplant=300000:360000:2", "-n", "1000",
+                                          "--local", "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        rows = list(csv.DictReader((out / "sweep.csv").open()))
+        return [float(r["estimate"]) for r in rows
+                if r["arm"] == "mac" and r["endpoint"] == "qalys"]
+
+    short, life = qalys(), qalys("--lifetime")
+    assert min(life) > 3 * max(short)
+    result = CliRunner().invoke(cli, ["sweep", "auto", "mac", "--psa", "2", "--lifetime",
+                                      "--local", "--out", str(tmp_path / "bad")])
+    assert result.exit_code == 2 and "no [late_mortality]" in result.output
+    assert len(result.output.strip().splitlines()) == 1
