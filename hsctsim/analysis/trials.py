@@ -301,7 +301,10 @@ def plot_trial_counts(values, name, observed=None, title=None, ax=None):
                edgecolor="#1f78b4", width=0.8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of patients
     ax.set_ylabel("share of trials", fontsize=12)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    # whole percents repeat ("1%, 1%, 2%") when the tallest bar is a few percent
+    top = ax.get_ylim()[1]
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if top >= 0.1 else
+                                                  1 if top >= 0.01 else 2))
     if observed is not None:
         p = tail(values, observed)
         ax.axvline(observed, color="#e31a1c", lw=2,
