@@ -41,9 +41,8 @@ import numpy as np
 from ..engine.processes import Process
 from .economics import DAYS_PER_YEAR, LIFE_TABLES, MAX_AGE_YEARS, read_life_table
 
-__all__ = ["check", "KEYS", "LateMortality", "extend", "hazard_pieces", "lifetime_days", "parse",
-           "ranges",
-           "relative_mortality", "with_value"]
+__all__ = ["check", "KEYS", "LateMortality", "extend", "hazard_pieces", "lifetime_days",
+           "parse", "ranges", "relative_mortality", "with_value"]
 
 FIGURES = ("from_day", "age_years", "age_range_years", "male_fraction", "life_table",
            "relative_mortality_by_age", "relative_mortality_cap")
@@ -91,6 +90,9 @@ def parse(reader, data, key, parsed):
     from_day = reader.number(table, "from_day", f"{key}.from_day", 0.0, 36500.0)
     mean, sd = pair("age_years", 0.0, 110.0)
     low, high = pair("age_range_years", 0.0, 110.0)
+    if low > high:
+        reader.fail(f"{key}.age_range_years", f"the youngest age {low:g} is above the "
+                    f"oldest {high:g}")
     if not low <= mean <= high or sd <= 0.0:
         reader.fail(f"{key}.age_years", f"mean {mean:g} must lie in age_range_years "
                     f"[{low:g}, {high:g}] and the standard deviation {sd:g} be above 0")
@@ -135,6 +137,7 @@ def ranges(key, late):
 
 
 def with_value(late, key, value):
+    """No ranged figure to replace (see :func:`ranges`)."""
     raise KeyError(key)
 
 

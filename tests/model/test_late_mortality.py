@@ -134,6 +134,7 @@ def test_sources_do_not_change_the_calibration_key():
     ("from_day = 365", "late_mortality.from_day", "landmark of the arm's TRM figure"),
     ("age_years = [53]", "late_mortality.age_years", "pair of numbers"),
     ("age_years = [90, 10]", "late_mortality.age_years", "must lie in age_range_years"),
+    ("age_range_years = [65, 18]", "late_mortality.age_range_years", "is above the oldest"),
     ("relative_mortality_by_age = [[67, 3.2], [26, 7.3]]",
      "late_mortality.relative_mortality_by_age", "strictly increasing"),
     ("life_table = \"uk_2020\"", "late_mortality.life_table", "is not one of"),
