@@ -196,5 +196,6 @@ class Cohort:
             "patients": self.n_patients,
             "first_patient": self.first_patient,
             "horizon_days": self.horizon_days,
-            "terminal_events": TERMINAL,
+            "terminal_events": tuple(n for n in self.process_names
+                                     if n in TERMINAL or n in DEATHS),
         }
