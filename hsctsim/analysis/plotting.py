@@ -113,8 +113,16 @@ def _finish(ax, title, ylabel, horizon_days, legend=True, legend_kw=None, percen
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     if horizon_days <= 200:
         ticks = [d for d in (0, 14, 28, 42, 60, 80, 100, 120, 150, 180) if d <= horizon_days]
-    else:
+    elif horizon_days <= 5 * 365.25 + 1:
         ticks = [d for d in LANDMARK_TICKS_DAYS if d <= horizon_days]
+    else:
+        # years on a long axis (late mortality runs to decades): the landmarks would
+        # crowd its first tenth; every 1, 2, 5 or 10 years, whichever gives at most 10
+        years = horizon_days / 365.25
+        step = next(s for s in (1, 2, 5, 10, 20) if years / s <= 10)
+        ticks = [round(y * 365.25) for y in np.arange(0, years + 1e-9, step)]
+        ax.set_xlabel(f"{X_LABEL} (ticks every {step} year{'s' if step > 1 else ''})",
+                      fontsize=FONT["label"])
     # day 30 crowds day 0 on a long axis
     ax.set_xticks([d for d in ticks if d != 30 or horizon_days <= 400])
     ax.tick_params(labelsize=FONT["tick"])
