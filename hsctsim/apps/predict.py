@@ -65,11 +65,14 @@ def _absent_covariates(scenario, history):
 
     A covariate's adverse level is an event on day 0: left out of the history it is
     an event that did not happen, so the prediction is for patients without it (the
-    best case, not the cohort's mix). Said, so that it is not taken for the mix.
+    best case, not the cohort's mix). Said, so that it is not taken for the mix; not
+    for a characteristic every patient of the scenario has (share 1, e.g. the trial's
+    era of survival after relapse), whose absent adverse level is the mix itself.
     """
     covariates = (getattr(scenario, "extensions", None) or {}).get("covariates") or {}
     given = {name for name, _ in history}
-    return [c.adverse for c in covariates.values() if c.adverse not in given]
+    return [c.adverse for c in covariates.values()
+            if c.adverse not in given and c.share.low < 1.0]
 
 
 def format_prediction(document):

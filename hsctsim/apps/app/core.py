@@ -146,10 +146,10 @@ class Result:
 
 
 def _is_page_arm(scenario):
-    # the page draws the allogeneic outcomes; solid-tumour arms (tumour response,
-    # covariates) and multi-state models have other endpoints: the CLI runs them
+    # the page draws the allogeneic outcomes; solid-tumour arms (tumour response) and
+    # multi-state models have other endpoints: the CLI runs them
     return (getattr(scenario, "kind", None) != "multistate"
-            and not {"tumour", "covariates"} & set(scenario.extensions))
+            and "tumour" not in scenario.extensions)
 
 
 @functools.cache
