@@ -164,6 +164,42 @@ source = "test"
 """
 
 
+def relapse_cycle_model(name, horizon_days, clock, relapse, recovery, death_after_relapse,
+                        death_in_remission):
+    """remission <-> relapse -> dead (and remission -> dead), states re-entered up to 4
+    times: a scenario for tests of re-entered states. The four timings are TOML inline
+    tables (a ``cure_fraction = ...`` line may follow the last)."""
+    return f"""kind = "multistate"
+name = "{name}"
+horizon_days = {horizon_days}
+clock = "{clock}"
+[states]
+names = ["remission", "relapse", "dead"]
+absorbing = ["dead"]
+max_visits = 4
+[[transitions]]
+from = "remission"
+to = "relapse"
+timing = {relapse}
+source = "test"
+[[transitions]]
+from = "relapse"
+to = "remission"
+timing = {recovery}
+source = "test"
+[[transitions]]
+from = "relapse"
+to = "dead"
+timing = {death_after_relapse}
+source = "test"
+[[transitions]]
+from = "remission"
+to = "dead"
+timing = {death_in_remission}
+source = "test"
+"""
+
+
 # a multi-state model with covariates (tests of strata, prediction)
 COVARIATE_MODEL = """
 kind = "multistate"

@@ -24,9 +24,8 @@ from ..model.economics import (
     economics_of,
     economics_tail,
 )
-from ..model.late_mortality import lifetime_days
+from ..model.late_mortality import lifetime_horizon
 from ..model.whatif import HELD
-from ..sim.posterior import load_posterior
 from .ceadecide import (
     Decisions,
     TornadoTally,
@@ -54,7 +53,7 @@ from .common import (
     UserError,
     complete_scenarios,
     load_arms,
-    posteriors_if_all,
+    replicate_posteriors,
     user_errors,
 )
 from .limits import MAX_REPLICATES, check_run_size
@@ -152,12 +151,12 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
                                 f"{e.currency} {e.price_year} differs from {names[0]}'s "
                                 f"{first.currency} {first.price_year}")
     horizon = float(horizon_days or max(s.horizon_days for s in scenarios.values()))
-    late = [getattr(s, "extensions", {}).get("late_mortality") for s in scenarios.values()]
-    simulated_lifetime = bool(lifetime) and all(late)
+    lifetime_days, _ = lifetime_horizon(scenarios)
+    simulated_lifetime = bool(lifetime) and lifetime_days is not None
     if simulated_lifetime:
         # late mortality is part of the simulation: follow every patient to death
         # instead of adding a life-table tail after the window
-        horizon = max(horizon, max(lifetime_days(x) for x in late))
+        horizon = max(horizon, lifetime_days)
     elif lifetime:
         for arm, e in econ.items():
             if e.lifetime is None:
@@ -654,12 +653,7 @@ def cea(arms, patients, seed, horizon_days, lifetime, discount, discounting, wtp
                     parse_sweep(text, econ)
                 except ValueError as exc:
                     raise UserError(str(exc)) from None
-        if draws == "posterior" and not replicates:
-            raise UserError("--draws posterior: the posterior is what --replicates draw "
-                            "from; give --replicates N")
-        posteriors = ({arm: load_posterior(s) for arm, s in loaded.items()}
-                      if draws == "posterior" else posteriors_if_all(loaded)
-                      if draws == "auto" and replicates else None)
+        posteriors = replicate_posteriors(loaded, replicates, draws)
         folder = RunFolder(out_dir, overwrite) if out_dir else None
         with written_whole(folder):
             total = patients * (1 + replicates) * len(loaded)

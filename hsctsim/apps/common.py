@@ -24,7 +24,8 @@ from ..model.whatif import excluded_by_design, what_if
 from ..sim.posterior import load_posterior
 
 __all__ = ["DRAWS", "DRAWS_HELP", "UserError", "complete_scenarios", "load_arms",
-           "parse_settings", "posteriors_if_all", "resolve_backend", "user_errors"]
+           "parse_settings", "posteriors_if_all", "replicate_posteriors", "resolve_backend",
+           "user_errors"]
 
 # what replicates draw: auto (the default) is the posterior where every arm has one
 DRAWS = ("auto", "ranges", "posterior")
@@ -168,3 +169,19 @@ def posteriors_if_all(loaded):
         except ScenarioError:
             return None
     return out
+
+
+def replicate_posteriors(loaded, replicates, draws):
+    """Each arm's stored posterior for ``--draws posterior`` (and ``auto`` where every
+    arm has one; None otherwise)."""
+    if draws == "auto":
+        return posteriors_if_all(loaded) if replicates else None
+    if draws != "posterior":
+        return None
+    if not replicates:
+        raise UserError("--draws posterior: the posterior is what --replicates draw from; "
+                        "give --replicates N")
+    if any(getattr(s, "kind", None) == "multistate" for s in loaded.values()):
+        raise UserError("--draws posterior: a multi-state scenario has no calibration "
+                        "to sample")
+    return {arm: load_posterior(s) for arm, s in loaded.items()}

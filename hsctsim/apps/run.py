@@ -8,7 +8,6 @@ from ..analysis.endpoints import LANDMARK_DAYS
 from ..api import DEFAULT_SEED, simulate
 from ..model.scenario import BUNDLED_ORDER, bundled_names
 from ..model.whatif import HELD
-from ..sim.posterior import load_posterior
 from . import runner
 from .common import (
     DRAWS,
@@ -16,7 +15,7 @@ from .common import (
     UserError,
     complete_scenarios,
     load_arms,
-    posteriors_if_all,
+    replicate_posteriors,
     resolve_backend,
     user_errors,
 )
@@ -118,7 +117,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
                         "reported ranges again, which a held what-if does not; add "
                         "--recalibrate, or leave out --replicates")
     loaded = {arm: w.scenario for arm, w in what_ifs.items()}
-    posteriors = _posteriors(loaded, replicates, draws)
+    posteriors = replicate_posteriors(loaded, replicates, draws)
     horizon = horizon_days or max(s.horizon_days for s in loaded.values())
     extra_days = _parse_days(days_text, horizon) if days_text is not None else ()
     if events and events_format == "parquet":
@@ -168,22 +167,6 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
          [f"what-if {arm}: {w.describe()}" for arm, w in what_ifs.items() if w.settings]
          + ([f"replicates: {_draws_note(document['draws'])}"] if replicates else []),
          out_dir)
-
-
-def _posteriors(loaded, replicates, draws):
-    """Each arm's stored posterior for ``--draws posterior`` (and ``auto`` where every
-    arm has one; None otherwise)."""
-    if draws == "auto":
-        return posteriors_if_all(loaded) if replicates else None
-    if draws != "posterior":
-        return None
-    if not replicates:
-        raise UserError("--draws posterior: the posterior is what --replicates draw from; "
-                        "give --replicates N")
-    if any(getattr(s, "kind", None) == "multistate" for s in loaded.values()):
-        raise UserError("--draws posterior: a multi-state scenario has no calibration "
-                        "to sample")
-    return {arm: load_posterior(s) for arm, s in loaded.items()}
 
 
 def _draws_record(draws, posteriors):

@@ -10,7 +10,7 @@ import numpy as np
 from .._version import __version__
 from ..api import DEFAULT_SEED, BackendError, describe_backend
 from ..analysis.occupation import multistate_days
-from ..model.late_mortality import lifetime_days
+from ..model.late_mortality import lifetime_horizon
 from ..model.multistate import is_multistate
 from ..sim.posterior import load_posterior
 from . import sweeps
@@ -200,13 +200,11 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
     if lifetime:
         if horizon_days:
             raise UserError("--lifetime and --horizon: give one (the lifetime is the horizon)")
-        late = {a: getattr(s, "extensions", {}).get("late_mortality")
-                for a, s in arm_scenarios.items()}
-        if missing := [a for a, x in late.items() if x is None]:
+        horizon, missing = lifetime_horizon(arm_scenarios)
+        if missing:
             raise UserError(f"--lifetime: {', '.join(missing)} has no [late_mortality], so "
                             "its patients are not followed to death (cea --lifetime adds a "
                             "life-table tail instead)")
-        horizon = max(lifetime_days(x) for x in late.values())
     if grids:
         axes = [sweeps.parse_axis(loaded, g) for g in grids]
         if len({a.key for a in axes}) < len(axes):

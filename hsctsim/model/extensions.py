@@ -69,7 +69,7 @@ def parse(reader, data, processes, effects):
     if "late_mortality" in out:
         trm = processes["trm"]
         late_mortality.check(reader, out["late_mortality"],
-                             [trm.landmark_day] if trm.incidence is not None else [])
+                             trm.landmark_day if trm.incidence is not None else None)
     return out
 
 

@@ -42,6 +42,7 @@ from ..engine.processes import Process
 from .economics import DAYS_PER_YEAR, LIFE_TABLES, MAX_AGE_YEARS, read_life_table
 
 __all__ = ["check", "KEYS", "LateMortality", "extend", "hazard_pieces", "lifetime_days",
+           "lifetime_horizon",
            "parse", "ranges", "relative_mortality", "with_value"]
 
 FIGURES = ("from_day", "age_years", "age_range_years", "male_fraction", "life_table",
@@ -122,12 +123,12 @@ def parse(reader, data, key, parsed):
     return late
 
 
-def check(reader, late, landmarks):
-    """``from_day`` must not come before the TRM landmark (``landmarks``): the process it
-    closes must reach its published figure first."""
-    if landmarks and late.from_day < max(landmarks):
+def check(reader, late, trm_day):
+    """``from_day`` must not come before ``trm_day``, the landmark of the arm's TRM
+    figure (None: none): the process it closes must reach its published figure first."""
+    if trm_day is not None and late.from_day < trm_day:
         reader.fail("late_mortality.from_day",
-                    f"{late.from_day:g} is before day {max(landmarks):g}, the landmark of "
+                    f"{late.from_day:g} is before day {trm_day:g}, the landmark of "
                     "the arm's TRM figure: late mortality starts where that figure ends")
 
 
@@ -189,6 +190,16 @@ def lifetime_days(late):
     longest horizon): a horizon that follows everyone to death (``cea --lifetime`` on
     arms with late mortality)."""
     return min((MAX_AGE_YEARS - late.age_low_years) * DAYS_PER_YEAR, MAX_LIFETIME_DAYS)
+
+
+def lifetime_horizon(scenarios):
+    """``(days, missing)``: the horizon that follows every patient of the arms
+    ``scenarios`` (name -> scenario) to death, and the arms without
+    ``[late_mortality]`` (then ``days`` is None: their patients are not followed)."""
+    late = {arm: getattr(s, "extensions", {}).get("late_mortality")
+            for arm, s in scenarios.items()}
+    missing = [arm for arm, x in late.items() if x is None]
+    return (None if missing else max(lifetime_days(x) for x in late.values())), missing
 
 
 def extend(scenario, susceptible, procs):

@@ -18,6 +18,7 @@ import hsctsim
 from conftest import assert_within_se
 from hsctsim.engine.batched import vec_exp, vec_log
 from hsctsim.model.scenario import load_scenario
+from msm_data import relapse_cycle_model
 
 
 @njit
@@ -159,36 +160,11 @@ def test_hsct_arms_refuse_batched():
         hsctsim.simulate("ric", 100, seed=1, batched=True)
 
 
-RELAPSING = """
-kind = "multistate"
-name = "relapsing"
-horizon_days = 1500
-clock = "reset"
-[states]
-names = ["remission", "relapse", "dead"]
-absorbing = ["dead"]
-max_visits = 4
-[[transitions]]
-from = "remission"
-to = "relapse"
-timing = { family = "weibull", shape = 0.7, scale_day = 300.0 }
-source = "test"
-[[transitions]]
-from = "relapse"
-to = "remission"
-timing = { family = "exponential", rate_per_day = 0.02 }
-source = "test"
-[[transitions]]
-from = "relapse"
-to = "dead"
-timing = { family = "weibull", shape = 1.2, scale_day = 400.0 }
-source = "test"
-[[transitions]]
-from = "remission"
-to = "dead"
-timing = { family = "weibull", shape = 0.9, scale_day = 4000.0 }
-source = "test"
-"""
+RELAPSING = relapse_cycle_model(
+    "relapsing", 1500, "reset", '{ family = "weibull", shape = 0.7, scale_day = 300.0 }',
+    '{ family = "exponential", rate_per_day = 0.02 }',
+    '{ family = "weibull", shape = 1.2, scale_day = 400.0 }',
+    '{ family = "weibull", shape = 0.9, scale_day = 4000.0 }')
 
 
 def test_reentered_states_same_courses_as_the_exact_path(tmp_path):

@@ -11,36 +11,13 @@ from hsctsim import simulate
 from hsctsim.analysis.occupation import chunk_counts
 from hsctsim.model.mscohort import MultistateCohort
 from hsctsim.model.scenario import load_scenario
+from msm_data import relapse_cycle_model
 
-CYCLE = """kind = "multistate"
-name = "cycle"
-horizon_days = 1000
-clock = "reset"
-[states]
-names = ["remission", "relapse", "dead"]
-absorbing = ["dead"]
-max_visits = 4
-[[transitions]]
-from = "remission"
-to = "relapse"
-timing = { family = "weibull", shape = 0.9, scale_day = 200.0 }
-source = "test"
-[[transitions]]
-from = "relapse"
-to = "remission"
-timing = { family = "exponential", rate_per_day = 0.01 }
-source = "test"
-[[transitions]]
-from = "relapse"
-to = "dead"
-timing = { family = "exponential", rate_per_day = 0.004 }
-source = "test"
-[[transitions]]
-from = "remission"
-to = "dead"
-timing = { family = "exponential", rate_per_day = 0.0005 }
-source = "test"
-"""
+CYCLE = relapse_cycle_model(
+    "cycle", 1000, "reset", '{ family = "weibull", shape = 0.9, scale_day = 200.0 }',
+    '{ family = "exponential", rate_per_day = 0.01 }',
+    '{ family = "exponential", rate_per_day = 0.004 }',
+    '{ family = "exponential", rate_per_day = 0.0005 }')
 
 
 def _numpy_counts(cohort, days, horizon):

@@ -19,6 +19,7 @@ from hsctsim.engine.plain import (is_plain, simulate_plain_into,
 from hsctsim.engine.processes import Process, build
 from hsctsim.model import multistate
 from hsctsim.model.scenario import load_scenario
+from msm_data import relapse_cycle_model
 
 # start -> {x, y, dead}; x -> {z, dead}; y -> {z, dead}; z -> {dead, gone}:
 # z is entered from two states, so its transitions are opened by two events
@@ -85,37 +86,13 @@ timing = {{ family = "weibull", shape = 2.0, scale_day = 1500.0 }}
 source = "test"
 """
 
-RELAPSING = """
-kind = "multistate"
-name = "relapsing"
-horizon_days = 1500
-clock = "{clock}"
-[states]
-names = ["remission", "relapse", "dead"]
-absorbing = ["dead"]
-max_visits = 4
-[[transitions]]
-from = "remission"
-to = "relapse"
-timing = {{ family = "weibull", shape = 0.7, scale_day = 300.0 }}
-source = "test"
-[[transitions]]
-from = "relapse"
-to = "remission"
-timing = {{ family = "exponential", rate_per_day = 0.02 }}
-source = "test"
-[[transitions]]
-from = "relapse"
-to = "dead"
-timing = {{ family = "weibull", shape = 1.2, scale_day = 400.0 }}
-source = "test"
-[[transitions]]
-from = "remission"
-to = "dead"
-timing = {{ family = "lognormal", median_day = 2000.0, sigma = 1.5 }}
-cure_fraction = 0.5
-source = "test"
-"""
+# a template for _scenario: {clock} is filled in there, so the braces are doubled
+RELAPSING = relapse_cycle_model(
+    "relapsing", 1500, "{clock}",
+    '{{ family = "weibull", shape = 0.7, scale_day = 300.0 }}',
+    '{{ family = "exponential", rate_per_day = 0.02 }}',
+    '{{ family = "weibull", shape = 1.2, scale_day = 400.0 }}',
+    '{{ family = "lognormal", median_day = 2000.0, sigma = 1.5 }}\ncure_fraction = 0.5')
 
 N = 20_000
 
