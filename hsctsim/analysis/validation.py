@@ -71,7 +71,7 @@ FIGURE_KEYS = {"arm", "endpoint", "measure", "landmark_day", "estimate", "ci95",
                "citation", "population", "note", "check", "relapse_from_day",
                "relapse_to_day", "reference_arm", "response", "among", "use", "predicted",
                "used_after"}
-AMONG_KEYS = {"event", "no_event", "best_response", "by_day"}
+AMONG_KEYS = {"event", "no_event", "best_response", "by_day", "age_years"}
 USES = ("validation", "calibration")  # the order of the report: validation first
 PREDICTED_KEYS = {"value", "version", "date", "patients", "seed", "note"}
 
@@ -94,32 +94,58 @@ class Predicted:
 
 @dataclass(frozen=True)
 class Among:
-    """A subgroup of patients: ``event`` occurred (or not) by ``by_day``, or best response."""
+    """A subgroup of patients: ``event`` occurred (or not) by ``by_day``, or best
+    response; optionally only those aged ``age_years = (low, high)`` at transplant
+    (``low <= age < high``; arms with ``[late_mortality]``, whose patients have an age)."""
 
     by_day: float
     event: str | None = None
     occurred: bool = True
     responses: tuple = ()
+    age_years: tuple | None = None
 
     @property
     def label(self):
-        """A short name for tables: ``cgvhd``, ``no cgvhd``, ``CR+PR+SD``."""
+        """A short name for tables: ``cgvhd``, ``no cgvhd``, ``CR+PR+SD``, ``age 65-75``."""
         if self.responses:
-            return "+".join(self.responses)
-        return ("" if self.occurred else "no ") + self.event
+            label = "+".join(self.responses)
+        elif self.event:
+            label = ("" if self.occurred else "no ") + self.event
+        else:
+            label = ""
+        if self.age_years:
+            label += (", " if label else "") + "age {:g}-{:g}".format(*self.age_years)
+        return label
 
     def mask(self, cohort):
         """Which of the cohort's patients belong to the subgroup."""
         if self.responses:
             wanted = [BEST_RESPONSES.index(r) for r in self.responses]
-            return np.isin(best_response(cohort, by_day=self.by_day), wanted)
-        hit = endpoint_day(cohort, self.event) <= self.by_day
-        return hit if self.occurred else ~hit
+            keep = np.isin(best_response(cohort, by_day=self.by_day), wanted)
+        elif self.event:
+            hit = endpoint_day(cohort, self.event) <= self.by_day
+            keep = hit if self.occurred else ~hit
+        else:
+            keep = np.ones(cohort.n_patients, bool)
+        if self.age_years:
+            covariates = cohort.age_sex()
+            if covariates is None:
+                raise ValueError(f"arm '{cohort.scenario.name}' has no [late_mortality], "
+                                 "so its patients have no age: among.age_years needs one")
+            age = covariates["age_years"]
+            keep &= (age >= self.age_years[0]) & (age < self.age_years[1])
+        return keep
 
     def to_dict(self):
         if self.responses:
-            return {"best_response": list(self.responses), "by_day": self.by_day}
-        return {"event" if self.occurred else "no_event": self.event, "by_day": self.by_day}
+            out = {"best_response": list(self.responses), "by_day": self.by_day}
+        elif self.event:
+            out = {"event" if self.occurred else "no_event": self.event, "by_day": self.by_day}
+        else:
+            out = {}
+        if self.age_years:
+            out["age_years"] = list(self.age_years)
+        return out
 
 
 @dataclass(frozen=True)
@@ -386,8 +412,20 @@ def _among(table, fail):
         if key not in AMONG_KEYS:
             fail(key, f"unknown key; expected one of {sorted(AMONG_KEYS)}")
     chosen = [k for k in ("event", "no_event", "best_response") if k in table]
-    if len(chosen) != 1:
-        fail(None, "give exactly one of event, no_event, best_response")
+    age = table.get("age_years")
+    if age is not None:
+        if (not isinstance(age, list) or len(age) != 2
+                or any(isinstance(a, bool) or not isinstance(a, int | float) for a in age)
+                or not 0 <= age[0] < age[1] <= 130):
+            fail("age_years", "must be [low, high] ages in years, 0 <= low < high <= 130 "
+                              "(low <= age < high)")
+        age = (float(age[0]), float(age[1]))
+    if len(chosen) > 1 or (not chosen and age is None):
+        fail(None, "give exactly one of event, no_event, best_response, or age_years alone")
+    if not chosen:
+        if "by_day" in table:
+            fail("by_day", "only with event, no_event or best_response")
+        return Among(0.0, age_years=age)
     by_day = table.get("by_day")
     if isinstance(by_day, bool) or not isinstance(by_day, int | float) or not 0 < by_day <= 36500:
         fail("by_day", "must be a day in (0, 36500]: the subgroup is formed by then")
@@ -397,11 +435,12 @@ def _among(table, fail):
         if (not isinstance(value, list) or not value or any(r not in RESPONSES for r in value)
                 or len(set(value)) != len(value)):
             fail(key, f"must list one or more of {list(RESPONSES)}")
-        return Among(float(by_day), responses=tuple(r for r in RESPONSES if r in value))
+        return Among(float(by_day), responses=tuple(r for r in RESPONSES if r in value),
+                     age_years=age)
     if value not in KINDS or KINDS[value][0] == "prevalence":
         fail(key, f"'{value}' is not an event; expected one of "
                   f"{[k for k, v in KINDS.items() if v[0] != 'prevalence']}")
-    return Among(float(by_day), event=value, occurred=key == "event")
+    return Among(float(by_day), event=value, occurred=key == "event", age_years=age)
 
 
 def horizon_days(figures):

@@ -75,7 +75,11 @@ def validate(arms, patients, seed, figures_file, fmt, posterior, posterior_sets)
                                 [f.reference_arm for f in chosen if f.reference_arm]))
     horizon = horizon_days(chosen)
     for f in chosen:
-        tumour = "tumour" in load_scenario(f.arm).extensions
+        extensions = load_scenario(f.arm).extensions
+        tumour = "tumour" in extensions
+        if f.among and f.among.age_years and "late_mortality" not in extensions:
+            raise UserError(f"{figures_file or FIGURES_FILE}: a figure among ages for "
+                            f"{f.arm}, which has no [late_mortality] section (no age mix)")
         if f.endpoint == "best_response" and not tumour:
             raise UserError(f"{figures_file or FIGURES_FILE}: a best_response figure for "
                             f"{f.arm}, which has no [tumour] section")

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import patient_age
 from .hsct import PROCESS_NAMES, TERMINAL
 from .process_table import DEATHS, MARKERS, NON_RELAPSE_DEATHS, POST_RELAPSE_DEATHS
 
@@ -76,6 +77,13 @@ class Cohort:
     def death_day(self):
         """Day of death (without or after relapse), ``inf`` if alive at the horizon."""
         return self.first_day(DEATHS)
+
+    def age_sex(self):
+        """Each patient's age (whole years) and sex at transplant, drawn from the arm's
+        published mix given the patient's late mortality (see
+        :mod:`hsctsim.model.patient_age`): ``{"age_years", "male"}`` arrays, or None
+        when the arm has no ``[late_mortality]``."""
+        return patient_age.draw(self)
 
     def final_state(self):
         """Index into ``FINAL_STATES`` of each patient's state at the horizon."""
@@ -156,8 +164,9 @@ class Cohort:
         """One row per patient as a pandas DataFrame (pandas is an optional extra).
 
         Columns: ``patient`` (global index), ``<process>_day`` (NaN where the event
-        did not happen by the horizon), ``death_day`` and ``final_state`` (a
-        categorical of :data:`FINAL_STATES`); :meth:`metadata` goes to ``.attrs``.
+        did not happen by the horizon), ``death_day``, ``final_state`` (a
+        categorical of :data:`FINAL_STATES`) and, for arms with ``[late_mortality]``,
+        ``age_years`` and ``male`` (:meth:`age_sex`); :meth:`metadata` goes to ``.attrs``.
         """
         import pandas as pd  # pandas: an optional dependency
 
@@ -170,6 +179,10 @@ class Cohort:
         frame["death_day"] = nan_for_none(self.death_day)
         frame["final_state"] = pd.Categorical.from_codes(self.final_state(),
                                                          categories=list(FINAL_STATES))
+        covariates = self.age_sex()
+        if covariates is not None:
+            frame["age_years"] = covariates["age_years"]
+            frame["male"] = covariates["male"]
         frame.attrs.update(self.metadata())
         return frame
 

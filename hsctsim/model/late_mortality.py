@@ -43,7 +43,7 @@ from .economics import DAYS_PER_YEAR, LIFE_TABLES, MAX_AGE_YEARS, read_life_tabl
 
 __all__ = ["check", "KEYS", "LateMortality", "extend", "hazard_pieces", "lifetime_days",
            "lifetime_horizon",
-           "parse", "ranges", "relative_mortality", "with_value"]
+           "parse", "ranges", "relative_mortality", "strata", "with_value"]
 
 FIGURES = ("from_day", "age_years", "age_range_years", "male_fraction", "life_table",
            "relative_mortality_by_age", "relative_mortality_cap")
@@ -151,11 +151,21 @@ def relative_mortality(late, age_years, years_since):
     return np.where(years_since >= cap_years, np.minimum(rm, cap), rm)
 
 
-def hazard_pieces(late):
-    """``(starts, rates)`` per day of ``late_death``, days from transplant.
+def strata(late):
+    """The arm's patients by age and sex, and each stratum's late-death rate.
 
-    Zero before ``from_day``; then one piece a year with the rate that carries the
-    mix's survival exactly from the year's start to its end.
+    Returns
+    -------
+    ages : float array (n_ages,)
+        Whole years at transplant, from the youngest to the oldest eligible age.
+    weight : float array (n_ages,)
+        Each age's share (the normal of ``age_years`` cut to ``age_range_years``).
+    edges : float array (n_pieces + 1,)
+        Years since transplant at the ends of the yearly pieces, from ``from_day``.
+    by_sex : list of (share, male, rate)
+        Per sex present: its share, whether male, and the rate per year of each age
+        (rows) in each piece (columns): life table at the attained age at the
+        piece's middle times the relative mortality.
     """
     male_qx, female_qx = read_life_table(late.life_table)
     top = len(male_qx) - 1
@@ -166,14 +176,26 @@ def hazard_pieces(late):
     n_years = int(MAX_PIECES_YEARS - ages[0])
     edges = first_year + np.arange(n_years + 1.0)  # years since transplant
     mid = 0.5 * (edges[:-1] + edges[1:])
-    survival = np.zeros(n_years + 1)
-    for share, qx in ((late.male_fraction, male_qx), (1.0 - late.male_fraction, female_qx)):
+    by_sex = []
+    for share, male, qx in ((late.male_fraction, True, male_qx),
+                            (1.0 - late.male_fraction, False, female_qx)):
         if share == 0.0:
             continue
-        # per age stratum (rows) and year piece (columns)
         attained = np.minimum(ages[:, None] + mid[None, :], top).astype(int)
         mu = -np.log1p(-np.minimum(qx[attained], 1.0 - 1e-12))  # per year
-        rate = mu * relative_mortality(late, ages[:, None], mid[None, :])
+        by_sex.append((share, male, mu * relative_mortality(late, ages[:, None], mid[None, :])))
+    return ages, weight, edges, by_sex
+
+
+def hazard_pieces(late):
+    """``(starts, rates)`` per day of ``late_death``, days from transplant.
+
+    Zero before ``from_day``; then one piece a year with the rate that carries the
+    mix's survival exactly from the year's start to its end.
+    """
+    ages, weight, edges, by_sex = strata(late)
+    survival = np.zeros(len(edges))
+    for share, _, rate in by_sex:
         cum = np.concatenate([np.zeros((len(ages), 1)), np.cumsum(rate, axis=1)], axis=1)
         survival += share * (weight[:, None] * np.exp(-cum)).sum(axis=0)
     with np.errstate(divide="ignore"):
