@@ -49,9 +49,11 @@ def _timing_figures():
     4-year figure (the calibration target) it sets the TRM timing of mac and ric."""
     from hsctsim.analysis.validation import load_figures
 
-    # the solid-tumour arms' TRM figures are not counted either (calibration targets)
+    # the solid-tumour arms' TRM figures are not counted either (calibration targets);
+    # not-counted validation figures of TRM (other populations) set nothing
     return [f for f in load_figures()
-            if f.endpoint == "trm" and not f.check and f.arm in ("mac", "ric")]
+            if f.endpoint == "trm" and not f.check and f.arm in ("mac", "ric")
+            and f.use == "calibration"]
 
 
 def test_timing_figures_are_the_ones_tools_trm_timing_was_run_on():
