@@ -45,6 +45,6 @@ def test_replicates_draw_the_posterior_by_default_and_ranges_when_it_does_not_ap
 
     assert draws("ric")["from"] == "posterior"
     assert draws("ric", "--draws", "ranges")["from"] == "ranges"
-    assert draws("mac", "mst")["from"] == "ranges"  # mst has no posterior: all arms alike
+    assert draws("mac", "auto")["from"] == "ranges"  # auto has none: all arms alike
     changed = draws("ric", "--set", "agvhd.incidence=0.5", "--recalibrate")
     assert changed["from"] == "ranges"  # the posterior was made for the figures as shipped
