@@ -229,12 +229,12 @@ class PosteriorsDirective(SphinxDirective):
                 status = f"ships ({sets:,} sets)"
                 shipped.append(arm)
             else:
-                status = "not shipped: --draws auto draws the ranges"
+                status = "not shipped: replicates draw the ranges"
                 pending.append(arm)
             rows.append((arm, targets, status))
         sentence = (f"Posteriors ship for {', '.join(shipped) or 'no arm'}"
                     + (f"; {', '.join(pending)} have targets but no shipped posterior yet "
-                       "(run `hsctsim calibrate ARM` for one of your own)." if pending
+                       "(hsctsim calibrate ARM makes one of your own)." if pending
                        else "."))
         return [nodes.paragraph(text=sentence),
                 _table(["arm", "calibration targets", "posterior"], rows, [12, 64, 24])]
