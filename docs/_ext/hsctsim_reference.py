@@ -9,15 +9,24 @@
 ``{hsctsim-parameters}``
     every figure of every bundled config (``configs/*.toml``, each file's own keys; a
     derived scenario inherits the rest from its ``base``), with its source.
+``{hsctsim-posteriors}``
+    every arm with calibration targets (``hsctsim/model/calibration_targets.toml``):
+    its targets, which of them the calibration holds, and whether a posterior ships
+    with the package (``hsctsim/model/posteriors/ARM/posterior.json``).
 
 The tables are built at each build, so the manual cannot drift from the code.
 """
 
+import json
+
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
+from hsctsim.analysis.validation import load_figures
 from hsctsim.model import process_table
-from hsctsim.model.scenario import bundled_names, read_toml, resolve_path
+from hsctsim.model.posterior import BUNDLED_POSTERIORS, TARGETS_FILE
+from hsctsim.model.scenario import bundled_names, load_scenario, read_toml, resolve_path
+from hsctsim.sim.posterior import is_held
 
 __all__ = ["setup"]
 
@@ -195,8 +204,45 @@ class ParametersDirective(SphinxDirective):
         return out
 
 
+def _uncertainty(figure):
+    if figure.ci95 is not None:
+        return f"95% CI {figure.ci95[0]:g}-{figure.ci95[1]:g}"
+    return f"n = {figure.n}" if figure.n is not None else f"SE {figure.se:g}"
+
+
+class PosteriorsDirective(SphinxDirective):
+    """Arms with calibration targets, their targets and whether a posterior ships."""
+
+    def run(self):
+        figures = load_figures(TARGETS_FILE)
+        arms = list(dict.fromkeys(f.arm for f in figures))
+        rows, shipped, pending = [], [], []
+        for arm in arms:
+            scenario = load_scenario(arm)
+            targets = "; ".join(
+                f"{f.endpoint} day {f.landmark_day:g}: {f.estimate:g} ({_uncertainty(f)})"
+                + (", held" if is_held(f, scenario) else "")
+                for f in figures if f.arm == arm)
+            path = BUNDLED_POSTERIORS / arm / "posterior.json"
+            if path.exists():
+                sets = len(json.loads(path.read_text(encoding="utf-8"))["sets"])
+                status = f"ships ({sets:,} sets)"
+                shipped.append(arm)
+            else:
+                status = "not shipped: replicates draw the ranges"
+                pending.append(arm)
+            rows.append((arm, targets, status))
+        sentence = (f"Posteriors ship for {', '.join(shipped) or 'no arm'}"
+                    + (f"; {', '.join(pending)} have targets but no shipped posterior yet "
+                       "(hsctsim calibrate ARM makes one of your own)." if pending
+                       else "."))
+        return [nodes.paragraph(text=sentence),
+                _table(["arm", "calibration targets", "posterior"], rows, [12, 64, 24])]
+
+
 def setup(app):
     app.add_directive("hsctsim-processes", ProcessesDirective)
     app.add_directive("hsctsim-ties", TiesDirective)
     app.add_directive("hsctsim-parameters", ParametersDirective)
+    app.add_directive("hsctsim-posteriors", PosteriorsDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -2,9 +2,13 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
+import hsctsim.sim.posterior as posterior
+from hsctsim.apps.common import posteriors_if_all, replicate_posteriors
 from hsctsim.apps.cli import cli
+from hsctsim.model.calibrate import calibrate, fingerprint
 from hsctsim.model.scenario import load_scenario
 
 TINY = ["--sets", "12", "-n", "500", "--calibration-patients", "1000", "--seed", "5"]
@@ -32,7 +36,7 @@ def test_calibrate_errors_are_one_line(tmp_path):
     runner = CliRunner()
     result = runner.invoke(cli, ["calibrate", "nosuch", "--out", str(tmp_path / "a")])
     assert result.exit_code == 2 and "nosuch" in result.output
-    result = runner.invoke(cli, ["calibrate", "mst", *TINY, "--out", str(tmp_path / "b")])
+    result = runner.invoke(cli, ["calibrate", "auto", *TINY, "--out", str(tmp_path / "b")])
     assert result.exit_code == 2
     assert "calibration_targets.toml" in result.output and "no calibration targets" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "b").exists()
@@ -72,10 +76,10 @@ def test_run_replicates_draw_posterior_sets_without_solving(tmp_path, monkeypatc
 def test_draws_posterior_needs_a_posterior_and_replicates(tmp_path, monkeypatch):
     monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "empty"))
     runner = CliRunner()
-    # mst has no posterior shipped (mac and ric have)
-    result = runner.invoke(cli, ["run", "mst", "-n", "500", "--replicates", "2",
+    # auto (no targets) has no posterior shipped
+    result = runner.invoke(cli, ["run", "auto", "-n", "500", "--replicates", "2",
                                  "--draws", "posterior"])
-    assert result.exit_code == 2 and "hsctsim calibrate mst" in result.output
+    assert result.exit_code == 2 and "hsctsim calibrate auto" in result.output
     result = runner.invoke(cli, ["run", "ric", "-n", "500", "--draws", "posterior"])
     assert result.exit_code == 2 and "--replicates" in result.output
 
@@ -110,6 +114,7 @@ def test_sweep_psa_takes_posterior_sets_without_solving(tmp_path, monkeypatch):
 def test_validate_shows_posterior_predictive_intervals_and_coverage(tmp_path, monkeypatch):
     monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))
     runner = CliRunner()
+    monkeypatch.setattr(posterior, "BUNDLED_POSTERIORS", tmp_path / "none_shipped")
     result = runner.invoke(cli, ["validate", "mst", "-n", "500", "--posterior"])
     assert result.exit_code == 2 and "hsctsim calibrate mst" in result.output
     assert runner.invoke(cli, ["calibrate", "ric", *TINY]).exit_code == 0
@@ -152,3 +157,63 @@ def test_cea_replicates_draw_posterior_sets(tmp_path, monkeypatch):
 def test_calibrate_help_has_examples():
     result = CliRunner().invoke(cli, ["calibrate", "--help"])
     assert result.exit_code == 0 and "Examples:" in result.output and "--sets" in result.output
+
+
+NEW_ARMS = ("mst", "haplo_ptcy", "haplo_nk")  # targets added; posteriors shipped later
+
+
+def _tiny_posterior(arm, folder, sets=3):
+    """A posterior.json as `hsctsim calibrate` writes it: ``sets`` copies of the
+    midpoints with their (shipped) calibration, made for the arm as configured."""
+    scenario = load_scenario(arm)
+    ranged = [(k, r) for k, r in scenario.ranges() if r.low != r.high]
+    point = scenario.at_midpoints()
+    data = {"arm": arm, "parameters": [{"key": k, "low": r.low, "high": r.high,
+                                        "distribution": r.distribution} for k, r in ranged],
+            "sets": [[r.mid for _, r in ranged]] * sets,
+            "susceptible": [calibrate(point)] * sets,
+            "settings": {"fingerprint": fingerprint(point)}}
+    (folder / arm).mkdir(parents=True)
+    (folder / arm / "posterior.json").write_text(json.dumps(data))
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """The package's posteriors as they will be once every arm with targets ships one."""
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))  # none of one's own
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    for arm in ("mac", "ric"):
+        (folder / arm).mkdir()
+        (folder / arm / "posterior.json").write_text(
+            (posterior.BUNDLED_POSTERIORS / arm / "posterior.json").read_text())
+    for arm in NEW_ARMS:
+        _tiny_posterior(arm, folder)
+    monkeypatch.setattr(posterior, "BUNDLED_POSTERIORS", folder)
+    return folder
+
+
+def test_draws_auto_takes_the_shipped_posteriors_of_every_arm_with_targets(shipped):
+    loaded = {arm: load_scenario(arm) for arm in ("mac", *NEW_ARMS)}
+    samples = posteriors_if_all(loaded)
+    assert samples is not None and set(samples) == set(loaded)
+    for arm in NEW_ARMS:
+        assert samples[arm].path == str(shipped / arm / "posterior.json")
+        assert len(samples[arm].values) == 3
+    assert set(replicate_posteriors(loaded, 2, "auto")) == set(loaded)
+    assert replicate_posteriors(loaded, 0, "auto") is None  # no replicates: no draws
+    assert replicate_posteriors(loaded, 2, "ranges") is None
+    # one arm without a posterior (auto has no targets): every arm draws the ranges
+    assert posteriors_if_all({**loaded, "auto": load_scenario("auto")}) is None
+    with pytest.raises(posterior.ScenarioError, match="hsctsim calibrate auto"):
+        replicate_posteriors({"auto": load_scenario("auto")}, 2, "posterior")
+
+
+def test_run_replicates_draws_auto_from_new_arms_posteriors(shipped, tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", "haplo_ptcy", "haplo_nk", "-n", "300",
+                                      "--replicates", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    draws = json.loads((out / "summary.json").read_text())["draws"]
+    assert draws["from"] == "posterior"
+    assert draws["sets"] == {"haplo_ptcy": 3, "haplo_nk": 3}

@@ -45,6 +45,30 @@ def test_replicates_draw_the_posterior_by_default_and_ranges_when_it_does_not_ap
 
     assert draws("ric")["from"] == "posterior"
     assert draws("ric", "--draws", "ranges")["from"] == "ranges"
-    assert draws("mac", "mst")["from"] == "ranges"  # mst has no posterior: all arms alike
+    assert draws("mac", "auto")["from"] == "ranges"  # auto has none: all arms alike
     changed = draws("ric", "--set", "agvhd.incidence=0.5", "--recalibrate")
     assert changed["from"] == "ranges"  # the posterior was made for the figures as shipped
+
+
+def test_ship_posteriors_writes_a_current_posterior_the_same_on_every_machine(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    tiny = ["haplo_ptcy", "--sets", "10", "-n", "200", "--calibration-patients", "1000"]
+    for dest in ("a", "b"):
+        done = subprocess.run([sys.executable, "tools/ship_posteriors.py", *tiny, "--dest",
+                               str(tmp_path / dest)], cwd=root, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "haplo_ptcy: 10 sets" in done.stdout
+    written = (tmp_path / "a" / "haplo_ptcy" / "posterior.json").read_bytes()
+    assert written == (tmp_path / "b" / "haplo_ptcy" / "posterior.json").read_bytes()
+    data = json.loads(written)
+    assert data["settings"]["targets_file"] == "hsctsim/model/calibration_targets.toml"
+    assert data["settings"]["seed"] == 20251121
+    sample = load_posterior(load_scenario("haplo_ptcy"), tmp_path / "a" / "haplo_ptcy")
+    assert len(sample.values) == 10
+    done = subprocess.run([sys.executable, "tools/ship_posteriors.py", "auto"], cwd=root,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "auto: no calibration targets" in done.stderr
