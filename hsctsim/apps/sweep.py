@@ -10,6 +10,7 @@ import numpy as np
 from .._version import __version__
 from ..api import DEFAULT_SEED, BackendError, describe_backend
 from ..analysis.occupation import multistate_days
+from ..model.econfigures import DEFAULT_ECONOMIC_DRAWS, ECONOMIC_DISTRIBUTIONS, economic_draws_text
 from ..model.late_mortality import lifetime_horizon
 from ..model.multistate import is_multistate
 from ..sim.posterior import load_posterior
@@ -131,8 +132,8 @@ Examples:
 @click.option("--wtp", callback=wtp_list, metavar="AMOUNTS",
               help="Willingness-to-pay per QALY for the net monetary benefit, "
                    f"comma-separated (default, as cea: {','.join(map(str, DEFAULT_WTP))}).")
-@click.option("--economic-draws", type=click.Choice(["uniform", "gamma-beta"]),
-              default="gamma-beta", show_default=True,
+@click.option("--economic-draws", type=click.Choice(ECONOMIC_DISTRIBUTIONS),
+              default=DEFAULT_ECONOMIC_DRAWS, show_default=True,
               help="How --psa draws ranged costs, utilities and durations (as cea "
                    "--economic-draws): gamma (costs, durations) and beta (utilities) with "
                    "the range as the 95% spread, or uniformly.")
@@ -287,11 +288,7 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
             "the parameters of each fitted transition from its fit's asymptotic normal "
             "(as run --replicates)" if multistate else
             "every ranged figure independently from its range, each draw re-solved")
-            + ("" if not economics else
-               "; ranged costs, utilities and durations " + (
-                   "uniformly" if economic_draws == "uniform" else
-                   "gamma (costs, durations) and beta (utilities), the range as the 95% "
-                   "spread")))
+            + ("" if not economics else "; " + economic_draws_text(economic_draws)))
 
 
 def _run(folder, loaded, points, todo, results, config, client, scheduler, n_workers,

@@ -38,6 +38,7 @@ from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, Tally
 from ..analysis.occupation import MultistateTally
 from ..api import backend_record, count, iter_chunks, scenario_point
 from ..model.calibrate import CALIBRATION_PATIENTS, calibrate
+from ..model.econfigures import DEFAULT_ECONOMIC_DRAWS
 from ..model.hints import did_you_mean
 from ..model.multistate import is_multistate
 from ..model.scenario import ScenarioError, replicate_rng, set_value
@@ -97,7 +98,7 @@ class Settings:
     # economics (none without wtp): WTP per QALY, how a PSA draws the ranged costs,
     # utilities and durations, the economic figures shown as columns, discounting
     wtp: tuple = ()
-    economic_draws: str = "gamma-beta"
+    economic_draws: str = DEFAULT_ECONOMIC_DRAWS
     economic: tuple = ()
     discount: float = 0.03
     discounting: str = "continuous"

@@ -116,7 +116,7 @@ def test_icer_of_the_toy_is_the_hand_computed_ratio(arms, tmp_path):
 def test_psa_draws_costs_gamma_and_utilities_beta_as_cea(arms, tmp_path):
     rows, printed = sweep(tmp_path / "p", arms[1], arms[0], "--psa", "4", "--cea",
                           "-n", "2000")
-    assert "P(>0)" in printed and "gamma (costs, durations) and beta" in printed
+    assert "P(>0)" in printed and "from gamma and utilities from beta" in printed
     econ = economics_of(load_scenario(arms[0]))
     for r in range(4):
         drawn = econ.draw(SEED, r, "gamma-beta")
