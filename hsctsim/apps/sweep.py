@@ -122,8 +122,10 @@ Examples:
               help="No dask: run the points one after another in this process.")
 @click.option("--retries", type=click.IntRange(0), default=2, show_default=True,
               help="Retries of a point whose task fails.")
-@click.option("--plot", is_flag=True, help="Also figures: tornado plot (one-way), heat map "
-              "(two-key --factorial), distributions (--psa).")
+@click.option("--plot", is_flag=True, help="Also figures, per arm: tornado plot (one-way), "
+              "heat map (two-key --factorial), distributions (--psa); with costs and two "
+              "arms or more the ICER and net benefit at each point, a tornado (one-way) or "
+              "heat map of the net benefit, the PSA's cost-effectiveness plane.")
 @click.option("--cea", "economics", is_flag=True,
               help="Also costs, life years and QALYs of each arm at each point and, against "
                    "the first arm, the ICER and net monetary benefit (implied by a --grid "
@@ -180,9 +182,6 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
     loaded = (next(iter(arm_scenarios.values())) if len(arm_scenarios) == 1
               else arm_scenarios)
     first = next(iter(arm_scenarios.values()))
-    if plot and (len(arm_scenarios) > 1 or multistate):
-        raise UserError("--plot draws the endpoints of one transplant arm's sweep; give one "
-                        "arm (the tables have every arm)")
     if draws == "posterior" and multistate:
         raise UserError("--draws posterior: a multi-state model's --psa draws its fitted "
                         "transitions (as run --replicates); leave out --draws")
@@ -270,7 +269,7 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
             _run(folder, loaded, points, todo, results, config, client, scheduler, n_workers,
                  retries, backend, out_dir)
             said = _write_table(folder, results, first, mode, plot, seed, document, points,
-                                todo, out_dir)
+                                todo, out_dir, next(iter(econ.values())) if economics else None)
     finally:
         if client is not None:
             client.close()
@@ -329,7 +328,8 @@ def _run(folder, loaded, points, todo, results, config, client, scheduler, n_wor
             raise UserError(f"--backend {backend}: on a worker: {exc} ({kept})") from None
 
 
-def _write_table(folder, results, loaded, mode, plot, seed, document, points, todo, out_dir):
+def _write_table(folder, results, loaded, mode, plot, seed, document, points, todo, out_dir,
+                 economics=None):
     """sweep.csv (and .parquet), the PSA summary and the figures; one line on stdout."""
     rows = sweeps.table_rows(results.values(), loaded.name)
     folder.write_text("sweep.csv", csv_text(rows))
@@ -343,8 +343,16 @@ def _write_table(folder, results, loaded, mode, plot, seed, document, points, to
     if plot:
         from ..analysis.sweep_plots import write_sweep_figures  # matplotlib: on use
 
+        s = document["settings"]
+        money = f"{economics.currency} {economics.price_year}" if economics else ""
+        caption = (f"hsctsim {__version__}; {s['patients']:,} patients per arm and point; "
+                   f"{len(points)} points ({mode}); seed {seed}; horizon "
+                   f"{s['horizon_days']:g} days"
+                   + (f"; discount {100 * s['discount']:g}% ({s['discounting']}); {money}"
+                      if economics else ""))
         written += [f"figures/{p.name}" for p in
-                    write_sweep_figures(rows, mode, folder.path / "figures")]
+                    write_sweep_figures(rows, mode, folder.path / "figures", caption=caption,
+                                        money=money)]
     names = document.get("arms", [loaded.name])
     return (f"hsctsim {__version__} sweep of {' and '.join(names)}, seed {seed}, "
             f"{describe_backend(document)}: {len(points)} points "
