@@ -93,7 +93,8 @@ Examples:
               help="With --psa: take the sets of `hsctsim calibrate SCENARIO`'s "
                    "posterior, jointly, with their stored calibrations (no solve), or draw "
                    "every figure independently from its range (each draw re-solved).  "
-                   "auto: the posterior when the one arm has one that applies, else ranges.")
+                   "auto: the posterior when every arm has one that applies, else ranges.  "
+                   "With several arms each arm takes its own posterior's set r in draw r.")
 @click.option("--out", "out_dir", type=OutPath(file_okay=False), required=True,
               help="Folder for sweep.csv (and sweep.parquet with pyarrow), the per-point "
                    "results and the figures.")
@@ -185,8 +186,6 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
     if draws == "posterior" and multistate:
         raise UserError("--draws posterior: a multi-state model's --psa draws its fitted "
                         "transitions (as run --replicates); leave out --draws")
-    if draws == "posterior" and len(arm_scenarios) > 1:
-        raise UserError("--draws posterior: one arm (each arm's posterior is its own)")
     priced = [g for g in grids if is_economic(g.partition("=")[0])]
     asked = "--cea" if economics else "--wtp" if wtp else f"--grid {priced[0]}" if priced \
         else None
@@ -218,9 +217,13 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
     else:
         if psa > sweeps.MAX_POINTS:
             raise UserError(f"--psa {psa}: at most {sweeps.MAX_POINTS:,} draws")
-        posterior = (load_posterior(first) if draws == "posterior"
-                     else (posteriors_if_all({first.name: first}) or {}).get(first.name)
-                     if draws == "auto" and len(arm_scenarios) == 1 else None)
+        # each arm its own posterior (draw r: each arm's set r); one arm: the sample
+        # itself, its keys bare as they always were
+        posteriors = ({a: load_posterior(s) for a, s in arm_scenarios.items()}
+                      if draws == "posterior" else
+                      posteriors_if_all(arm_scenarios) if draws == "auto" else None)
+        posterior = (None if not posteriors else next(iter(posteriors.values()))
+                     if len(posteriors) == 1 else posteriors)
         if multistate and not (any(t.fit for s in arm_scenarios.values()
                                    for t in s.transitions)
                                or economics and economic_columns(econ, (), True)):
@@ -239,7 +242,10 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
     if psa:  # how the PSA drew its points (sweep.json)
         document["draws"] = ({"from": "ranges", "joint": False} if posterior is None else
                              {"from": "posterior", "joint": True, "file": posterior.path,
-                              "sets": len(posterior.values)})
+                              "sets": len(posterior.values)} if len(posteriors) == 1 else
+                             {"from": "posterior", "joint": True,
+                              "files": {a: p.path for a, p in posteriors.items()},
+                              "sets": {a: len(p.values) for a, p in posteriors.items()}})
     folder, results = None, {}
     if resume:
         folder = sweeps.SweepFolder(out_dir, document, resume=True)
@@ -282,8 +288,10 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
             click.echo(line)
     if psa:
         click.echo("PSA draws: " + (
-            f"jointly from the posterior of `hsctsim calibrate` ({len(posterior.values)} "
-            "sets, each with its stored calibration)" if draws == "posterior" else
+            "jointly from the posterior of `hsctsim calibrate` ("
+            + ", ".join(f"{a}: {len(p.values)} sets" for a, p in posteriors.items())
+            + "; draw r takes each arm's set r, with its stored calibration)"
+            if posterior is not None else
             "the parameters of each fitted transition from its fit's asymptotic normal "
             "(as run --replicates)" if multistate else
             "every ranged figure independently from its range, each draw re-solved")
