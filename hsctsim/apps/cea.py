@@ -312,6 +312,9 @@ def format_cea(doc):
              "mean (95% CI of the Monte Carlo estimate)", ""]
     if doc.get("inflation"):
         lines[-1:-1] = inflation_lines(doc)
+    else:  # the price year said either way: nothing was inflated, and why
+        lines[-1:-1] = [f"price year {doc['price_year']}: no cost names another price year "
+                        "(`price_year` of a cost figure), so none was inflated"]
     rows = [["arm", "costs", "life years", "QALYs"]]
     for arm, a in doc["arms"].items():
         rows.append([arm, f"{_money(a['costs']['mean'])} ({_money(a['costs']['ci95'][0])}-"
