@@ -386,7 +386,7 @@ def write_sweep_figures(rows, mode, out_dir, endpoints=None, formats=("png",), c
     Per arm (``<stem>_<arm>`` with several arms) and clinical endpoint (default: os,
     relapse, trm, grfs; of a multi-state model each state's occupation):
     ``one-way``: ``tornado_<endpoint>`` at the last landmark, over the swept clinical
-    figures; ``factorial`` over two figures: ``heatmap_<endpoint>`` at the last
+    figures that move the arm; ``factorial`` over two figures: ``heatmap_<endpoint>`` at the last
     landmark; ``psa``: ``psa_<endpoint>`` at every landmark.  With economic rows and
     two arms or more: ``icer_points`` and ``nmb_points`` (grids), the net benefit's
     ``tornado_nmb_<arm>`` (one-way) or ``heatmap_nmb_<arm>`` (two-key factorial) at
@@ -404,10 +404,11 @@ def write_sweep_figures(rows, mode, out_dir, endpoints=None, formats=("png",), c
             mine = [r for r in rows if r.get("arm") == arm]
             stem = f"{endpoint}_{arm}" if several else endpoint
             if mode == "one-way":
+                # a cost leaves the course alone, and another arm's figure this arm's
                 clinical = [k for k in dict.fromkeys(r["varied"] for r in mine
                                                      if r["design"] == "one-way")
-                            if not _is_economic(k)]
-                if clinical:  # a cost leaves the course alone: no bar to draw
+                            if not _is_economic(k) and k.rpartition(":")[0] in ("", arm)]
+                if clinical:
                     paths += save_figure(plot_tornado(mine, endpoint, last_day, keys=clinical,
                                                       arm=arm if several else None),
                                          out_dir, _slug(f"tornado_{stem}"), formats)

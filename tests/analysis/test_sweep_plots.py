@@ -65,10 +65,10 @@ def test_several_arms_one_way_gives_each_arm_its_tornado_and_the_decision_figure
     paths = write_sweep_figures(one_way_rows(), "one-way", tmp_path, endpoints=["os"],
                                 caption="test", money="USD 2024")
     names = sorted(p.name for p in paths)
-    # the clinical tornado per arm (of the clinical figure only: a cost moves no curve),
-    # the ICER and NMB per point, and b's tornado of the net benefit
+    # the clinical tornado of b only (a cost moves no curve, and b's figure not a's), the
+    # ICER and NMB per point, and b's tornado of the net benefit
     assert names == ["icer_points.png", "nmb_points.png", "tornado_nmb_b.png",
-                     "tornado_os_a.png", "tornado_os_b.png"]
+                     "tornado_os_b.png"]
 
 
 def test_the_net_benefit_tornado_draws_the_tables_lows_and_highs():
