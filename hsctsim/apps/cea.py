@@ -24,6 +24,7 @@ from ..model.economics import (
     economics_of,
     economics_tail,
 )
+from ..model.econfigures import DEFAULT_ECONOMIC_DRAWS, ECONOMIC_DISTRIBUTIONS, economic_draws_text
 from ..model.late_mortality import lifetime_horizon
 from ..model.whatif import HELD
 from .ceadecide import (
@@ -83,7 +84,7 @@ def _interval(mean, ci):
 def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifetime=False,
             wtp=DEFAULT_WTP, replicates=0, threads=None, chunk_size=DEFAULT_CHUNK,
             on_chunk=None, susceptible=None, decisions=None, tornado=None,
-            economic_draws="uniform", sweeps=(), posteriors=None):
+            economic_draws=DEFAULT_ECONOMIC_DRAWS, sweeps=(), posteriors=None):
     """Cost-effectiveness of arms against the first.
 
     Parameters
@@ -118,8 +119,9 @@ def run_cea(scenarios, n_patients, seed, horizon_days=None, discount=None, lifet
         utility and duration (``tornado``): ranged figures over their range, point
         figures this fraction either side (0: ranged figures only), on the same
         patients as the base case.
-    economic_draws : {"uniform", "gamma-beta"}
-        How replicates draw ranged costs, utilities and durations (see
+    economic_draws : {"gamma-beta", "uniform"}
+        How replicates draw ranged costs, utilities and durations (default gamma for
+        costs and durations, beta for utilities; see
         :meth:`~hsctsim.model.economics.Economics.draw`).
     sweeps : sequence of str
         One-way sweeps ``[ARM:]FIGURE=LOW:HIGH:STEPS`` of costs, utilities or
@@ -310,6 +312,9 @@ def format_cea(doc):
              "mean (95% CI of the Monte Carlo estimate)", ""]
     if doc.get("inflation"):
         lines[-1:-1] = inflation_lines(doc)
+    else:  # the price year said either way: nothing was inflated, and why
+        lines[-1:-1] = [f"price year {doc['price_year']}: no cost names another price year "
+                        "(`price_year` of a cost figure), so none was inflated"]
     rows = [["arm", "costs", "life years", "QALYs"]]
     for arm, a in doc["arms"].items():
         rows.append([arm, f"{_money(a['costs']['mean'])} ({_money(a['costs']['ci95'][0])}-"
@@ -336,11 +341,12 @@ def format_cea(doc):
     if "sweep" in doc:
         lines += format_sweep(doc)
     if "ceac" in doc:
-        drawn = ("drawn jointly from the posterior (hsctsim calibrate; costs from their "
-                 "ranges)" if doc.get("draws", {}).get("from") == "posterior"
+        drawn = ("drawn jointly from the posterior (hsctsim calibrate)"
+                 if doc.get("draws", {}).get("from") == "posterior"
                  else "drawn from the reported ranges")
         lines += ["", f"probability of the highest net monetary benefit over {doc['replicates']} "
-                      f"replicates {drawn}", ""]
+                      f"replicates (clinical figures {drawn}; "
+                      f"{economic_draws_text(doc.get('economic_draws', 'uniform'))})", ""]
         grid = doc["ceac"]["wtp"]
         shown = [w for w in grid if w in doc["wtp"] or w == 0]
         rows = [["arm", *(f"WTP {w:,.0f}" for w in shown)]]
@@ -584,11 +590,11 @@ Examples:
               help="Patients per arm of the pilot, comma-separated.")
 @click.option("--study-cost", callback=_study_cost, metavar="FIXED,PER_PATIENT",
               help="The pilot's cost: ENBS = population EVSI - cost (needs --incidence).")
-@click.option("--economic-draws", type=click.Choice(["uniform", "gamma-beta"]),
-              default="uniform", show_default=True,
-              help="How --replicates draw ranged costs, utilities and durations: uniformly, "
-                   "or gamma (costs, durations) and beta (utilities) with the range as the "
-                   "95% spread.")
+@click.option("--economic-draws", type=click.Choice(ECONOMIC_DISTRIBUTIONS),
+              default=DEFAULT_ECONOMIC_DRAWS, show_default=True,
+              help="How --replicates draw ranged costs, utilities and durations: gamma "
+                   "(costs, durations) and beta (utilities) with the range as the 95% "
+                   "spread, as the field does, or uniformly over the range.")
 @click.option("--sweep", "sweeps", multiple=True, metavar="[ARM:]FIGURE=LOW:HIGH:STEPS",
               help="One-way sweep of a cost, utility or duration on the same patients: "
                    "ICER, NMB and the best arm at each value, e.g. "

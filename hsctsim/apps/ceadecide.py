@@ -25,6 +25,7 @@ from ..analysis.incremental import (
 )
 from ..analysis.trials import COUNTS, parse_statistic
 from ..api import scenario_point
+from ..model.econfigures import DEFAULT_ECONOMIC_DRAWS
 from ..model.economics import Figure, economics_of
 from ..model.hsct import process_names
 from .output import text_table
@@ -113,7 +114,8 @@ def format_incremental(doc):
 # -- the replicates ----------------------------------------------------------------------
 
 
-def replicate_parameters(scenarios, econ, seed, replicate, economic_draws="uniform"):
+def replicate_parameters(scenarios, econ, seed, replicate,
+                         economic_draws=DEFAULT_ECONOMIC_DRAWS):
     """The figures replicate ``replicate`` drew, ``{"arm:key": value}``.
 
     Clinical ranges (``arm:agvhd.incidence``) and ranged costs, utilities and

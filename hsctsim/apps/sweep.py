@@ -10,6 +10,7 @@ import numpy as np
 from .._version import __version__
 from ..api import DEFAULT_SEED, BackendError, describe_backend
 from ..analysis.occupation import multistate_days
+from ..model.econfigures import DEFAULT_ECONOMIC_DRAWS, ECONOMIC_DISTRIBUTIONS, economic_draws_text
 from ..model.late_mortality import lifetime_horizon
 from ..model.multistate import is_multistate
 from ..sim.posterior import load_posterior
@@ -92,7 +93,8 @@ Examples:
               help="With --psa: take the sets of `hsctsim calibrate SCENARIO`'s "
                    "posterior, jointly, with their stored calibrations (no solve), or draw "
                    "every figure independently from its range (each draw re-solved).  "
-                   "auto: the posterior when the one arm has one that applies, else ranges.")
+                   "auto: the posterior when every arm has one that applies, else ranges.  "
+                   "With several arms each arm takes its own posterior's set r in draw r.")
 @click.option("--out", "out_dir", type=OutPath(file_okay=False), required=True,
               help="Folder for sweep.csv (and sweep.parquet with pyarrow), the per-point "
                    "results and the figures.")
@@ -121,8 +123,10 @@ Examples:
               help="No dask: run the points one after another in this process.")
 @click.option("--retries", type=click.IntRange(0), default=2, show_default=True,
               help="Retries of a point whose task fails.")
-@click.option("--plot", is_flag=True, help="Also figures: tornado plot (one-way), heat map "
-              "(two-key --factorial), distributions (--psa).")
+@click.option("--plot", is_flag=True, help="Also figures, per arm: tornado plot (one-way), "
+              "heat map (two-key --factorial), distributions (--psa); with costs and two "
+              "arms or more the ICER and net benefit at each point, a tornado (one-way) or "
+              "heat map of the net benefit, the PSA's cost-effectiveness plane.")
 @click.option("--cea", "economics", is_flag=True,
               help="Also costs, life years and QALYs of each arm at each point and, against "
                    "the first arm, the ICER and net monetary benefit (implied by a --grid "
@@ -131,8 +135,8 @@ Examples:
 @click.option("--wtp", callback=wtp_list, metavar="AMOUNTS",
               help="Willingness-to-pay per QALY for the net monetary benefit, "
                    f"comma-separated (default, as cea: {','.join(map(str, DEFAULT_WTP))}).")
-@click.option("--economic-draws", type=click.Choice(["uniform", "gamma-beta"]),
-              default="gamma-beta", show_default=True,
+@click.option("--economic-draws", type=click.Choice(ECONOMIC_DISTRIBUTIONS),
+              default=DEFAULT_ECONOMIC_DRAWS, show_default=True,
               help="How --psa draws ranged costs, utilities and durations (as cea "
                    "--economic-draws): gamma (costs, durations) and beta (utilities) with "
                    "the range as the 95% spread, or uniformly.")
@@ -179,14 +183,9 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
     loaded = (next(iter(arm_scenarios.values())) if len(arm_scenarios) == 1
               else arm_scenarios)
     first = next(iter(arm_scenarios.values()))
-    if plot and (len(arm_scenarios) > 1 or multistate):
-        raise UserError("--plot draws the endpoints of one transplant arm's sweep; give one "
-                        "arm (the tables have every arm)")
     if draws == "posterior" and multistate:
         raise UserError("--draws posterior: a multi-state model's --psa draws its fitted "
                         "transitions (as run --replicates); leave out --draws")
-    if draws == "posterior" and len(arm_scenarios) > 1:
-        raise UserError("--draws posterior: one arm (each arm's posterior is its own)")
     priced = [g for g in grids if is_economic(g.partition("=")[0])]
     asked = "--cea" if economics else "--wtp" if wtp else f"--grid {priced[0]}" if priced \
         else None
@@ -218,9 +217,13 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
     else:
         if psa > sweeps.MAX_POINTS:
             raise UserError(f"--psa {psa}: at most {sweeps.MAX_POINTS:,} draws")
-        posterior = (load_posterior(first) if draws == "posterior"
-                     else (posteriors_if_all({first.name: first}) or {}).get(first.name)
-                     if draws == "auto" and len(arm_scenarios) == 1 else None)
+        # each arm its own posterior (draw r: each arm's set r); one arm: the sample
+        # itself, its keys bare as they always were
+        posteriors = ({a: load_posterior(s) for a, s in arm_scenarios.items()}
+                      if draws == "posterior" else
+                      posteriors_if_all(arm_scenarios) if draws == "auto" else None)
+        posterior = (None if not posteriors else next(iter(posteriors.values()))
+                     if len(posteriors) == 1 else posteriors)
         if multistate and not (any(t.fit for s in arm_scenarios.values()
                                    for t in s.transitions)
                                or economics and economic_columns(econ, (), True)):
@@ -239,7 +242,10 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
     if psa:  # how the PSA drew its points (sweep.json)
         document["draws"] = ({"from": "ranges", "joint": False} if posterior is None else
                              {"from": "posterior", "joint": True, "file": posterior.path,
-                              "sets": len(posterior.values)})
+                              "sets": len(posterior.values)} if len(posteriors) == 1 else
+                             {"from": "posterior", "joint": True,
+                              "files": {a: p.path for a, p in posteriors.items()},
+                              "sets": {a: len(p.values) for a, p in posteriors.items()}})
     folder, results = None, {}
     if resume:
         folder = sweeps.SweepFolder(out_dir, document, resume=True)
@@ -269,7 +275,7 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
             _run(folder, loaded, points, todo, results, config, client, scheduler, n_workers,
                  retries, backend, out_dir)
             said = _write_table(folder, results, first, mode, plot, seed, document, points,
-                                todo, out_dir)
+                                todo, out_dir, next(iter(econ.values())) if economics else None)
     finally:
         if client is not None:
             client.close()
@@ -282,16 +288,14 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
             click.echo(line)
     if psa:
         click.echo("PSA draws: " + (
-            f"jointly from the posterior of `hsctsim calibrate` ({len(posterior.values)} "
-            "sets, each with its stored calibration)" if draws == "posterior" else
+            "jointly from the posterior of `hsctsim calibrate` ("
+            + ", ".join(f"{a}: {len(p.values)} sets" for a, p in posteriors.items())
+            + "; draw r takes each arm's set r, with its stored calibration)"
+            if posterior is not None else
             "the parameters of each fitted transition from its fit's asymptotic normal "
             "(as run --replicates)" if multistate else
             "every ranged figure independently from its range, each draw re-solved")
-            + ("" if not economics else
-               "; ranged costs, utilities and durations " + (
-                   "uniformly" if economic_draws == "uniform" else
-                   "gamma (costs, durations) and beta (utilities), the range as the 95% "
-                   "spread")))
+            + ("" if not economics else "; " + economic_draws_text(economic_draws)))
 
 
 def _run(folder, loaded, points, todo, results, config, client, scheduler, n_workers,
@@ -332,7 +336,8 @@ def _run(folder, loaded, points, todo, results, config, client, scheduler, n_wor
             raise UserError(f"--backend {backend}: on a worker: {exc} ({kept})") from None
 
 
-def _write_table(folder, results, loaded, mode, plot, seed, document, points, todo, out_dir):
+def _write_table(folder, results, loaded, mode, plot, seed, document, points, todo, out_dir,
+                 economics=None):
     """sweep.csv (and .parquet), the PSA summary and the figures; one line on stdout."""
     rows = sweeps.table_rows(results.values(), loaded.name)
     folder.write_text("sweep.csv", csv_text(rows))
@@ -346,8 +351,16 @@ def _write_table(folder, results, loaded, mode, plot, seed, document, points, to
     if plot:
         from ..analysis.sweep_plots import write_sweep_figures  # matplotlib: on use
 
+        s = document["settings"]
+        money = f"{economics.currency} {economics.price_year}" if economics else ""
+        caption = (f"hsctsim {__version__}; {s['patients']:,} patients per arm and point; "
+                   f"{len(points)} points ({mode}); seed {seed}; horizon "
+                   f"{s['horizon_days']:g} days"
+                   + (f"; discount {100 * s['discount']:g}% ({s['discounting']}); {money}"
+                      if economics else ""))
         written += [f"figures/{p.name}" for p in
-                    write_sweep_figures(rows, mode, folder.path / "figures")]
+                    write_sweep_figures(rows, mode, folder.path / "figures", caption=caption,
+                                        money=money)]
     names = document.get("arms", [loaded.name])
     return (f"hsctsim {__version__} sweep of {' and '.join(names)}, seed {seed}, "
             f"{describe_backend(document)}: {len(points)} points "

@@ -38,6 +38,7 @@ from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, Tally
 from ..analysis.occupation import MultistateTally
 from ..api import backend_record, count, iter_chunks, scenario_point
 from ..model.calibrate import CALIBRATION_PATIENTS, calibrate
+from ..model.econfigures import DEFAULT_ECONOMIC_DRAWS
 from ..model.hints import did_you_mean
 from ..model.multistate import is_multistate
 from ..model.scenario import ScenarioError, replicate_rng, set_value
@@ -97,7 +98,7 @@ class Settings:
     # economics (none without wtp): WTP per QALY, how a PSA draws the ranged costs,
     # utilities and durations, the economic figures shown as columns, discounting
     wtp: tuple = ()
-    economic_draws: str = "gamma-beta"
+    economic_draws: str = DEFAULT_ECONOMIC_DRAWS
     economic: tuple = ()
     discount: float = 0.03
     discounting: str = "continuous"
@@ -198,13 +199,31 @@ def psa_points(n_draws, posterior=None):
     With ``posterior`` (a :class:`hsctsim.sim.posterior.PosteriorSample`), draw
     ``r`` is its set ``r`` (cycling past the last), all figures jointly, with its
     stored calibration; else replicate ``r``'s independent draws from the ranges.
+    With several arms, ``posterior`` is ``{arm: PosteriorSample}``: draw ``r`` takes
+    each arm's own set ``r`` (as ``cea --replicates`` takes them), its keys
+    ``ARM:KEY`` and its ``susceptible`` ``((arm, ((process, fraction), ...)), ...)``.
     """
     if posterior is None:
         return [Point(r, "psa", draw=r) for r in range(n_draws)]
+    if isinstance(posterior, dict):
+        points = []
+        for r in range(n_draws):
+            values, given = [], []
+            for arm, p in posterior.items():
+                i = r % len(p.values)
+                values += [(f"{arm}:{k}", v) for k, v in zip(p.keys, p.values[i].tolist())]
+                given.append((arm, tuple(sorted(p.susceptible[i].items()))))
+            points.append(Point(r, "psa", values=tuple(values), susceptible=tuple(given)))
+        return points
     n = len(posterior.values)
     return [Point(r, "psa", values=tuple(zip(posterior.keys, posterior.values[r % n].tolist())),
                   susceptible=tuple(sorted(posterior.susceptible[r % n].items())))
             for r in range(n_draws)]
+
+
+def _given(point, arm, several):
+    """The stored calibration of ``arm`` at a posterior point (see :func:`psa_points`)."""
+    return dict(dict(point.susceptible)[arm] if several else point.susceptible)
 
 
 def _clinical(scenario, arm, point, seed):
@@ -248,8 +267,9 @@ def point_arms(scenario, point, seed, settings=None):
     if settings is None or not settings.wtp:
         return points, None
     econ = arm_economics(arms)
-    if point.draw is not None:
-        econ = {a: e.draw(seed, point.draw, settings.economic_draws) for a, e in econ.items()}
+    if point.design == "psa":  # a posterior set r too: costs drawn as replicate r's
+        r = point.index if point.draw is None else point.draw
+        econ = {a: e.draw(seed, r, settings.economic_draws) for a, e in econ.items()}
     else:
         econ = apply_values(econ, point.values)
     return points, econ
@@ -330,7 +350,7 @@ def run_point(scenario, point, settings, threads=None, backend="cpu"):
         else:
             n_cal = s.calibration_patients or GRID_CALIBRATION_PATIENTS
             if point.susceptible:  # a posterior set: calibrated when the posterior was made
-                given = dict(point.susceptible)
+                given = _given(point, arm, len(arms) > 1)
             else:  # a nearby solution: fewer Newton steps
                 start = calibrate(scenario_point(base), backend=backend)
                 given = calibrate(points[arm], n_cal, start=start, backend=backend)

@@ -15,8 +15,9 @@ import numpy as np
 
 from .schema import ScenarioError
 
-__all__ = ["check_keys", "DAYS_PER_YEAR", "ECONOMIC_DISTRIBUTIONS", "Economics", "fail", "Figure",
-           "figure_moments", "MAX_COST", "read_figure", "UNPUBLISHED_LABELS", "Z95_WIDTH"]
+__all__ = ["check_keys", "DAYS_PER_YEAR", "DEFAULT_ECONOMIC_DRAWS", "ECONOMIC_DISTRIBUTIONS",
+           "economic_draws_text", "Economics", "fail", "Figure", "figure_moments", "MAX_COST",
+           "read_figure", "UNPUBLISHED_LABELS", "Z95_WIDTH"]
 
 DAYS_PER_YEAR = 365.25
 
@@ -76,20 +77,20 @@ class Economics:
     def duration(self, name):
         return float(self.durations[name].point) if name in self.durations else 0.0
 
-    def draw(self, seed, replicate, distributions="uniform"):
+    def draw(self, seed, replicate, distributions="gamma-beta"):
         """A copy with every ranged figure drawn from its range.
 
         Each figure has its own stream keyed by (seed, replicate, section.key), so
         arms that share a figure draw the same value in a replicate (the arms differ
         only where their figures differ, as a probabilistic analysis needs).
 
-        ``distributions``: ``"uniform"`` over the range, or ``"gamma-beta"``, the
-        field's usual choice (Briggs, Claxton, Sculpher, *Decision Modelling for
-        Health Economic Evaluation*, 2006, ch. 4): costs and durations gamma,
+        ``distributions``: ``"gamma-beta"`` (the default), the field's usual choice
+        (Briggs, Claxton, Sculpher, *Decision Modelling for Health Economic
+        Evaluation*, 2006, ch. 4): costs and durations gamma,
         utilities beta (a weight outside [0, 1], or a decrement, whose range leaves
         [0, 1], stays uniform), each with the range's midpoint as its mean and the
         range as its 95% spread (standard deviation ``(high - low) / 3.92``), by the
-        method of moments.
+        method of moments; or ``"uniform"`` over the range.
         """
         if distributions not in ECONOMIC_DISTRIBUTIONS:
             raise ValueError(f"distributions must be one of {ECONOMIC_DISTRIBUTIONS}")
@@ -122,6 +123,30 @@ class Economics:
 
 
 ECONOMIC_DISTRIBUTIONS = ("uniform", "gamma-beta")
+# one default for every command that draws costs (cea --replicates, sweep --psa): gamma for
+# costs, beta for utilities, as the field does (Briggs et al. 2006, ch. 4)
+DEFAULT_ECONOMIC_DRAWS = "gamma-beta"
+
+
+def economic_draws_text(distributions):
+    """How ranged costs, utilities and durations were drawn, in words.
+
+    Parameters
+    ----------
+    distributions : {"gamma-beta", "uniform"}
+        As for :meth:`Economics.draw`.
+
+    Returns
+    -------
+    str
+        A phrase for the printed tables and summaries.
+    """
+    if distributions == "uniform":
+        return "ranged costs, utilities and durations uniformly over their ranges"
+    return ("ranged costs and durations from gamma and utilities from beta distributions, "
+            "the range as the 95% spread")
+
+
 Z95_WIDTH = 2 * 1.959963984540054  # a 95% interval spans this many standard deviations
 
 

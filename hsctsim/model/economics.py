@@ -181,7 +181,8 @@ def parse_economics(data, path):
              if (f := read_figure(path, costs_table, "costs", k, high=MAX_COST,
                               required=False, extra_keys=("price_year",))) is not None}
 
-    costs, inflation, index_source = inflate(path, costs_table, costs, price_year)
+    costs, inflation, index_source = inflate(path, costs_table, costs, price_year,
+                                             currency.strip())
     util_table = data["utilities"]
     check_keys(path, util_table, "utilities", set(STATE_WEIGHTS) | set(DECREMENTS))
     utilities = {k: read_figure(path, util_table, "utilities", k, -1.0, 1.0)

@@ -87,7 +87,7 @@ def parse_multistate_economics(data, path, scenario):
             raw[f"{group}.{key}"] = sub[key]
     if "price_index" in table:
         raw["price_index"] = table["price_index"]
-    costs, inflation, index_source = inflate(path, raw, costs, price_year)
+    costs, inflation, index_source = inflate(path, raw, costs, price_year, currency.strip())
     utable = data["utilities"]
     check_keys(path, utable, "utilities", UTILITY_KEYS)
     dead = utable.get("dead", [])

@@ -111,6 +111,52 @@ def test_sweep_psa_takes_posterior_sets_without_solving(tmp_path, monkeypatch):
         assert [point["parameters"][k] for k in keys] == post["sets"][r]
 
 
+def test_sweep_psa_of_several_arms_takes_each_arms_posterior_sets(tmp_path, monkeypatch):
+    """mac and ric ship posteriors: draw r takes each arm's own set r with its stored
+    calibration (no solve), its costs drawn as cea's replicate r; the same seed gives
+    the same table, and --draws auto takes the posteriors too."""
+    monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "empty"))  # the shipped ones
+    import hsctsim.apps.sweeps as sweeps
+    import hsctsim.sim.cohorts as cohorts
+    from hsctsim.api import DEFAULT_SEED
+    from hsctsim.model.economics import economics_of
+    from hsctsim.sim.posterior import load_posterior
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a posterior draw was solved again")
+
+    monkeypatch.setattr(sweeps, "calibrate", refuse)
+    monkeypatch.setattr(cohorts, "calibrate", refuse)
+    runner = CliRunner()
+    tables = []
+    for draws in ("posterior", "auto"):
+        out = tmp_path / draws
+        result = runner.invoke(cli, ["sweep", "mac", "ric", "--psa", "3", "-n", "300",
+                                     "--cea", "--local", "--draws", draws, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "each arm's set r" in result.output
+        manifest = json.loads((out / "sweep.json").read_text())
+        assert manifest["draws"]["from"] == "posterior"
+        assert manifest["draws"]["sets"] == {"mac": 1000, "ric": 1000}
+        tables.append((out / "sweep.csv").read_text())
+    assert tables[0] == tables[1]
+    posts = {arm: load_posterior(load_scenario(arm)) for arm in ("mac", "ric")}
+    econ = {arm: economics_of(load_scenario(arm)) for arm in ("mac", "ric")}
+    drawn = set()
+    for r in range(3):
+        point = json.loads((tmp_path / "posterior" / "points" / f"{r:06d}.json").read_text())
+        for arm, post in posts.items():
+            assert point["susceptible"][arm] == post.susceptible[r]
+            got = [point["parameters"][f"{arm}:{k}"] for k in post.keys]
+            assert got == post.values[r].tolist()
+            cost = econ[arm].draw(DEFAULT_SEED, r).cost("agvhd_onset")  # ranged
+            assert point["parameters"][f"{arm}:costs.agvhd_onset"] == cost
+            drawn.add(cost)
+    assert len(drawn) == 3  # a cost drawn per draw (arms sharing it draw it alike)
+    # the arms' sets differ: each arm draws its own posterior
+    assert posts["mac"].values[0].tolist() != posts["ric"].values[0].tolist()
+
+
 def test_validate_shows_posterior_predictive_intervals_and_coverage(tmp_path, monkeypatch):
     monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "cache"))
     runner = CliRunner()

@@ -116,7 +116,7 @@ def test_icer_of_the_toy_is_the_hand_computed_ratio(arms, tmp_path):
 def test_psa_draws_costs_gamma_and_utilities_beta_as_cea(arms, tmp_path):
     rows, printed = sweep(tmp_path / "p", arms[1], arms[0], "--psa", "4", "--cea",
                           "-n", "2000")
-    assert "P(>0)" in printed and "gamma (costs, durations) and beta" in printed
+    assert "P(>0)" in printed and "from gamma and utilities from beta" in printed
     econ = economics_of(load_scenario(arms[0]))
     for r in range(4):
         drawn = econ.draw(SEED, r, "gamma-beta")
@@ -174,10 +174,9 @@ def test_transplant_cost_of_one_arm_moves_its_nmb_by_the_change(tmp_path):
     (["ARM0", "ric", "--cea", "--psa", "2"], "cannot share a sweep"),
     (["ebmt4", "--cea", "--psa", "2"], "costs: missing"),
     (["ebmt4", "--psa", "2"], "nothing to draw"),
-    (["mac", "ric", "--psa", "2", "--plot"], "--plot draws"),
     (["ARM0", "--psa", "2", "--wtp", "lots"], "expected numbers"),
     (["ARM0", "--psa", "2", "--draws", "posterior"], "leave out --draws"),
-    (["mac", "ric", "--psa", "2", "--draws", "posterior"], "one arm"),
+    (["mac", "mst", "--psa", "2", "--draws", "posterior"], "hsctsim calibrate mst"),
 ])
 def test_careless_sweeps_get_one_line(arms, tmp_path, args, says):
     args = [arms[0] if a == "ARM0" else arms[1] if a == "ARM1" else a for a in args]
@@ -190,6 +189,23 @@ def test_careless_sweeps_get_one_line(arms, tmp_path, args, says):
     if "--wtp" not in args:
         assert len([line for line in out.output.splitlines() if line.strip()]) == 1, out.output
     assert not (tmp_path / "x").exists()
+
+
+def test_plot_of_several_multistate_arms_draws_each_arm_and_the_decisions(arms, tmp_path):
+    rows, printed = sweep(tmp_path / "o", arms[1], arms[0], "--grid",
+                          "slow:costs.on_entry.healthy->sick=0:10000:2", "--grid",
+                          "utilities.sick=0.4:0.6:2", "-n", "500", "--plot")
+    figures = {p.name for p in (tmp_path / "o" / "figures").iterdir()}
+    # costs and utilities move no state occupation: no clinical tornado, but the ICER and
+    # the net benefit at each point and the tornado of slow's net benefit
+    assert figures == {"icer_points.png", "nmb_points.png", "tornado_nmb_slow.png"}
+    assert "figures/tornado_nmb_slow.png" in printed
+    _, printed = sweep(tmp_path / "p", arms[1], arms[0], "--psa", "3", "--cea", "-n", "300",
+                       "--plot")
+    figures = {p.name for p in (tmp_path / "p" / "figures").iterdir()}
+    assert "psa_plane.png" in figures
+    assert {f"psa_occupation_{s}_{a}.png" for s in ("healthy", "sick", "dead")
+            for a in ("fast", "slow")} <= figures
 
 
 def test_a_single_arm_sweep_without_costs_is_as_before(tmp_path):

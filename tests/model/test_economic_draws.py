@@ -43,11 +43,12 @@ def test_gamma_and_beta_have_the_range_as_their_95_percent_spread(section, key):
     assert abs(outside - 0.05) < 4 * math.sqrt(0.05 * 0.95 / N) + 0.01
 
 
-def test_uniform_stays_the_default_and_points_stay_points():
+def test_gamma_beta_is_the_default_uniform_on_request_and_points_stay_points():
     e = econ()
     x = draws(e, "costs", "agvhd_onset", "uniform")
     assert x.min() >= 20286 and x.max() <= 24426
-    assert np.array_equal(x, [e.draw(7, r).cost("agvhd_onset") for r in range(N)])
+    y = draws(e, "costs", "agvhd_onset", "gamma-beta")
+    assert np.array_equal(y, [e.draw(7, r).cost("agvhd_onset") for r in range(N)])
     assert e.draw(7, 3, "gamma-beta").cost("transplant") == 300000.0
     # a utility range beyond [0, 1] stays uniform
     y = draws(e, "utilities", "relapse", "gamma-beta")
@@ -56,16 +57,29 @@ def test_uniform_stays_the_default_and_points_stay_points():
         e.draw(7, 0, "normal")
 
 
-def test_cea_replicates_draw_gamma_beta_when_asked():
-    from hsctsim.apps.cea import run_cea
-    from hsctsim.model.scenario import load_scenario
-
-    arms = {n: load_scenario(n) for n in ("mac", "ric")}
-    doc = run_cea(arms, 100, seed=2, replicates=1, economic_draws="gamma-beta")
-    assert doc["economic_draws"] == "gamma-beta"
+def test_cea_and_sweep_draw_gamma_beta_by_default_and_uniform_when_asked():
     from click.testing import CliRunner
 
+    from hsctsim.apps.cea import cea, run_cea
     from hsctsim.apps.cli import cli
+    from hsctsim.apps.sweep import sweep
+    from hsctsim.model.scenario import load_scenario
+
+    for command in (cea, sweep):  # one default for both commands
+        option = next(p for p in command.params if p.name == "economic_draws")
+        assert option.default == "gamma-beta"
+    arms = {n: load_scenario(n) for n in ("mac", "ric")}
+    doc = run_cea(arms, 100, seed=2, replicates=1)
+    assert doc["economic_draws"] == "gamma-beta"
+    assert run_cea(arms, 100, seed=2, replicates=1,
+                   economic_draws="uniform")["economic_draws"] == "uniform"
+    said = CliRunner().invoke(cli, ["cea", "mac", "ric", "-n", "100", "--replicates", "2",
+                                    "--draws", "ranges"])
+    assert said.exit_code == 0, said.output
+    assert "from gamma and utilities from beta distributions" in said.output
+    said = CliRunner().invoke(cli, ["cea", "mac", "ric", "-n", "100", "--replicates", "2",
+                                    "--draws", "ranges", "--economic-draws", "uniform"])
+    assert "uniformly over their ranges" in said.output
 
     bad = CliRunner().invoke(cli, ["cea", "mac", "ric", "--economic-draws", "normal"])
     assert bad.exit_code == 2 and "--economic-draws" in bad.output
