@@ -18,8 +18,8 @@ from hsctsim.engine.kernel import seed_key, simulate_into
 from hsctsim.engine.processes import Process, build
 from hsctsim.model import extensions, late_relapse
 from hsctsim.model.calibrate import fingerprint
-from hsctsim.model.economics import DAYS_PER_YEAR, Discount, economics_of, patient_values
-from hsctsim.model.economics import cohort_values
+from hsctsim.model.economics import (DAYS_PER_YEAR, Discount, cohort_values, economics_of,
+                                     patient_values)
 from hsctsim.model.hsct import engine_arrays, process_names
 from hsctsim.model.late_relapse import LateRelapse, hazard_pieces
 from hsctsim.model.process_table import POST_RELAPSE_DEATHS, RELAPSES
