@@ -20,7 +20,7 @@ from hsctsim.model import extensions, late_relapse
 from hsctsim.model.calibrate import fingerprint
 from hsctsim.model.economics import (DAYS_PER_YEAR, Discount, cohort_values, economics_of,
                                      patient_values)
-from hsctsim.model.hsct import engine_arrays, process_names
+from hsctsim.model.hsct import engine_arrays, process_names, processes
 from hsctsim.model.late_relapse import LateRelapse, hazard_pieces
 from hsctsim.model.process_table import POST_RELAPSE_DEATHS, RELAPSES
 from hsctsim.model.scenario import ScenarioError, load_scenario
@@ -204,3 +204,21 @@ def test_arms_without_the_section_are_unchanged(arm, monkeypatch):
     monkeypatch.undo()
     c = hsctsim.simulate(arm, 2_000, seed=9, horizon_days=1461.0)
     np.testing.assert_array_equal(endpoint_day(c, "relapse"), c.day("relapse"))
+
+
+def test_dli_on_relapse_follows_a_late_relapse_too(tmp_path):
+    """A DLI triggered by relapse is given after a late relapse as after an early one."""
+    path = tmp_path / "mac_dli.toml"
+    path.write_text("base = 'mac'\nname = 'mac_dli'\n[dli]\ntrigger = 'relapse'\n"
+                    "delay_days = 14\nrelapse_hr = 1.0\n"
+                    "source = 'test: DLI two weeks after relapse'\n")
+    scenario = load_scenario(str(path))
+    procs = {p.name: p for p in processes(scenario.at_midpoints(), {})}
+    assert "dli" in procs["relapse"].opens and "dli" in procs["late_relapse"].opens
+    c = hsctsim.simulate(path, 20_000, seed=4, horizon_days=6 * DAYS_PER_YEAR,
+                         calibration_patients=10_000)
+    late_day, dli = c.day("late_relapse"), c.day("dli")
+    late_only = np.isfinite(late_day) & (late_day + 14.0 < c.death_day) \
+        & (late_day + 14.0 < c.horizon_days)
+    assert late_only.sum() > 100
+    np.testing.assert_allclose(dli[late_only] - late_day[late_only], 14.0)
