@@ -46,19 +46,22 @@ ENDPOINTS = {
 
 
 # processes whose earliest event is the endpoint (others: the process of that name);
-# a cohort may lack some of them (late death exists only with [late_mortality])
+# a cohort may lack some of them (late death exists only with [late_mortality], late
+# relapse only with [late_relapse])
 _DEATHS = process_table.DEATHS
+_RELAPSES = process_table.RELAPSES
 FIRST_OF = {
+    "relapse": _RELAPSES,
     "graft_failure": ("graft_failure", "rejection"),
     "death_after_relapse": process_table.POST_RELAPSE_DEATHS,
     # non-relapse mortality, as the trials count it: any death without relapse
     "trm": process_table.NON_RELAPSE_DEATHS,
     "os": _DEATHS,
-    "rfs": ("relapse", *_DEATHS),
+    "rfs": (*_RELAPSES, *_DEATHS),
     # as the trials define it: grade III-IV acute GVHD, chronic GVHD needing systemic
     # therapy (moderate-severe by NIH criteria), relapse, death
-    "grfs": ("relapse", *_DEATHS, "agvhd_3_4", "cgvhd_mod_sev"),
-    "grfs_any_cgvhd": ("relapse", *_DEATHS, "agvhd_3_4", "cgvhd"),
+    "grfs": (*_RELAPSES, *_DEATHS, "agvhd_3_4", "cgvhd_mod_sev"),
+    "grfs_any_cgvhd": (*_RELAPSES, *_DEATHS, "agvhd_3_4", "cgvhd"),
 }
 _CHIMERISM_COLUMNS = ("engraftment", "graft_failure", "rejection", "mixed_chimerism", "dli",
                       *_DEATHS)
@@ -82,7 +85,7 @@ def competing_day(cohort, name):
     if name == "relapse":
         return cohort.first_day(process_table.NON_RELAPSE_DEATHS)
     if name == "trm":
-        return cohort.day("relapse")
+        return cohort.first_day(_RELAPSES)
     return cohort.death_day
 
 

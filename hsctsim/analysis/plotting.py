@@ -216,7 +216,7 @@ def state_shares(cohort, grid_days, agvhd_active_days=GVHD_ACTIVE_DAYS,
     """
     grid = np.asarray(grid_days, float)
     day = cohort.day
-    agvhd, cgvhd, relapse = day("agvhd"), day("cgvhd"), day("relapse")
+    agvhd, cgvhd, relapse = day("agvhd"), day("cgvhd"), cohort.first_day(process_table.RELAPSES)
     trm = cohort.first_day(process_table.NON_RELAPSE_DEATHS)
     dar = cohort.first_day(process_table.POST_RELAPSE_DEATHS)
     # before relapse or TRM, GVHD is active on [aGVHD, aGVHD + window) and
@@ -492,7 +492,9 @@ def plot_swimmer(cohort, n=30, seed=0, ax=None):
         if name == "death":
             day = death
         else:
-            day = cohort.day(name)[pick]
+            # the relapse marker is the patient's relapse, early or late
+            day = (cohort.first_day(process_table.RELAPSES) if name == "relapse"
+                   else cohort.day(name))[pick]
             if name == "agvhd":
                 day = np.where(np.isfinite(cohort.day("agvhd_3_4")[pick]), np.inf, day)
         seen = np.isfinite(day)

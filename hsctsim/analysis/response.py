@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from ..model.process_table import RELAPSES
 from .estimators import kaplan_meier
 
 __all__ = ["best_response", "BEST_RESPONSES", "duration_of_response", "format_response",
@@ -43,7 +44,7 @@ def best_response(cohort, by_day=None):
     end = cohort.horizon_days if by_day is None else min(by_day, cohort.horizon_days)
     stable_day = cohort.scenario.extensions["tumour"].stable_min_day
     responded = response_day(cohort) <= end
-    failed = np.minimum(cohort.day("relapse"), cohort.death_day) <= stable_day
+    failed = np.minimum(cohort.first_day(RELAPSES), cohort.death_day) <= stable_day
     out = np.full(cohort.n_patients, 3, np.int8)
     out[~failed & (stable_day <= end)] = 2
     out[responded] = 1
@@ -55,7 +56,7 @@ def duration_of_response(cohort):
     """``(days, ended)`` of each responder's response (censored at the horizon)."""
     start = response_day(cohort)
     responders = np.isfinite(start)
-    progression = cohort.day("relapse")
+    progression = cohort.first_day(RELAPSES)
     after = np.where(progression > start, progression, np.inf)
     end = np.minimum(after, cohort.death_day)[responders]
     ended = np.isfinite(end)
@@ -95,7 +96,7 @@ def response_summary(cohort):
     start = response_day(cohort)
     responders = np.isfinite(start)
     dur, ended = duration_of_response(cohort)
-    pfs = np.minimum(cohort.day("relapse"), cohort.death_day)
+    pfs = np.minimum(cohort.first_day(RELAPSES), cohort.death_day)
     death = cohort.death_day
 
     def censored(t):
@@ -200,7 +201,7 @@ def plot_response_swimmer(cohort, n=30, seed=0, ax=None):
     end = np.minimum(cohort.death_day[pick], cohort.horizon_days)
     start = response_day(cohort)[pick]
     cr = cohort.day("complete_response")[pick]
-    prog = cohort.day("relapse")[pick]
+    prog = cohort.first_day(RELAPSES)[pick]
     order = np.lexsort((-end, ~np.isfinite(start)))
     for row, i in enumerate(order):
         cuts = sorted({0.0, end[i], *[d for d in (start[i], cr[i], prog[i]) if d < end[i]]})

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtri
 
+from ..model import process_table
 from ..model.scenario import ScenarioError, read_toml
 from .endpoints import ENDPOINTS as KINDS, endpoint_day, rounded, wilson
 from .estimators import loglog_ci
@@ -540,7 +541,7 @@ def survival_at(figure, cohorts):
 
 def _post_relapse(figure, cohort, level):
     # only relapses whose landmark falls within follow-up: complete follow-up, no censoring
-    relapse, death = cohort.day("relapse"), cohort.death_day
+    relapse, death = cohort.first_day(process_table.RELAPSES), cohort.death_day
     last = min(figure.relapse_to_day, cohort.horizon_days - figure.landmark_day)
     window = (relapse >= figure.relapse_from_day) & (relapse < last)
     n = int(window.sum())

@@ -8,6 +8,7 @@ from ..analysis.occupation import MultistateTally
 from ..api import DEFAULT_SEED
 from ..engine.resume import HistoryError
 from ..model.multistate import is_multistate
+from ..model.process_table import MARKERS, RELAPSES
 from ..model.profiles import ProfileError, with_profile
 from ..sim import parse_history, predict as run_prediction
 from .common import UserError, load_arms, user_errors
@@ -55,9 +56,13 @@ def _scheduled(cohort, history, at_day):
     if getattr(cohort.scenario, "kind", None) == "multistate" or not names:
         return []
     given = {name for name, _ in history}
+    if "relapse" in given:  # a relapse given after late relapse takes over is the late one
+        given |= set(RELAPSES)
     days = cohort.event_day[0]  # the course up to at_day is the same for every patient
+    # markers (the day late mortality or late relapse takes over) are not events
     return sorted(((name, float(day)) for name, day in zip(names, days)
-                   if day <= at_day and name not in given), key=lambda item: item[1])
+                   if day <= at_day and name not in given and name not in MARKERS),
+                  key=lambda item: item[1])
 
 
 def _absent_covariates(scenario, history):

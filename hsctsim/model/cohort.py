@@ -6,7 +6,7 @@ import numpy as np
 
 from . import patient_age
 from .hsct import PROCESS_NAMES, TERMINAL
-from .process_table import DEATHS, MARKERS, NON_RELAPSE_DEATHS, POST_RELAPSE_DEATHS
+from .process_table import DEATHS, MARKERS, NON_RELAPSE_DEATHS, POST_RELAPSE_DEATHS, RELAPSES
 
 __all__ = ["CHIMERISM_CHECK_DAYS", "CHIMERISM_STATES", "Cohort", "FINAL_STATES", "STATES"]
 
@@ -87,7 +87,7 @@ class Cohort:
 
     def final_state(self):
         """Index into ``FINAL_STATES`` of each patient's state at the horizon."""
-        relapsed = np.isfinite(self.day("relapse"))
+        relapsed = np.isfinite(self.first_day(RELAPSES))
         state = relapsed.astype(np.int8)
         state[np.isfinite(self.first_day(NON_RELAPSE_DEATHS))] = 2
         state[np.isfinite(self.first_day(POST_RELAPSE_DEATHS))] = 3

@@ -490,4 +490,6 @@ def cohort_values(cohort, econ, discount, tail_=None):
     days = {name: cohort.day(name) for name in NEEDED_PROCESSES}
     # late death, where the scenario has [late_mortality], ends life as the others do
     days.update({n: cohort.day(n) for n in process_table.DEATHS if n in cohort.process_names})
+    # a late relapse ([late_relapse]) is the patient's relapse: its costs and utilities
+    days["relapse"] = cohort.first_day(process_table.RELAPSES)
     return patient_values(days, cohort.horizon_days, econ, discount, tail_)

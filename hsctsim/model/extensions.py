@@ -11,7 +11,10 @@
   (see :mod:`hsctsim.model.autologous`);
 - ``[late_mortality]``: deaths without relapse after the arm's evidence ends, from a
   life table and the relative mortality of long-term survivors (see
-  :mod:`hsctsim.model.late_mortality`).
+  :mod:`hsctsim.model.late_mortality`);
+- ``[late_relapse]``: relapses after the arm's relapse evidence ends, a hazard by year
+  since transplant from long-term registry follow-up (see
+  :mod:`hsctsim.model.late_relapse`).
 
 Each section is parsed into frozen objects stored in ``Scenario.extensions``
 (name -> object); this module dispatches to the section's own module.  Every
@@ -22,7 +25,7 @@ ranged figure is a :class:`~hsctsim.model.scenario.Range`, visited by
 import dataclasses
 from typing import Protocol
 
-from . import autologous, covariates, late_mortality, solid
+from . import autologous, covariates, late_mortality, late_relapse, solid
 from .schema import ProcessSpec, Range
 
 __all__ = ["REGISTRY", "SECTIONS", "Section", "calibration_targets", "describe", "parse", "processes",
@@ -55,7 +58,8 @@ class Section(Protocol):
 # new sections at the end).  A section's ranged figures are listed by key in
 # alphabetical order (the order of the replicate draws).
 REGISTRY = (("recovery", autologous), ("msc", autologous), ("tumour", solid),
-            ("covariates", covariates), ("late_mortality", late_mortality))
+            ("covariates", covariates), ("late_mortality", late_mortality),
+            ("late_relapse", late_relapse))
 SECTIONS = dict(REGISTRY)
 
 
@@ -70,6 +74,10 @@ def parse(reader, data, processes, effects):
         trm = processes["trm"]
         late_mortality.check(reader, out["late_mortality"],
                              trm.landmark_day if trm.incidence is not None else None)
+    if "late_relapse" in out:
+        relapse = processes["relapse"]
+        late_relapse.check(reader, out["late_relapse"],
+                           relapse.landmark_day if relapse.incidence is not None else None)
     return out
 
 

@@ -13,7 +13,7 @@ which a patient's random streams are drawn: append, never reorder.
 from dataclasses import dataclass, field
 
 __all__ = ["ClinicalProcess", "DEATHS", "MARKERS", "NON_RELAPSE_DEATHS",
-           "POST_RELAPSE_DEATHS", "Tie", "PROCESS_TABLE", "TIES",
+           "POST_RELAPSE_DEATHS", "RELAPSES", "Tie", "PROCESS_TABLE", "TIES",
            "by_name", "calibrated",
            "configured", "economic", "effect_sources", "incidence_endpoints", "names",
            "registered", "swimmer_events", "ties"]
@@ -195,9 +195,14 @@ PROCESS_TABLE = (
 NON_RELAPSE_DEATHS = ("trm", "late_death")
 POST_RELAPSE_DEATHS = ("death_after_relapse", "late_death_after_relapse")
 DEATHS = (*NON_RELAPSE_DEATHS, *POST_RELAPSE_DEATHS)
+# Relapses: the calibrated process and, where a scenario has [late_relapse], relapse
+# after the arm's relapse evidence ends (see hsctsim.model.late_relapse).  A patient
+# has at most one of them; whatever reads "the relapse" reads the earliest of these.
+RELAPSES = ("relapse", "late_relapse")
 # engine processes that mark a day rather than an event of the course (late_phase: the
-# day late mortality takes over); event tables leave them out
-MARKERS = ("late_phase",)
+# day late mortality takes over; late_relapse_phase: the day late relapse takes over
+# from the calibrated relapse); event tables leave them out
+MARKERS = ("late_phase", "late_relapse_phase")
 
 
 def registered():

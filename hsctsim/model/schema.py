@@ -29,8 +29,8 @@ EFFECTS = {t.name: t.description for t in process_table.TIES}
 CHIMERISM_KINDS = ("donor", "micro", "autologous")
 RANGE_DISTRIBUTIONS = ("uniform", "triangular")
 # sections read by hsctsim.model.extensions (solid tumours, covariates, autologous rescue,
-# late mortality)
-EXTENSION_KEYS = ("tumour", "covariates", "recovery", "msc", "late_mortality")
+# late mortality, late relapse)
+EXTENSION_KEYS = ("tumour", "covariates", "recovery", "msc", "late_mortality", "late_relapse")
 # where a source gives a distribution: beta for an incidence (a probability),
 # log-normal for a hazard ratio; the range is then read as its 95% interval
 INCIDENCE_DISTRIBUTIONS = (*RANGE_DISTRIBUTIONS, "beta")

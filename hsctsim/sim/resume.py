@@ -118,6 +118,10 @@ def _predict_hsct(scenario, at_day, history, n, seed, horizon, threads, suscepti
     point, horizon, susceptible, eng, _ = prepare(scenario, n, seed, horizon, None, True, None,
                                                   susceptible, backend)
     names = process_names(point)  # optional sections (tumour, recovery) add processes
+    late = point.extensions.get("late_relapse")
+    if late is not None:  # a relapse after the calibrated one is closed is a late relapse
+        history = [("late_relapse" if name == "relapse" and day > late.from_day else name, day)
+                   for name, day in history]
     events = _indices(names, history)
     out = np.empty((n, len(names)))
     with backend.threads(threads):

@@ -2,19 +2,25 @@
 
 With every competing and modifying process on (interventions off: the figures
 describe the course without them), the cumulative incidence of each calibrated
-process at its landmark must be within 3 Monte Carlo standard errors of the
-configured value in a cohort of 10^6 patients.
+process at its landmark must be within 4 Monte Carlo standard errors of the
+configured value in a cohort of 10^6 patients: the solve itself carries Monte Carlo
+error of its own sample (another seed), and the suite makes about 120 such comparisons,
+so at 3 standard errors one chance excursion (0.27% each) would fail a quarter of runs
+(ric's mixed chimerism at -3.1 with seed 2026 after late relapse shifted the random
+streams; +0.8, -0.5, +1.0 with seeds 2027, 2028, 7).
 """
 
 import numpy as np
 import pytest
 
 import hsctsim
+from hsctsim.analysis.estimators import kaplan_meier
 from hsctsim.api import scenario_point
 from hsctsim.model.calibrate import BUNDLED_FILE, _bundled, cache_key, calibrate
 from hsctsim.engine.kernel import seed_key, simulate_into
 from hsctsim.model.hsct import (calibration_targets, engine_arrays, isolated_susceptible,
                                 process_names)
+from hsctsim.model.process_table import RELAPSES
 
 N = 1_000_000
 
@@ -39,7 +45,7 @@ def test_arm_reproduces_configured_incidences(name):
     for process, target, day in zip(names, targets, landmarks):
         estimate = (out[:, columns.index(process)] <= day).mean()
         se = np.sqrt(max(target * (1 - target), 1.0 / N) / N)
-        assert abs(estimate - target) < 3 * se, (
+        assert abs(estimate - target) < 4 * se, (
             f"{name} {process}: {estimate:.4f} by day {day:g}, configured {target:.4f} "
             f"({(estimate - target) / se:+.1f} SE)")
 
@@ -81,18 +87,22 @@ def test_trm_timing_gives_the_18_month_figure(figure):
 def test_survival_after_relapse_by_time_to_relapse():
     """Death after relapse: a cure model whose cumulative hazard is scaled by the
     stratum of relapse day, so survival in stratum k is S_ref(t) ** r_k, with a
-    long-term survivor share that grows with time to relapse."""
+    long-term survivor share that grows with time to relapse.  The relapse is early or
+    late ([late_relapse]); late death after relapse, an independent process, censors
+    (Kaplan-Meier)."""
     point = scenario_point("ric")
     spec = point.processes["death_after_relapse"]
     assert spec.timing.family == "exponential"
     pi, rate = isolated_susceptible(spec), spec.timing.params[0]
     cohort = hsctsim.simulate("ric", 400_000, seed=9, horizon_days=3650)
-    relapse, death = cohort.day("relapse"), cohort.day("death_after_relapse")
+    relapse, death = cohort.first_day(RELAPSES), cohort.day("death_after_relapse")
+    other = np.minimum(cohort.day("late_death_after_relapse"), 3650.0)
     starts = [day for day, _ in point.by_relapse_day]
     for (first, ratio), last in zip(point.by_relapse_day[:3], starts[1:]):
         for t in (365.0, 1095.0):
             group = (relapse >= first) & (relapse < last) & (relapse < 3650 - t)
-            dead = (death[group] - relapse[group] <= t).mean()
+            end = np.minimum(death, other)[group] - relapse[group]
+            dead = 1.0 - float(kaplan_meier(end, (death <= other)[group]).at(np.array([t]))[0])
             truth = 1 - (1 - pi * -np.expm1(-rate * t)) ** ratio
             assert abs(dead - truth) < 4 * np.sqrt(truth * (1 - truth) / group.sum()), (
                 f"relapse day {first:g}-{last:g}, {t:g} days: {dead:.4f} vs {truth:.4f}")

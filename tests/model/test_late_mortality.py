@@ -17,6 +17,7 @@ from hsctsim.engine.processes import Process, build
 from hsctsim.model.calibrate import fingerprint
 from hsctsim.model.economics import DAYS_PER_YEAR, read_life_table
 from hsctsim.model.late_mortality import LateMortality, hazard_pieces, relative_mortality
+from hsctsim.model.process_table import RELAPSES
 from hsctsim.model.scenario import ScenarioError, load_scenario
 
 FROM_DAY = 730.0
@@ -104,7 +105,8 @@ def mac():
 
 
 def test_wiring_in_the_course(mac):
-    relapse, trm = mac.day("relapse"), mac.day("trm")
+    # the patient's relapse, early or late ([late_relapse])
+    relapse, trm = mac.first_day(RELAPSES), mac.day("trm")
     late_death, after = mac.day("late_death"), mac.day("late_death_after_relapse")
     from_day = load_scenario("mac").extensions["late_mortality"].from_day
     assert np.all(trm[np.isfinite(trm)] <= from_day)  # TRM closed on from_day
