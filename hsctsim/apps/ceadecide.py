@@ -813,13 +813,17 @@ def _figure_lines(econ, section):
     rows = {}
     for arm, e in econ.items():
         for key, fig in getattr(e, section).items():
-            rows.setdefault((key, fig.value, fig.source), []).append(arm)
+            # a cost brought from its source's price year says so beside its value
+            moved = e.inflation.get(key) if section == "costs" else None
+            note = (f" ({e.price_year} prices; from {moved[0]}, x{moved[1]:.4f})"
+                    if moved else "")
+            rows.setdefault((key, fig.value, fig.source, note), []).append(arm)
     out = []
-    for (key, value, source), arms in rows.items():
+    for (key, value, source, note), arms in rows.items():
         shown = ("-".join(_number(v) for v in value) if isinstance(value, tuple)
                  else _number(value))
         who = "" if len(arms) == len(econ) else f" ({', '.join(arms)})"
-        out.append(f"- `{section}.{key}`{who}: {shown}; {source}")
+        out.append(f"- `{section}.{key}`{who}: {shown}{note}; {source}")
     return out
 
 

@@ -30,8 +30,9 @@ BUNDLED_INDEXES = {
     "us_pce_health": ("price_index_us_pce_health.csv",
                       "US PCE price index, health (BEA NIPA Table 2.5.4)"),
 }
-# US dollars without a price_index: the health PCE index, the bundled one that reaches
-# the later years (to 2017; the CPI medical care read here ends in 2007)
+# US dollars without a price_index: the health PCE index (the one MEPS recommends for
+# total health spending), read to 2017 only; a scenario with later years names
+# "us_cpi_medical_care" (to 2024), as configs/mac.toml does
 DEFAULT_INDEX = {"USD": "us_pce_health"}
 
 
@@ -134,9 +135,13 @@ def inflate(path, table, costs, target_year, currency=None):
                 named = table.get("price_index")
                 which = (f"the bundled index '{named or DEFAULT_INDEX.get(currency)}'"
                          if not isinstance(named, dict) else "costs.price_index")
+                covering = [n for n in sorted(BUNDLED_INDEXES)
+                            if {year, target_year} <= set(bundled_index(n)[0])]
+                other = (f"costs.price_index = \"{covering[0]}\" (bundled, it has both), or "
+                         if covering else "")
                 fail(path, f"costs.{key}.price_year", f"{year} to {target_year}: {which} has "
-                      f"no {needed} (it has {_years(index)}); give costs.price_index a "
-                      "table with both years and its source")
+                      f"no {needed} (it has {_years(index)}); give {other}costs.price_index "
+                      "a table with both years and its source")
         factor = index[target_year] / index[year]
         fig = costs[key]
         value = (tuple(v * factor for v in fig.value) if isinstance(fig.value, tuple)

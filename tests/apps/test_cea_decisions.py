@@ -111,7 +111,9 @@ def test_cea_three_arms_frontier_table_json_and_figure(tmp_path):
                  "**10. Discount rate.** 3% a year", "**15. Currency, price date, and "
                  "conversion.** USD, price year 2020", "**23. Summary of main results.**"):
         assert item in cheers, item
-    assert "`costs.transplant`: 331,827; median all-cause cost" in cheers
+    # in 2020 prices, brought from its source's 2024 with the CPI-U medical care index
+    assert ("`costs.transplant`: 305,365 (2020 prices; from 2024, x0.9203); median all-cause "
+            "cost") in cheers
     assert f"| mac | {doc['arms']['mac']['costs']['mean']:,.0f} |" in cheers
     # two arms: the document is as before (no frontier section)
     two = json.loads(runner.invoke(cli, ["cea", "mac", "ric", "-n", "300", "--format",
@@ -166,12 +168,16 @@ def test_tornado_variants_ranges_spreads_and_bounds():
     econ = {n: economics_of(load_scenario(n)) for n in ("haplo_ptcy", "haplo_nk")}
     variants = {(f, side): (values, v) for f, side, values, v in tornado_variants(econ, 0.2)}
     # a ranged figure goes to the ends of its range, in every arm that has it
-    assert variants[("costs.agvhd_onset", "low")][0] == {"haplo_ptcy": 20286.0,
-                                                         "haplo_nk": 20286.0}
+    # (in the arms' price year, 2020: the bundled costs are brought there from their
+    # sources' years, agvhd_onset from 2024 and nk_infusion from 2023)
+    low = 20286 * 518.876 / 563.841
+    assert variants[("costs.agvhd_onset", "low")][0] == {
+        "haplo_ptcy": pytest.approx(low, rel=1e-12), "haplo_nk": pytest.approx(low, rel=1e-12)}
     # an arm's own figure moves in that arm only
     values, v = variants[("costs.nk_infusion", "high")]
-    assert values == {"haplo_nk": 97000.0}
-    assert v["haplo_nk"].cost("nk_infusion") == 97000.0
+    high = 97000 * 518.876 / 549.084
+    assert values == {"haplo_nk": pytest.approx(high, rel=1e-12)}
+    assert v["haplo_nk"].cost("nk_infusion") == pytest.approx(high, rel=1e-12)
     assert v["haplo_ptcy"] is econ["haplo_ptcy"]
     # a point figure +-20%; a utility is clipped to 1
     base = econ["haplo_ptcy"].cost("transplant")
@@ -188,7 +194,8 @@ def test_tornado_variants_ranges_spreads_and_bounds():
                                           ("durations.cgvhd_active_days", "low")])
 def test_tornado_equals_a_run_with_the_figure_set(figure, side):
     # the tornado re-prices the base case's patients; a run with the figure set by
-    # --set (same seed: the same patients) must give the same incremental NMB
+    # --set (same seed: the same patients) must give the same incremental NMB.  Its values
+    # are in the arms' price year, so a cost set to one is put in that year too
     from hsctsim.model.scenario import set_value
 
     names = ("haplo_ptcy", "haplo_nk")
@@ -198,7 +205,11 @@ def test_tornado_equals_a_run_with_the_figure_set(figure, side):
     changed = {}
     for n, s in arms.items():
         value = row["values"][side].get(n)
-        changed[n] = s if value is None else set_value(s, f"{figure}.value", repr(value))
+        if value is not None:
+            s = set_value(s, f"{figure}.value", repr(value))
+            if figure.startswith("costs."):
+                s = set_value(s, f"{figure}.price_year", "2020")
+        changed[n] = s
     again = run_cea(changed, 3000, seed=8, wtp=(100_000,))
     expected = again["increments"]["haplo_nk"]["nmb"]["100000"]["mean"]
     assert row["inmb"]["haplo_nk"]["100000"][side] == pytest.approx(expected, abs=0.02)
@@ -227,8 +238,9 @@ def test_sweep_points_equal_runs_with_the_figure_set():
     points = doc["sweep"]["figures"]["haplo_nk:costs.nk_infusion"]
     assert [p["value"] for p in points] == [20000.0, 70000.0, 120000.0]
     for p in points[::2]:
-        changed = dict(arms, haplo_nk=set_value(arms["haplo_nk"], "costs.nk_infusion.value",
-                                                repr(p["value"])))
+        # a swept cost is in the arms' price year (2020), so the run puts it there too
+        nk = set_value(arms["haplo_nk"], "costs.nk_infusion.value", repr(p["value"]))
+        changed = dict(arms, haplo_nk=set_value(nk, "costs.nk_infusion.price_year", "2020"))
         again = run_cea(changed, 2000, seed=9, wtp=(100_000,))
         inc = again["increments"]["haplo_nk"]
         assert p["increments"]["haplo_nk"]["nmb"]["100000"] == pytest.approx(

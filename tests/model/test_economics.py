@@ -237,13 +237,21 @@ def test_run_cea_is_paired_and_chunk_invariant():
 # -- scenarios and the command line ---------------------------------------------------------
 
 
+# the bundled costs are brought from their sources' price years to 2020 with the CPI-U
+# medical care index (hsctsim/model/data/price_index_us_cpi_medical_care.csv)
+TO_2020_FROM_2023 = 518.876 / 549.084
+TO_2020_FROM_2024 = 518.876 / 563.841
+
+
 def test_bundled_arms_carry_sourced_economics():
     for name in ("mac", "ric", "haplo_ptcy", "haplo_nk"):
         e = economics_of(load_scenario(name))
         assert e.currency == "USD" and e.lifetime is not None
         assert all(source.strip() for _, _, source in e.sources())
     nk = economics_of(load_scenario("haplo_nk")).costs["nk_infusion"]
-    assert nk.value == (35966.0, 97000.0) and nk.label == "proxy" and "http" in nk.source
+    assert nk.value == pytest.approx((35966 * TO_2020_FROM_2023, 97000 * TO_2020_FROM_2023),
+                                     rel=1e-12)
+    assert nk.label == "proxy" and "http" in nk.source
 
 
 def test_caveats_name_unpublished_figures_that_make_arms_differ():
@@ -314,10 +322,11 @@ def test_cea_command_table_json_and_errors(tmp_path):
 
 def test_ranged_figures_midpoint_and_shared_draws():
     mac, ric = (economics_of(load_scenario(n)) for n in ("mac", "ric"))
-    assert mac.cost("agvhd_onset") == pytest.approx(0.5 * (20286 + 24426))
+    low, high = 20286 * TO_2020_FROM_2024, 24426 * TO_2020_FROM_2024  # 2024 to 2020 prices
+    assert mac.cost("agvhd_onset") == pytest.approx(0.5 * (low + high))
     a, b = mac.draw(7, 3), ric.draw(7, 3)
     drawn = a.cost("agvhd_onset")
-    assert 20286 <= drawn <= 24426 and drawn == b.cost("agvhd_onset")  # shared by the arms
+    assert low <= drawn <= high and drawn == b.cost("agvhd_onset")  # shared by the arms
     assert a.cost("transplant") == mac.cost("transplant")  # points stay
     assert mac.draw(7, 4).cost("agvhd_onset") != drawn
     assert 28 <= a.duration("agvhd_active_days") <= 56
@@ -331,9 +340,9 @@ def test_cea_what_ifs_of_costs_and_of_the_course():
                                   "--replicates", "1"])
     assert cheaper.exit_code == 0, cheaper.output
     doc = json.loads(cheaper.stdout)
-    for arm in ("mac", "ric"):  # the same patients, 100,000 less each
+    for arm in ("mac", "ric"):  # the same patients, 100,000 (2024 dollars) less each
         assert doc["arms"][arm]["costs"]["mean"] == pytest.approx(
-            plain["arms"][arm]["costs"]["mean"] - 100_000, abs=0.01)
+            plain["arms"][arm]["costs"]["mean"] - 100_000 * TO_2020_FROM_2024, abs=0.01)
         assert doc["arms"][arm]["qalys"] == plain["arms"][arm]["qalys"]
     course = json.loads(runner.invoke(cli, [*base, "--set",
                                             "ric:effects.cgvhd_on_relapse.hr=0.3"]).stdout)
@@ -363,7 +372,8 @@ def test_cea_cautions_under_the_table_only_when_a_figure_is_unpublished(tmp_path
     # the bundled proxy is named as one, in the table and in the JSON
     bundled = runner.invoke(cli, [*arms, "--format", "json"])
     (c,) = json.loads(bundled.stdout)["caveats"]
-    assert c["label"] == "proxy" and c["value"] == [35966.0, 97000.0]
+    assert c["label"] == "proxy" and c["value"] == pytest.approx(
+        [35966 * TO_2020_FROM_2023, 97000 * TO_2020_FROM_2023], rel=1e-9)
     # a published figure: no caution, and the costs move by it exactly (day 0, undiscounted)
     paid = "haplo_nk:costs.nk_infusion={ value = 50000, source = \"Leukemia 2030;1:1\" }"
     sourced = runner.invoke(cli, [*arms, "--set", paid, "--format", "json"])
