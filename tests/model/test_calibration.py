@@ -56,10 +56,11 @@ def _timing_figures():
     from hsctsim.analysis.validation import load_figures
 
     # the solid-tumour arms' TRM figures are not counted either (calibration targets);
-    # not-counted validation figures of TRM (other populations) set nothing
+    # not-counted validation figures of TRM (other populations) set nothing, and the
+    # subgroup figures (among 2-year survivors) set [late_mortality], not the timing
     return [f for f in load_figures()
             if f.endpoint == "trm" and not f.check and f.arm in ("mac", "ric")
-            and f.use == "calibration"]
+            and f.use == "calibration" and f.among is None]
 
 
 def test_timing_figures_are_the_ones_tools_trm_timing_was_run_on():

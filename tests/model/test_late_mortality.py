@@ -72,13 +72,34 @@ def test_relative_mortality_multiplies_and_the_mix_is_the_average_survival():
 
 
 def test_relative_mortality_log_linear_in_age_and_capped():
-    lm = late(relative_mortality_by_age=((26.0, 7.3), (67.0, 3.2)),
+    lm = late(relative_mortality_by_age=((26.0, 3.2), (67.0, 1.4)),
               relative_mortality_cap=(15.0, 2.2))
-    assert relative_mortality(lm, 26.0, 5.0) == pytest.approx(7.3)
-    assert relative_mortality(lm, 67.0, 5.0) == pytest.approx(3.2)
-    assert relative_mortality(lm, 46.5, 5.0) == pytest.approx(math.sqrt(7.3 * 3.2))
-    assert relative_mortality(lm, 80.0, 5.0) == pytest.approx(3.2)  # flat beyond
+    assert relative_mortality(lm, 26.0, 5.0) == pytest.approx(3.2)
+    assert relative_mortality(lm, 67.0, 5.0) == pytest.approx(1.4)
+    assert relative_mortality(lm, 46.5, 5.0) == pytest.approx(math.sqrt(3.2 * 1.4))
+    assert relative_mortality(lm, 80.0, 5.0) == pytest.approx(1.4)  # flat beyond
+    assert relative_mortality(lm, 10.0, 5.0) == pytest.approx(3.2)  # and below
     assert relative_mortality(lm, 26.0, 15.0) == pytest.approx(2.2)  # the cap
+    assert relative_mortality(lm, 67.0, 15.0) == pytest.approx(1.4)  # below the cap
+
+
+def test_mac_anchors_give_larue_nrm_over_years_4_to_10():
+    """The anchors of configs/mac.toml are those of tools/late_mortality_rm.py: the
+    arm's late-death hazard over years 4-10 is Larue et al.'s non-relapse hazard of
+    years 2-10 less the matched-donor years 2-4 (PMC13049581), 0.1170, to the rounding
+    of the anchors to one decimal (hand computation below, as in the config's source)."""
+    def cause_specific(event, other):
+        return event / (event + other) * -math.log(1.0 - event - other)
+    nrm = (1.0 - 0.762) * (1.0 - 0.449)
+    target = (cause_specific(nrm, 1.0 - 0.723 - nrm)
+              - cause_specific((175 * 0.04 + 208 * 0.03) / 383, (175 * 0.08 + 208 * 0.07) / 383))
+    assert target == pytest.approx(0.1170, abs=1e-4)
+    lm = load_scenario("mac").extensions["late_mortality"]
+    assert lm.relative_mortality_by_age == ((26.0, 3.2), (67.0, 1.4))
+    starts, rates = map(np.array, hazard_pieces(lm))
+    s4 = survival_at(starts, rates, 4 * DAYS_PER_YEAR)
+    s10 = survival_at(starts, rates, 10 * DAYS_PER_YEAR)
+    assert -math.log(s10 / s4) == pytest.approx(target, rel=0.02)
 
 
 def test_the_engine_draws_late_deaths_from_that_curve():
