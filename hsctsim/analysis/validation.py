@@ -637,7 +637,7 @@ TOLERANCE_RULE = ("within: |simulated - published| <= max(half the published 95%
 VALIDATION_TARGET = 0.80
 
 
-def verdict(results, target=VALIDATION_TARGET):
+def verdict(results, target=VALIDATION_TARGET, judge_share=True):
     """Whether a comparison passes, and why.
 
     Parameters
@@ -646,22 +646,26 @@ def verdict(results, target=VALIDATION_TARGET):
         From :func:`compare`.
     target : float
         The least share of counted validation figures that must be within tolerance.
+    judge_share : bool
+        Whether the share is judged against ``target``: the target is set for every
+        figure together, so a selection of arms reports its share without judging it.
 
     Returns
     -------
     dict
         ``calibration_all_within`` (every counted calibration figure within tolerance),
         ``validation_share`` (within / counted among validation figures; None when none
-        is counted, which fails nothing), ``validation_target`` and ``passed`` (both
-        rules hold).
+        is counted, which fails nothing), ``validation_target`` (None when the share
+        is not judged) and ``passed`` (both rules hold).
     """
     counts = tally_by_use(results)
     cal, val = counts["calibration"], counts["validation"]
     share = val["within"] / val["counted"] if val["counted"] else None
     calibration_ok = cal["within"] == cal["counted"]
+    share_ok = not judge_share or share is None or share >= target
     return {"calibration_all_within": calibration_ok, "validation_share": share,
-            "validation_target": target,
-            "passed": calibration_ok and (share is None or share >= target)}
+            "validation_target": target if judge_share else None,
+            "passed": calibration_ok and share_ok}
 
 
 def tally_by_use(results):
