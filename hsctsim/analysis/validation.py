@@ -57,7 +57,7 @@ __all__ = ["Among", "AMONG_KEYS", "compare", "Comparison", "ENDPOINTS", "Figure"
 
 FIGURES_FILE = Path(__file__).resolve().parents[1] / "model" / "validation.toml"
 LANDMARK_ENDPOINTS = ("os", "rfs", "pfs", "grfs", "relapse", "trm", "progression_death",
-                      "agvhd_3_4", "cgvhd_mod_sev")
+                      "agvhd", "agvhd_3_4", "cgvhd", "cgvhd_mod_sev")
 MEDIAN_ENDPOINTS = ("os_median", "pfs_median")
 ENDPOINTS = (*LANDMARK_ENDPOINTS, *MEDIAN_ENDPOINTS, "best_response", "post_relapse_os",
              "os_hazard_ratio")

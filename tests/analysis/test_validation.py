@@ -316,6 +316,22 @@ def test_rcc_series_of_another_programme_are_shown_not_counted():
         assert all(f.check == (p >= 0.05) for f in chosen), (key, p)
 
 
+def test_gvhd_figures_are_cumulative_incidences_at_the_landmark():
+    inf = np.inf
+    # acute GVHD II-IV on days 20 and 150, grade III-IV on day 20; chronic GVHD on
+    # days 200 and 900; one death on day 50 (it competes: no GVHD after it)
+    c = tumour_cohort_of({"agvhd": [20, 150, inf, inf], "agvhd_3_4": [20, inf, inf, inf],
+                          "cgvhd": [200, inf, 900, inf], "trm": [inf, inf, inf, 50]},
+                         horizon=1000)
+    for endpoint, day, share in (("agvhd", 100.0, 1 / 4), ("agvhd", 180.0, 2 / 4),
+                                 ("agvhd_3_4", 100.0, 1 / 4), ("cgvhd", 730.0, 1 / 4),
+                                 ("cgvhd", 1000.0, 2 / 4)):
+        f = figure(endpoint=endpoint, landmark_day=day, estimate=share)
+        est, low, high = simulated(f, {"a": c})
+        assert est == pytest.approx(share) and low <= est <= high, (endpoint, day)
+        assert f.label == endpoint
+
+
 def test_figures_among_a_subgroup_count_only_its_patients():
     inf = np.inf
     # chronic GVHD on days 50 and 300 (patients 0, 1); deaths on days 100, 400, 30, 200

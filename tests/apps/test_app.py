@@ -76,7 +76,7 @@ def test_every_slider_has_its_range_and_source(app):
     assert "ebmt4" not in names and "colorectal" not in names  # other endpoints: the CLI's
     ric = next(a for a in data["arms"] if a["name"] == "ric")
     keys = {c["key"]: c for c in ric["controls"]}
-    assert (keys["agvhd.incidence"]["low"], keys["agvhd.incidence"]["high"]) == (0.3, 0.6)
+    assert (keys["agvhd.incidence"]["low"], keys["agvhd.incidence"]["high"]) == (0.208, 0.438)
     assert "relapse.incidence" not in keys  # a point (48.3%): nothing to move
     for a in data["arms"]:
         for c in a["controls"]:
@@ -99,27 +99,28 @@ def test_the_arms_reproduce_their_published_incidences(app):
 
 
 def test_a_moved_slider_updates_the_table(app):
-    state = {**STATE, "what_if": {"ric": {"agvhd.incidence": "0.6"}}}
+    state = {**STATE, "what_if": {"ric": {"agvhd.incidence": "0.438"}}}
     status, data = post(app, state)
     assert status == 200, data
     assert data["columns"] == ["mac", "ric", "ric what-if"]
-    # the incidence asked for is solved for; the baseline stays at the midpoint, 45%
-    assert abs(cell(data, "Acute GVHD grade II-IV", 100, "ric what-if") - 0.60) < 0.01
-    assert abs(cell(data, "Acute GVHD grade II-IV", 100, "ric") - 0.45) < 0.01
+    # the incidence asked for is solved for; the baseline stays at the midpoint, 32.3%
+    assert abs(cell(data, "Acute GVHD grade II-IV", 100, "ric what-if") - 0.438) < 0.01
+    assert abs(cell(data, "Acute GVHD grade II-IV", 100, "ric") - 0.323) < 0.01
     # held calibration: more GVHD, less relapse (GVHD on relapse HR < 1), paired
     assert cell(data, "Relapse", 730, "ric what-if") < cell(data, "Relapse", 730, "ric") - 0.01
     row = next(r for r in data["rows"] if r["endpoint"] == "Acute GVHD grade II-IV"
                and r["day"] == 100)
-    # the what-if's difference from its arm, in points: 60% - 45%, within Monte Carlo error
+    # the what-if's difference from its arm, in points: 43.8% - 32.3%, within Monte Carlo
+    # error
     shift = float(row["cells"][2].rsplit("[", 1)[1].rstrip("]"))
-    assert row["cells"][2].endswith("]") and abs(shift - 15.0) < 1.0, row["cells"][2]
+    assert row["cells"][2].endswith("]") and abs(shift - 11.5) < 1.0, row["cells"][2]
     assert any("held" in n and "agvhd" in n for n in data["notes"])
-    assert data["commands"]["ric"] == ("hsctsim run ric --set agvhd.incidence=0.6 "
+    assert data["commands"]["ric"] == ("hsctsim run ric --set agvhd.incidence=0.438 "
                                        "-n 100000 --seed 20251121")
 
 
 @pytest.mark.parametrize("what_if, message", [
-    ({"agvhd.incidence": 0.9}, "0.9 is outside the reported range 0.3 to 0.6"),
+    ({"agvhd.incidence": 0.9}, "0.9 is outside the reported range 0.208 to 0.438"),
     ({"agvhd.incidence": "abc"}, "'abc' is not a number"),
     ({"agvhd.incidence": "nan"}, "'nan' is not a number"),
     ({"relapse.incidence": 0.5}, "ric has no ranged figure relapse.incidence"),
@@ -161,7 +162,7 @@ def test_a_request_that_is_not_json_is_refused_in_one_line(app):
 
 
 def test_downloads_give_the_figure_the_table_and_a_scenario_run_accepts(app, tmp_path):
-    state = {**STATE, "what_if": {"ric": {"agvhd.incidence": "0.6",
+    state = {**STATE, "what_if": {"ric": {"agvhd.incidence": "0.438",
                                           "effects.cgvhd_on_relapse.hr": "0.5"}}}
     status, ctype, png, headers = app.handle("GET", "/download/figure.png", query(state))
     assert status == 200 and ctype == "image/png" and png.startswith(b"\x89PNG")
@@ -175,8 +176,8 @@ def test_downloads_give_the_figure_the_table_and_a_scenario_run_accepts(app, tmp
     assert len(landmark) == 3 * len(core.PANELS) * 5  # 3 cohorts, 6 endpoints, 5 days
     agvhd = next(r for r in landmark if r["cohort"] == "ric what-if"
                  and r["endpoint"] == "agvhd" and r["day"] == "100")
-    assert abs(float(agvhd["estimate"]) - 0.6) < 0.01
-    assert agvhd["what_if"] == "agvhd.incidence=0.6 effects.cgvhd_on_relapse.hr=0.5"
+    assert abs(float(agvhd["estimate"]) - 0.438) < 0.01
+    assert agvhd["what_if"] == "agvhd.incidence=0.438 effects.cgvhd_on_relapse.hr=0.5"
     published = [r for r in rows if r["table"] == "published"]
     assert any(r["arm"] == "ric" and r["endpoint"] == "relapse" and r["published_source"]
                for r in published)
@@ -187,11 +188,11 @@ def test_downloads_give_the_figure_the_table_and_a_scenario_run_accepts(app, tmp
     path = tmp_path / "ric-whatif.toml"
     path.write_bytes(toml)
     loaded = load_scenario(path)
-    assert loaded.processes["agvhd"].incidence.mid == 0.6
+    assert loaded.processes["agvhd"].incidence.mid == 0.438
     assert loaded.effects["cgvhd_on_relapse"].hr.mid == 0.5
     assert loaded.processes["relapse"].incidence.mid == 0.483  # the rest as the arm has it
-    assert ("hsctsim run ric --set agvhd.incidence=0.6 --set effects.cgvhd_on_relapse.hr=0.5 "
-            "-n 100000 --seed 20251121") in toml.decode()
+    assert ("hsctsim run ric --set agvhd.incidence=0.438 "
+            "--set effects.cgvhd_on_relapse.hr=0.5 -n 100000 --seed 20251121") in toml.decode()
     status, _, toml, _ = app.handle("GET", "/download/scenario.toml", query(state, arm="mac"))
     base = tmp_path / "mac.toml"
     base.write_bytes(toml)
@@ -201,7 +202,7 @@ def test_downloads_give_the_figure_the_table_and_a_scenario_run_accepts(app, tmp
 
 
 def test_the_downloaded_scenario_is_accepted_by_check(tmp_path):
-    state = {**STATE, "what_if": {"ric": {"agvhd.incidence": "0.6"}}}
+    state = {**STATE, "what_if": {"ric": {"agvhd.incidence": "0.438"}}}
     toml = App().handle("GET", "/download/scenario.toml", query(state, arm="ric"))[2]
     path = tmp_path / "ric-whatif.toml"
     path.write_bytes(toml)
@@ -330,7 +331,7 @@ def test_a_combination_the_calibration_cannot_reach_is_said_beside_the_slider(mo
                             "reached with the other incidences held")
 
     monkeypatch.setattr(core, "what_if", unreachable)
-    state = {**STATE, "what_if": {"ric": {"agvhd.incidence": "0.6", "cgvhd.incidence": "0.7"}}}
+    state = {**STATE, "what_if": {"ric": {"agvhd.incidence": "0.438", "cgvhd.incidence": "0.7"}}}
     status, data = post(App(), state)
     assert status == 422
     assert data["errors"] == {"ric:cgvhd.incidence": "the calibration cannot reach this "
@@ -410,13 +411,13 @@ def test_the_cost_effectiveness_view_gives_what_hsctsim_cea_gives():
 
 
 def test_a_what_if_is_costed_against_its_arm():
-    state = {"arms": ["mac"], "what_if": {"mac": {"agvhd.incidence": "0.6"}},
+    state = {"arms": ["mac"], "what_if": {"mac": {"agvhd.incidence": "0.494"}},
              "patients": 20_000, "seed": 7}
     status, _, body, _ = App().handle("POST", "/api/cea", "", json.dumps(state).encode())
     data = json.loads(body)
     (comparison,) = data["comparisons"]
     assert comparison["comparison"] == "mac what-if vs mac"
-    # more acute GVHD (45% -> 60%): more TRM and treatment, fewer QALYs
+    # more acute GVHD (37.5% -> 49.4%): more TRM and treatment, fewer QALYs
     assert comparison["qalys"].startswith("-")
     assert data["commands"] == []  # `hsctsim cea` compares arms, not an arm with itself
 
@@ -433,8 +434,8 @@ def test_without_costs_the_view_says_which_arms_have_them():
 
 def test_recalibrated_what_ifs_keep_the_published_incidences():
     """--recalibrate's meaning: the incidences are kept, so with more acute GVHD RIC's
-    relapse stays at its published 48.3% by 18 months (held, GVHD lowers it: 45.8%)."""
-    what = {"ric": {"agvhd.incidence": "0.6"}}
+    relapse stays at its published 48.3% by 18 months (held, GVHD lowers it: 46.5%)."""
+    what = {"ric": {"agvhd.incidence": "0.438"}}
     held = core.compute(core.parse_request({"arms": ["ric"], "what_if": what}))
     again = core.compute(core.parse_request({"arms": ["ric"], "what_if": what,
                                              "recalibrate": True}))

@@ -146,28 +146,28 @@ def test_a_slider_moves_the_curve_and_the_table(browser, page_url):
     before, figure = views(browser), browser.find_element(By.ID, "figure").get_attribute("src")
     # the range input as a hand drags it: its value, then the input event
     slider = browser.find_element(By.CSS_SELECTOR, '[data-control="ric:agvhd.incidence"]')
-    browser.execute_script("arguments[0].value = 0.6; "
+    browser.execute_script("arguments[0].value = 0.438; "
                            "arguments[0].dispatchEvent(new Event('input'));", slider)
     assert status(browser) == "updating…"
     assert wait_updated(browser, before).startswith("updated in")
     assert browser.find_element(By.ID, "figure").get_attribute("src") != figure
     head, rows = table(browser)
     assert head == ["endpoint", "day", "mac", "ric", "ric what-if"]
-    assert abs(value(head, rows, "Acute GVHD grade II-IV", 100, "ric what-if") - 0.6) < 0.01
-    assert abs(value(head, rows, "Acute GVHD grade II-IV", 100, "ric") - 0.45) < 0.01
-    assert whatif_box(browser, "ric", "agvhd.incidence").get_attribute("value") == "0.6"
+    assert abs(value(head, rows, "Acute GVHD grade II-IV", 100, "ric what-if") - 0.438) < 0.01
+    assert abs(value(head, rows, "Acute GVHD grade II-IV", 100, "ric") - 0.323) < 0.01
+    assert whatif_box(browser, "ric", "agvhd.incidence").get_attribute("value") == "0.438"
     commands = browser.find_element(By.ID, "commands").text
-    assert "hsctsim run ric --set agvhd.incidence=0.6 -n 100000" in commands
+    assert "hsctsim run ric --set agvhd.incidence=0.438 -n 100000" in commands
     browser.execute_script("window.scrollTo(0, 0)")
     shot(browser, "app-what-if")
 
 
 def test_a_download_gives_the_table(browser, page_url, downloads):
     on_the_page(browser, page_url)
-    if whatif_box(browser, "ric", "agvhd.incidence").get_attribute("value") != "0.6":
+    if whatif_box(browser, "ric", "agvhd.incidence").get_attribute("value") != "0.438":
         # this worker's browser has not run the slider test: the same what-if
         before = views(browser)
-        type_into(browser, whatif_box(browser, "ric", "agvhd.incidence"), "0.6")
+        type_into(browser, whatif_box(browser, "ric", "agvhd.incidence"), "0.438")
         assert wait_updated(browser, before).startswith("updated in")
     browser.find_element(By.ID, "download-table-csv").click()
     deadline = time.monotonic() + VIEW_S
@@ -179,7 +179,7 @@ def test_a_download_gives_the_table(browser, page_url, downloads):
     assert [p.name for p in done] == ["hsctsim-mac-ric.csv"]
     text = done[0].read_text()
     assert text.startswith("table,arm,cohort,what_if,endpoint,day,estimate")
-    assert "ric what-if,agvhd.incidence=0.6,agvhd,100," in text
+    assert "ric what-if,agvhd.incidence=0.438,agvhd,100," in text
 
 
 def test_a_value_out_of_range_gets_a_message_beside_its_slider(browser, page_url):
@@ -189,14 +189,14 @@ def test_a_value_out_of_range_gets_a_message_beside_its_slider(browser, page_url
     WebDriverWait(browser, VIEW_S).until(lambda d: status(d).startswith("not updated"))
     message = browser.find_element(By.CSS_SELECTOR,
                                    '[data-error-for="ric:agvhd.incidence"]').text
-    assert message.startswith("0.9 is outside the reported range 0.3 to 0.6")
+    assert message.startswith("0.9 is outside the reported range 0.208 to 0.438")
     assert "invalid" in box.get_attribute("class")
     assert "Traceback" not in browser.page_source
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
     shot(browser, "app-error")
     # back in range: the message goes, the page updates again
     before = views(browser)
-    type_into(browser, box, "0.5")
+    type_into(browser, box, "0.4")
     assert wait_updated(browser, before).startswith("updated in")
     assert browser.find_element(By.CSS_SELECTOR,
                                 '[data-error-for="ric:agvhd.incidence"]').text == ""

@@ -109,7 +109,8 @@ def test_incidences_that_cannot_be_reached_together(tmp_path):
 
 def test_set_value_changes_one_figure():
     s = set_value(load_scenario("ric"), "agvhd.incidence", "0.45")
-    assert s.processes["agvhd"].incidence == Range(0.45, 0.45)
+    incidence = s.processes["agvhd"].incidence  # a point now; the range's kind is kept
+    assert (incidence.low, incidence.high) == (0.45, 0.45)
     s = set_value(s, "effects.cmv_on_trm.hr", "[1.2, 1.4]")
     assert s.effects["cmv_on_trm"].hr.mid == pytest.approx(1.3)
     with pytest.raises(ScenarioError, match="agvhd.incidence: 2 is outside"):
@@ -119,12 +120,12 @@ def test_set_value_changes_one_figure():
 
 
 def test_ranges_midpoints_and_draws():
-    s = load_scenario("mac")
-    assert s.at_midpoints().processes["agvhd"].incidence.low == pytest.approx(0.45)
+    s = load_scenario("mac")  # cmv.incidence = [0.20, 0.40], uniform
+    assert s.at_midpoints().processes["cmv"].incidence.low == pytest.approx(0.30)
     rng = np.random.default_rng(0)
-    values = [s.draw(rng).processes["agvhd"].incidence.low for _ in range(400)]
-    assert 0.30 <= min(values) < 0.33 and 0.57 < max(values) <= 0.60
-    assert abs(np.mean(values) - 0.45) < 4 * 0.3 / np.sqrt(12 * 400)
+    values = [s.draw(rng).processes["cmv"].incidence.low for _ in range(400)]
+    assert 0.20 <= min(values) < 0.22 and 0.38 < max(values) <= 0.40
+    assert abs(np.mean(values) - 0.30) < 4 * 0.2 / np.sqrt(12 * 400)
     # a point stays a point
     assert s.draw(rng).processes["relapse"].incidence == Range(0.135, 0.135)
 
