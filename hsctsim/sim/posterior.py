@@ -290,6 +290,10 @@ def load_posterior(scenario, folder=None):
         susceptible = [{str(k): float(v) for k, v in s.items()} for s in data["susceptible"]]
         stored = data["settings"]["fingerprint"]
     except FileNotFoundError:
+        if not any(f.arm == scenario.name for f in load_figures(TARGETS_FILE)):
+            raise ScenarioError(path, None, f"no posterior of '{scenario.name}', which has "
+                                f"no calibration targets ({TARGETS_FILE.name}): draw its "
+                                "ranges (--draws ranges)") from None
         raise ScenarioError(path, None, f"no posterior of '{scenario.name}': run `hsctsim "
                             f"calibrate {scenario.name}` first") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

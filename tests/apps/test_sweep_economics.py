@@ -176,7 +176,8 @@ def test_transplant_cost_of_one_arm_moves_its_nmb_by_the_change(tmp_path):
     (["ebmt4", "--psa", "2"], "nothing to draw"),
     (["ARM0", "--psa", "2", "--wtp", "lots"], "expected numbers"),
     (["ARM0", "--psa", "2", "--draws", "posterior"], "leave out --draws"),
-    (["mac", "mst", "--psa", "2", "--draws", "posterior"], "hsctsim calibrate mst"),
+    (["mac", "auto_lymphoma", "--psa", "2", "--draws", "posterior"],
+     "which has no calibration targets"),
 ])
 def test_careless_sweeps_get_one_line(arms, tmp_path, args, says):
     args = [arms[0] if a == "ARM0" else arms[1] if a == "ARM1" else a for a in args]
