@@ -76,10 +76,11 @@ def test_run_replicates_draw_posterior_sets_without_solving(tmp_path, monkeypatc
 def test_draws_posterior_needs_a_posterior_and_replicates(tmp_path, monkeypatch):
     monkeypatch.setenv("HSCTSIM_CACHE_DIR", str(tmp_path / "empty"))
     runner = CliRunner()
-    # auto (no targets) has no posterior shipped
+    # auto (no targets) has no posterior shipped, and none can be made: draw its ranges
     result = runner.invoke(cli, ["run", "auto", "-n", "500", "--replicates", "2",
                                  "--draws", "posterior"])
-    assert result.exit_code == 2 and "hsctsim calibrate auto" in result.output
+    assert result.exit_code == 2 and "no calibration targets" in result.output
+    assert "--draws ranges" in result.output
     result = runner.invoke(cli, ["run", "ric", "-n", "500", "--draws", "posterior"])
     assert result.exit_code == 2 and "--replicates" in result.output
 
@@ -251,7 +252,7 @@ def test_draws_auto_takes_the_shipped_posteriors_of_every_arm_with_targets(shipp
     assert replicate_posteriors(loaded, 2, "ranges") is None
     # one arm without a posterior (auto has no targets): every arm draws the ranges
     assert posteriors_if_all({**loaded, "auto": load_scenario("auto")}) is None
-    with pytest.raises(posterior.ScenarioError, match="hsctsim calibrate auto"):
+    with pytest.raises(posterior.ScenarioError, match="auto', which has no calibration targ"):
         replicate_posteriors({"auto": load_scenario("auto")}, 2, "posterior")
 
 
