@@ -43,7 +43,7 @@ from .economics import DAYS_PER_YEAR, LIFE_TABLES, MAX_AGE_YEARS, read_life_tabl
 
 __all__ = ["check", "KEYS", "LateMortality", "extend", "hazard_pieces", "lifetime_days",
            "lifetime_horizon",
-           "parse", "ranges", "relative_mortality", "strata", "with_value"]
+           "parse", "ranges", "refuse_early_start", "relative_mortality", "strata", "with_value"]
 
 FIGURES = ("from_day", "age_years", "age_range_years", "male_fraction", "life_table",
            "relative_mortality_by_age", "relative_mortality_cap")
@@ -123,13 +123,21 @@ def parse(reader, data, key, parsed):
     return late
 
 
+def refuse_early_start(reader, section, from_day, landmark_day, figure):
+    """Refuse ``[section].from_day`` before ``landmark_day``, the landmark of the arm's
+    ``figure`` (None: none): the process the section closes must reach that figure
+    first (late mortality closes TRM, late relapse the calibrated relapse)."""
+    if landmark_day is not None and from_day < landmark_day:
+        reader.fail(f"{section}.from_day",
+                    f"{from_day:g} is before day {landmark_day:g}, the landmark of the "
+                    f"arm's {figure} figure: {section.replace('_', ' ')} starts where that "
+                    "figure ends")
+
+
 def check(reader, late, trm_day):
     """``from_day`` must not come before ``trm_day``, the landmark of the arm's TRM
-    figure (None: none): the process it closes must reach its published figure first."""
-    if trm_day is not None and late.from_day < trm_day:
-        reader.fail("late_mortality.from_day",
-                    f"{late.from_day:g} is before day {trm_day:g}, the landmark of "
-                    "the arm's TRM figure: late mortality starts where that figure ends")
+    figure (see :func:`refuse_early_start`)."""
+    refuse_early_start(reader, "late_mortality", late.from_day, trm_day, "TRM")
 
 
 def ranges(key, late):

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from ..engine.processes import Process
 from .economics import DAYS_PER_YEAR
+from .late_mortality import refuse_early_start
 
 __all__ = ["check", "extend", "hazard_pieces", "KEYS", "LateRelapse", "parse", "ranges",
            "with_value"]
@@ -86,11 +87,8 @@ def parse(reader, data, key, parsed):
 
 def check(reader, late, relapse_day):
     """``from_day`` must not come before ``relapse_day``, the landmark of the arm's
-    relapse figure (None: none): the process it closes must reach that figure first."""
-    if relapse_day is not None and late.from_day < relapse_day:
-        reader.fail("late_relapse.from_day",
-                    f"{late.from_day:g} is before day {relapse_day:g}, the landmark of the "
-                    "arm's relapse figure: late relapse starts where that figure ends")
+    relapse figure (see :func:`~hsctsim.model.late_mortality.refuse_early_start`)."""
+    refuse_early_start(reader, "late_relapse", late.from_day, relapse_day, "relapse")
 
 
 def ranges(key, late):
