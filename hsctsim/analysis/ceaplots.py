@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-__all__ = ["FIGSIZE", "PALETTE", "plot_ce_plane", "plot_ceac"]
+__all__ = ["FIGSIZE", "PALETTE", "plane_axes", "plot_ce_plane", "plot_ceac"]
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
@@ -33,6 +33,24 @@ def cea_axes(ax):
     return ax
 
 
+def plane_axes(ax, xs, ys, wtp):
+    """The cost-effectiveness plane around ``xs`` (QALYs) and ``ys`` (costs): limits
+    symmetric about the origin, the axes through it, and a dashed line per
+    willingness to pay in ``wtp``, labelled where it leaves the plot."""
+    xlim = max(abs(min(xs)), abs(max(xs))) * 1.15 or 1.0
+    ylim = max(abs(min(ys)), abs(max(ys))) * 1.15 or 1.0
+    ax.set_xlim(-xlim, xlim)
+    ax.set_ylim(-ylim, ylim)
+    x = np.array([-xlim, xlim])
+    for w in wtp:
+        ax.plot(x, w * x, ls="--", lw=1, color="#777777")
+        x_end = min(xlim, ylim / w) if w > 0 else xlim  # top right, where it leaves
+        ax.annotate(f"WTP {w:,.0f}", (x_end, w * x_end), fontsize=8, color="#555555",
+                    ha="right", va="top", xytext=(-3, -3), textcoords="offset points")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.axvline(0, color="black", lw=0.8)
+
+
 def plot_ce_plane(doc, ax=None):
     """Incremental costs against incremental QALYs of each replicate, by arm.
 
@@ -53,19 +71,7 @@ def plot_ce_plane(doc, ax=None):
         inc = doc["increments"][arm]
         ax.scatter([inc["qalys"]["mean"]], [inc["costs"]["mean"]], marker="X", s=80,
                    color=PALETTE[i % len(PALETTE)], edgecolors="black", linewidths=0.6)
-    xlim = max(abs(min(xs_all)), abs(max(xs_all))) * 1.15 or 1.0
-    ylim = max(abs(min(ys_all)), abs(max(ys_all))) * 1.15 or 1.0
-    ax.set_xlim(-xlim, xlim)
-    ax.set_ylim(-ylim, ylim)
-    x = np.array([-xlim, xlim])
-    for w in doc["wtp"]:
-        ax.plot(x, w * x, ls="--", lw=1, color="#777777")
-        # label where the line leaves the plot at the top right
-        x_end = min(xlim, ylim / w) if w > 0 else xlim
-        ax.annotate(f"WTP {w:,.0f}", (x_end, w * x_end), fontsize=8, color="#555555",
-                    ha="right", va="top", xytext=(-3, -3), textcoords="offset points")
-    ax.axhline(0, color="black", lw=0.8)
-    ax.axvline(0, color="black", lw=0.8)
+    plane_axes(ax, xs_all, ys_all, doc["wtp"])
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel("incremental QALYs (discounted)", fontsize=12)
     ax.set_ylabel(f"incremental costs ({doc['currency']} {doc['price_year']})", fontsize=12)

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
+from .ceaplots import plane_axes
 from .plotting import FONT, PALETTE, new_axes, save_figure
 
 __all__ = ["plot_heatmap", "plot_point_icer", "plot_point_nmb", "plot_psa", "plot_psa_plane",
@@ -341,18 +342,7 @@ def plot_psa_plane(rows, ax=None, money="", caption=None):
                    label=f"{arm} vs {ref}")
         ax.scatter([np.mean(dq)], [np.mean(dc)], marker="X", s=90, color=colour,
                    edgecolors="black", linewidths=0.6)
-    xlim = max(map(abs, xs)) * 1.15 or 1.0
-    ylim = max(map(abs, ys)) * 1.15 or 1.0
-    ax.set_xlim(-xlim, xlim)
-    ax.set_ylim(-ylim, ylim)
-    line = np.array([-xlim, xlim])
-    for w in wtp:
-        ax.plot(line, w * line, ls="--", lw=1, color="#777777")
-        x_end = min(xlim, ylim / w) if w > 0 else xlim
-        ax.annotate(f"WTP {w:,.0f}", (x_end, w * x_end), fontsize=8, color="#555555",
-                    ha="right", va="top", xytext=(-3, -3), textcoords="offset points")
-    ax.axhline(0, color="black", lw=0.8)
-    ax.axvline(0, color="black", lw=0.8)
+    plane_axes(ax, xs, ys, wtp)
     ax.yaxis.set_major_formatter(_MONEY)
     ax.set_xlabel("incremental QALYs (discounted)", fontsize=FONT["label"])
     ax.set_ylabel("incremental costs" + (f" ({money})" if money else ""),
