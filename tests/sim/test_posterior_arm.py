@@ -28,7 +28,8 @@ def ric():
 
 def test_targets_held_and_informative(ric):
     held = {t["label"]: t["held_by_calibration"] for t in ric.targets}
-    assert held == {"trm d548": False, "relapse d548": True, "trm d1461": True}
+    assert held == {"trm d548": False, "relapse d548": True, "trm d1461": True,
+                    "os d548": False, "rfs d548": False}
     for t in ric.targets:
         if t["held_by_calibration"]:
             se = math.sqrt(t["estimate"] * (1 - t["estimate"]) / N)
