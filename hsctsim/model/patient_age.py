@@ -21,7 +21,10 @@ hazard of the model; a model where they did would need them drawn first.
 
 The draw uses each patient's own stream (from the seed, the replicate and the
 patient's global index), so a cohort's ages are the same bit for bit whatever the
-chunk size or the thread count.
+chunk size or the thread count.  They depend on the follow-up, though: a patient
+alive at the horizon is drawn given survival to it, so a longer ``horizon_days`` can
+give a patient another age (the joint law is right at every horizon; compare age
+groups across runs of the same horizon).
 """
 
 import numpy as np
