@@ -38,11 +38,9 @@ SEED = 20251121  # hsctsim.api.DEFAULT_SEED, the seed the shipped posteriors wer
 
 def arms_with_targets(path=TARGETS):
     """The arms named by the ``[[figure]]`` tables of ``path``, in order of appearance."""
-    import tomllib  # deferred: only this function reads TOML
+    from hsctsim.sim.posterior import target_arms  # deferred: the package, run from the root
 
-    with open(path, "rb") as fh:
-        figures = tomllib.load(fh).get("figure", [])
-    return list(dict.fromkeys(f["arm"] for f in figures))
+    return target_arms(path)
 
 
 def ship(arm, dest=DEST, sets=None, patients=None, calibration_patients=None):

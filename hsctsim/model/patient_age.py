@@ -53,15 +53,17 @@ def patient_uniforms(seed, replicate, first_patient, n_patients):
 
 def prior(late):
     """``(ages, male, weight)``: the strata (whole years, sex) and their shares."""
-    ages, weight, _, by_sex = strata(late)
+    return _prior(*strata(late))
+
+
+def _prior(ages, weight, edges, by_sex):
     return (np.concatenate([ages for _ in by_sex]),
             np.concatenate([np.full(len(ages), male) for _, male, _ in by_sex]),
             np.concatenate([share * weight for share, _, _ in by_sex]))
 
 
-def _exposure(late):
+def _exposure(ages, weight, edges, by_sex):
     """Per stratum: piece starts (days), rates per day, cumulative hazard at starts."""
-    _, _, edges, by_sex = strata(late)
     rate = np.concatenate([r for _, _, r in by_sex]) / DAYS_PER_YEAR
     cum = np.concatenate([np.zeros((rate.shape[0], 1)),
                           np.cumsum(rate * DAYS_PER_YEAR, axis=1)[:, :-1]], axis=1)
@@ -85,8 +87,9 @@ def draw(cohort):
     late = getattr(cohort.scenario, "extensions", {}).get("late_mortality")
     if late is None:
         return None
-    ages, male, weight = prior(late)
-    starts, rate, cum = _exposure(late)
+    table = strata(late)  # the life table read once for both
+    ages, male, weight = _prior(*table)
+    starts, rate, cum = _exposure(*table)
     log_w = np.log(weight)
     exit_day = np.minimum(cohort.death_day, cohort.horizon_days)
     died_late = np.isfinite(cohort.first_day(LATE_DEATHS))

@@ -31,9 +31,14 @@ from ..model.scenario import Scenario, ScenarioError, load_scenario
 from .cohorts import DEFAULT_SEED, simulate
 
 __all__ = ["ArmPosterior", "PosteriorSample", "arm_targets", "calibrate_arm", "is_held",
-           "load_posterior", "predictive_intervals"]
+           "load_posterior", "predictive_intervals", "target_arms"]
 
 PROBABILITY_ENDPOINTS = ("os", "rfs", "pfs", "grfs", "relapse", "trm")
+
+
+def target_arms(path=TARGETS_FILE):
+    """The arms that have calibration targets in ``path``, in order of appearance."""
+    return list(dict.fromkeys(f.arm for f in load_figures(path)))
 
 
 def arm_targets(arm, path=TARGETS_FILE):
@@ -290,7 +295,7 @@ def load_posterior(scenario, folder=None):
         susceptible = [{str(k): float(v) for k, v in s.items()} for s in data["susceptible"]]
         stored = data["settings"]["fingerprint"]
     except FileNotFoundError:
-        if not any(f.arm == scenario.name for f in load_figures(TARGETS_FILE)):
+        if scenario.name not in target_arms():
             raise ScenarioError(path, None, f"no posterior of '{scenario.name}', which has "
                                 f"no calibration targets ({TARGETS_FILE.name}): draw its "
                                 "ranges (--draws ranges)") from None
