@@ -21,7 +21,7 @@ import hsctsim.engine.kernel as kernel  # noqa: E402
 from hsctsim.api import scenario_point  # noqa: E402
 from hsctsim.model.calibrate import calibrate  # noqa: E402
 from hsctsim.engine.hazards import FAMILY_CODES  # noqa: E402
-from hsctsim.model.hsct import PROCESS_NAMES, engine_arrays  # noqa: E402
+from hsctsim.model.hsct import engine_arrays, process_names  # noqa: E402
 
 FAMILY = {code: name for name, code in FAMILY_CODES.items()}
 
@@ -54,14 +54,14 @@ def count(scenario="ric", n_patients=20_000, seed=1):
     finally:
         kernel.process_cumhaz, kernel.process_inverse, kernel.exponential_draw = H, Hinv, draw
     per_patient = Counter({k: v / n_patients for k, v in counts.items()})
-    return eng, per_patient, np.isfinite(out).sum() / n_patients
+    return eng, process_names(point), per_patient, np.isfinite(out).sum() / n_patients
 
 
 def main(scenario="ric", n_patients="20000"):
-    eng, c, events = count(scenario, int(n_patients))
+    eng, names, c, events = count(scenario, int(n_patients))
     print(f"{scenario}, per patient: {c['draws', -1]:.4f} unit exponentials, {events:.4f} events")
     print(f"{'process':22s}{'family':13s}{'pi':>6s}{'cumhaz':>9s}{'inverse':>9s}{'cured':>9s}")
-    for q, name in enumerate(PROCESS_NAMES):
+    for q, name in enumerate(names):
         if c["cumhaz", q] or c["inverse", q] or c["cured", q]:
             print(f"{name:22s}{FAMILY[int(eng.family[q])]:13s}{eng.susceptible[q]:6.3f}"
                   f"{c['cumhaz', q]:9.4f}{c['inverse', q]:9.4f}{c['cured', q]:9.4f}")

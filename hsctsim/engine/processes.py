@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .hazards import FAMILY_CODES, PIECEWISE, inverse_grid
+from .hazards import FAMILY_CODES, FIXED, PIECEWISE, inverse_grid
 
 __all__ = ["BOUND_CAP", "BOUND_MARGIN", "BOUND_STEPS", "build", "day_bounds", "DERIVED_FIELDS",
            "EngineArrays", "ENTRY_SLOTS", "Process"]
@@ -221,6 +221,11 @@ def day_bounds(family, par, susceptible, pw_start, pw_rate):
                      float(top), day[q])
         if cured:  # the top cell holds only targets rounded up to the cure bound
             day[q, BOUND_STEPS] = day[q, BOUND_STEPS - 1]
+        if family[q] == FIXED:
+            # every target is positive (a unit exponential over a finite multiplier),
+            # and a fixed process's day does not depend on it: cell 0 holds the day
+            # too, so a fixed process is not inverted before its day could be next
+            day[q, 0] = day[q, 1]
     return scale, day * (1.0 - BOUND_MARGIN)
 
 

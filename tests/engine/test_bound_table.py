@@ -1,12 +1,13 @@
 """The table of lower bounds on event days, filled in one compiled call per process (issue 27).
 
 It must hold the same numbers as evaluating each cell's inverse from Python, the
-way it was filled before, for every family, with and without a cure fraction.
+way it was filled before, for every family, with and without a cure fraction (a
+fixed process's cell 0 holds its day: no target is zero).
 """
 
 import numpy as np
 
-from hsctsim.engine.hazards import PIECEWISE, cure_target, inverse, piece_inverse
+from hsctsim.engine.hazards import FIXED, PIECEWISE, cure_target, inverse, piece_inverse
 from hsctsim.engine.processes import BOUND_CAP, BOUND_MARGIN, BOUND_STEPS, Process, build
 
 
@@ -27,6 +28,8 @@ def _cell_by_cell(eng):
                 day[q, k] = inverse(family, eng.par[q, 0], eng.par[q, 1], pi, y)
         if pi < 1.0:
             day[q, BOUND_STEPS] = day[q, BOUND_STEPS - 1]
+        if family == FIXED:  # targets are positive: the day itself bounds cell 0
+            day[q, 0] = day[q, 1]
     return day * (1.0 - BOUND_MARGIN)
 
 
