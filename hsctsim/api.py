@@ -27,9 +27,9 @@ def describe_backend(record):
 
 
 def check_fits_device(scenario, backend="cuda"):
-    """Raise :class:`BackendError` when ``scenario`` has more processes than a GPU
-    thread's scratch holds (``cuda_kernel.MAX_PROCESSES``; the solid-tumour and
-    autologous arms do)."""
+    """Raise :class:`BackendError` when ``scenario`` is larger than a GPU thread's
+    scratch holds (``cuda_kernel.MAX_PROCESSES`` processes, ``MAX_QUEUE`` rescalings
+    queued for one process; every bundled arm fits)."""
     # the kernel's size limit, asked without a device: resolving "cuda" would need one
     backend = Cuda() if backend == "cuda" else resolve_backend(backend)
     cohorts.check_fits_device(scenario, backend)

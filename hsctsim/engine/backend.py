@@ -38,6 +38,7 @@ class Cpu:
 
     name = "cpu"
     max_processes = None  # no compile-time limit on the engine's size
+    max_queue = None
     counts_on_device = False  # counts come from simulated chunks (simulate_counted)
 
     def __repr__(self):
@@ -74,11 +75,19 @@ class Cpu:
         finally:
             numba.set_num_threads(before)
 
-    def check_fits(self, n_processes, what, name):
-        """Raise :class:`BackendError` where the engine is too large for this backend."""
+    def check_fits(self, n_processes, what, name, queue=1):
+        """Raise :class:`BackendError` where the engine is too large for this backend.
+
+        ``queue``: the most rescalings one process can have queued (its opening and
+        one per event that multiplies it; ``cuda_kernel.queue_length``).
+        """
         if self.max_processes is not None and n_processes > self.max_processes:
             raise BackendError(f"{name} has {n_processes} {what}, the GPU kernel at most "
                                f"{self.max_processes} (use the cpu backend)")
+        if self.max_queue is not None and queue > self.max_queue:
+            raise BackendError(f"{name} has a process whose hazard {queue - 1} events "
+                               f"multiply, the GPU kernel at most {self.max_queue - 1} (use "
+                               "the cpu backend)")
 
     def simulate(self, eng, key, first_patient, horizon, out):
         """Fill ``out`` with patients ``first_patient, ...`` (see ``kernel.simulate_into``).
@@ -126,6 +135,12 @@ class Cuda(Cpu):
         from .cuda_kernel import MAX_PROCESSES  # numba.cuda is slow to import: on use only
 
         return MAX_PROCESSES
+
+    @property
+    def max_queue(self):
+        from .cuda_kernel import MAX_QUEUE
+
+        return MAX_QUEUE
 
     def record(self):
         """``{"backend": "cuda", "device": "NVIDIA H200"}``."""

@@ -17,6 +17,7 @@ from numba import cuda, float64, int64
 
 from .counts import count_patient
 from .cuda_kernel import MAX_PROCESSES, check_processes, patient_on_device, to_device
+from .processes import queue_length
 
 __all__ = ["count_into", "LAUNCH_PATIENTS", "MAX_BINS", "MAX_ROWS", "PATIENTS_PER_THREAD",
            "simulate_counted_kernel", "THREADS_PER_BLOCK"]
@@ -83,7 +84,7 @@ def count_into(tally, eng, seed_key, n_patients, horizon, process_names, chimeri
     on_chunk : callable, optional
         Called with the number of patients counted after each launch.
     """
-    check_processes(eng.family.shape[0])
+    check_processes(eng.family.shape[0], queue_length(eng))
     members, cols, graft, grid, _ = tally.counting_arrays(process_names, chimerism, 1)
     rows, n_bins = members.shape[0] + 3, grid.size + 1
     if rows > MAX_ROWS or n_bins > MAX_BINS:

@@ -18,19 +18,29 @@ import numpy as np
 from numba import boolean, cuda, float64, int8, int64, uint64
 
 from .kernel import run_patient
+from .processes import queue_length
 
-MAX_PROCESSES = 24  # compile-time size of each thread's scratch (17 in an allogeneic arm with late mortality)
-_QUEUE = MAX_PROCESSES + 1  # rescalings a process can have queued (a constant for local.array)
+MAX_PROCESSES = 32  # compile-time size of each thread's scratch (21 to 26 in the bundled arms)
+# rescalings one process can have queued: its opening and one per event that multiplies
+# it (each fires once); at most 9 in the bundled arms, and a local array needs a constant
+MAX_QUEUE = 16
 THREADS_PER_BLOCK = 128
 DEVICE_CHUNK = 1 << 21  # patients per launch: 2M x 14 processes x 8 bytes = 235 MB
 
 
-def check_processes(n_proc):
-    """Raise ValueError when an engine has more processes than the device scratch."""
+def check_processes(n_proc, queue=1):
+    """Raise ValueError when an engine does not fit the device scratch.
+
+    ``n_proc`` processes and ``queue`` (:func:`queue_length`) queued rescalings at most.
+    """
     if n_proc > MAX_PROCESSES:
         raise ValueError(f"the CUDA backend takes at most {MAX_PROCESSES} processes, the "
                          f"engine has {n_proc} (raise MAX_PROCESSES in "
                          "hsctsim/engine/cuda_kernel.py)")
+    if queue > MAX_QUEUE:
+        raise ValueError(f"the CUDA backend takes at most {MAX_QUEUE - 1} events that "
+                         f"multiply one process's hazard, the engine has {queue - 1} (raise "
+                         "MAX_QUEUE in hsctsim/engine/cuda_kernel.py)")
 
 
 @cuda.jit(device=True, inline=True)
@@ -45,8 +55,8 @@ def patient_on_device(eng, seed_key, patient, horizon, silent, out):
     hlow = cuda.local.array(MAX_PROCESSES, float64)
     exact = cuda.local.array(MAX_PROCESSES, boolean)
     n_queued = cuda.local.array(MAX_PROCESSES, int64)
-    q_day = cuda.local.array((MAX_PROCESSES, _QUEUE), float64)
-    q_factor = cuda.local.array((MAX_PROCESSES, _QUEUE), float64)
+    q_day = cuda.local.array((MAX_PROCESSES, MAX_QUEUE), float64)
+    q_factor = cuda.local.array((MAX_PROCESSES, MAX_QUEUE), float64)
     live = cuda.local.array(MAX_PROCESSES, uint64)
     # start_day 0: a fresh course (the start_* arrays are then not read)
     return run_patient(eng, seed_key, patient, horizon, silent, out, state, y, key, m, origin,
@@ -86,7 +96,7 @@ def accrued_hazard_kernel(eng, seed_key, targets, landmarks, acc, dacc):
 
 def to_device(eng):
     """The engine's arrays on the device (an EngineArrays of device arrays)."""
-    check_processes(eng.family.shape[0])
+    check_processes(eng.family.shape[0], queue_length(eng))
     return type(eng)(*(cuda.to_device(np.ascontiguousarray(a)) for a in eng))
 
 
@@ -165,6 +175,7 @@ def device_available():
         return False
 
 
-__all__ = ["MAX_PROCESSES", "accrued_hazard_into", "accrued_hazard_kernel", "check_processes",
-           "device_available", "device_name", "simulate_chunks", "simulate_into", "simulate_kernel",
-           "simulate_patients_into", "simulate_patients_kernel"]
+__all__ = ["MAX_PROCESSES", "MAX_QUEUE", "accrued_hazard_into", "accrued_hazard_kernel",
+           "check_processes", "device_available", "device_name",
+           "simulate_chunks", "simulate_into", "simulate_kernel", "simulate_patients_into",
+           "simulate_patients_kernel"]

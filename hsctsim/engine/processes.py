@@ -18,7 +18,7 @@ import numpy as np
 from .hazards import FAMILY_CODES, FIXED, PIECEWISE, inverse_grid
 
 __all__ = ["BOUND_CAP", "BOUND_MARGIN", "BOUND_STEPS", "build", "day_bounds", "DERIVED_FIELDS",
-           "EngineArrays", "ENTRY_SLOTS", "Process"]
+           "EngineArrays", "ENTRY_SLOTS", "Process", "queue_length"]
 
 ENTRY_SLOTS = 4  # pieces of the opening-day multiplier (e.g. time to relapse)
 BOUND_STEPS = 64  # cells of the table of lower bounds on event days
@@ -228,6 +228,15 @@ def day_bounds(family, par, susceptible, pw_start, pw_rate):
             day[q, 0] = day[q, 1]
     return scale, day * (1.0 - BOUND_MARGIN)
 
+
+
+def queue_length(eng):
+    """Most rescalings one process of ``eng`` can have queued at once in the kernel.
+
+    Its opening, and one for each event that multiplies its hazard (each fires once).
+    """
+    multiplies = (np.asarray(eng.mult) != 1.0) & ~np.asarray(eng.closes, bool)
+    return 1 + int(multiplies.sum(axis=0).max(initial=0))
 
 def _csr(rows):
     """Index lists as compressed rows: ``idx[ptr[r]:ptr[r + 1]]`` is row ``r``."""

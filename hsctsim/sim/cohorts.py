@@ -11,6 +11,7 @@ import numpy as np
 from .._version import __version__
 from ..engine.backend import Cpu
 from ..engine.kernel import seed_key
+from ..engine.processes import queue_length
 from ..model.calibrate import CALIBRATION_PATIENTS, calibrate
 from ..model.cohort import Cohort
 from ..model.hsct import engine_arrays, process_names
@@ -62,15 +63,19 @@ def is_multistate_arm(scenario):
 
 
 def check_fits_device(scenario, backend):
-    """Raise :class:`BackendError` when ``scenario`` has more processes than ``backend``
-    holds (a GPU thread's scratch: the solid-tumour and autologous arms do not fit)."""
+    """Raise :class:`BackendError` when ``scenario`` is larger than ``backend`` holds (a
+    GPU thread's scratch: processes, and rescalings queued for one process)."""
     if backend.max_processes is None:
         return
     if is_multistate_arm(scenario):
         n, what = len(unroll(scenario).edges), "transition processes (unrolled)"
+        queue = 1  # checked again, on the engine, where it goes to the device
     else:
-        n, what = len(process_names(scenario_point(scenario))), "processes"
-    backend.check_fits(n, what, scenario.name)
+        what = "processes"
+        # which events multiply which process does not depend on the calibration
+        eng = engine_arrays(scenario_point(scenario), {})
+        n, queue = len(eng.family), queue_length(eng)
+    backend.check_fits(n, what, scenario.name, queue)
 
 
 def prepare(scenario, n_patients, seed, horizon_days, replicate, interventions,

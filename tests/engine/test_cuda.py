@@ -177,7 +177,7 @@ def test_simulator_psa_draw_calibrated_and_counted_on_the_device(simulated, tmp_
 
 
 def test_too_many_processes_is_a_clear_error(simulated):
-    assert "at most 24 processes, the engine has 25" in str(simulated["too_many"])
+    assert "at most 32 processes, the engine has 33" in str(simulated["too_many"])
 
 
 def test_kernels_compile_to_ptx_for_h100(tmp_path):
@@ -255,14 +255,26 @@ def test_arms_too_big_for_the_device_are_one_line(monkeypatch, tmp_path):
 
     import hsctsim.apps.common
     from hsctsim.engine.backend import Cuda
+    from hsctsim.model.scenario import bundled_names
 
+    # every bundled arm fits the device's scratch (rcc 25 processes, ovarian 26; at
+    # most 8 events multiply one process, haplo_nk and the solid-tumour arms)
+    for name in bundled_names("all"):
+        hsctsim.api.check_fits_device(hsctsim.api.load_scenario(name))
     monkeypatch.setattr(hsctsim.apps.common, "resolve", lambda name: Cuda())  # as on a GPU
+    # smaller limits, to see the refusals
+    monkeypatch.setattr(Cuda, "max_processes", 24)
     for args in (["run", "rcc", "-n", "100", "--backend", "cuda"],
                  ["sweep", "rcc", "--psa", "1", "--local", "--backend", "cuda", "--out",
                   str(tmp_path / "s")]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 2, result.output
         assert result.output.count("\n") == 1 and "the GPU kernel at most 24" in result.output
+    monkeypatch.setattr(Cuda, "max_queue", 6)
+    result = CliRunner().invoke(cli, ["run", "haplo_nk", "-n", "100", "--backend", "cuda"])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "7 events multiply" in result.output
+    assert "the GPU kernel at most 5" in result.output
     hsctsim.api.check_fits_device(hsctsim.api.load_scenario("ebmt4"))  # 12 transitions fit
 
 
