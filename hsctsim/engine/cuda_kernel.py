@@ -25,7 +25,7 @@ MAX_PROCESSES = 32  # compile-time size of each thread's scratch (21 to 26 in th
 # it (each fires once); at most 9 in the bundled arms, and a local array needs a constant
 MAX_QUEUE = 16
 THREADS_PER_BLOCK = 128
-DEVICE_CHUNK = 1 << 21  # patients per launch: 2M x 14 processes x 8 bytes = 235 MB
+DEVICE_CHUNK = 1 << 21  # patients per launch: 2M x 21 processes (ric) x 8 bytes = 352 MB
 
 
 def check_processes(n_proc, queue=1):
