@@ -138,7 +138,7 @@ class Cuda(Cpu):
 
     @property
     def max_queue(self):
-        from .cuda_kernel import MAX_QUEUE
+        from .cuda_kernel import MAX_QUEUE  # numba.cuda: on use only, as above
 
         return MAX_QUEUE
 
