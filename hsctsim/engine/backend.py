@@ -79,7 +79,7 @@ class Cpu:
         """Raise :class:`BackendError` where the engine is too large for this backend.
 
         ``queue``: the most rescalings one process can have queued (its opening and
-        one per event that multiplies it; ``cuda_kernel.queue_length``).
+        one per event that multiplies it; :func:`hsctsim.engine.processes.queue_length`).
         """
         if self.max_processes is not None and n_processes > self.max_processes:
             raise BackendError(f"{name} has {n_processes} {what}, the GPU kernel at most "

@@ -229,7 +229,6 @@ def day_bounds(family, par, susceptible, pw_start, pw_rate):
     return scale, day * (1.0 - BOUND_MARGIN)
 
 
-
 def queue_length(eng):
     """Most rescalings one process of ``eng`` can have queued at once in the kernel.
 
@@ -237,6 +236,7 @@ def queue_length(eng):
     """
     multiplies = (np.asarray(eng.mult) != 1.0) & ~np.asarray(eng.closes, bool)
     return 1 + int(multiplies.sum(axis=0).max(initial=0))
+
 
 def _csr(rows):
     """Index lists as compressed rows: ``idx[ptr[r]:ptr[r + 1]]`` is row ``r``."""

@@ -11,7 +11,7 @@ from conftest import assert_within_se
 from hsctsim.engine import reference
 from hsctsim.api import scenario_point
 from hsctsim.model.calibrate import calibrate
-from hsctsim.engine.processes import BOUND_STEPS, Process, build
+from hsctsim.engine.processes import BOUND_STEPS, Process, build, queue_length
 from hsctsim.engine.hazards import inverse
 from hsctsim.engine.kernel import seed_key, simulate_into
 from hsctsim.model.hsct import engine_arrays
@@ -146,6 +146,20 @@ def test_a_tie_goes_to_the_lowest_index_whatever_opened_first():
                  Process("y", "fixed", (10.0,), terminal=True),
                  Process("opener", "fixed", (5.0,), opens=("x",))])
     assert reference.simulate(eng, seed_key(1), 20, 1e6) == out[:20].tolist()
+
+
+def test_queue_length_counts_the_opening_and_each_multiplying_event():
+    # "target" is multiplied by a, b and c (c also by 1.0: no rescaling), closed by d
+    eng = build([
+        Process("target", "exponential", (0.01,)),
+        Process("a", "exponential", (0.01,), multiplies={"target": 2.0}),
+        Process("b", "exponential", (0.01,), multiplies={"target": 0.5}),
+        Process("c", "exponential", (0.01,), multiplies={"target": 1.0}),
+        Process("d", "exponential", (0.01,), closes=("target",)),
+        Process("e", "exponential", (0.01,), multiplies={"a": 3.0}),
+    ])
+    assert queue_length(eng) == 3  # its opening, a and b
+    assert queue_length(build([Process("alone", "exponential", (0.01,))])) == 1
 
 FAMILIES = [
     Process("ln", "lognormal", (4.0, 1.3), susceptible=0.6),
