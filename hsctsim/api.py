@@ -12,13 +12,36 @@ from .sim.posterior import calibrate_arm, load_posterior
 
 __all__ = ["BACKENDS", "BackendError", "DEFAULT_SEED", "MAX_SEED", "backend_record",
            "calibrate_arm", "check_fits_device", "count", "describe_backend", "iter_chunks",
-           "load_posterior", "load_scenario", "resolve_backend", "scenario_point", "simulate"]
+           "load_posterior", "load_scenario", "platform_record", "resolve_backend",
+           "scenario_point", "simulate"]
 
 
 def backend_record(backend):
     """What a result records of where it ran: ``{"backend": "cpu"}``, or for the GPU
     ``{"backend": "cuda", "device": "NVIDIA H200"}`` (``auto`` resolved first)."""
     return resolve_backend(backend).record()
+
+
+def platform_record():
+    """What a result records of the software and machine it ran on.
+
+    Event days come from the platform's ``log``, ``exp``, ``erfc`` ... (libm, and the
+    code numba generates for this CPU): a cohort is the same bit for bit on one
+    platform, and another may differ in the last bits of a day.  ``{"system",
+    "machine", "cpu", "libc", "python", "numpy", "numba", "llvmlite"}``.
+    """
+    import platform  # deferred: only a result's record needs it
+
+    import llvmlite
+    import llvmlite.binding
+    import numba
+    import numpy
+
+    libc = " ".join(platform.libc_ver()).strip()
+    return {"system": platform.system(), "machine": platform.machine(),
+            "cpu": llvmlite.binding.get_host_cpu_name(), "libc": libc or None,
+            "python": platform.python_version(), "numpy": numpy.__version__,
+            "numba": numba.__version__, "llvmlite": llvmlite.__version__}
 
 
 def describe_backend(record):

@@ -15,7 +15,7 @@ from .._version import __version__
 from ..analysis.by_design import absent_endpoints
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, PairedTally, Tally
 from ..analysis.response import ResponseTally, format_response, response_rows
-from ..api import backend_record, count, describe_backend, iter_chunks
+from ..api import backend_record, count, describe_backend, iter_chunks, platform_record
 from ..model.tomlwrite import dumps
 from .output import csv_text
 from .runfolder import RunFolder, RunFolderError, written_whole  # noqa: F401 (re-exported)
@@ -186,12 +186,13 @@ def summary_document(arms, seed, n_patients, horizon_days, replicates, compariso
     """The ``summary.json`` document (a contract: keys are only ever added).
 
     ``backend`` is where the cohorts ran (``cpu`` or ``cuda``): recorded as
-    ``backend``, with the GPU's name as ``device``.
+    ``backend``, with the GPU's name as ``device``; ``platform`` records the software
+    and machine (:func:`hsctsim.api.platform_record`).
     """
     document = {"hsctsim_version": __version__, "seed": int(seed), "patients": int(n_patients),
                 "horizon_days": int(horizon_days) if float(horizon_days).is_integer()
                 else horizon_days, "replicates": int(replicates), **backend_record(backend),
-                "arms": arms}
+                "platform": platform_record(), "arms": arms}
     if comparisons:
         document["comparisons"] = comparisons
     return document

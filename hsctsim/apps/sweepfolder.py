@@ -131,7 +131,7 @@ class SweepFolder:
                                 "JSON object); start afresh with --overwrite")
         before.setdefault("backend", "cpu")  # written before sweeps had a backend
         changed = sorted(k for k in set(before) | set(self.manifest)
-                         if k not in ("hsctsim_version", "device")
+                         if k not in ("hsctsim_version", "device", "platform")
                          and before.get(k) != self.manifest.get(k))
         if changed:
             raise ScenarioError(existing, changed[0], "differs from this command's; "

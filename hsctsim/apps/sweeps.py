@@ -36,7 +36,7 @@ import numpy as np
 from .._version import __version__
 from ..analysis.endpoints import ENDPOINTS, LANDMARK_DAYS, Tally
 from ..analysis.occupation import MultistateTally
-from ..api import backend_record, count, iter_chunks, scenario_point
+from ..api import backend_record, count, iter_chunks, platform_record, scenario_point
 from ..model.calibrate import CALIBRATION_PATIENTS, calibrate
 from ..model.econfigures import DEFAULT_ECONOMIC_DRAWS
 from ..model.hints import did_you_mean
@@ -462,7 +462,7 @@ def manifest(scenario, points, settings, mode, backend="cpu"):
     out = {"hsctsim_version": __version__, "scenario": first.name,
            "scenario_toml": first.to_dict(), "mode": mode,
            "points": [asdict(p) for p in points], "settings": config,
-           **backend_record(backend)}
+           **backend_record(backend), "platform": platform_record()}
     if len(arms) > 1:
         out["arms"] = list(arms)
         out["scenario_toml"] = {a: s.to_dict() for a, s in arms.items()}

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 
+import numba
 import pytest
 from click.testing import CliRunner
 
@@ -27,6 +28,10 @@ def test_json_contract_and_same_output_for_same_seed():
     doc = json.loads(first.stdout)
     assert doc["hsctsim_version"] == hsctsim.__version__
     assert doc["seed"] == 5 and doc["patients"] == 2000 and doc["horizon_days"] == 730
+    # where it ran: a cohort is the same bit for bit on one platform
+    assert set(doc["platform"]) == {"system", "machine", "cpu", "libc", "python", "numpy",
+                                    "numba", "llvmlite"}
+    assert doc["platform"]["numba"] == numba.__version__
     for arm in ("mac", "ric"):
         endpoints = doc["arms"][arm]["endpoints"]
         assert doc["arms"][arm]["scenario"] == arm

@@ -2,10 +2,12 @@
 
 import csv
 import functools
+import json
 import os
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -143,6 +145,11 @@ def test_interrupted_sweep_resumes_to_the_same_table(local_table, tmp_path, monk
     assert "3 of 6 points saved" in result.output
     assert not (out / "sweep.csv").exists()
     monkeypatch.setattr(sweeps, "run_point", real)
+    # a sweep begun on another machine or with other library versions resumes
+    manifest = out / "sweep.json"
+    begun = json.loads(manifest.read_text())
+    assert begun["platform"]["numba"] == numba.__version__
+    manifest.write_text(json.dumps({**begun, "platform": {**begun["platform"], "cpu": "other"}}))
     changed = sweep_cli(out, "--grid", "relapse.incidence=0.3:0.5:4", "--local", "--resume")
     assert changed.exit_code == 2 and "points" in changed.output
     result = sweep_cli(out, *GRID, "--local", "--resume")
