@@ -4,6 +4,13 @@ The public face of :mod:`hsctsim.sim`: it takes backend names (``cpu``, ``cuda``
 ``auto``), resolves them once and passes the backend object down.
 """
 
+import platform
+
+import llvmlite
+import llvmlite.binding
+import numba
+import numpy
+
 from .engine.backend import BACKENDS, BackendError, Batched, Cuda, describe_record, resolve_backend
 from .model.scenario import load_scenario
 from .sim import cohorts
@@ -30,13 +37,6 @@ def platform_record():
     platform, and another may differ in the last bits of a day.  ``{"system",
     "machine", "cpu", "libc", "python", "numpy", "numba", "llvmlite"}``.
     """
-    import platform  # deferred: only a result's record needs it
-
-    import llvmlite
-    import llvmlite.binding
-    import numba
-    import numpy
-
     libc = " ".join(platform.libc_ver()).strip()
     return {"system": platform.system(), "machine": platform.machine(),
             "cpu": llvmlite.binding.get_host_cpu_name(), "libc": libc or None,
