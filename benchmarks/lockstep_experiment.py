@@ -159,15 +159,13 @@ def main(arm="ric", n_patients="200000"):
     print(f"{arm}: the same cohort bit for bit: {same}")
     per = counts.sum(axis=0) / n
     print(f"per patient: {per[0]:.2f} cumulative hazards, {per[1]:.2f} inverses (eager)")
-    times = {"kernel": [], "lockstep": []}
+    runs = {"kernel": lambda: simulate_into(eng, key, 0, horizon, exact),
+            "lockstep": lambda: lockstep_into(eng, key, 0, horizon, lock, counts)}
+    times = {name: [] for name in runs}
     for _ in range(5):
-        for name, run, dest in (("kernel", simulate_into, exact),
-                                ("lockstep", lockstep_into, lock)):
+        for name, run in runs.items():
             start = time.process_time()
-            if name == "kernel":
-                run(eng, key, 0, horizon, dest)
-            else:
-                run(eng, key, 0, horizon, dest, counts)
+            run()
             times[name].append(time.process_time() - start)
     for name, t in times.items():
         print(f"{name}: {min(t) / n * 1e9:.0f} ns a patient (best of 5, 1 thread)")

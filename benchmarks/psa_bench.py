@@ -31,6 +31,32 @@ GOAL_SECONDS = 60.0
 GOAL_POSTERIOR_SECONDS = 10.0  # issue 27: posterior draws, no solve
 
 
+def _time_draws(run_draw, n_draws, max_seconds):
+    """Run ``run_draw(r)`` for r = 0, 1, ... until ``n_draws`` or ``max_seconds`` passed.
+
+    Returns ``(draws done, wall seconds, CPU seconds)``.
+    """
+    start, cpu_start = time.perf_counter(), time.process_time()
+    done = 0
+    while done < n_draws:
+        run_draw(done)
+        done += 1
+        if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            break
+    return done, time.perf_counter() - start, time.process_time() - cpu_start
+
+
+def _figures(arm, patients, backend, done, seconds, cpu_seconds, goal_seconds, **extra):
+    """The dict :func:`time_psa` and :func:`time_posterior_psa` return."""
+    per_draw = seconds / done
+    return {"arm": arm, "draws": done, "patients": int(patients), "backend": backend,
+            **extra, "seconds": seconds, "cpu_seconds": cpu_seconds,
+            "load_average_1min": os.getloadavg()[0], "per_draw_s": per_draw,
+            "extrapolated": done < GOAL_DRAWS,
+            "extrapolated_1000_draws_s": per_draw * GOAL_DRAWS,
+            "ratio_to_goal": per_draw * GOAL_DRAWS / goal_seconds}
+
+
 def time_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric",
              max_seconds=None, calibration_patients=None):
     """Seconds of ``n_draws`` PSA draws of ``arm`` as ``sweep --psa`` runs them.
@@ -75,26 +101,13 @@ def time_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric",
         warm = n_draws + 10_000  # a draw outside the timed ones: compiles, caches nothing used
         sweeps.run_point(scenario, sweeps.Point(warm, "psa", draw=warm), config, None, backend)
         spent[0] = 0.0
-        start, cpu_start = time.perf_counter(), time.process_time()
-        done = 0
-        while done < n_draws:
-            sweeps.run_point(scenario, sweeps.Point(done, "psa", draw=done), config, None,
-                             backend)
-            done += 1
-            if max_seconds is not None and time.perf_counter() - start > max_seconds:
-                break
-        seconds = time.perf_counter() - start
-        cpu_seconds = time.process_time() - cpu_start
+        done, seconds, cpu_seconds = _time_draws(
+            lambda r: sweeps.run_point(scenario, sweeps.Point(r, "psa", draw=r), config, None,
+                                       backend), n_draws, max_seconds)
     finally:
         hsctsim.sim.cohorts.calibrate = real
-    per_draw = seconds / done
-    return {"arm": arm, "draws": done, "patients": int(patients), "backend": backend,
-            "seconds": seconds, "cpu_seconds": cpu_seconds,
-            "load_average_1min": os.getloadavg()[0],
-            "calibration_seconds": spent[0], "per_draw_s": per_draw,
-            "extrapolated": done < GOAL_DRAWS,
-            "extrapolated_1000_draws_s": per_draw * GOAL_DRAWS,
-            "ratio_to_goal": per_draw * GOAL_DRAWS / GOAL_SECONDS}
+    return _figures(arm, patients, backend, done, seconds, cpu_seconds, GOAL_SECONDS,
+                    calibration_seconds=spent[0])
 
 
 def time_posterior_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, arm="ric",
@@ -118,22 +131,12 @@ def time_posterior_psa(n_draws, patients=GOAL_PATIENTS, backend="cpu", seed=1, a
                              landmark_days(scenario.horizon_days))
     points = sweeps.psa_points(n_draws + 1, sample)
     sweeps.run_point(scenario, points[-1], config, None, backend)  # warm-up: compiles
-    start, cpu_start = time.perf_counter(), time.process_time()
-    done = 0
-    while done < n_draws:
-        sweeps.run_point(scenario, points[done], config, None, backend)
-        done += 1
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-    seconds = time.perf_counter() - start
-    per_draw = seconds / done
-    return {"arm": arm, "draws": done, "patients": int(patients), "backend": backend,
-            "posterior_sets": len(sample.values), "seconds": seconds,
-            "cpu_seconds": time.process_time() - cpu_start,
-            "load_average_1min": os.getloadavg()[0], "calibration_seconds": 0.0,
-            "per_draw_s": per_draw, "extrapolated": done < GOAL_DRAWS,
-            "extrapolated_1000_draws_s": per_draw * GOAL_DRAWS,
-            "ratio_to_goal": per_draw * GOAL_DRAWS / GOAL_POSTERIOR_SECONDS}
+    done, seconds, cpu_seconds = _time_draws(
+        lambda r: sweeps.run_point(scenario, points[r], config, None, backend), n_draws,
+        max_seconds)
+    return _figures(arm, patients, backend, done, seconds, cpu_seconds,
+                    GOAL_POSTERIOR_SECONDS, posterior_sets=len(sample.values),
+                    calibration_seconds=0.0)
 
 
 def describe(fig):

@@ -136,16 +136,12 @@ def test_opens_closes_clock_reset_and_entry_multiplier():
 def test_a_tie_goes_to_the_lowest_index_whatever_opened_first():
     # "y" is live from day 0, "x" only from day 5: both would fire on day 10, and the
     # lower index wins, however the kernel keeps its list of live processes
-    out = run([
-        Process("x", "fixed", (10.0,), at_start=False, terminal=True),
-        Process("y", "fixed", (10.0,), terminal=True),
-        Process("opener", "fixed", (5.0,), opens=("x",)),
-    ], n=100)
-    assert np.all(out[:, 0] == 10.0) and np.all(np.isinf(out[:, 1])) and np.all(out[:, 2] == 5.0)
-    eng = build([Process("x", "fixed", (10.0,), at_start=False, terminal=True),
+    processes = [Process("x", "fixed", (10.0,), at_start=False, terminal=True),
                  Process("y", "fixed", (10.0,), terminal=True),
-                 Process("opener", "fixed", (5.0,), opens=("x",))])
-    assert reference.simulate(eng, seed_key(1), 20, 1e6) == out[:20].tolist()
+                 Process("opener", "fixed", (5.0,), opens=("x",))]
+    out = run(processes, n=100)
+    assert np.all(out[:, 0] == 10.0) and np.all(np.isinf(out[:, 1])) and np.all(out[:, 2] == 5.0)
+    assert reference.simulate(build(processes), seed_key(1), 20, 1e6) == out[:20].tolist()
 
 
 def test_queue_length_counts_the_opening_and_each_multiplying_event():
