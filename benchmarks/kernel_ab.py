@@ -10,6 +10,7 @@ the cohorts are the same bit for bit::
 
     python benchmarks/kernel_ab.py HEAD~1                  # ric, 3*10^5 patients, 7 rounds
     python benchmarks/kernel_ab.py b49f8cd --arm mac -n 100000 --rounds 9
+    python benchmarks/kernel_ab.py HEAD --tables  # both on the engine with hazard tables
 """
 
 import argparse
@@ -25,6 +26,7 @@ import numpy as np
 
 from hsctsim.api import scenario_point
 from hsctsim.engine import kernel
+from hsctsim.engine.tabulate import with_tables
 from hsctsim.model.calibrate import calibrate
 from hsctsim.model.hsct import engine_arrays
 
@@ -54,10 +56,14 @@ def main(argv=None):
     parser.add_argument("--arm", default="ric")
     parser.add_argument("-n", "--patients", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--tables", action="store_true",
+                        help="run both on the engine with hazard tables (a revision that has them)")
     args = parser.parse_args(argv)
     numba.set_num_threads(1)
     point = scenario_point(args.arm)
     eng = engine_arrays(point, calibrate(point))
+    if args.tables:
+        eng = with_tables(eng)
     key, horizon = kernel.seed_key(1), point.horizon_days
     versions = {"this tree": kernel, args.revision: kernel_at(args.revision)}
     outs, times = {}, {name: [] for name in versions}

@@ -158,7 +158,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=20)
     parser.add_argument("--patients", type=float, default=GOAL_PATIENTS)
-    parser.add_argument("--backend", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--backend", choices=("cpu", "cuda", "cpu-tables"), default="cpu",
+                        help="cpu-tables: the CPU with hazard tables (engine/tables.py)")
     parser.add_argument("--threads", type=int, help="numba threads (default: all cores)")
     parser.add_argument("--posterior", action="store_true",
                         help="draws from the arm's shipped posterior (no solve; goal 10 s)")
@@ -169,7 +170,11 @@ def main(argv=None):
 
         numba.set_num_threads(args.threads)
     timer = time_posterior_psa if args.posterior else time_psa
-    fig = timer(args.draws, int(args.patients), args.backend)
+    from hsctsim.engine.backend import Tabled  # hsctsim after the arguments, as above
+
+    backend = Tabled() if args.backend == "cpu-tables" else args.backend
+    fig = timer(args.draws, int(args.patients), backend)
+    fig["backend"] = args.backend  # a name, for the JSON
     import numba
 
     fig["threads"] = numba.get_num_threads()

@@ -12,6 +12,7 @@ from . import runner
 from .common import (
     DRAWS,
     DRAWS_HELP,
+    HAZARD_TABLES_HELP,
     UserError,
     complete_scenarios,
     load_arms,
@@ -79,13 +80,14 @@ Examples:
               show_default=True,
               help="Simulate on the CPU or a CUDA GPU (needs numba-cuda); auto: the GPU "
                    "when there is one.")
+@click.option("--hazard-tables", is_flag=True, help=HAZARD_TABLES_HELP)
 @click.option("--days", "days_text", metavar="DAY,DAY,...",
               help="Landmark days to report besides the standard ones, e.g. 548,1461 "
                    "(18 months, 4 years; within the horizon).")
 @user_errors
 def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, overwrite,
         events, events_layout, plot, fmt, settings, recalibrate, compare, events_format,
-        backend, days_text, draws):
+        backend, days_text, draws, hazard_tables):
     """Simulate SCENARIOS (bundled names or TOML paths; default: the allogeneic arms)."""
     if (events or plot) and not out_dir:
         raise UserError("--events and --plot need --out DIR")
@@ -100,7 +102,7 @@ def run(scenarios, patients, seed, horizon_days, threads, replicates, out_dir, o
         if threads > numba.config.NUMBA_NUM_THREADS:
             raise UserError(f"--threads {threads}: at most {numba.config.NUMBA_NUM_THREADS} "
                             "on this machine")
-    backend = resolve_backend(backend)
+    backend = resolve_backend(backend, hazard_tables)
     # the default set is the allogeneic arms; solid tumours and autologous arms are listed
     # by `hsctsim scenarios` and run by name
     names = scenarios or tuple(n for n in bundled_names() if n in BUNDLED_ORDER)

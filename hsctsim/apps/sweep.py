@@ -18,6 +18,7 @@ from . import sweeps
 from .cea import DEFAULT_WTP
 from .common import (
     DRAWS,
+    HAZARD_TABLES_HELP,
     UserError,
     complete_scenarios,
     load_arms,
@@ -149,11 +150,12 @@ Examples:
               help="Calibrate, simulate and count each point on the CPU or a CUDA GPU "
                    "(needs numba-cuda); auto: the GPU when there is one.  With the GPU the "
                    "local cluster has one worker unless --workers says otherwise.")
+@click.option("--hazard-tables", is_flag=True, help=HAZARD_TABLES_HELP)
 @user_errors
 def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, seed,
           horizon_days, lifetime, calibration_patients, settings, workers, scheduler, local,
           retries, plot, backend, draws, economics, wtp, economic_draws, discount,
-          discounting):
+          discounting, hazard_tables):
     """Sweep the figures of ARMS (one scenario, or several: the first is the reference
     of the ICERs) over grids, or draw them for a PSA; each point is calibrated,
     simulated and summarised at the landmark days (a multi-state model: state
@@ -169,7 +171,7 @@ def sweep(arms, grids, factorial, psa, out_dir, resume, overwrite, patients, see
         raise UserError("--local runs here: no --workers or --scheduler")
     if not local:
         _require_dask()
-    backend = resolve_backend(backend)
+    backend = resolve_backend(backend, hazard_tables)
 
     # every point is calibrated afresh, so a --set here is recalibrated too
     arm_scenarios = {a: w.scenario for a, w in load_arms(arms, settings, True,

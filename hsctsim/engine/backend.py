@@ -22,9 +22,10 @@ from .batched import batch_plan, simulate_batched_into
 from .counts import simulate_counted_into, tally_differences
 from .kernel import accrued_hazard_into, simulate_from_into, simulate_into, simulate_patients_into
 from .plain import is_plain, simulate_plain_into, simulate_plain_patients_into
+from .tabulate import with_tables
 
 __all__ = ["BACKENDS", "BackendError", "Batched", "Cpu", "Cuda", "describe_record",
-           "resolve_backend"]
+           "resolve_backend", "Tabled"]
 
 BACKENDS = ("cpu", "cuda", "auto")
 
@@ -217,10 +218,51 @@ class Batched(Cpu):
     simulate_from = accrue
 
 
+class Tabled(Cpu):
+    """The CPU kernels with each parametric hazard evaluated from a table of polynomials
+    (:mod:`hsctsim.engine.tables`): about 1.8x as fast on the full HSCT model.  The same
+    random draws as :class:`Cpu`; event days within about 1e-13 of the exact ones
+    (at most about 1e-9), relative, not bit for bit.  Calibration (``accrue``) stays exact, so a point's
+    calibration is the one the exact path uses.
+    """
+
+    hazards = "tables"
+
+    def __init__(self):
+        self._last = (None, None)  # an arm's chunks share one engine: tabled once
+
+    def __repr__(self):
+        return "Tabled()"
+
+    def __reduce__(self):  # to a Dask worker without the engines tabled here
+        return Tabled, ()
+
+    def record(self):
+        return {"backend": self.name, "hazards": self.hazards}
+
+    def _tabled(self, eng):
+        if self._last[0] is not eng:
+            self._last = (eng, with_tables(eng))
+        return self._last[1]
+
+    def simulate(self, eng, key, first_patient, horizon, out):
+        super().simulate(self._tabled(eng), key, first_patient, horizon, out)
+
+    def simulate_patients(self, eng, key, patients, horizon, out):
+        super().simulate_patients(self._tabled(eng), key, patients, horizon, out)
+
+    def simulate_from(self, eng, *args):
+        super().simulate_from(self._tabled(eng), *args)
+
+    def simulate_counted(self, eng, *args):
+        super().simulate_counted(self._tabled(eng), *args)
+
+
 def describe_record(record):
     """One phrase for a printed header: ``backend cpu``, ``backend cuda (NVIDIA H200)``."""
     device = record.get("device")
-    return f"backend {record.get('backend', 'cpu')}" + (f" ({device})" if device else "")
+    text = f"backend {record.get('backend', 'cpu')}" + (f" ({device})" if device else "")
+    return text + (", hazard tables" if record.get("hazards") == "tables" else "")
 
 
 def resolve_backend(backend):

@@ -14,6 +14,11 @@ order are those of evaluating everything at once, so the cohort is the same bit
 for bit; most processes that are rescaled, closed, outrun or cured are never
 inverted.
 
+With hazard tables (an engine from :func:`hsctsim.engine.tabulate.with_tables`),
+``H``, ``H^-1`` and the draws' ``-log`` come from them where they have a cell
+(:mod:`hsctsim.engine.tables`); an engine without them compiles to kernels with no
+table code.
+
 Randomness: one SplitMix64 stream per patient, started from ``(seed, patient
 index)``, so a cohort is the same bit for bit whatever the thread count or chunk
 size.  Arrays in, arrays out; no Python objects, no I/O.
@@ -25,6 +30,7 @@ import numpy as np
 from numba import njit, prange
 
 from .hazards import (
+    FIXED,
     PIECEWISE,
     base_cumhaz,
     cumhaz,
@@ -36,6 +42,7 @@ from .hazards import (
 )
 from .jitcache import key_on_engine
 from .processes import BOUND_MARGIN, BOUND_STEPS
+from .tables import has_tables, table_neglog, table_value
 
 __all__ = ["accrued_hazard_into", "BLOCK", "GOLDEN", "mix64", "process_cumhaz", "process_inverse",
            "run_patient", "scratch", "seed_key", "simulate_from_into", "simulate_into",
@@ -79,6 +86,21 @@ def exponential_draw(state):
 
 
 @njit(cache=True, inline="always")
+def _draw(eng, q, state):
+    """:func:`exponential_draw` for process ``q``, from the engine's tables where it has them.
+
+    With tables, ``-log(u)`` comes from one; and a fixed-day process without a cure
+    fraction only advances the stream: its day does not depend on the variate.
+    """
+    state = state + GOLDEN
+    if has_tables(eng.tab_draw) and eng.family[q] == FIXED and eng.max_cumhaz[q] == np.inf:
+        return state, 1.0
+    u = (float(mix64(state) >> _S11) + 0.5) * _TWO_M53
+    e = table_neglog(eng, u)
+    return state, e if e == e else -math.log(u)
+
+
+@njit(cache=True, inline="always")
 def entry_factor(eng, q, day):
     # inline='always': left to LLVM, a version with an early exit was not inlined, and
     # a call that hands over the engine's arrays made the whole kernel 3x slower
@@ -95,6 +117,9 @@ def entry_factor(eng, q, day):
 @njit(cache=True)
 def process_cumhaz(eng, q, s):
     """Cumulative hazard of process ``q`` at ``s`` days on its clock."""
+    h = table_value(eng, q, 0, s)
+    if h == h:  # tabled (hsctsim.engine.tables); NaN: evaluate exactly
+        return h
     if eng.family[q] != PIECEWISE:
         return cumhaz(eng.family[q], eng.par[q, 0], eng.par[q, 1], eng.susceptible[q], s)
     # pieces read in place: handing the arrays to a function would cost reference
@@ -112,6 +137,9 @@ def process_cumhaz(eng, q, s):
 @njit(cache=True)
 def process_inverse(eng, q, y):
     """Day on its clock at which process ``q``'s cumulative hazard reaches ``y``."""
+    s = table_value(eng, q, 1, y)  # a tabled cell lies below the cure bound
+    if s == s:
+        return s
     if y >= eng.max_cumhaz[q]:
         return np.inf  # beyond the cure bound: never
     if eng.family[q] != PIECEWISE:
@@ -126,6 +154,13 @@ def process_inverse(eng, q, y):
             return eng.pw_start[j] + (h0 - total) / eng.pw_rate[j]
         total += gain
     return np.inf
+
+
+@njit(cache=True)
+def process_values_into(eng, q, which, v, out):
+    """``out[i]``: :func:`process_cumhaz` (``which`` 0) or :func:`process_inverse` (1) at ``v[i]``."""
+    for i in range(v.size):
+        out[i] = process_cumhaz(eng, q, v[i]) if which == 0 else process_inverse(eng, q, v[i])
 
 
 @njit(cache=True)
@@ -173,7 +208,7 @@ def _remove(items, n, q):
 def _arm(eng, q, t, rng, y, key, m, origin, ylow, hlow, exact, n_queued, q_day, q_factor, live,
          n_live):
     """Draw open process ``q``'s budget on day ``t`` and rank it; returns (rng, n_live)."""
-    rng, e = exponential_draw(rng)
+    rng, e = _draw(eng, q, rng)
     if e >= m[q] * eng.max_growth[q] * eng.max_cumhaz[q]:
         # beyond the cure bound even under every multiplier still to come:
         # it never fires, and no hazard of it need ever be evaluated

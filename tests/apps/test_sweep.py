@@ -160,6 +160,27 @@ def test_interrupted_sweep_resumes_to_the_same_table(local_table, tmp_path, monk
     assert refused.exit_code == 2 and "--resume" in refused.output
 
 
+def test_hazard_tables_are_recorded_and_kept_on_resume(tmp_path, monkeypatch):
+    out = tmp_path / "tables"
+    real = sweeps.run_point
+
+    def interrupt_at_1(scenario, point, config, threads=None, backend="cpu"):
+        if point.index == 1:
+            raise KeyboardInterrupt
+        return real(scenario, point, config, threads, backend)
+
+    monkeypatch.setattr(sweeps, "run_point", interrupt_at_1)
+    grid = ["--grid", "relapse.incidence=0.3:0.5:2", "--local"]
+    assert sweep_cli(out, *grid, "--hazard-tables").exit_code == 130
+    assert json.loads((out / "sweep.json").read_text())["hazards"] == "tables"
+    monkeypatch.setattr(sweeps, "run_point", real)
+    exact = sweep_cli(out, *grid, "--resume")  # the rest without tables: refused
+    assert exact.exit_code == 2 and "hazards" in exact.output, exact.output
+    result = sweep_cli(out, *grid, "--resume", "--hazard-tables")
+    assert result.exit_code == 0, result.output
+    assert "hazard tables" in result.output
+
+
 def kill_worker_once(marker, scenario, point, config, threads=None, backend="cpu"):
     """Run a point, but first kill this worker process (once, at point 2)."""
     if point.index == 2 and not os.path.exists(marker):
