@@ -126,7 +126,7 @@ def simulate(scenario, n_patients, seed=DEFAULT_SEED, threads=None, horizon_days
         if not cohorts.is_multistate_arm(scenario):
             raise ValueError("batched draws are for plain multi-state models only")
         backend = Batched()
-    backend = _tabled(backend, tables)
+    backend = _with_tables(backend, tables)
     return cohorts.simulate(scenario, n_patients, seed, threads, horizon_days, replicate,
                             interventions, chunk_size, calibration_patients, susceptible,
                             backend)
@@ -149,7 +149,8 @@ def iter_chunks(scenario, n_patients, chunk_size, seed=DEFAULT_SEED, threads=Non
     """
     return cohorts.iter_chunks(scenario, n_patients, chunk_size, seed, threads, horizon_days,
                                replicate, interventions, calibration_patients, susceptible,
-                               tally, reuse_buffer, _tabled(resolve_backend(backend), tables))
+                               tally, reuse_buffer,
+                               _with_tables(resolve_backend(backend), tables))
 
 
 def count(scenario, n_patients, tally, seed=DEFAULT_SEED, threads=None, horizon_days=None,
@@ -178,10 +179,10 @@ def count(scenario, n_patients, tally, seed=DEFAULT_SEED, threads=None, horizon_
     """
     return cohorts.count(scenario, n_patients, tally, seed, threads, horizon_days, replicate,
                          interventions, calibration_patients, susceptible, chunk_size,
-                         _tabled(resolve_backend(backend), tables), on_chunk)
+                         _with_tables(resolve_backend(backend), tables), on_chunk)
 
 
-def _tabled(backend, tables):
+def _with_tables(backend, tables):
     """``backend``, or with ``tables`` the CPU kernels with hazard tables."""
     if not tables:
         return backend

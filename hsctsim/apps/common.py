@@ -23,9 +23,9 @@ from ..model.scenario import (
 from ..model.whatif import excluded_by_design, what_if
 from ..sim.posterior import load_posterior
 
-__all__ = ["DRAWS", "DRAWS_HELP", "HAZARD_TABLES_HELP", "UserError", "complete_scenarios", "load_arms",
-           "parse_settings", "posteriors_if_all", "replicate_posteriors", "resolve_backend",
-           "user_errors"]
+__all__ = ["DRAWS", "DRAWS_HELP", "HAZARD_TABLES_HELP", "UserError", "complete_scenarios",
+           "load_arms", "parse_settings", "posteriors_if_all", "replicate_posteriors",
+           "resolve_backend", "user_errors"]
 
 # what replicates draw: auto (the default) is the posterior where every arm has one
 DRAWS = ("auto", "ranges", "posterior")

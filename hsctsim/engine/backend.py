@@ -220,42 +220,29 @@ class Batched(Cpu):
 
 class Tabled(Cpu):
     """The CPU kernels with each parametric hazard evaluated from a table of polynomials
-    (:mod:`hsctsim.engine.tables`): about 1.8x as fast on the full HSCT model.  The same
-    random draws as :class:`Cpu`; event days within about 1e-13 of the exact ones
-    (at most about 1e-9), relative, not bit for bit.  Calibration (``accrue``) stays exact, so a point's
-    calibration is the one the exact path uses.
+    (:mod:`hsctsim.engine.tables`): about 1.8x as fast on the full HSCT model.  The
+    same random draws as :class:`Cpu`; event days within about 1e-13 of the exact
+    ones (at most about 1e-9), relative, not bit for bit.  Calibration (``accrue``)
+    stays exact, so a point's calibration is the one the exact path uses.  The
+    tables of an engine are built once (``with_tables`` keeps them).
     """
 
     hazards = "tables"
 
-    def __init__(self):
-        self._last = (None, None)  # an arm's chunks share one engine: tabled once
-
-    def __repr__(self):
-        return "Tabled()"
-
-    def __reduce__(self):  # to a Dask worker without the engines tabled here
-        return Tabled, ()
-
     def record(self):
         return {"backend": self.name, "hazards": self.hazards}
 
-    def _tabled(self, eng):
-        if self._last[0] is not eng:
-            self._last = (eng, with_tables(eng))
-        return self._last[1]
-
     def simulate(self, eng, key, first_patient, horizon, out):
-        super().simulate(self._tabled(eng), key, first_patient, horizon, out)
+        super().simulate(with_tables(eng), key, first_patient, horizon, out)
 
     def simulate_patients(self, eng, key, patients, horizon, out):
-        super().simulate_patients(self._tabled(eng), key, patients, horizon, out)
+        super().simulate_patients(with_tables(eng), key, patients, horizon, out)
 
     def simulate_from(self, eng, *args):
-        super().simulate_from(self._tabled(eng), *args)
+        super().simulate_from(with_tables(eng), *args)
 
     def simulate_counted(self, eng, *args):
-        super().simulate_counted(self._tabled(eng), *args)
+        super().simulate_counted(with_tables(eng), *args)
 
 
 def describe_record(record):

@@ -61,8 +61,6 @@ ROW = DEGREE + 1  # a cell's coefficients of x^0 .. x^7: 64 bytes, one cache lin
 CELL_SHIFT = np.uint64(52 - CELL_BITS)
 IN_CELL_MASK = np.uint64((1 << (52 - CELL_BITS)) - 1)  # mantissa bits below the cell's number
 X_SCALE = 2.0 ** -(51 - CELL_BITS)  # those bits to [0, 2)
-_DRAW_BASE = np.uint64(struct.unpack("<Q", struct.pack("<d", 2.0 ** DRAW_OCTAVES[0]))[0]
-                       >> (52 - CELL_BITS))
 CUMHAZ, INVERSE = 0, 1
 OCTAVES = {CUMHAZ: CUMHAZ_OCTAVES, INVERSE: INVERSE_OCTAVES}
 
@@ -70,6 +68,9 @@ OCTAVES = {CUMHAZ: CUMHAZ_OCTAVES, INVERSE: INVERSE_OCTAVES}
 def float_bits(x):
     """The IEEE-754 bits of the double ``x`` as an unsigned integer."""
     return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+_DRAW_BASE = np.uint64(float_bits(2.0 ** DRAW_OCTAVES[0]) >> (52 - CELL_BITS))
 
 
 @intrinsic

@@ -149,6 +149,8 @@ def _build(eng):
             if which == INVERSE:  # targets at or past the cure bound are never inverted
                 keep = lo < eng.max_cumhaz[q]
                 lo, hi = lo[keep], hi[keep]
+            if lo.size == 0:  # a cure bound below the first cell: nothing to table
+                continue
             row = np.empty((lo.size, ROW))
             if eng.family[q] == FIXED:  # a constant: exactly the day, no rounding
                 row[:, 0], row[:, 1:] = eng.par[q, 0], 0.0
@@ -175,6 +177,8 @@ def _build(eng):
     for q in range(n_proc):
         for which in _tabled(eng, q):
             n = int(cells[q, which])
+            if n == 0:
+                continue
             lo, hi = _cells(OCTAVES[which])
             points = _check_points(lo[:n], hi[:n]).ravel()
             exact = np.empty(points.size)
@@ -189,6 +193,7 @@ def _build(eng):
             bad = miss.reshape(n, CHECK_POINTS).any(axis=1)
             r0 = int(first[q, which])
             coef[r0:r0 + n][bad] = np.nan
+    coef.flags.writeable = False  # shared by every engine with these processes
     return cells, base, first, coef
 
 

@@ -26,8 +26,10 @@ from hsctsim.engine.tables import (
     INVERSE_OCTAVES,
     TABLE_TOLERANCE,
     float_bits,
+    table_neglog,
     table_value,
 )
+from hsctsim.engine.processes import Process, build
 from hsctsim.engine.tabulate import with_tables
 from hsctsim.model.calibrate import calibrate
 from hsctsim.model.hsct import engine_arrays
@@ -87,6 +89,29 @@ def test_tabled_values_within_the_tolerance_of_the_exact_ones(arm):
                 assert _hits(tab, q, which, v) > 0.5
 
 
+@njit
+def _neglog(eng, u):
+    out = np.empty(u.size)
+    for i in range(u.size):
+        out[i] = table_neglog(eng, u[i])
+    return out
+
+
+def test_the_draws_log_within_the_tolerance():
+    """``-log(u)`` for the uniforms the kernel draws, ``(k + 0.5) 2^-53``, ends included."""
+    _, tab = _engines("ric")
+    k = np.concatenate([np.random.default_rng(5).integers(0, 2**53, 500_000),
+                        np.arange(64), 2**53 - 1 - np.arange(64)])
+    u = (k.astype(np.float64) + 0.5) * 2.0**-53
+    got = _neglog(tab, u)
+    tabled = ~np.isnan(got)
+    assert tabled.mean() > 0.98  # all but the top cell, u > 1 - 2^-6
+    assert np.all(u[~tabled] > 1.0 - 2.0**-6)
+    rel = np.abs(got[tabled] + np.log(u[tabled])) / -np.log(u[tabled])
+    assert rel.max() <= TABLE_TOLERANCE
+    assert np.isnan(_neglog(_engines("ric")[0], u[:10])).all()  # no tables: none
+
+
 def test_outside_the_tables_the_exact_values_bit_for_bit():
     eng, tab = _engines("ric")
     for q in np.flatnonzero(tab.tab_cells[:, 0]):
@@ -99,11 +124,20 @@ def test_outside_the_tables_the_exact_values_bit_for_bit():
         assert np.array_equal(_values(tab, q, 1, y), _values(eng, q, 1, y))
 
 
+def test_a_cure_bound_below_every_cell_leaves_the_inverse_untabled():
+    eng = build([Process("rare", "lognormal", (3.0, 0.5), susceptible=1e-9),
+                 Process("often", "weibull", (1.3, 50.0), susceptible=0.6)])
+    tab = with_tables(eng)
+    assert tab.tab_cells[0].tolist()[1] == 0 and tab.tab_cells[1].all()
+    y = np.array([1e-12, 5e-10, 2e-9])
+    assert np.array_equal(_values(tab, 0, 1, y), _values(eng, 0, 1, y))
+
+
 def test_a_fixed_day_with_a_cure_fraction_is_its_day_exactly():
     eng, tab = _engines("ric")
     names = hsctsim.simulate("ric", 1).process_names
     q = names.index("cgvhd_mod_sev")
-    assert tab.tab_cells[q].tolist() == [0, eng.tab_cells.shape[0] and tab.tab_cells[q, 1]]
+    assert tab.tab_cells[q, 0] == 0 and tab.tab_cells[q, 1] > 0  # its inverse only
     y = np.linspace(1e-6, eng.max_cumhaz[q] * 0.999, 10_001)
     assert np.array_equal(_values(tab, q, 1, y), _values(eng, q, 1, y))
 
