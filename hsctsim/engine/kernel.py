@@ -156,11 +156,11 @@ def process_inverse(eng, q, y):
     return np.inf
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def process_values_into(eng, q, which, v, out):
     """``out[i]``: :func:`process_cumhaz` (``which`` 0) or :func:`process_inverse` (1) of
     ``v[i]`` (for building hazard tables, :mod:`hsctsim.engine.tabulate`)."""
-    for i in range(v.size):
+    for i in prange(v.size):
         out[i] = process_cumhaz(eng, q, v[i]) if which == 0 else process_inverse(eng, q, v[i])
 
 

@@ -18,7 +18,7 @@ without a cure fraction, whose day does not depend on its variate, only advances
 the stream.
 
 Every cell is checked when the table is built (:mod:`hsctsim.engine.tabulate`),
-by the kernels' own evaluation, at 65 points against the exact function: a cell
+by the kernels' own evaluation, at 33 points against the exact function: a cell
 whose relative error exceeds half of :data:`TABLE_TOLERANCE` at any of them (the
 far tails: ``H^-1`` is singular at the cure bound, ``H`` far left is a few ulps of
 nothing, ``-log(u)`` falls to 0 at ``u = 1``) is left out, and an argument outside
@@ -53,10 +53,10 @@ __all__ = ["CELL_BITS", "CELL_SHIFT", "CHECK_POINTS", "CUMHAZ", "CUMHAZ_OCTAVES"
 CELL_BITS = 5  # a cell is 2**-5 of an octave
 DEGREE = 7  # higher degrees lost digits to rounding in the monomial form (measured)
 TABLE_TOLERANCE = 1e-13  # relative error allowed in a tabled cell
-CUMHAZ_OCTAVES = (-7, 15)  # H tabled on days 2^-7 .. 2^15
-INVERSE_OCTAVES = (-26, 5)  # H^-1 tabled on targets 2^-26 .. 2^5
+CUMHAZ_OCTAVES = (-6, 15)  # H tabled on days 2^-6 (22 minutes) .. 2^15 (90 years)
+INVERSE_OCTAVES = (-20, 5)  # H^-1 tabled on targets 2^-20 .. 2^5 (below: 1 draw in 10^6)
 DRAW_OCTAVES = (-55, 0)  # -log(u) tabled on the uniforms, (k + 0.5) 2^-53 >= 2^-54
-CHECK_POINTS = 65  # per cell, when it is built
+CHECK_POINTS = 33  # per cell, when it is built
 ROW = DEGREE + 1  # a cell's coefficients of x^0 .. x^7: 64 bytes, one cache line
 CELL_SHIFT = np.uint64(52 - CELL_BITS)
 IN_CELL_MASK = np.uint64((1 << (52 - CELL_BITS)) - 1)  # mantissa bits below the cell's number
