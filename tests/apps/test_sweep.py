@@ -130,16 +130,22 @@ def test_table_is_tidy(local_table):
     assert len(table) == len(rows) and table[5]["estimate"] == float(rows[5]["estimate"])
 
 
-def test_interrupted_sweep_resumes_to_the_same_table(local_table, tmp_path, monkeypatch):
-    out = tmp_path / "resumed"
+def interrupt_at(monkeypatch, index):
+    """Make point ``index`` of a sweep raise KeyboardInterrupt; returns the real run_point."""
     real = sweeps.run_point
 
-    def interrupt_at_3(scenario, point, config, threads=None, backend="cpu"):
-        if point.index == 3:
+    def interrupted(scenario, point, config, threads=None, backend="cpu"):
+        if point.index == index:
             raise KeyboardInterrupt
         return real(scenario, point, config, threads, backend)
 
-    monkeypatch.setattr(sweeps, "run_point", interrupt_at_3)
+    monkeypatch.setattr(sweeps, "run_point", interrupted)
+    return real
+
+
+def test_interrupted_sweep_resumes_to_the_same_table(local_table, tmp_path, monkeypatch):
+    out = tmp_path / "resumed"
+    real = interrupt_at(monkeypatch, 3)
     result = sweep_cli(out, *GRID, "--local")
     assert result.exit_code == 130
     assert "3 of 6 points saved" in result.output
@@ -162,14 +168,7 @@ def test_interrupted_sweep_resumes_to_the_same_table(local_table, tmp_path, monk
 
 def test_hazard_tables_are_recorded_and_kept_on_resume(tmp_path, monkeypatch):
     out = tmp_path / "tables"
-    real = sweeps.run_point
-
-    def interrupt_at_1(scenario, point, config, threads=None, backend="cpu"):
-        if point.index == 1:
-            raise KeyboardInterrupt
-        return real(scenario, point, config, threads, backend)
-
-    monkeypatch.setattr(sweeps, "run_point", interrupt_at_1)
+    real = interrupt_at(monkeypatch, 1)
     grid = ["--grid", "relapse.incidence=0.3:0.5:2", "--local"]
     assert sweep_cli(out, *grid, "--hazard-tables").exit_code == 130
     assert json.loads((out / "sweep.json").read_text())["hazards"] == "tables"
