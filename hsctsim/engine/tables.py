@@ -4,7 +4,7 @@ An option for speed (``hsctsim.simulate(..., tables=True)``, ``hsctsim run
 --hazard-tables``), not the default.  The exact kernels evaluate a log-normal
 cumulative hazard with a cure fraction through libm's ``log``, ``erfc`` and
 ``log1p``, and its inverse through ``expm1``, a normal quantile and ``exp``: about
-30 ns each, a third of a full HSCT patient's time.  Here each parametric process
+30 ns each, about half of a full HSCT patient's time.  Here each parametric process
 gets, for ``H`` on its clock and for ``H^-1`` of a target, a table of cells a 32nd
 of an octave wide: the cell is found from the argument's bits (its exponent and
 the top five bits of its mantissa), the position in it from the mantissa bits
