@@ -5,9 +5,10 @@ Not bit for bit with the exact path: ``H`` and ``H^-1`` from polynomials within
 1e-13 of the exact functions.  Checked here: the bit cast; the tabled values
 against the exact ones at random points (within the tolerance) and outside the
 tables (the exact ones, bit for bit); on four arms the same course for every
-patient as the exact path, days within 1e-8; the distribution against the exact
-path from independent seeds; thread and chunk invariance; calibration untouched;
-the option's errors and its record.
+patient as the exact path, days within 1e-8; a closed-form distribution (a cured
+log-normal); the distribution against the exact path from independent seeds;
+thread and chunk invariance; calibration untouched; the option's errors and its
+record.
 """
 
 import json
@@ -15,12 +16,14 @@ import struct
 
 import numpy as np
 import pytest
-from conftest import assert_user_error, invoke
+from conftest import assert_user_error, assert_within_se, invoke
 from numba import njit
+from scipy import stats
 
 import hsctsim
 from hsctsim.engine.backend import Cpu, Tabled
-from hsctsim.engine.kernel import process_values_into, seed_key
+from hsctsim.engine.kernel import process_values_into, seed_key, simulate_into
+from hsctsim.engine.processes import Process, build
 from hsctsim.engine.tables import (
     CUMHAZ_OCTAVES,
     INVERSE_OCTAVES,
@@ -29,7 +32,6 @@ from hsctsim.engine.tables import (
     table_neglog,
     table_value,
 )
-from hsctsim.engine.processes import Process, build
 from hsctsim.engine.tabulate import with_tables
 from hsctsim.model.calibrate import calibrate
 from hsctsim.model.hsct import engine_arrays
@@ -151,6 +153,17 @@ def test_the_same_course_for_every_patient_as_the_exact_path(arm):
     assert np.array_equal(fired, np.isfinite(fast))  # every patient: the same events
     rel = np.abs(fast[fired] - exact[fired]) / np.maximum(exact[fired], 1e-300)
     assert rel.max() < 1e-8 and np.median(rel) < 1e-13
+
+
+def test_a_cured_log_normal_has_its_closed_form_distribution():
+    """One process alone: ``P(T <= t) = pi * Phi((log t - mu) / sigma)``, within 4 SE."""
+    pi, mu, sigma, n = 0.6, np.log(100.0), 0.8, 200_000
+    tab = with_tables(build([Process("event", "lognormal", (mu, sigma), susceptible=pi)]))
+    out = np.empty((n, 1))
+    simulate_into(tab, seed_key(9), 0, 1e6, out)
+    days = np.array([10.0, 50.0, 100.0, 300.0, 2000.0])
+    truth = pi * stats.norm.cdf((np.log(days) - mu) / sigma)
+    assert_within_se((out[:, :1] <= days).mean(axis=0), truth, n)
 
 
 def test_the_distribution_equals_the_exact_path_from_independent_seeds():
