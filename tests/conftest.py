@@ -31,6 +31,22 @@ def assert_user_error(result, *words):
         assert word in result.output, result.output
 
 
+def assert_bad_section(tmp_path, section, table, key, problem):
+    """``table`` under ``[section]`` of a scenario on mac: a ScenarioError naming ``key``
+    and ``problem``, and ``hsctsim check`` says it in one line, exit 2.  Returns the
+    error's text."""
+    from hsctsim.model.scenario import ScenarioError, load_scenario  # after the cache set-up
+
+    path = tmp_path / "bad.toml"
+    path.write_text(f'base = "mac"\nname = "bad"\n[{section}]\n{table}\n')
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(str(path))
+    assert key in str(err.value) and problem in str(err.value)
+    result = invoke("check", str(path))
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    return str(err.value)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Keep calibrations made by tests out of the user's cache folder."""

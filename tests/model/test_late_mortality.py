@@ -7,18 +7,16 @@ import math
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from conftest import assert_bad_section
 
 import hsctsim
 from hsctsim.analysis.endpoints import endpoint_day
-from hsctsim.apps.cli import cli
 from hsctsim.engine.kernel import seed_key, simulate_into
 from hsctsim.engine.processes import Process, build
-from hsctsim.model.calibrate import fingerprint
 from hsctsim.model.economics import DAYS_PER_YEAR, read_life_table
 from hsctsim.model.late_mortality import LateMortality, hazard_pieces, relative_mortality
 from hsctsim.model.process_table import RELAPSES
-from hsctsim.model.scenario import ScenarioError, load_scenario
+from hsctsim.model.scenario import load_scenario
 
 FROM_DAY = 730.0
 
@@ -143,16 +141,6 @@ def test_wiring_in_the_course(mac):
                                                 | np.isfinite(after)))
 
 
-def test_sources_do_not_change_the_calibration_key():
-    scenario = load_scenario("mac")
-    lm = scenario.extensions["late_mortality"]
-    edited = dataclasses.replace(scenario, extensions={
-        **scenario.extensions,
-        "late_mortality": dataclasses.replace(lm, sources={k: "another reading"
-                                                          for k in lm.sources})})
-    assert fingerprint(edited.at_midpoints()) == fingerprint(scenario.at_midpoints())
-
-
 @pytest.mark.parametrize("table, key, problem", [
     ("from_day = 365", "late_mortality.from_day", "landmark of the arm's TRM figure"),
     ("age_years = [53]", "late_mortality.age_years", "pair of numbers"),
@@ -163,13 +151,7 @@ def test_sources_do_not_change_the_calibration_key():
     ("life_table = \"uk_2020\"", "late_mortality.life_table", "is not one of"),
 ])
 def test_bad_late_mortality_is_one_line_naming_the_key(tmp_path, table, key, problem):
-    path = tmp_path / "bad.toml"
-    path.write_text(f'base = "mac"\nname = "bad"\n[late_mortality]\n{table}\n')
-    with pytest.raises(ScenarioError) as err:
-        load_scenario(str(path))
-    assert key in str(err.value) and problem in str(err.value)
-    result = CliRunner().invoke(cli, ["check", str(path)])
-    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert_bad_section(tmp_path, "late_mortality", table, key, problem)
 
 
 def test_cea_lifetime_follows_every_patient_to_death():
