@@ -103,14 +103,13 @@ class EngineArrays(NamedTuple):
     # hazard tables (hsctsim.engine.tables), empty unless tabulate.with_tables fills them;
     # column 0 for H, 1 for its inverse
     tab_cells: np.ndarray  # uint64 (P, 2): cells of the table, 0 for none
-    tab_base: np.ndarray  # uint64 (P, 2): the first cell's number from the bits of a double
     tab_first: np.ndarray  # uint64 (P, 2): the first cell's row in tab_coef
     tab_coef: np.ndarray  # float64 (rows, tables.ROW); float32 (0, ROW) stands for no tables
     tab_draw: np.ndarray  # float64 (rows, tables.ROW): -log(u) for the draws; float32: none
 
 
 DERIVED_FIELDS = ("open_ptr", "open_idx", "touch_ptr", "touch_idx", "max_growth",
-                  "bound_scale", "bound_day", "tab_cells", "tab_base", "tab_first", "tab_coef",
+                  "bound_scale", "bound_day", "tab_cells", "tab_first", "tab_coef",
                   "tab_draw")
 
 
@@ -175,7 +174,7 @@ def build(processes, interventions=True):
     pw_start = np.array(pw_start + [0.0], float)
     pw_rate = np.array(pw_rate + [0.0], float)
     bound_scale, bound_day = day_bounds(family, par, susceptible, pw_start, pw_rate)
-    tab_cells, tab_base, tab_first, tab_coef, tab_draw = no_tables(n)
+    tab_cells, tab_first, tab_coef, tab_draw = no_tables(n)
     return EngineArrays(
         family=family,
         par=par,
@@ -200,7 +199,6 @@ def build(processes, interventions=True):
         bound_scale=bound_scale,
         bound_day=bound_day,
         tab_cells=tab_cells,
-        tab_base=tab_base,
         tab_first=tab_first,
         tab_coef=tab_coef,
         tab_draw=tab_draw,

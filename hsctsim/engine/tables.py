@@ -70,7 +70,14 @@ def float_bits(x):
     return struct.unpack("<Q", struct.pack("<d", x))[0]
 
 
-_DRAW_BASE = np.uint64(float_bits(2.0 ** DRAW_OCTAVES[0]) >> (52 - CELL_BITS))
+def _first_cell(octaves):
+    """The number, from its bits, of the first cell of tables over ``octaves``."""
+    return float_bits(2.0 ** octaves[0]) >> (52 - CELL_BITS)
+
+
+# every process's tables start at the same octaves: one first cell per function
+_FIRST_CELL = np.array([_first_cell(CUMHAZ_OCTAVES), _first_cell(INVERSE_OCTAVES)], np.uint64)
+_DRAW_FIRST_CELL = np.uint64(_first_cell(DRAW_OCTAVES))
 
 
 @intrinsic
@@ -114,7 +121,7 @@ def table_value(eng, q, which, v):
     n_cells = eng.tab_cells[q, which]
     if n_cells == 0:  # not tabled: the bits are not even read
         return np.nan
-    cell = (float_bits(v) >> CELL_SHIFT) - eng.tab_base[q, which]
+    cell = (float_bits(v) >> CELL_SHIFT) - _FIRST_CELL[which]
     if cell >= n_cells:  # unsigned: below the first cell wraps round to above
         return np.nan
     return _poly(eng.tab_coef, eng.tab_first[q, which] + cell, v)
@@ -125,7 +132,7 @@ def table_neglog(eng, u):
     """``-log(u)`` from the engine's table of it, for ``0 < u < 1``; NaN where it has none."""
     if not has_tables(eng.tab_draw):
         return np.nan
-    cell = (float_bits(u) >> CELL_SHIFT) - _DRAW_BASE
+    cell = (float_bits(u) >> CELL_SHIFT) - _DRAW_FIRST_CELL
     if cell >= np.uint64(eng.tab_draw.shape[0]):  # u beyond the table
         return np.nan
     return _poly(eng.tab_draw, cell, u)
@@ -144,12 +151,12 @@ def _poly(c, r, v):
 
 
 def no_tables(n_proc):
-    """The table fields of an engine without tables: ``(cells, base, first, coef, draw)``.
+    """The table fields of an engine without tables: ``(cells, first, coef, draw)``.
 
     ``coef`` and ``draw`` are float32, which :func:`has_tables` reads as "none".
     """
     zeros = np.zeros((n_proc, 2), np.uint64)
-    return (zeros, zeros.copy(), zeros.copy(), np.zeros((0, ROW), np.float32),
+    return (zeros, zeros.copy(), np.zeros((0, ROW), np.float32),
             np.zeros((0, ROW), np.float32))
 
 

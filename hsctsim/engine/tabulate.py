@@ -17,7 +17,6 @@ from .hazards import EXPONENTIAL, FIXED, PIECEWISE
 from .kernel import process_values_into
 from .tables import (
     CELL_BITS,
-    CELL_SHIFT,
     CHECK_POINTS,
     CUMHAZ,
     DEGREE,
@@ -28,7 +27,6 @@ from .tables import (
     ROW,
     TABLE_TOLERANCE,
     X_SCALE,
-    float_bits,
     no_tables,
 )
 
@@ -85,8 +83,8 @@ def with_tables(eng):
         if len(_BUILT) >= _KEEP:
             _BUILT.pop(next(iter(_BUILT)))
         _BUILT[key] = _build(eng)
-    cells, base, first, coef = _BUILT[key]
-    return eng._replace(tab_cells=cells, tab_base=base, tab_first=first, tab_coef=coef,
+    cells, first, coef = _BUILT[key]
+    return eng._replace(tab_cells=cells, tab_first=first, tab_coef=coef,
                         tab_draw=_draw_table())
 
 
@@ -137,9 +135,9 @@ def _check_points(lo, hi):
 
 
 def _build(eng):
-    """The table fields ``(cells, base, first, coef)`` of ``eng`` (see :func:`with_tables`)."""
+    """The table fields ``(cells, first, coef)`` of ``eng`` (see :func:`with_tables`)."""
     n_proc = len(eng.family)
-    cells, base, first, *_ = no_tables(n_proc)
+    cells, first, *_ = no_tables(n_proc)
     nodes, to_mono = _interpolation_matrix()
     rows = []
     n_rows = 0
@@ -165,14 +163,13 @@ def _build(eng):
             row[bad] = np.nan
             rows.append(row)
             cells[q, which] = lo.size
-            base[q, which] = float_bits(float(lo[0])) >> int(CELL_SHIFT)
             first[q, which] = n_rows
             n_rows += lo.size
     coef = _aligned(n_rows)
     if rows:
         coef[:] = np.concatenate(rows)
     exact_eng = eng
-    eng = eng._replace(tab_cells=cells, tab_base=base, tab_first=first, tab_coef=coef)
+    eng = eng._replace(tab_cells=cells, tab_first=first, tab_coef=coef)
     # every cell checked by the evaluation the kernels use; a cell that misses is left out
     for q in range(n_proc):
         for which in _tabled(eng, q):
@@ -195,6 +192,6 @@ def _build(eng):
             r0 = int(first[q, which])
             coef[r0:r0 + n][bad] = np.nan
     coef.flags.writeable = False  # shared by every engine with these processes
-    return cells, base, first, coef
+    return cells, first, coef
 
 
